@@ -1,0 +1,322 @@
+"""The one message vocabulary of the engine.
+
+Every message that crosses a channel between actors is defined here, as a frozen, slotted dataclass,
+so that what flows through the pipeline can be read in one place. Prices and quantities are exact
+fixed-point integers in the units of their instrument (see `engine.model.numbers.Instrument`); money
+that mixes instruments or rates (fees, P&L) is `Decimal`. Timestamps are integer nanoseconds of the
+injected clock (`ts_ns`).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+Level = tuple[int, int]
+"""One book level: (price, quantity) in the instrument's fixed-point units."""
+
+
+class Side(enum.Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+# ---------------------------------------------------------------- market data (venue codecs → book)
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    """A full depth snapshot (Binance REST `/api/v3/depth`): the book as of `last_update_id`."""
+    instrument: str
+    ts_ns: int
+    last_update_id: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DepthDiff:
+    """An incremental depth update covering venue update ids `first_id..last_id`.
+
+    `prev_last_id` is the venue's link to the previous diff where it sends one (Binance futures `pu`),
+    else -1. A level with quantity 0 deletes that price.
+    """
+    instrument: str
+    ts_ns: int
+    first_id: int
+    last_id: int
+    prev_last_id: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A public trade. `aggressor` is the side of the taker (Binance `m:true` means a selling taker)."""
+    instrument: str
+    ts_ns: int
+    trade_id: int
+    price: int
+    qty: int
+    aggressor: Side
+
+
+@dataclass(frozen=True, slots=True)
+class TopOfBook:
+    """The venue's own best bid/ask stream (Binance `bookTicker`), sharing the depth update-id space."""
+    instrument: str
+    ts_ns: int
+    update_id: int
+    bid_price: int
+    bid_qty: int
+    ask_price: int
+    ask_qty: int
+
+
+MarketEvent = BookSnapshot | DepthDiff | Trade | TopOfBook
+
+
+@dataclass(frozen=True, slots=True)
+class MarketBatch:
+    """What the feed hands the book in one hop: the events of one replay step (or whatever was waiting)."""
+    ts_ns: int
+    events: tuple[MarketEvent, ...]
+
+
+# ---------------------------------------------------------------- book → strategy / venue
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    """An immutable picture of the top of one book, as of update `update_id` at `ts_ns`.
+
+    `bids` are best first (descending), `asks` best first (ascending), at most the configured depth.
+    `trades` are the public trades seen since the previous view of this instrument.
+    """
+    instrument: str
+    ts_ns: int
+    update_id: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    trades: tuple[Trade, ...] = ()
+
+    @property
+    def best_bid(self) -> int | None:
+        return self.bids[0][0] if self.bids else None
+
+    @property
+    def best_ask(self) -> int | None:
+        return self.asks[0][0] if self.asks else None
+
+    @property
+    def mid_x2(self) -> int | None:
+        """Twice the mid price, so that it stays an exact integer."""
+        if not self.bids or not self.asks:
+            return None
+        return self.bids[0][0] + self.asks[0][0]
+
+
+class BookState(enum.Enum):
+    SYNCING = "syncing"
+    LIVE = "live"
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class BookStatus:
+    """A change of a book's health, told downstream so that nobody trades on a stale book."""
+    instrument: str
+    ts_ns: int
+    state: BookState
+    reason: str = ""
+
+
+# ---------------------------------------------------------------- strategy → risk → router
+
+class Urgency(enum.Enum):
+    PASSIVE = "passive"      # rest at the touch
+    AGGRESSIVE = "aggressive"  # take liquidity now
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What a strategy wants: reach `target_position` in `instrument`. Not an order; sizing and risk decide."""
+    strategy: str
+    instrument: str
+    ts_ns: int
+    target_position: int
+    urgency: Urgency
+    mid_x2: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParentOrder:
+    """An order the risk gate approved: the router decides where and how it is worked."""
+    parent_id: str
+    instrument: str
+    side: Side
+    qty: int
+    limit_price: int
+    urgency: Urgency
+    ts_ns: int
+    signal_mid_x2: int
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRejection:
+    """A signal the risk gate refused, with the rule that refused it."""
+    instrument: str
+    ts_ns: int
+    rule: str
+    detail: str
+
+
+# ---------------------------------------------------------------- router → order manager → venue
+
+class OrderType(enum.Enum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+    LIMIT_MAKER = "LIMIT_MAKER"
+
+
+class TimeInForce(enum.Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildOrder:
+    """One order for one venue, as the router decided it. The order manager gives it its client order id."""
+    parent_id: str
+    venue: str
+    instrument: str
+    side: Side
+    qty: int
+    price: int
+    order_type: OrderType
+    tif: TimeInForce
+    ts_ns: int
+    signal_mid_x2: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrderRequest:
+    """The order manager asks a venue to place an order under an idempotent client order id."""
+    client_order_id: str
+    venue: str
+    instrument: str
+    side: Side
+    qty: int
+    price: int
+    order_type: OrderType
+    tif: TimeInForce
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    client_order_id: str
+    venue: str
+    instrument: str
+    ts_ns: int
+
+
+class ExecType(enum.Enum):
+    NEW = "NEW"
+    TRADE = "TRADE"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+class Liquidity(enum.Enum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    """What a venue says about one order (Binance `executionReport` shape, normalised).
+
+    For `TRADE`, `last_qty`/`last_price` are this fill, `fee` its commission in `fee_asset`.
+    `cum_qty` is the venue's cumulative filled quantity, authoritative for the order's fills.
+    """
+    venue: str
+    client_order_id: str
+    venue_order_id: str
+    exec_type: ExecType
+    ts_ns: int
+    cum_qty: int
+    last_qty: int = 0
+    last_price: int = 0
+    fee: Decimal = Decimal(0)
+    fee_asset: str = ""
+    liquidity: Liquidity | None = None
+    reason: str = ""
+
+
+# ---------------------------------------------------------------- order manager → portfolio / risk / report
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One fill of one of our orders, as the order manager accounted it."""
+    client_order_id: str
+    parent_id: str
+    venue: str
+    instrument: str
+    side: Side
+    qty: int
+    price: int
+    fee: Decimal
+    fee_asset: str
+    liquidity: Liquidity
+    ts_ns: int
+    signal_mid_x2: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """An order's state after the order manager applied an event to it."""
+    client_order_id: str
+    parent_id: str
+    instrument: str
+    side: Side
+    state: str
+    qty: int
+    cum_qty: int
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """Position and open order quantity of one instrument; conflated: only the newest matters."""
+    instrument: str
+    ts_ns: int
+    position: int
+    open_buy_qty: int
+    open_sell_qty: int
+
+
+# ---------------------------------------------------------------- control
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """Delivered by the clock to the inbox that asked for it, at (virtual or wall) time `due_ns`."""
+    key: str
+    due_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitch:
+    """Stop all new orders at once; `engaged=False` releases it."""
+    engaged: bool
+    ts_ns: int
+    reason: str = field(default="")
