@@ -1,0 +1,20 @@
+"""The actor runtime: supervisors, actors, mailboxes and edges, the injected clock.
+
+Everything the engine's actors need from the runtime is importable from here; the modules behind it are
+private.
+"""
+from ._actor import Actor, ActorContext, FaultPlan, InjectedFault, actor_runner
+from ._clock import Clock, LiveClock, VirtualClock
+from ._lifecycle import Lifecycle, LifecycleEvent, LifecycleKind
+from ._mailbox import BlockingEdge, ConflatingEdge, DelayedEdge, Mailbox
+from ._quiescence import Quiescence
+from ._supervisor import ChildSpec, Restart, Strategy, Supervisor, SupervisorGaveUp
+
+__all__ = [
+    "Actor", "ActorContext", "FaultPlan", "InjectedFault", "actor_runner",
+    "Clock", "LiveClock", "VirtualClock",
+    "Lifecycle", "LifecycleEvent", "LifecycleKind",
+    "BlockingEdge", "ConflatingEdge", "DelayedEdge", "Mailbox",
+    "Quiescence",
+    "ChildSpec", "Restart", "Strategy", "Supervisor", "SupervisorGaveUp",
+]

@@ -1,0 +1,101 @@
+"""The one injected clock.
+
+Actors never read the time or sleep by themselves: they ask the clock for `now_ns()` and for a message to
+be delivered to a mailbox at a given time (a timer, or a message crossing a link with latency). Two
+clocks keep that promise:
+
+- `LiveClock`: wall-clock time, and a service task that delivers due messages with trio's timers.
+- `VirtualClock`: time moves only when the replay driver calls `advance_to`; messages due by then are
+  delivered one at a time, in due order, each handled to the end by the whole pipeline before the next.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from typing import Any
+
+import trio
+
+from ._quiescence import Quiescence
+
+
+class Clock:
+    """What every clock offers the actors."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, Any, Any]] = []
+        self._seq = 0
+
+    def now_ns(self) -> int:
+        raise NotImplementedError
+
+    def deliver_at(self, due_ns: int, mailbox: Any, msg: Any) -> None:
+        """Put `msg` into `mailbox` at time `due_ns` (at once if that is not in the future)."""
+        self._seq += 1
+        heapq.heappush(self._heap, (due_ns, self._seq, mailbox, msg))
+
+    def next_due_ns(self) -> int | None:
+        return self._heap[0][0] if self._heap else None
+
+    @property
+    def scheduled(self) -> int:
+        return len(self._heap)
+
+
+class VirtualClock(Clock):
+    """Replay time: advanced by the replay driver, never by the scheduler."""
+
+    def __init__(self, start_ns: int = 0, quiescence: Quiescence | None = None):
+        super().__init__()
+        self._now = start_ns
+        self.quiescence = quiescence if quiescence is not None else Quiescence()
+
+    def now_ns(self) -> int:
+        return self._now
+
+    async def advance_to(self, t_ns: int) -> None:
+        """Move time to `t_ns`, delivering every message due by then in (due, scheduling) order.
+
+        After each delivery the pipeline is left to handle it completely, so that what it causes (even a
+        message due at the same instant) is ordered by the data and the clock, not by the scheduler.
+        """
+        heap = self._heap
+        while heap and heap[0][0] <= t_ns:
+            due, _, mailbox, msg = heapq.heappop(heap)
+            if due > self._now:
+                self._now = due
+            mailbox.deliver(msg)
+            await self.quiescence.wait_idle()
+        if t_ns > self._now:
+            self._now = t_ns
+
+
+class LiveClock(Clock):
+    """Wall-clock time; `run` is the service task that delivers due messages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wakeup = trio.Event()
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def deliver_at(self, due_ns: int, mailbox: Any, msg: Any) -> None:
+        earliest = self.next_due_ns()
+        super().deliver_at(due_ns, mailbox, msg)
+        if earliest is None or due_ns < earliest:
+            self._wakeup.set()
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        heap = self._heap
+        while True:
+            now = self.now_ns()
+            while heap and heap[0][0] <= now:
+                _, _, mailbox, msg = heapq.heappop(heap)
+                mailbox.deliver(msg)
+            timeout = (heap[0][0] - now) / 1e9 if heap else math.inf
+            self._wakeup = trio.Event()
+            with trio.move_on_after(timeout):
+                await self._wakeup.wait()

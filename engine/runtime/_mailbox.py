@@ -1,0 +1,162 @@
+"""Mailboxes and the edges that feed them.
+
+A mailbox is an actor's inbox. It belongs to the supervisor, not to the actor, so that an actor restarted
+after a crash picks up at the next unread message. What a sender does when the mailbox is full is declared
+by the edge it sends through, at wiring time, not by the actor's code:
+
+- `BlockingEdge`: the sender waits for room (orders, fills, control: never dropped);
+- `ConflatingEdge`: the newest message replaces the unread one with the same key (market views), and each
+  replacement is counted, so nothing is dropped silently;
+- `DelayedEdge`: the message is handed to the clock and arrives after a latency (a venue link).
+
+Receivers take messages in batches: after waiting for the first, they drain whatever else is already
+waiting, so that one hop carries many messages when the pipeline is busy.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable, Hashable
+
+import trio
+
+from ._quiescence import Quiescence
+
+
+class _Slot:
+    """A conflated entry in the queue: its message can be replaced until it is read."""
+    __slots__ = ("key", "msg")
+
+    def __init__(self, key: Hashable, msg: Any):
+        self.key = key
+        self.msg = msg
+
+
+class Mailbox:
+    """A bounded FIFO inbox with keyed conflation and batch receive.
+
+    `capacity` bounds the messages that arrive through blocking edges; conflated messages take one slot
+    per key and never block; messages delivered by the clock or a supervisor (`deliver`) never block.
+    """
+
+    def __init__(self, name: str, capacity: int = 1024, quiescence: Quiescence | None = None):
+        if capacity < 1:
+            raise ValueError(f"mailbox {name!r}: capacity must be at least 1, got {capacity}")
+        self.name = name
+        self.capacity = capacity
+        self.quiescence = quiescence if quiescence is not None else Quiescence()
+        self.conflated = 0
+        self.received = 0
+        self._queue: deque[Any] = deque()
+        self._slots: dict[Hashable, _Slot] = {}
+        self._unslotted = 0
+        self._taken = 0
+        self._receiver = trio.lowlevel.ParkingLot()
+        self._senders = trio.lowlevel.ParkingLot()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    async def put(self, msg: Any) -> None:
+        """Append `msg`, waiting while the mailbox is full."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while self._unslotted >= self.capacity:
+            await self._senders.park()
+        self._append(msg)
+
+    def deliver(self, msg: Any) -> None:
+        """Append `msg` now, over capacity if need be: for the clock's timers and control messages."""
+        self._append(msg)
+
+    def offer(self, key: Hashable, msg: Any) -> None:
+        """Put `msg` under `key`, replacing the unread message with that key if there is one."""
+        slot = self._slots.get(key)
+        if slot is not None:
+            slot.msg = msg
+            self.conflated += 1
+            return
+        slot = _Slot(key, msg)
+        self._slots[key] = slot
+        self._queue.append(slot)
+        self.quiescence.add(1)
+        self._receiver.unpark()
+
+    def _append(self, msg: Any) -> None:
+        self._queue.append(msg)
+        self._unslotted += 1
+        self.quiescence.add(1)
+        self._receiver.unpark()
+
+    async def receive_batch(self, limit: int = 1024) -> list[Any]:
+        """Wait for at least one message, then take up to `limit` of those waiting, oldest first.
+
+        Calling it again tells the mailbox that the previous batch has been handled.
+        """
+        self.release_taken()
+        if self._queue:
+            await trio.lowlevel.checkpoint()
+        while not self._queue:
+            await self._receiver.park()
+        queue, slots = self._queue, self._slots
+        batch = []
+        freed = 0
+        for _ in range(min(limit, len(queue))):
+            item = queue.popleft()
+            if type(item) is _Slot:
+                del slots[item.key]
+                item = item.msg
+            else:
+                freed += 1
+            batch.append(item)
+        if freed:
+            self._unslotted -= freed
+            self._senders.unpark_all()
+        self._taken = len(batch)
+        self.received += self._taken
+        return batch
+
+    def release_taken(self) -> None:
+        """Count the last batch as handled (its actor came back for more, or crashed)."""
+        if self._taken:
+            taken, self._taken = self._taken, 0
+            self.quiescence.done(taken)
+
+
+class BlockingEdge:
+    """Sends wait for room: nothing is ever dropped."""
+    __slots__ = ("mailbox",)
+    policy = "block"
+
+    def __init__(self, mailbox: Mailbox):
+        self.mailbox = mailbox
+
+    async def send(self, msg: Any) -> None:
+        await self.mailbox.put(msg)
+
+
+class ConflatingEdge:
+    """Sends never wait: the newest message replaces the unread one with the same key, and that is counted."""
+    __slots__ = ("mailbox", "key_of")
+    policy = "conflate"
+
+    def __init__(self, mailbox: Mailbox, key_of: Callable[[Any], Hashable]):
+        self.mailbox = mailbox
+        self.key_of = key_of
+
+    async def send(self, msg: Any) -> None:
+        self.mailbox.offer(self.key_of(msg), msg)
+
+
+class DelayedEdge:
+    """The message reaches the mailbox `delay_ns` later on the injected clock: a link with latency."""
+    __slots__ = ("mailbox", "clock", "delay_ns")
+    policy = "delay"
+
+    def __init__(self, mailbox: Mailbox, clock: Any, delay_ns: int):
+        if delay_ns < 0:
+            raise ValueError(f"edge to {mailbox.name!r}: delay must not be negative, got {delay_ns} ns")
+        self.mailbox = mailbox
+        self.clock = clock
+        self.delay_ns = delay_ns
+
+    async def send(self, msg: Any) -> None:
+        self.clock.deliver_at(self.clock.now_ns() + self.delay_ns, self.mailbox, msg)
