@@ -8,7 +8,7 @@ P&L) is `Decimal`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 _POW10 = tuple(10 ** k for k in range(40))
 
@@ -107,3 +107,8 @@ class Instrument:
     def notional(self, price: int, qty: int) -> Decimal:
         """Exact quote-asset value of `qty` at `price`."""
         return to_decimal(price * qty, self.price_decimals + self.qty_decimals)
+
+
+def format_decimal(value: Decimal, places: int) -> str:
+    """`value` rounded half-even to exactly `places` decimals, as a plain string (never exponent notation)."""
+    return format(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN), "f")

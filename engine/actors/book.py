@@ -1,0 +1,70 @@
+"""The book actor: keeps one exact book per instrument from the feed's batches and publishes views.
+
+Each batch is applied whole; then one view per instrument the batch touched goes out (strategy and router
+take them conflated, the venue blocking), so a hop carries a batch and never a price level. A book whose
+sync state changes (live, stale after a gap or a top-of-book mismatch) is announced on `status`.
+"""
+from __future__ import annotations
+
+from adapters.binance.book_sync import BinanceBookSync, SyncResult
+from engine.messages import BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, TopOfBook, Trade
+from engine.runtime import Actor, ActorContext
+
+
+class BookStats:
+    """Counters that outlive restarts of the book actor, for the run report."""
+
+    def __init__(self) -> None:
+        self.syncs: dict[str, BinanceBookSync] = {}
+        self.views = 0
+
+    def as_dict(self) -> dict[str, int | dict[str, int]]:
+        resyncs: dict[str, int] = {}
+        gaps = checked = mismatched = 0
+        for sync in self.syncs.values():
+            gaps += sync.gaps
+            checked += sync.tops_checked
+            mismatched += sync.top_mismatches
+            for cause, n in sync.resyncs.items():
+                resyncs[cause] = resyncs.get(cause, 0) + n
+        return {"views": self.views, "sequence_gaps": gaps, "resyncs": dict(sorted(resyncs.items())),
+                "top_of_book_checked": checked, "top_of_book_mismatched": mismatched}
+
+
+class BookActor(Actor):
+    def __init__(self, instruments: list[str], depth: int, stats: BookStats):
+        self.depth = depth
+        self.stats = stats
+        self.syncs = {symbol: BinanceBookSync(symbol) for symbol in instruments}
+        stats.syncs.update(self.syncs)
+        self._states = {symbol: BookState.SYNCING for symbol in instruments}
+
+    async def handle(self, batch: list[MarketBatch], ctx: ActorContext) -> None:
+        syncs = self.syncs
+        touched: dict[str, list[Trade]] = {}
+        ts = 0
+        for market in batch:
+            ts = market.ts_ns
+            for event in market.events:
+                kind = type(event)
+                if kind is DepthDiff:
+                    if syncs[event.instrument].on_diff(event) is SyncResult.APPLIED:
+                        touched.setdefault(event.instrument, [])
+                elif kind is Trade:
+                    touched.setdefault(event.instrument, []).append(event)
+                elif kind is TopOfBook:
+                    syncs[event.instrument].check_top(event)
+                elif kind is BookSnapshot:
+                    syncs[event.instrument].on_snapshot(event)
+                    touched.setdefault(event.instrument, [])
+        for symbol, sync in syncs.items():
+            if sync.state is not self._states[symbol]:
+                self._states[symbol] = sync.state
+                await ctx.emit("status", BookStatus(symbol, ts, sync.state))
+        for symbol, trades in touched.items():
+            sync = syncs[symbol]
+            if sync.state is not BookState.LIVE:
+                continue
+            bids, asks = sync.book.top(self.depth)
+            self.stats.views += 1
+            await ctx.emit("views", BookView(symbol, ts, sync.last_update_id, bids, asks, tuple(trades)))

@@ -1,0 +1,77 @@
+"""The front door: `python -m engine run SCENARIO.toml [--out DIR]`.
+
+Exit codes: 0 the run completed; 1 the engine failed while running (a supervisor gave up); 2 the input
+is unusable (a bad scenario, a missing recording), with a message that names the problem.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import orjson
+import trio
+
+from engine import scenario as scenario_file
+from engine import session
+from engine.runtime import SupervisorGaveUp
+
+
+def _flatten(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _flatten(sub)]
+    return [exc]
+
+
+def write_report(report: dict, out_dir: Path) -> Path:
+    path = out_dir / "report.json"
+    path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        scenario = scenario_file.load(args.scenario)
+    except scenario_file.ScenarioError as exc:
+        print(f"engine: {exc}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out) if args.out else Path("out") / scenario.name
+    try:
+        outcome = trio.run(session.run, scenario, out_dir)
+    except FileNotFoundError as exc:
+        print(f"engine: {args.scenario}: {exc}", file=sys.stderr)
+        return 2
+    except BaseException as exc:  # noqa: BLE001 - report what stopped the engine, then exit non-zero
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        leaves = _flatten(exc)
+        gave_up = [e for e in leaves if isinstance(e, SupervisorGaveUp)]
+        for leaf in gave_up or leaves:
+            print(f"engine: run failed: {leaf}", file=sys.stderr)
+        return 1
+    path = write_report(outcome.report, out_dir)
+    report = outcome.report
+    rate = outcome.frames / outcome.wall_s if outcome.wall_s > 0 else float("inf")
+    print(f"{scenario.name}: {outcome.frames} feed messages in {outcome.wall_s:.2f} s ({rate:,.0f} msg/s)")
+    print(f"orders {report['orders']}, fills {report['fills']}, fill ratio {report['fill_ratio']}, "
+          f"avg slippage {report['avg_slippage_bps']} bps, fees {report['fees']}, "
+          f"realized P&L {report['realized_pnl']}, position {report['position']}")
+    restarts = {k: v for k, v in report["actor_restarts"].items() if v}
+    if restarts:
+        print(f"actor restarts: {restarts}")
+    print(f"report: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
+    parser.add_argument("--log-level", default="WARNING", help="logging level on stderr (default WARNING)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a scenario headless and write its report")
+    run.add_argument("scenario", help="the scenario file (TOML)")
+    run.add_argument("--out", help="directory for report.json and generated feeds (default out/<scenario name>)")
+    run.set_defaults(func=cmd_run)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)

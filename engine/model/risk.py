@@ -1,0 +1,93 @@
+"""Pre-trade risk: every signal passes here, and is sized, priced and checked before any venue sees it.
+
+The gate turns a wanted position into an order for the difference from what is held and already working,
+gives it a worst acceptable price (the mid plus the allowed slippage), and refuses it, naming the rule,
+when the kill switch is engaged, the position or notional limits would be exceeded, or the signal's mid
+has drifted outside the price band around the current book mid.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+
+from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal
+from engine.model.numbers import Instrument
+
+_BPS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    max_order_notional: Decimal
+    max_position: int
+    price_band_bps: int
+    max_slippage_bps: int
+
+
+class RiskGate:
+    """The pure risk state: exposures, latest mids, the kill switch, and the decision for a signal."""
+
+    def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument]):
+        self.limits = limits
+        self.instruments = instruments
+        self.exposures: dict[str, Exposure] = {}
+        self.mids_x2: dict[str, int] = {}
+        self.kill_switch = False
+        self.rejections: Counter[str] = Counter()
+        self.approved = 0
+
+    def on_mid(self, instrument: str, mid_x2: int | None) -> None:
+        if mid_x2 is not None:
+            self.mids_x2[instrument] = mid_x2
+
+    def on_exposure(self, exposure: Exposure) -> None:
+        self.exposures[exposure.instrument] = exposure
+
+    def decide(self, sig: Signal) -> ParentOrder | RiskRejection | None:
+        """An approved order, a rejection naming its rule, or None when nothing needs doing."""
+        inst = self.instruments[sig.instrument]
+        limits = self.limits
+        if self.kill_switch:
+            return self._reject(sig, "kill_switch", "kill switch engaged")
+        if abs(sig.target_position) > limits.max_position:
+            return self._reject(sig, "max_position",
+                                f"target {sig.target_position} exceeds max position {limits.max_position}")
+        exp = self.exposures.get(sig.instrument)
+        position, open_buy, open_sell = (exp.position, exp.open_buy_qty, exp.open_sell_qty) if exp else (0, 0, 0)
+        delta = sig.target_position - (position + open_buy - open_sell)
+        qty = abs(delta) // inst.lot_size * inst.lot_size
+        if qty == 0:
+            return None
+        side = Side.BUY if delta > 0 else Side.SELL
+        book_mid_x2 = self.mids_x2.get(sig.instrument)
+        if book_mid_x2 is None:
+            return self._reject(sig, "no_market", "no book mid known for the instrument")
+        if abs(sig.mid_x2 - book_mid_x2) * _BPS > limits.price_band_bps * book_mid_x2:
+            return self._reject(sig, "price_band",
+                                f"signal mid is more than {limits.price_band_bps} bps from the book mid")
+        limit = _limit_price(sig.mid_x2, side, limits.max_slippage_bps, inst.tick_size)
+        notional = inst.notional(limit, qty)
+        if notional > limits.max_order_notional:
+            return self._reject(sig, "max_order_notional",
+                                f"notional {notional} exceeds {limits.max_order_notional}")
+        worst = position + open_buy + qty if side is Side.BUY else position - open_sell - qty
+        if abs(worst) > limits.max_position:
+            return self._reject(sig, "max_position",
+                                f"position could reach {worst}, beyond {limits.max_position}")
+        self.approved += 1
+        return ParentOrder(f"P{self.approved}", sig.instrument, side, qty, limit, sig.urgency, sig.ts_ns,
+                           sig.mid_x2)
+
+    def _reject(self, sig: Signal, rule: str, detail: str) -> RiskRejection:
+        self.rejections[rule] += 1
+        return RiskRejection(sig.instrument, sig.ts_ns, rule, detail)
+
+
+def _limit_price(mid_x2: int, side: Side, slippage_bps: int, tick: int) -> int:
+    """The worst acceptable price: the mid moved against us by the allowed slippage, on the tick grid inside it."""
+    if side is Side.BUY:
+        raw = mid_x2 * (_BPS + slippage_bps) // (2 * _BPS)
+        return raw // tick * tick
+    raw = -(-mid_x2 * (_BPS - slippage_bps) // (2 * _BPS))
+    return -(-raw // tick) * tick

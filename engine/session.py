@@ -1,0 +1,194 @@
+"""One run of a scenario: build the supervision tree, replay the feed through it, and make the report.
+
+The tree, every actor under it, started from the sinks to the source so that nobody sends into an actor
+that is not there yet:
+
+    root (one_for_one)
+    ├── execution (one_for_all): ledger, venue, orders
+    ├── decision (rest_for_one): router, risk, strategy
+    └── market (rest_for_one): book, feed
+
+and the edges between them, each with its policy when the receiver is behind:
+
+    feed ─block─▶ book ─conflate─▶ strategy ─block─▶ risk ─block─▶ router ─block─▶ orders ─latency─▶ venue
+                  book ─conflate─▶ risk, router, ledger;  book ─block─▶ venue;  book ─block─▶ risk (status)
+                  venue ─latency─▶ orders ─block─▶ ledger (updates, fills);  orders ─conflate─▶ risk (exposure)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from adapters.binance.market_data import BinanceMarketDataCodec
+from adapters.simulated.matching import MatchingEngine
+from adapters.simulated.venue import SimulatedVenueActor
+from engine.actors.book import BookActor, BookStats
+from engine.actors.feed import ReplayFeed
+from engine.actors.ledger import Ledger, LedgerActor
+from engine.actors.orders import OrderManagerActor
+from engine.actors.risk import RiskActor
+from engine.actors.router import RouterActor
+from engine.actors.strategy import StrategyActor
+from engine.messages import Urgency
+from engine.model.numbers import format_decimal, format_fixed
+from engine.model.orders import OrderTable
+from engine.model.risk import RiskGate, RiskLimits
+from engine.model.routing import SingleVenueRouter
+from engine.replay import synthetic
+from engine.replay.source import RecordedFeed
+from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, FaultPlan, Lifecycle,
+                            LifecycleKind, Mailbox, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
+from engine.scenario import ACTORS, Scenario
+from engine.strategies.ema_cross import EmaCross
+
+MAILBOX_CAPACITY = 4096
+
+
+@dataclass
+class RunOutcome:
+    report: dict[str, Any]
+    frames: int
+    wall_s: float
+
+
+def _by_instrument(msg: Any) -> tuple[str, str]:
+    return type(msg).__name__, msg.instrument
+
+
+def feed_files(scenario: Scenario, out_dir: Path) -> list[Path]:
+    """The recording to replay: the scenario's files, or the synthetic feed written into `out_dir`."""
+    spec = scenario.feed
+    if spec.kind == "recording":
+        return list(spec.files)
+    inst = scenario.instruments[spec.instrument]
+    path = out_dir / f"synthetic-{inst.venue_symbol.lower()}-seed{spec.seed}-{spec.duration_s}s.gz"
+    synthetic.generate(path, seed=spec.seed, duration_s=spec.duration_s, symbol=inst.venue_symbol)
+    return [path]
+
+
+async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
+    """Replay `scenario` to the end of its feed; the report holds no wall-clock figure."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    instruments = scenario.instruments
+    traded = instruments[scenario.feed.instrument]
+    codec = BinanceMarketDataCodec(instruments.values(), snapshot_symbol=traded.venue_symbol)
+    source = RecordedFeed(feed_files(scenario, out_dir), codec)
+
+    clock = VirtualClock()
+    quiescence = clock.quiescence
+    lifecycle = Lifecycle(clock.now_ns)
+    faults = FaultPlan({f.actor: f.after_events for f in scenario.faults})
+    box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
+    latency = scenario.venue.latency_ns
+
+    def conflate(name: str) -> ConflatingEdge:
+        return ConflatingEdge(box[name], _by_instrument)
+
+    outputs = {
+        "feed": {"market": [BlockingEdge(box["book"])]},
+        "book": {"views": [conflate("strategy"), conflate("risk"), conflate("router"), conflate("ledger"),
+                           BlockingEdge(box["venue"])],
+                 "status": [BlockingEdge(box["risk"])]},
+        "strategy": {"signals": [BlockingEdge(box["risk"])]},
+        "risk": {"orders": [BlockingEdge(box["router"])]},
+        "router": {"orders": [BlockingEdge(box["orders"])]},
+        "orders": {"venue": [DelayedEdge(box["venue"], clock, latency)],
+                   "updates": [BlockingEdge(box["ledger"])], "fills": [BlockingEdge(box["ledger"])],
+                   "exposure": [conflate("risk")]},
+        "venue": {"reports": [DelayedEdge(box["orders"], clock, latency)]},
+        "ledger": {},
+    }
+
+    # State that outlives restarts of its actor: the session owns it (until a journal rebuilds it).
+    book_stats = BookStats()
+    ledger = Ledger(instruments)
+    order_table = OrderTable(prefix=_order_prefix(scenario.name))
+    positions: dict[str, int] = {}
+    matching = MatchingEngine(instruments, scenario.venue.maker_fee, scenario.venue.taker_fee, scenario.venue.name)
+    gate = RiskGate(RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position,
+                               scenario.risk.price_band_bps, scenario.risk.max_slippage_bps), instruments)
+    strat = scenario.strategy
+    finished = trio.Event()
+    feed = ReplayFeed(iter(source), clock, scenario.feed.batch_ns, finished)
+
+    def child(name: str, run: Any, restart: Restart = Restart.PERMANENT) -> ChildSpec:
+        return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name])
+
+    factories = {
+        "ledger": lambda: LedgerActor(ledger),
+        "venue": lambda: SimulatedVenueActor(matching),
+        "orders": lambda: OrderManagerActor(order_table, positions),
+        "router": lambda: RouterActor(SingleVenueRouter(scenario.venue.name)),
+        "risk": lambda: RiskActor(gate),
+        "strategy": lambda: StrategyActor(lambda: EmaCross(
+            "ema_cross", strat.instrument, strat.fast, strat.slow, strat.position, Urgency(strat.urgency),
+            strat.long_only)),
+        "book": lambda: BookActor(list(instruments), scenario.book_depth, book_stats),
+    }
+    spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
+    spec["feed"] = child("feed", feed.run, Restart.TRANSIENT)
+
+    def supervisor(name: str, names: list[str], strategy: Strategy) -> Supervisor:
+        return Supervisor(name, [spec[n] for n in names], clock=clock, lifecycle=lifecycle, strategy=strategy,
+                          max_restarts=5, period_s=60, quiescence=quiescence, faults=faults)
+
+    root = Supervisor("root", [
+        supervisor("execution", ["ledger", "venue", "orders"], Strategy.ONE_FOR_ALL).as_child(),
+        supervisor("decision", ["router", "risk", "strategy"], Strategy.REST_FOR_ONE).as_child(),
+        supervisor("market", ["book", "feed"], Strategy.REST_FOR_ONE).as_child(),
+    ], clock=clock, lifecycle=lifecycle, max_restarts=3, period_s=60, quiescence=quiescence, faults=faults)
+
+    started = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        root_ctx = await nursery.start(root.serve)
+        await finished.wait()
+        root_ctx.stop_requested.set()
+    wall_s = time.perf_counter() - started
+
+    report = _report(scenario, source, feed, book_stats, ledger, order_table, gate, lifecycle, box)
+    return RunOutcome(report, source.frames, wall_s)
+
+
+def _order_prefix(name: str) -> str:
+    cleaned = "".join(c for c in name if c.isalnum())[:20]
+    return cleaned or "engine"
+
+
+def _report(scenario: Scenario, source: RecordedFeed, feed: ReplayFeed, book_stats: BookStats, ledger: Ledger,
+            order_table: OrderTable, gate: RiskGate, lifecycle: Lifecycle, box: dict[str, Mailbox]) -> dict[str, Any]:
+    execution = ledger.stats.as_dict()
+    portfolio = ledger.portfolio
+    positions, realized, unrealized = {}, {}, {}
+    for symbol, inst in sorted(scenario.instruments.items()):
+        positions[symbol] = format_fixed(portfolio.position(symbol), inst.qty_decimals)
+        realized[symbol] = format_decimal(portfolio.realized(symbol), inst.price_decimals)
+        mid_x2 = ledger.last_mid_x2.get(symbol)
+        mark_value = portfolio.unrealized(symbol, mid_x2 // 2) if mid_x2 is not None else Decimal(0)
+        unrealized[symbol] = format_decimal(mark_value, inst.price_decimals)
+    restarts = lifecycle.per_actor(LifecycleKind.RESTARTED)
+    return {
+        "scenario": scenario.name,
+        "events": source.frames,
+        "malformed_frames": source.malformed,
+        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns},
+        "orders": execution["orders"],
+        "fills": execution["fills"],
+        "fill_ratio": execution["fill_ratio"],
+        "avg_slippage_bps": execution["avg_slippage_bps"],
+        "fees": execution["fees"],
+        "orders_by_state": execution["orders_by_state"],
+        "instruments": execution["instruments"],
+        "realized_pnl": realized,
+        "unrealized_pnl": unrealized,
+        "position": positions,
+        "risk_rejections": dict(sorted(gate.rejections.items())),
+        "book": book_stats.as_dict(),
+        "conflations": {name: box[name].conflated for name in sorted(box)},
+        "actor_restarts": {name: restarts.get(name, 0) for name in sorted(set(ACTORS) | set(restarts))},
+    }
+

@@ -1,0 +1,1 @@
+"""Strategies: pure objects that turn book views into signals (what they want, never orders)."""
