@@ -11,8 +11,12 @@ that is not there yet:
 and the edges between them, each with its policy when the receiver is behind:
 
     feed ─block─▶ book ─conflate─▶ strategy ─block─▶ risk ─block─▶ router ─block─▶ orders ─latency─▶ venue
-                  book ─conflate─▶ risk, router, ledger;  book ─block─▶ venue;  book ─block─▶ risk (status)
-                  venue ─latency─▶ orders ─block─▶ ledger (updates, fills);  orders ─conflate─▶ risk (exposure)
+                  book ─latest─▶ risk, router, venue (views);  book ─block─▶ risk (status)
+                  venue ─latency─▶ orders ─block─▶ ledger (updates, fills);  orders ─latest─▶ risk (exposure)
+
+A hop costs about ten book updates, so views reach only the strategy as events: the others keep the
+latest view as state and read it when an order wakes them (the venue is woken by views only while one
+of our orders rests on its book).
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ from engine.model.risk import RiskGate, RiskLimits
 from engine.model.routing import SingleVenueRouter
 from engine.replay import synthetic
 from engine.replay.source import RecordedFeed
-from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, FaultPlan, Lifecycle,
+from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, FaultPlan, LatestValueEdge, Lifecycle,
                             LifecycleKind, Mailbox, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.scenario import ACTORS, Scenario
 from engine.strategies.ema_cross import EmaCross
@@ -89,17 +93,19 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     def conflate(name: str) -> ConflatingEdge:
         return ConflatingEdge(box[name], _by_instrument)
 
+    def latest(name: str) -> LatestValueEdge:
+        return LatestValueEdge(box[name], _by_instrument)
+
     outputs = {
         "feed": {"market": [BlockingEdge(box["book"])]},
-        "book": {"views": [conflate("strategy"), conflate("risk"), conflate("router"), conflate("ledger"),
-                           BlockingEdge(box["venue"])],
+        "book": {"views": [conflate("strategy"), latest("risk"), latest("router"), latest("venue")],
                  "status": [BlockingEdge(box["risk"])]},
         "strategy": {"signals": [BlockingEdge(box["risk"])]},
         "risk": {"orders": [BlockingEdge(box["router"])]},
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [DelayedEdge(box["venue"], clock, latency)],
                    "updates": [BlockingEdge(box["ledger"])], "fills": [BlockingEdge(box["ledger"])],
-                   "exposure": [conflate("risk")]},
+                   "exposure": [latest("risk")]},
         "venue": {"reports": [DelayedEdge(box["orders"], clock, latency)]},
         "ledger": {},
     }
@@ -167,7 +173,7 @@ def _report(scenario: Scenario, source: RecordedFeed, feed: ReplayFeed, book_sta
     for symbol, inst in sorted(scenario.instruments.items()):
         positions[symbol] = format_fixed(portfolio.position(symbol), inst.qty_decimals)
         realized[symbol] = format_decimal(portfolio.realized(symbol), inst.price_decimals)
-        mid_x2 = ledger.last_mid_x2.get(symbol)
+        mid_x2 = book_stats.mid_x2(symbol)
         mark_value = portfolio.unrealized(symbol, mid_x2 // 2) if mid_x2 is not None else Decimal(0)
         unrealized[symbol] = format_decimal(mark_value, inst.price_decimals)
     restarts = lifecycle.per_actor(LifecycleKind.RESTARTED)

@@ -1,7 +1,8 @@
 """The simulated venue as an in-process actor: the matching engine behind a link with latency.
 
 It sees the replayed book through views and our orders through the order manager's link, and answers
-with execution reports; both links carry the scenario's latency on the injected clock. The matching
+with execution reports; both links carry the scenario's latency on the injected clock. Views arrive as
+latest values: read with the next order, and waking the venue only while one of our orders rests. The matching
 engine belongs to the session, as an exchange outlives its clients' crashes.
 """
 from __future__ import annotations
@@ -34,3 +35,4 @@ class SimulatedVenueActor(Actor):
                 continue
             for report in reports:
                 await ctx.emit("reports", report)
+        ctx.inbox.watch_state = matching.has_resting_orders

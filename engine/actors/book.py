@@ -18,6 +18,14 @@ class BookStats:
         self.syncs: dict[str, BinanceBookSync] = {}
         self.views = 0
 
+    def mid_x2(self, symbol: str) -> int | None:
+        """Twice the mid of the book as it stands (None unless live with both sides)."""
+        sync = self.syncs.get(symbol)
+        if sync is None or sync.state is not BookState.LIVE:
+            return None
+        bid, ask = sync.book.best_bid(), sync.book.best_ask()
+        return bid[0] + ask[0] if bid and ask else None
+
     def as_dict(self) -> dict[str, int | dict[str, int]]:
         resyncs: dict[str, int] = {}
         gaps = checked = mismatched = 0

@@ -4,7 +4,7 @@ Its state belongs to the session (it is what the run report is made from) and ou
 """
 from __future__ import annotations
 
-from engine.messages import BookView, Fill, OrderUpdate
+from engine.messages import Fill, OrderUpdate
 from engine.model.numbers import Instrument
 from engine.model.portfolio import Portfolio
 from engine.report.tca import ExecutionStats
@@ -16,7 +16,6 @@ class Ledger:
         self.instruments = instruments
         self.portfolio = Portfolio()
         self.stats = ExecutionStats()
-        self.last_mid_x2: dict[str, int] = {}
 
 
 class LedgerActor(Actor):
@@ -33,5 +32,3 @@ class LedgerActor(Actor):
                 ledger.stats.on_fill(msg, instrument)
             elif kind is OrderUpdate:
                 ledger.stats.on_order(msg, ledger.instruments[msg.instrument])
-            elif kind is BookView and msg.mid_x2 is not None:
-                ledger.last_mid_x2[msg.instrument] = msg.mid_x2

@@ -6,7 +6,7 @@ private.
 from ._actor import Actor, ActorContext, FaultPlan, InjectedFault, actor_runner
 from ._clock import Clock, LiveClock, VirtualClock
 from ._lifecycle import Lifecycle, LifecycleEvent, LifecycleKind
-from ._mailbox import BlockingEdge, ConflatingEdge, DelayedEdge, Mailbox
+from ._mailbox import BlockingEdge, ConflatingEdge, DelayedEdge, LatestValueEdge, Mailbox
 from ._quiescence import Quiescence
 from ._supervisor import ChildSpec, Restart, Strategy, Supervisor, SupervisorGaveUp
 
@@ -14,7 +14,7 @@ __all__ = [
     "Actor", "ActorContext", "FaultPlan", "InjectedFault", "actor_runner",
     "Clock", "LiveClock", "VirtualClock",
     "Lifecycle", "LifecycleEvent", "LifecycleKind",
-    "BlockingEdge", "ConflatingEdge", "DelayedEdge", "Mailbox",
+    "BlockingEdge", "ConflatingEdge", "DelayedEdge", "LatestValueEdge", "Mailbox",
     "Quiescence",
     "ChildSpec", "Restart", "Strategy", "Supervisor", "SupervisorGaveUp",
 ]

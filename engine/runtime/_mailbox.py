@@ -7,6 +7,10 @@ by the edge it sends through, at wiring time, not by the actor's code:
 - `BlockingEdge`: the sender waits for room (orders, fills, control: never dropped);
 - `ConflatingEdge`: the newest message replaces the unread one with the same key (market views), and each
   replacement is counted, so nothing is dropped silently;
+- `LatestValueEdge`: the newest message per key is kept as state, and read with the next message the
+  receiver wakes for (a mid for the risk gate, a touch for the router); it wakes the receiver only while
+  the receiver watches state (`Mailbox.watch_state`, a venue with resting orders). Replacements of an
+  unread value are counted as conflations;
 - `DelayedEdge`: the message is handed to the clock and arrives after a latency (a venue link).
 
 Receivers take messages in batches: after waiting for the first, they drain whatever else is already
@@ -46,6 +50,8 @@ class Mailbox:
         self.quiescence = quiescence if quiescence is not None else Quiescence()
         self.conflated = 0
         self.received = 0
+        self.watch_state = False
+        self._state: dict[Hashable, Any] = {}
         self._queue: deque[Any] = deque()
         self._slots: dict[Hashable, _Slot] = {}
         self._unslotted = 0
@@ -80,6 +86,17 @@ class Mailbox:
         self.quiescence.add(1)
         self._receiver.unpark()
 
+    def set_state(self, key: Hashable, msg: Any) -> None:
+        """Keep `msg` as the newest value under `key`; wake the receiver only if it watches state."""
+        if self.watch_state:
+            if self._state.pop(key, None) is not None:
+                self.conflated += 1
+            self.offer(key, msg)
+            return
+        if key in self._state:
+            self.conflated += 1
+        self._state[key] = msg
+
     def _append(self, msg: Any) -> None:
         self._queue.append(msg)
         self._unslotted += 1
@@ -98,8 +115,12 @@ class Mailbox:
             await self._receiver.park()
         queue, slots = self._queue, self._slots
         batch = []
+        if self._state:
+            batch.extend(self._state.values())
+            self._state.clear()
         freed = 0
-        for _ in range(min(limit, len(queue))):
+        taken = min(limit, len(queue))
+        for _ in range(taken):
             item = queue.popleft()
             if type(item) is _Slot:
                 del slots[item.key]
@@ -110,8 +131,8 @@ class Mailbox:
         if freed:
             self._unslotted -= freed
             self._senders.unpark_all()
-        self._taken = len(batch)
-        self.received += self._taken
+        self._taken = taken
+        self.received += len(batch)
         return batch
 
     def release_taken(self) -> None:
@@ -144,6 +165,19 @@ class ConflatingEdge:
 
     async def send(self, msg: Any) -> None:
         self.mailbox.offer(self.key_of(msg), msg)
+
+
+class LatestValueEdge:
+    """Sends never wait and never wake an idle receiver (unless it watches state): the newest value is kept."""
+    __slots__ = ("mailbox", "key_of")
+    policy = "latest"
+
+    def __init__(self, mailbox: Mailbox, key_of: Callable[[Any], Hashable]):
+        self.mailbox = mailbox
+        self.key_of = key_of
+
+    async def send(self, msg: Any) -> None:
+        self.mailbox.set_state(self.key_of(msg), msg)
 
 
 class DelayedEdge:
