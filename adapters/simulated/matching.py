@@ -1,0 +1,236 @@
+"""The matching engine of one simulated venue, driven by the replayed book.
+
+The simulated venue is a real counterparty: it validates orders the way Binance does, lets aggressive orders
+take the liquidity the current book view shows, rests the rest, and fills resting orders when a later view
+crosses them. It is pure (no trio, no clock): the caller passes each book view and the time of each request,
+and gets back the execution reports the venue would send, in Binance's order (NEW, TRADE..., then EXPIRED for
+an IOC/FOK/MARKET remainder).
+
+Rules that keep a replay honest:
+- an aggressive order walks the view's levels best first and fills at each level's price, as taker, so it never
+  fills at a better price than the book offered;
+- a resting order fills at its own limit price, as maker, against the opposite liquidity that crosses it;
+- liquidity our orders took from a view is not offered again to our later orders until the book shows a new
+  update id, since the recording knows nothing of us;
+- our resting orders are not part of the book the recording shows, so they never match each other.
+Fees are the maker or taker rate times the exact notional, in the quote asset.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
+
+from engine.messages import (
+    BookView,
+    CancelRequest,
+    ExecType,
+    ExecutionReport,
+    Liquidity,
+    NewOrderRequest,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from engine.model.numbers import Instrument
+from engine.model.orders import CLIENT_ORDER_ID
+
+_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
+"""Fees must never round: a result that would need rounding raises instead."""
+
+# Binance's wording for the same refusals (venues.md §1.5).
+ILLEGAL_CLIENT_ORDER_ID = ("Illegal characters found in parameter 'newClientOrderId'; "
+                           "legal range is '^[a-zA-Z0-9-_]{1,36}$'.")
+INVALID_SYMBOL = "Invalid symbol."
+DUPLICATE_ORDER = "Duplicate order sent."
+LOT_SIZE = "Filter failure: LOT_SIZE"
+PRICE_FILTER = "Filter failure: PRICE_FILTER"
+WOULD_TAKE = "Order would immediately match and take."
+UNKNOWN_ORDER = "Unknown order sent."
+
+
+class CancelRejected(Exception):
+    """The venue refused a cancel (Binance -2011): the order is not open here."""
+
+    def __init__(self, client_order_id: str, reason: str):
+        super().__init__(f"cancel of {client_order_id} rejected: {reason}")
+        self.client_order_id = client_order_id
+        self.reason = reason
+
+
+class _SimOrder:
+    """One of our orders, as the venue holds it while it is working."""
+
+    __slots__ = ("client_order_id", "venue_order_id", "seq", "instrument", "side", "qty", "price", "cum_qty")
+
+    def __init__(self, req: NewOrderRequest, seq: int):
+        self.client_order_id = req.client_order_id
+        self.venue_order_id = str(seq)
+        self.seq = seq
+        self.instrument = req.instrument
+        self.side = req.side
+        self.qty = req.qty
+        self.price = req.price
+        self.cum_qty = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.cum_qty
+
+    def priority(self) -> tuple[int, int]:
+        """Price then time: the best-priced, oldest order fills first."""
+        return (-self.price if self.side is Side.BUY else self.price), self.seq
+
+
+class _Market:
+    """The venue's picture of one instrument: the latest view, what we took from it, our resting orders."""
+
+    __slots__ = ("view", "consumed", "resting")
+
+    def __init__(self) -> None:
+        self.view: BookView | None = None
+        self.consumed: dict[tuple[Side, int], int] = {}  # (book side, price) → qty our orders took from `view`
+        self.resting: dict[str, _SimOrder] = {}          # client order id → order
+
+    def liquidity(self, taker: Side, limit: int | None) -> Iterator[tuple[int, int]]:
+        """(price, available qty) of the levels a `taker` may hit, best first, up to `limit` (None: no limit)."""
+        if self.view is None:
+            return
+        book_side = taker.opposite
+        levels = self.view.asks if taker is Side.BUY else self.view.bids
+        for price, qty in levels:
+            if limit is not None and (price > limit if taker is Side.BUY else price < limit):
+                return
+            available = qty - self.consumed.get((book_side, price), 0)
+            if available > 0:
+                yield price, available
+
+    def take(self, taker: Side, price: int, qty: int) -> None:
+        key = (taker.opposite, price)
+        self.consumed[key] = self.consumed.get(key, 0) + qty
+
+
+class MatchingEngine:
+    """Orders in, execution reports out, for one simulated venue."""
+
+    __slots__ = ("instruments", "maker_fee", "taker_fee", "venue", "_markets", "_open", "_last_seq")
+
+    def __init__(self, instruments: dict[str, Instrument], maker_fee: Decimal, taker_fee: Decimal, venue: str):
+        self.instruments = instruments  # by canonical symbol, as in `BookView.instrument`
+        self.maker_fee = maker_fee
+        self.taker_fee = taker_fee
+        self.venue = venue
+        self._markets: dict[str, _Market] = {}
+        self._open: dict[str, _SimOrder] = {}  # every resting order by client order id
+        self._last_seq = 0
+
+    def is_open(self, client_order_id: str) -> bool:
+        return client_order_id in self._open
+
+    @property
+    def has_resting_orders(self) -> bool:
+        """True while any of our orders rests on the book (and so must see every new view)."""
+        return bool(self._open)
+
+    def on_book(self, view: BookView) -> list[ExecutionReport]:
+        """Take a new view of a book; fill the resting orders it crosses, at their limit price, as maker."""
+        market = self._market(view.instrument)
+        if market.view is not None:
+            if view.update_id < market.view.update_id:
+                return []  # older than what we already matched against
+            if view.update_id > market.view.update_id:
+                market.consumed.clear()
+        market.view = view
+        reports: list[ExecutionReport] = []
+        for order in sorted(market.resting.values(), key=_SimOrder.priority):
+            for price, available in market.liquidity(order.side, order.price):
+                qty = min(available, order.remaining)
+                market.take(order.side, price, qty)
+                reports.append(self._trade(order, order.price, qty, Liquidity.MAKER, view.ts_ns))
+                if order.remaining == 0:
+                    self._unrest(market, order)
+                    break
+        return reports
+
+    def submit(self, req: NewOrderRequest, now_ns: int) -> list[ExecutionReport]:
+        """Place an order: REJECTED, or NEW followed by its immediate TRADEs and an EXPIRED remainder if any."""
+        reason = self._refusal(req)
+        if reason:
+            return [self._rejected(req, reason, now_ns)]
+        market = self._market(req.instrument)
+        limit = None if req.order_type is OrderType.MARKET else req.price
+        if req.order_type is OrderType.LIMIT_MAKER and next(market.liquidity(req.side, limit), None):
+            return [self._rejected(req, WOULD_TAKE, now_ns)]
+        self._last_seq += 1
+        order = _SimOrder(req, self._last_seq)
+        reports = [self._report(order, ExecType.NEW, now_ns)]
+        takes_now = req.order_type is not OrderType.LIMIT_MAKER
+        if takes_now and req.tif is TimeInForce.FOK and req.order_type is OrderType.LIMIT:
+            takes_now = sum(qty for _, qty in market.liquidity(req.side, limit)) >= req.qty
+        if takes_now:
+            for price, available in market.liquidity(req.side, limit):
+                qty = min(available, order.remaining)
+                market.take(req.side, price, qty)
+                reports.append(self._trade(order, price, qty, Liquidity.TAKER, now_ns))
+                if order.remaining == 0:
+                    return reports
+        rests = req.order_type is OrderType.LIMIT_MAKER or (
+            req.order_type is OrderType.LIMIT and req.tif is TimeInForce.GTC)
+        if rests:
+            market.resting[order.client_order_id] = order
+            self._open[order.client_order_id] = order
+        else:
+            reports.append(self._report(order, ExecType.EXPIRED, now_ns))
+        return reports
+
+    def cancel(self, req: CancelRequest, now_ns: int) -> list[ExecutionReport]:
+        """Cancel a resting order: one CANCELED report. Raises `CancelRejected` if it is not open here."""
+        order = self._open.get(req.client_order_id)
+        if order is None:
+            raise CancelRejected(req.client_order_id, UNKNOWN_ORDER)
+        self._unrest(self._markets[order.instrument], order)
+        return [self._report(order, ExecType.CANCELED, now_ns)]
+
+    # ------------------------------------------------------------ internals
+
+    def _refusal(self, req: NewOrderRequest) -> str:
+        """Binance's reason for refusing `req` outright, or "" if it passes validation."""
+        if not CLIENT_ORDER_ID.fullmatch(req.client_order_id):
+            return ILLEGAL_CLIENT_ORDER_ID
+        instrument = self.instruments.get(req.instrument)
+        if instrument is None:
+            return INVALID_SYMBOL
+        if req.client_order_id in self._open:
+            return DUPLICATE_ORDER
+        if req.qty <= 0 or req.qty % instrument.lot_size:
+            return LOT_SIZE
+        if req.order_type is not OrderType.MARKET and (req.price <= 0 or req.price % instrument.tick_size):
+            return PRICE_FILTER
+        return ""
+
+    def _market(self, instrument: str) -> _Market:
+        market = self._markets.get(instrument)
+        if market is None:
+            market = self._markets[instrument] = _Market()
+        return market
+
+    def _unrest(self, market: _Market, order: _SimOrder) -> None:
+        del market.resting[order.client_order_id]
+        del self._open[order.client_order_id]
+
+    def _trade(self, order: _SimOrder, price: int, qty: int, liquidity: Liquidity, ts_ns: int) -> ExecutionReport:
+        instrument = self.instruments[order.instrument]
+        rate = self.maker_fee if liquidity is Liquidity.MAKER else self.taker_fee
+        with localcontext(_EXACT):
+            fee = rate * instrument.notional(price, qty)
+        order.cum_qty += qty
+        return self._report(order, ExecType.TRADE, ts_ns, last_qty=qty, last_price=price, fee=fee,
+                            fee_asset=instrument.quote, liquidity=liquidity)
+
+    def _report(self, order: _SimOrder, exec_type: ExecType, ts_ns: int, **trade) -> ExecutionReport:
+        return ExecutionReport(venue=self.venue, client_order_id=order.client_order_id,
+                               venue_order_id=order.venue_order_id, exec_type=exec_type, ts_ns=ts_ns,
+                               cum_qty=order.cum_qty, **trade)
+
+    def _rejected(self, req: NewOrderRequest, reason: str, ts_ns: int) -> ExecutionReport:
+        return ExecutionReport(venue=self.venue, client_order_id=req.client_order_id, venue_order_id="",
+                               exec_type=ExecType.REJECTED, ts_ns=ts_ns, cum_qty=0, reason=reason)
