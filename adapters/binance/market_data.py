@@ -1,0 +1,250 @@
+"""Sans-IO codec for Binance market data: parsed JSON frames in, typed engine messages out.
+
+It exists so that the feed actor, the replay driver and the tests all turn Binance frames into the same
+`engine.messages` events, with no socket, clock or book in sight. It decodes spot and futures (USD-M,
+COIN-M) streams alike: `depthUpdate` (futures diffs also carry `pu`), `trade`, `bookTicker` (spot sends it
+without an `e` field) and the REST depth snapshot, which the recorded captures hold inline as a bare
+`{"lastUpdateId": ...}` body.
+
+Venue symbols become canonical symbols through the `Instrument` table, never by splitting strings, and
+prices and quantities become exact integers through one cached `FixedParser` per precision.
+
+Decoding is the hot path, so the common case runs without checks of its own: a bad frame almost always
+fails there anyway (a missing key, an unparsable number), and only then does a slow path walk the frame
+again to name exactly what is wrong in a `MalformedFrame`. The few mistakes the fast path would let
+through silently (an id that is not an integer, `m` that is not a boolean, a level list that is not a
+list) are checked with one cheap type test each.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from engine.messages import BookSnapshot, DepthDiff, MarketEvent, Side, TopOfBook, Trade
+from engine.model.numbers import FixedParser, Instrument, parse_fixed
+
+_BUY = Side.BUY
+_SELL = Side.SELL
+
+
+class MalformedFrame(ValueError):
+    """A frame that cannot be decoded; the message names the event and the field that is wrong."""
+
+
+class UnknownSymbol(MalformedFrame):
+    """A well-formed frame for a venue symbol the codec was not given an instrument for."""
+
+
+def binance_spot_instrument(venue_symbol: str, base: str, quote: str, *, price_decimals: int = 8,
+                            qty_decimals: int = 8, tick_size: int = 1, lot_size: int = 1) -> Instrument:
+    """A Binance spot instrument from exchangeInfo-style fields (`BTCUSDT`, `BTC`, `USDT` → `BTC/USDT`).
+
+    Binance spot sends 8-decimal strings ("61737.63000000"), hence the default precision.
+    """
+    return Instrument(symbol=f"{base}/{quote}", venue="binance", venue_symbol=venue_symbol, base=base,
+                      quote=quote, price_decimals=price_decimals, qty_decimals=qty_decimals,
+                      tick_size=tick_size, lot_size=lot_size)
+
+
+class _Market:
+    """What decoding needs about one venue symbol."""
+
+    __slots__ = ("symbol", "price", "qty")
+
+    def __init__(self, instrument: Instrument, parsers: dict[int, FixedParser]):
+        self.symbol = instrument.symbol
+        self.price = parsers.setdefault(instrument.price_decimals, FixedParser(instrument.price_decimals))
+        self.qty = parsers.setdefault(instrument.qty_decimals, FixedParser(instrument.qty_decimals))
+
+
+# Fields each event must carry, in the order the slow path checks them: (name, kind).
+_DEPTH_FIELDS = (("s", "symbol"), ("U", "int"), ("u", "int"), ("pu", "optional int"), ("b", "levels"),
+                 ("a", "levels"))
+_TRADE_FIELDS = (("s", "symbol"), ("t", "int"), ("p", "price"), ("q", "qty"), ("m", "bool"))
+_TICKER_FIELDS = (("s", "symbol"), ("u", "int"), ("b", "price"), ("B", "qty"), ("a", "price"), ("A", "qty"))
+_SNAPSHOT_FIELDS = (("lastUpdateId", "int"), ("bids", "levels"), ("asks", "levels"))
+
+_FAST_PATH_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+
+
+class BinanceMarketDataCodec:
+    """Decodes already-parsed Binance market-data frames of the given instruments.
+
+    `snapshot_symbol` (venue or canonical symbol) names the instrument a bare REST depth snapshot
+    belongs to, since its body carries no symbol; a snapshot with no `snapshot_symbol` is malformed.
+    """
+
+    def __init__(self, instruments: Iterable[Instrument], snapshot_symbol: str | None = None):
+        parsers: dict[int, FixedParser] = {}
+        self._markets: dict[str, _Market] = {}
+        canonical: dict[str, _Market] = {}
+        for instrument in instruments:
+            market = _Market(instrument, parsers)
+            self._markets[instrument.venue_symbol] = market
+            canonical[instrument.symbol] = market
+        self._snapshot_market: _Market | None = None
+        if snapshot_symbol is not None:
+            market = self._markets.get(snapshot_symbol) or canonical.get(snapshot_symbol)
+            if market is None:
+                raise ValueError(f"snapshot_symbol {snapshot_symbol!r} is not among the instruments")
+            self._snapshot_market = market
+
+    def decode_raw(self, frame: bytes | str, ts_ns: int) -> MarketEvent | None:
+        """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too."""
+        try:
+            obj = orjson.loads(frame)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedFrame(f"frame is not valid JSON: {exc}") from None
+        return self.decode(obj, ts_ns)
+
+    def decode(self, obj: dict, ts_ns: int) -> MarketEvent | None:
+        """The event in one frame (combined-stream wrapper or raw payload), or None for frames that carry
+        no market event (subscription acks, events of other kinds). Raises `MalformedFrame`."""
+        if type(obj) is not dict:
+            raise MalformedFrame(f"frame should be a JSON object, got {_json_type(obj)}")
+        if "stream" in obj:
+            data = obj.get("data")
+            if type(data) is not dict:
+                raise MalformedFrame("combined-stream frame: missing field 'data'" if data is None else
+                                     f"combined-stream frame: field 'data' should be an object, "
+                                     f"got {_json_type(data)}")
+        else:
+            data = obj
+        kind = data.get("e")
+        if kind is None:
+            if "u" in data:
+                return self._ticker(data, ts_ns)
+            if "lastUpdateId" in data:
+                return self._snapshot(data, ts_ns)
+            return None
+        if kind == "depthUpdate":
+            return self._depth(data, ts_ns)
+        if kind == "bookTicker":
+            return self._ticker(data, ts_ns)
+        if kind == "trade":
+            return self._trade(data, ts_ns)
+        return None
+
+    def _depth(self, data: dict, ts_ns: int) -> DepthDiff:
+        try:
+            market = self._markets[data["s"]]
+            price, qty = market.price, market.qty
+            first_id, last_id, prev_last_id = data["U"], data["u"], data.get("pu", -1)
+            bids, asks = data["b"], data["a"]
+            if (type(first_id) is not int or type(last_id) is not int or type(prev_last_id) is not int
+                    or type(bids) is not list or type(asks) is not list):
+                raise TypeError
+            return DepthDiff(market.symbol, ts_ns, first_id, last_id, prev_last_id,
+                             tuple([(price[p], qty[q]) for p, q in bids]),
+                             tuple([(price[p], qty[q]) for p, q in asks]))
+        except _FAST_PATH_ERRORS as exc:
+            raise self._diagnose("depthUpdate", data, _DEPTH_FIELDS, exc) from None
+
+    def _trade(self, data: dict, ts_ns: int) -> Trade:
+        try:
+            market = self._markets[data["s"]]
+            trade_id, buyer_is_maker = data["t"], data["m"]
+            if type(trade_id) is not int or type(buyer_is_maker) is not bool:
+                raise TypeError
+            return Trade(market.symbol, ts_ns, trade_id, market.price[data["p"]], market.qty[data["q"]],
+                         _SELL if buyer_is_maker else _BUY)
+        except _FAST_PATH_ERRORS as exc:
+            raise self._diagnose("trade", data, _TRADE_FIELDS, exc) from None
+
+    def _ticker(self, data: dict, ts_ns: int) -> TopOfBook:
+        try:
+            market = self._markets[data["s"]]
+            price, qty = market.price, market.qty
+            update_id = data["u"]
+            if type(update_id) is not int:
+                raise TypeError
+            return TopOfBook(market.symbol, ts_ns, update_id, price[data["b"]], qty[data["B"]],
+                             price[data["a"]], qty[data["A"]])
+        except _FAST_PATH_ERRORS as exc:
+            raise self._diagnose("bookTicker", data, _TICKER_FIELDS, exc) from None
+
+    def _snapshot(self, data: dict, ts_ns: int) -> BookSnapshot:
+        market = self._snapshot_market
+        if market is None:
+            raise MalformedFrame("depth snapshot: the codec was given no snapshot_symbol to file it under")
+        try:
+            price, qty = market.price, market.qty
+            last_update_id, bids, asks = data["lastUpdateId"], data["bids"], data["asks"]
+            if type(last_update_id) is not int or type(bids) is not list or type(asks) is not list:
+                raise TypeError
+            return BookSnapshot(market.symbol, ts_ns, last_update_id,
+                                tuple([(price[p], qty[q]) for p, q in bids]),
+                                tuple([(price[p], qty[q]) for p, q in asks]))
+        except _FAST_PATH_ERRORS as exc:
+            raise self._diagnose("depth snapshot", data, _SNAPSHOT_FIELDS, exc, market) from None
+
+    def _diagnose(self, event: str, data: Mapping[str, Any], fields: tuple[tuple[str, str], ...],
+                  exc: Exception, market: _Market | None = None) -> MalformedFrame:
+        """The slow path: walk the frame again and name the first field that is wrong."""
+        for name, kind in fields:
+            if name not in data:
+                if kind == "optional int":
+                    continue
+                return MalformedFrame(f"{event}: missing field {name!r}")
+            value = data[name]
+            where = f"{event}: field {name!r}"
+            if kind == "symbol":
+                if type(value) is not str:
+                    return MalformedFrame(f"{where} should be a string, got {_json_type(value)}")
+                market = self._markets.get(value)
+                if market is None:
+                    return UnknownSymbol(f"{where}: unknown venue symbol {value!r}")
+            elif kind in ("int", "optional int"):
+                if type(value) is not int:
+                    return MalformedFrame(f"{where} should be an integer, got {_json_type(value)}")
+            elif kind == "bool":
+                if type(value) is not bool:
+                    return MalformedFrame(f"{where} should be a boolean, got {_json_type(value)}")
+            elif kind == "levels":
+                problem = _level_problem(value, market)
+                if problem:
+                    return MalformedFrame(f"{where}{problem}")
+            else:
+                parser = market.price if kind == "price" else market.qty
+                problem = _number_problem(value, parser.decimals)
+                if problem:
+                    return MalformedFrame(f"{where} {problem}")
+        return MalformedFrame(f"{event}: {type(exc).__name__}: {exc}")
+
+
+def _level_problem(levels: Any, market: _Market) -> str:
+    """What is wrong with a list of [price, qty] string pairs, or '' when nothing is."""
+    if type(levels) is not list:
+        return f" should be a list of [price, qty] pairs, got {_json_type(levels)}"
+    for index, level in enumerate(levels):
+        if type(level) is not list:
+            return f", level {index}: should be a [price, qty] pair, got {_json_type(level)}"
+        if len(level) != 2:
+            return f", level {index}: should be a [price, qty] pair, got {len(level)} elements"
+        for text, parser, what in ((level[0], market.price, "price"), (level[1], market.qty, "qty")):
+            problem = _number_problem(text, parser.decimals)
+            if problem:
+                return f", level {index}: {what} {problem}"
+    return ""
+
+
+def _number_problem(text: Any, decimals: int) -> str:
+    """What is wrong with a decimal string for `decimals` places, or '' when nothing is."""
+    if type(text) is not str:
+        return f"should be a decimal string, got {_json_type(text)}"
+    if text.startswith("-"):
+        return f"is negative: {text!r}"
+    try:
+        parse_fixed(text, decimals)
+    except ValueError as exc:
+        return f"is a bad number: {exc}"
+    return ""
+
+
+def _json_type(value: Any) -> str:
+    names = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+    if value is None:
+        return "null"
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,96 @@
+"""Replay throughput of the whole pipeline, against the bare work, in one run.
+
+The quickstart scenario's synthetic feed is generated once; then, in alternating rounds so that the
+machine's drift hits both alike:
+- the engine replays it through every actor (feed, book, strategy, risk, router, orders, venue, ledger),
+  reading the gzip capture as a run does;
+- a bare loop takes the same messages, already read into memory, parses each with orjson and applies its
+  levels to two sortedcontainers `SortedDict`s keyed by float price (the fastest bare form; the engine's
+  books stay exact).
+It prints both rates (median of the rounds) and, as its last line, `ratio=R` = engine / bare.
+
+Run: python benchmarks/replay.py [--rounds N] [--scenario scenarios/quickstart.toml]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import trio
+from sortedcontainers import SortedDict
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine import scenario as scenario_file  # noqa: E402
+from engine import session  # noqa: E402
+from engine.replay.formats import read_capture  # noqa: E402
+
+
+def bare_loop(frames: list[bytes]) -> float:
+    """Messages per second of parse + float-keyed SortedDict level updates over `frames`."""
+    bids, asks = SortedDict(), SortedDict()
+    loads = orjson.loads
+    t0 = time.perf_counter()
+    for raw in frames:
+        msg = loads(raw)
+        data = msg.get("data", msg)
+        b = data.get("b") if "bids" not in data else data["bids"]
+        a = data.get("a") if "asks" not in data else data["asks"]
+        if type(b) is list:
+            for p, q in b:
+                q = float(q)
+                if q == 0.0:
+                    bids.pop(float(p), None)
+                else:
+                    bids[float(p)] = q
+            for p, q in a:
+                q = float(q)
+                if q == 0.0:
+                    asks.pop(float(p), None)
+                else:
+                    asks[float(p)] = q
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def engine_replay(scenario: scenario_file.Scenario, out_dir: Path) -> tuple[float, dict]:
+    outcome = trio.run(session.run, scenario, out_dir)
+    return outcome.frames / outcome.wall_s, outcome.report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "quickstart.toml"))
+    args = parser.parse_args()
+
+    base = scenario_file.load(args.scenario)
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(tmp)
+        files = session.feed_files(base, out_dir)
+        recorded = dataclasses.replace(base, feed=dataclasses.replace(base.feed, kind="recording", files=tuple(files)))
+        frames = [raw for path in files for _, raw in read_capture(path)]
+        engine_rates, bare_rates = [], []
+        report = None
+        for _ in range(args.rounds):
+            rate, report = engine_replay(recorded, out_dir)
+            engine_rates.append(rate)
+            bare_rates.append(bare_loop(frames))
+    engine_rate, bare_rate = statistics.median(engine_rates), statistics.median(bare_rates)
+    print(f"scenario {base.name}: {len(frames)} feed messages, batch window {base.feed.batch_ns // 1_000_000} ms, "
+          f"{report['replay']['batches']} batches, {report['orders']} orders, {report['fills']} fills")
+    print(f"engine replay, whole pipeline: {engine_rate:,.0f} msg/s (median of {args.rounds}: "
+          + ", ".join(f"{r:,.0f}" for r in engine_rates) + ")")
+    print(f"bare loop, orjson + SortedDict[float]: {bare_rate:,.0f} msg/s (median of {args.rounds}: "
+          + ", ".join(f"{r:,.0f}" for r in bare_rates) + ")")
+    print(f"ratio={engine_rate / bare_rate:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The risk gate: sizing from exposure, each rule refusing by name, prices on the tick grid inside the band."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, Urgency
+from engine.model.numbers import Instrument
+from engine.model.risk import RiskGate, RiskLimits
+
+BTC = Instrument("BTC/USDT", "binance", "BTCUSDT", "BTC", "USDT", 2, 5, tick_size=1, lot_size=1)
+MID_X2 = 2 * 6_000_000  # mid 60000.00
+
+
+def gate(**kw) -> RiskGate:
+    limits = dict(max_order_notional=Decimal("10000"), max_position=10_000, price_band_bps=50, max_slippage_bps=10)
+    limits.update(kw)
+    g = RiskGate(RiskLimits(**limits), {"BTC/USDT": BTC})
+    g.on_mid("BTC/USDT", MID_X2)
+    return g
+
+
+def signal(target: int, mid_x2: int = MID_X2) -> Signal:
+    return Signal("s", "BTC/USDT", 1, target, Urgency.AGGRESSIVE, mid_x2)
+
+
+def test_buy_is_sized_to_the_target_and_priced_at_the_mid_plus_slippage():
+    order = gate().decide(signal(5_000))  # 0.05 BTC
+    assert isinstance(order, ParentOrder)
+    assert (order.side, order.qty) == (Side.BUY, 5_000)
+    assert order.limit_price == 6_006_000  # 60000 * 1.001 = 60060.00
+
+
+def test_sell_price_rounds_up_to_the_tick_so_it_stays_inside_the_band():
+    g = gate(max_slippage_bps=7)
+    order = g.decide(signal(-3_000, mid_x2=2 * 6_000_001))  # mid 60000.01, 7 bps below = 59958.0099...
+    assert order.side is Side.SELL and order.limit_price == 5_995_801
+
+
+def test_sizing_counts_position_and_open_orders():
+    g = gate()
+    g.on_exposure(Exposure("BTC/USDT", 1, position=2_000, open_buy_qty=1_000, open_sell_qty=0))
+    order = g.decide(signal(5_000))
+    assert order.qty == 2_000
+    assert g.decide(signal(3_000)) is None  # already there, counting what is working
+
+
+@pytest.mark.parametrize("kwargs, target, mid_x2, rule", [
+    (dict(max_position=4_000), 5_000, MID_X2, "max_position"),
+    (dict(max_order_notional=Decimal("1000")), 5_000, MID_X2, "max_order_notional"),
+    (dict(price_band_bps=50), 5_000, MID_X2 * 10_060 // 10_000, "price_band"),
+])
+def test_each_rule_refuses_by_name(kwargs, target, mid_x2, rule):
+    g = gate(**kwargs)
+    decision = g.decide(signal(target, mid_x2))
+    assert isinstance(decision, RiskRejection) and decision.rule == rule
+    assert g.rejections[rule] == 1
+
+
+def test_position_limit_counts_orders_already_working_on_that_side():
+    g = gate(max_position=6_000)
+    g.on_exposure(Exposure("BTC/USDT", 1, position=-5_000, open_buy_qty=0, open_sell_qty=1_000))
+    decision = g.decide(signal(-6_000))
+    assert decision is None  # -5000 held and -1000 working: already at the target
+    g.on_exposure(Exposure("BTC/USDT", 2, position=0, open_buy_qty=5_000, open_sell_qty=0))
+    decision = g.decide(signal(6_000))
+    assert decision.qty == 1_000
+
+
+def test_kill_switch_and_missing_market_refuse_everything():
+    g = gate()
+    g.kill_switch = True
+    assert g.decide(signal(1_000)).rule == "kill_switch"
+    fresh = RiskGate(g.limits, {"BTC/USDT": BTC})
+    assert fresh.decide(signal(1_000)).rule == "no_market"
