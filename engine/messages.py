@@ -33,12 +33,16 @@ class Side(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class BookSnapshot:
-    """A full depth snapshot (Binance REST `/api/v3/depth`): the book as of `last_update_id`."""
+    """A full depth snapshot: the book as of venue update `last_update_id` (Binance REST `/api/v3/depth`).
+
+    `checksum` is the venue's checksum of the book after it, where the venue sends one (Kraken, OKX).
+    """
     instrument: str
     ts_ns: int
     last_update_id: int
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
+    checksum: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,8 @@ class DepthDiff:
     """An incremental depth update covering venue update ids `first_id..last_id`.
 
     `prev_last_id` is the venue's link to the previous diff where it sends one (Binance futures `pu`),
-    else -1. A level with quantity 0 deletes that price.
+    else -1. A level with quantity 0 deletes that price. `checksum` is the venue's checksum of the book
+    after the diff, where the venue sends one (Kraken's CRC32, OKX's legacy CRC32), else None.
     """
     instrument: str
     ts_ns: int
@@ -55,6 +60,7 @@ class DepthDiff:
     prev_last_id: int
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
+    checksum: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

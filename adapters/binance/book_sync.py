@@ -24,28 +24,13 @@ book wrong: it is dropped and resynchronised like a gap, with its own cause.
 """
 from __future__ import annotations
 
-import enum
 from collections import deque
 
+from adapters.base import SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff, TopOfBook
 from engine.model.book import OrderBook
 
 _LIVE = BookState.LIVE
-
-
-class SyncResult(enum.Enum):
-    """What one event did to the book."""
-    APPLIED = "applied"                    # a diff changed the live book
-    BUFFERED = "buffered"                  # held until a snapshot arrives
-    IGNORED = "ignored"                    # older than the book (or a snapshot while live)
-    LOADED = "loaded"                      # a snapshot (and the buffered diffs after it) made the book live
-    SNAPSHOT_TOO_OLD = "snapshot_too_old"  # the snapshot ends before the buffered diffs begin: fetch again
-    GAP = "gap"                            # diffs are missing: book dropped, fetch a snapshot
-    TOP_MISMATCH = "top_mismatch"          # the venue's top of book disagrees: book dropped, fetch a snapshot
-
-    @property
-    def needs_snapshot(self) -> bool:
-        return self in (SyncResult.SNAPSHOT_TOO_OLD, SyncResult.GAP, SyncResult.TOP_MISMATCH)
 
 
 _APPLIED = SyncResult.APPLIED

@@ -6,7 +6,8 @@ sync state changes (live, stale after a gap or a top-of-book mismatch) is announ
 """
 from __future__ import annotations
 
-from adapters.binance.book_sync import BinanceBookSync, SyncResult
+from adapters.base import SyncResult
+from adapters.binance.book_sync import BinanceBookSync
 from engine.messages import BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, TopOfBook, Trade
 from engine.runtime import Actor, ActorContext
 

@@ -74,9 +74,14 @@ class FixedParser(dict):
     def __missing__(self, text: str) -> int:
         if type(text) is not str:
             raise NumberFormatError(f"{text!r} is not a decimal string")
-        value = parse_fixed(text, self.decimals)
-        if value < 0 or text.startswith("-"):
-            raise NumberFormatError(f"{text!r} is negative")
+        dot = text.find(".")
+        digits = text[:dot] + text[dot + 1:]
+        if dot > 0 and len(digits) - dot == self.decimals and digits.isdigit() and digits.isascii():
+            value = int(digits)  # the venue's usual form: exactly our number of decimals
+        else:
+            value = parse_fixed(text, self.decimals)
+            if value < 0 or text.startswith("-"):
+                raise NumberFormatError(f"{text!r} is negative")
         if len(self) >= self._max:
             self.clear()
         self[text] = value

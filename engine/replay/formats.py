@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from os import PathLike
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_JSON_START = (b"{", b"[")
 
 
 class RecordingFormatError(ValueError):
@@ -32,13 +33,10 @@ def read_capture(path: str | PathLike[str]) -> Iterator[tuple[int, bytes]]:
         data = file.read()
     if data[:2] == _GZIP_MAGIC:
         data = gzip.decompress(data)
-    for line_number, line in enumerate(data.split(b"\n"), 1):
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if not line:
-            continue
+    for line_number, line in enumerate(data.splitlines(), 1):
         stamp, _, frame = line.partition(b" ")
-        if not stamp.isdigit() or frame[:1] not in (b"{", b"["):
+        if stamp.isdigit() and frame[:1] in _JSON_START:
+            yield int(stamp), frame
+        elif line.strip():
             raise RecordingFormatError(
                 f"{path}:{line_number}: expected '<local_ns> <json>', got {line[:60]!r}")
-        yield int(stamp), frame

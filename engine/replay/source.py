@@ -13,6 +13,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Iterator
 
+import orjson
+
 from adapters.binance.market_data import BinanceMarketDataCodec, MalformedFrame
 from engine.messages import MarketEvent
 from engine.replay.formats import read_capture
@@ -44,15 +46,15 @@ class RecordedFeed:
     def _decode(self) -> Iterator[tuple[int, MarketEvent]]:
         streams = [read_capture(f) for f in self.files]
         frames = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(0))
-        decode = self.codec.decode_raw
+        loads, decode = orjson.loads, self.codec.decode
         for ts, raw in frames:
             self.frames += 1
             if self.first_ts_ns is None:
                 self.first_ts_ns = ts
             self.last_ts_ns = ts
             try:
-                event = decode(raw, ts)
-            except MalformedFrame as exc:
+                event = decode(loads(raw), ts)
+            except (orjson.JSONDecodeError, MalformedFrame) as exc:
                 self.malformed += 1
                 if self.malformed <= _LOGGED_MALFORMED:
                     log.warning("malformed frame %d at %d ns: %s", self.frames, ts, exc)
