@@ -70,7 +70,7 @@ def feed_files(scenario: Scenario, out_dir: Path) -> list[Path]:
     if spec.kind == "recording":
         return list(spec.files)
     inst = scenario.instruments[spec.instrument]
-    path = out_dir / f"synthetic-{inst.venue_symbol.lower()}-seed{spec.seed}-{spec.duration_s}s.gz"
+    path = out_dir / f"synthetic-{inst.venue_symbol.lower()}-seed{spec.seed}-{spec.duration_s}s.capture"
     synthetic.generate(path, seed=spec.seed, duration_s=spec.duration_s, symbol=inst.venue_symbol)
     return [path]
 

@@ -66,7 +66,7 @@ def test_a_crash_injected_into_the_strategy_is_restarted_and_the_run_completes(t
 
 
 @pytest.mark.parametrize("edit, complaint", [
-    (("fast = 20", "fast = 200"), "[strategy] fast: must be shorter than slow"),
+    (("fast = 8", "fast = 200"), "[strategy] fast: must be shorter than slow"),
     (('position = "0.05"', 'position = "0.000000001"'), "[strategy] position: '0.000000001' has more than 8 decimals"),
     (('kind = "synthetic"', 'kind = "telepathy"'), "[feed] kind: must be one of synthetic, recording"),
     (("duration_s = 600", 'duration_s = "ten"'), "[feed] duration_s: must be an integer"),

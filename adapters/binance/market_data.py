@@ -22,7 +22,8 @@ from typing import Any
 
 import orjson
 
-from engine.messages import BookSnapshot, DepthDiff, MarketEvent, Side, TopOfBook, Trade
+from engine.messages import (BookSnapshot, DepthDiff, MarketEvent, Side, TopOfBook, Trade, make_depth_diff,
+                             make_top_of_book, make_trade)
 from engine.model.numbers import FixedParser, Instrument, parse_fixed
 
 _BUY = Side.BUY
@@ -136,7 +137,7 @@ class BinanceMarketDataCodec:
             if (type(first_id) is not int or type(last_id) is not int or type(prev_last_id) is not int
                     or type(bids) is not list or type(asks) is not list):
                 raise TypeError
-            return DepthDiff(market.symbol, ts_ns, first_id, last_id, prev_last_id,
+            return make_depth_diff(market.symbol, ts_ns, first_id, last_id, prev_last_id,
                              tuple([(price[p], qty[q]) for p, q in bids]),
                              tuple([(price[p], qty[q]) for p, q in asks]))
         except _FAST_PATH_ERRORS as exc:
@@ -148,7 +149,7 @@ class BinanceMarketDataCodec:
             trade_id, buyer_is_maker = data["t"], data["m"]
             if type(trade_id) is not int or type(buyer_is_maker) is not bool:
                 raise TypeError
-            return Trade(market.symbol, ts_ns, trade_id, market.price[data["p"]], market.qty[data["q"]],
+            return make_trade(market.symbol, ts_ns, trade_id, market.price[data["p"]], market.qty[data["q"]],
                          _SELL if buyer_is_maker else _BUY)
         except _FAST_PATH_ERRORS as exc:
             raise self._diagnose("trade", data, _TRADE_FIELDS, exc) from None
@@ -160,7 +161,7 @@ class BinanceMarketDataCodec:
             update_id = data["u"]
             if type(update_id) is not int:
                 raise TypeError
-            return TopOfBook(market.symbol, ts_ns, update_id, price[data["b"]], qty[data["B"]],
+            return make_top_of_book(market.symbol, ts_ns, update_id, price[data["b"]], qty[data["B"]],
                              price[data["a"]], qty[data["A"]])
         except _FAST_PATH_ERRORS as exc:
             raise self._diagnose("bookTicker", data, _TICKER_FIELDS, exc) from None

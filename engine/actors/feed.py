@@ -33,14 +33,15 @@ class ReplayFeed:
         clock, batch_ns = self.clock, self.batch_ns
         pending: list[MarketEvent] = []
         window_end = last_ts = 0
+        cut_at = None  # the batch ends before this time: its window's end, or a message due on the clock
         for ts, event in self.events:
-            if pending:
-                due = clock.next_due_ns()
-                if ts >= window_end or (due is not None and due <= ts):
-                    await self._deliver(ctx, last_ts, pending)
-                    pending = []
+            if pending and ts >= cut_at:
+                await self._deliver(ctx, last_ts, pending)
+                pending = []
             if not pending:
                 window_end = (ts // batch_ns + 1) * batch_ns
+                due = clock.next_due_ns()  # only a delivery can schedule: read it once per batch
+                cut_at = window_end if due is None or due > window_end else max(due, ts + 1)
             pending.append(event)
             last_ts = ts
         if pending:

@@ -8,10 +8,12 @@ Why it is built this way:
   about as cheap as an ordered map gets in Python, and iteration in price order is free.
 - Both sides are kept in ascending key order. The best bid is the last key, the best ask the first;
   a descending bid map (a `key=` function) would cost a Python call on every comparison.
-- `apply` is the hot path: every depth diff of every venue ends here. It binds each side to a local and
-  does exactly one dict operation per level, with no call of ours per level. A quantity of 0 deletes the
-  level with `pop(price, None)`, because deleting a level the book does not hold is normal on every venue
-  (the level may lie beyond the snapshot's depth).
+- `apply` is the hot path: every depth diff of every venue ends here. Most updates change the quantity
+  of a price the book already holds; those go straight to `dict.__setitem__` (a `SortedDict` is a dict
+  whose keys are also kept in a sorted list, and an existing key leaves that list unchanged), so only a
+  price that appears or disappears pays for `SortedDict`'s bookkeeping. A quantity of 0 for a price the
+  book does not hold costs one look-up: deleting an absent level is normal on every venue (the level may
+  lie beyond the snapshot's depth).
 - The book knows nothing about sequence numbers or venues: keeping it in step with a feed is the job of
   the venue's sync state machine (e.g. `adapters.binance.book_sync`), which owns one.
 """
@@ -20,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sortedcontainers import SortedDict
+
+_dict_setitem = dict.__setitem__
 
 from engine.messages import Level
 
@@ -40,18 +44,16 @@ class OrderBook:
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
         """Set each (price, qty) level; quantity 0 deletes the level, whether or not the book holds it."""
-        side = self._bids
-        for price, qty in bids:
-            if qty:
-                side[price] = qty
-            else:
-                side.pop(price, None)
-        side = self._asks
-        for price, qty in asks:
-            if qty:
-                side[price] = qty
-            else:
-                side.pop(price, None)
+        set_existing = _dict_setitem
+        for side, levels in ((self._bids, bids), (self._asks, asks)):
+            for price, qty in levels:
+                if price in side:
+                    if qty:
+                        set_existing(side, price, qty)
+                    else:
+                        del side[price]
+                elif qty:
+                    side[price] = qty
 
     def clear(self) -> None:
         self._bids.clear()

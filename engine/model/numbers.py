@@ -64,24 +64,28 @@ class FixedParser(dict):
     are refused: no venue sends a negative price or quantity.
     """
 
-    __slots__ = ("decimals", "_max")
+    __slots__ = ("decimals", "_max", "_width")
 
     def __init__(self, decimals: int, max_entries: int = 200_000):
         super().__init__()
         self.decimals = decimals
         self._max = max_entries
+        self._width = decimals + 1  # "." and the fraction, in the venue's usual form
 
     def __missing__(self, text: str) -> int:
-        if type(text) is not str:
-            raise NumberFormatError(f"{text!r} is not a decimal string")
-        dot = text.find(".")
-        digits = text[:dot] + text[dot + 1:]
-        if dot > 0 and len(digits) - dot == self.decimals and digits.isdigit() and digits.isascii():
-            value = int(digits)  # the venue's usual form: exactly our number of decimals
-        else:
+        if type(text) is str:
+            dot = text.find(".")
+            if dot > 0 and len(text) - dot == self._width:  # exactly our number of decimals
+                digits = text[:dot] + text[dot + 1:]
+                if digits.isdigit() and digits.isascii():
+                    return self._keep(text, int(digits))
             value = parse_fixed(text, self.decimals)
-            if value < 0 or text.startswith("-"):
-                raise NumberFormatError(f"{text!r} is negative")
+            if value >= 0 and not text.startswith("-"):
+                return self._keep(text, value)
+            raise NumberFormatError(f"{text!r} is negative")
+        raise NumberFormatError(f"{text!r} is not a decimal string")
+
+    def _keep(self, text: str, value: int) -> int:
         if len(self) >= self._max:
             self.clear()
         self[text] = value

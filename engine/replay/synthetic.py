@@ -46,14 +46,20 @@ _MAX_CHANGES = 25
 
 def generate(path: str | PathLike[str], *, seed: int, duration_s: int | float, symbol: str = "BTCUSDT",
              start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00") -> int:
-    """Write `duration_s` seconds of synthetic feed to `path` (gzip capture); returns the number of lines."""
-    count = 0
-    with open(path, "wb") as file, gzip.GzipFile(filename="", mode="wb", fileobj=file, mtime=0) as out:
-        for local_ns, frame in synthetic_frames(seed=seed, duration_s=duration_s, symbol=symbol,
-                                                start_ns=start_ns, start_price=start_price):
-            out.write(b"%d %s\n" % (local_ns, frame))
-            count += 1
-    return count
+    """Write `duration_s` seconds of synthetic feed to `path`; returns the number of lines.
+
+    A path ending in `.gz` gets a gzip capture (deterministic: mtime 0, no file name), any other a plain
+    one: a generated scratch file need not pay for compression when it is written or replayed.
+    """
+    lines = [b"%d %s\n" % (local_ns, frame)
+             for local_ns, frame in synthetic_frames(seed=seed, duration_s=duration_s, symbol=symbol,
+                                                     start_ns=start_ns, start_price=start_price)]
+    data = b"".join(lines)
+    if str(path).endswith(".gz"):
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    with open(path, "wb") as file:
+        file.write(data)
+    return len(lines)
 
 
 def synthetic_frames(*, seed: int, duration_s: int | float, symbol: str = "BTCUSDT",
