@@ -50,17 +50,21 @@ class BookActor(Actor):
 
     async def handle(self, batch: list[MarketBatch], ctx: ActorContext) -> None:
         syncs = self.syncs
-        touched: dict[str, list[Trade]] = {}
+        applied = SyncResult.APPLIED
+        touched: dict[str, list[Trade]] = {}  # instrument → its trades in this batch
         ts = 0
         for market in batch:
             ts = market.ts_ns
             for event in market.events:
                 kind = type(event)
-                if kind is DepthDiff:
-                    if syncs[event.instrument].on_diff(event) is SyncResult.APPLIED:
-                        touched.setdefault(event.instrument, [])
-                elif kind is Trade:
-                    touched.setdefault(event.instrument, []).append(event)
+                if kind is Trade:
+                    trades = touched.get(event.instrument)
+                    if trades is None:
+                        trades = touched[event.instrument] = []
+                    trades.append(event)
+                elif kind is DepthDiff:
+                    if syncs[event.instrument].on_diff(event) is applied and event.instrument not in touched:
+                        touched[event.instrument] = []
                 elif kind is TopOfBook:
                     syncs[event.instrument].check_top(event)
                 elif kind is BookSnapshot:

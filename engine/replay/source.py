@@ -47,19 +47,23 @@ class RecordedFeed:
         streams = [read_capture(f) for f in self.files]
         frames = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(0))
         loads, decode = orjson.loads, self.codec.decode
-        for ts, raw in frames:
-            self.frames += 1
-            if self.first_ts_ns is None:
-                self.first_ts_ns = ts
-            self.last_ts_ns = ts
-            try:
-                event = decode(loads(raw), ts)
-            except (orjson.JSONDecodeError, MalformedFrame) as exc:
-                self.malformed += 1
-                if self.malformed <= _LOGGED_MALFORMED:
-                    log.warning("malformed frame %d at %d ns: %s", self.frames, ts, exc)
-                continue
-            if event is None:
-                self.skipped += 1
-                continue
-            yield ts, event
+        count = ts = 0
+        try:
+            for count, (ts, raw) in enumerate(frames, 1):
+                if count == 1:
+                    self.first_ts_ns = ts
+                try:
+                    event = decode(loads(raw), ts)
+                except (orjson.JSONDecodeError, MalformedFrame) as exc:
+                    self.malformed += 1
+                    if self.malformed <= _LOGGED_MALFORMED:
+                        log.warning("malformed frame %d at %d ns: %s", count, ts, exc)
+                    continue
+                if event is None:
+                    self.skipped += 1
+                    continue
+                yield ts, event
+        finally:  # counts kept in locals on the hot path, published when the recording ends
+            self.frames = count
+            if count:
+                self.last_ts_ns = ts

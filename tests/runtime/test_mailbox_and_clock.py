@@ -1,11 +1,12 @@
 """Mailboxes (blocking, conflation, batching, ownership across restarts), the virtual clock and quiescence."""
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
 from engine.runtime import (Actor, BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, FaultPlan,
-                            InjectedFault, Lifecycle, LifecycleKind, Mailbox, Quiescence, Supervisor,
+                            InjectedFault, LatestValueEdge, Lifecycle, LifecycleKind, Mailbox, Quiescence, Supervisor,
                             VirtualClock, actor_runner)
 
 
@@ -112,3 +113,43 @@ async def test_a_restarted_actor_keeps_its_mailbox_and_the_fault_fires_once(nurs
     assert InjectedFault.__name__ in crash.error
     # message 2 was in hand when the fault fired and is lost with that incarnation; the rest arrive
     assert seen == [0, 1, 3, 4, 5]
+
+
+async def test_a_sender_cancelled_while_waiting_for_room_leaves_nothing_behind():
+    q = Quiescence()
+    box = Mailbox("m", capacity=1, quiescence=q)
+    await box.put("first")
+    with trio.move_on_after(0) as scope:
+        await box.put("second")
+    assert scope.cancelled_caught
+    assert await box.receive_batch() == ["first"]
+    assert q.pending == 1  # "first" is in hand until the receiver comes back
+
+
+async def test_a_receiver_cancelled_while_waiting_loses_no_message(nursery):
+    box = Mailbox("m")
+    with trio.move_on_after(0):
+        await box.receive_batch()
+    box.deliver("late")
+    assert await box.receive_batch() == ["late"]
+
+
+async def test_latest_value_edge_keeps_state_silently_until_the_receiver_wakes_or_watches(nursery):
+    box = Mailbox("venue")
+    latest = LatestValueEdge(box, key_of=lambda m: m[0])
+    await latest.send(("BTC", 1))
+    await latest.send(("BTC", 2))
+    assert len(box) == 0 and box.quiescence.pending == 0 and box.conflated == 1
+    box.deliver("order")
+    assert await box.receive_batch() == [("BTC", 2), "order"]
+    box.watch_state = True
+    await latest.send(("BTC", 3))
+    assert await box.receive_batch() == [("BTC", 3)]
+
+
+async def test_quiescence_refuses_to_count_below_zero():
+    q = Quiescence()
+    q.add(1)
+    q.done(1)
+    with pytest.raises(RuntimeError, match="released twice"):
+        q.done(1)
