@@ -1,4 +1,4 @@
-"""The front door: `python -m engine run SCENARIO.toml [--out DIR]`.
+"""The front door: `python -m engine run SCENARIO.toml [--out DIR]`, `python -m engine verify-feed FILE...`.
 
 Exit codes: 0 the run completed; 1 the engine failed while running (a supervisor gave up); 2 the input
 is unusable (a bad scenario, a missing recording), with a message that names the problem.
@@ -15,7 +15,9 @@ import trio
 
 from engine import scenario as scenario_file
 from engine import session
+from engine.replay.formats import RecordingFormatError
 from engine.runtime import SupervisorGaveUp
+from engine.verify import VENUES
 
 
 def _flatten(exc: BaseException) -> list[BaseException]:
@@ -64,6 +66,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_feed(args: argparse.Namespace) -> int:
+    from engine import verify
+    try:
+        summary = verify.verify([Path(f) for f in args.files], args.venue)
+    except (FileNotFoundError, verify.UnusableInput, RecordingFormatError) as exc:
+        print(f"engine: verify-feed: {exc}", file=sys.stderr)
+        return 2
+    for problem in summary.problems:
+        print(f"engine: verify-feed: malformed {problem}", file=sys.stderr)
+    result = summary.as_dict()
+    if args.json:
+        print(orjson.dumps(result, option=orjson.OPT_SORT_KEYS).decode())
+    else:
+        for key, value in result.items():
+            print(f"{key:24} {value}")
+    return 0 if summary.consistent else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="WARNING", help="logging level on stderr (default WARNING)")
@@ -72,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("scenario", help="the scenario file (TOML)")
     run.add_argument("--out", help="directory for report.json and generated feeds (default out/<scenario name>)")
     run.set_defaults(func=cmd_run)
+    check = commands.add_parser("verify-feed", help="replay a recording through a venue's codec and book sync")
+    check.add_argument("files", nargs="+", help="files of one recording (merged by receive time)")
+    check.add_argument("--venue", required=True, choices=VENUES)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(func=cmd_verify_feed)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     return args.func(args)

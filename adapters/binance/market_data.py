@@ -78,19 +78,29 @@ class BinanceMarketDataCodec:
     """
 
     def __init__(self, instruments: Iterable[Instrument], snapshot_symbol: str | None = None):
-        parsers: dict[int, FixedParser] = {}
+        self._parsers: dict[int, FixedParser] = {}
         self._markets: dict[str, _Market] = {}
-        canonical: dict[str, _Market] = {}
+        self._canonical: dict[str, _Market] = {}
         for instrument in instruments:
-            market = _Market(instrument, parsers)
-            self._markets[instrument.venue_symbol] = market
-            canonical[instrument.symbol] = market
+            self.add_instrument(instrument)
         self._snapshot_market: _Market | None = None
         if snapshot_symbol is not None:
-            market = self._markets.get(snapshot_symbol) or canonical.get(snapshot_symbol)
-            if market is None:
-                raise ValueError(f"snapshot_symbol {snapshot_symbol!r} is not among the instruments")
-            self._snapshot_market = market
+            self._snapshot_market = self._market_of(snapshot_symbol)
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Decode frames of `instrument` too (instruments can be learned while a recording is read)."""
+        market = _Market(instrument, self._parsers)
+        self._markets[instrument.venue_symbol] = market
+        self._canonical[instrument.symbol] = market
+
+    def knows(self, venue_symbol: str) -> bool:
+        return venue_symbol in self._markets
+
+    def _market_of(self, symbol: str) -> _Market:
+        market = self._markets.get(symbol) or self._canonical.get(symbol)
+        if market is None:
+            raise ValueError(f"snapshot symbol {symbol!r} is not among the instruments")
+        return market
 
     def decode_raw(self, frame: bytes | str, ts_ns: int) -> MarketEvent | None:
         """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too."""
@@ -166,8 +176,18 @@ class BinanceMarketDataCodec:
         except _FAST_PATH_ERRORS as exc:
             raise self._diagnose("bookTicker", data, _TICKER_FIELDS, exc) from None
 
-    def _snapshot(self, data: dict, ts_ns: int) -> BookSnapshot:
-        market = self._snapshot_market
+    def decode_snapshot(self, obj: Any, ts_ns: int, symbol: str) -> BookSnapshot:
+        """A REST depth snapshot whose instrument is known from the request (`symbol=` of its URL)."""
+        if type(obj) is not dict:
+            raise MalformedFrame(f"depth snapshot should be a JSON object, got {_json_type(obj)}")
+        try:
+            market = self._market_of(symbol)
+        except ValueError as exc:
+            raise UnknownSymbol(f"depth snapshot: {exc}") from None
+        return self._snapshot(obj, ts_ns, market)
+
+    def _snapshot(self, data: dict, ts_ns: int, market: _Market | None = None) -> BookSnapshot:
+        market = market or self._snapshot_market
         if market is None:
             raise MalformedFrame("depth snapshot: the codec was given no snapshot_symbol to file it under")
         try:

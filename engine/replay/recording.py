@@ -1,0 +1,97 @@
+"""Any recording, as one stream of records in receive-time order, whatever format its files are in.
+
+A recording may be several files: cryptofeed keeps REST snapshots and WebSocket frames apart, and a
+capture continues past midnight into a second file. Each file's format is recognised from its content,
+its records are read, and the files are merged by receive timestamp (ties keep the order of the files
+given, so a snapshot file named first stays ahead of frames recorded at the same instant).
+
+Formats: the capture format (`<local_ns> <json>` lines, gzip or plain: hftbacktest and the project's
+own), cryptofeed's raw dumps, Bybit's zipped historical order-book dump, and the hand-made ccxt excerpt
+(`{"case","dir","msg"}` lines).
+"""
+from __future__ import annotations
+
+import gzip
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
+
+from engine.replay.ccxt_excerpt import read_ccxt_excerpt
+from engine.replay.cryptofeed import LineKind, read_cryptofeed
+from engine.replay.formats import RecordingFormatError, read_capture
+
+WEBSOCKET = "ws"
+"""`Record.source` of a frame received on a WebSocket."""
+OPEN = "open"
+"""`Record.source` of a new connection (a session boundary: sequences restart)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    ts_ns: int       # local receive time
+    source: str      # WEBSOCKET, OPEN, or the URL a REST response answered
+    payload: bytes   # the frame or response body as received
+
+
+def detect_format(path: Path) -> str:
+    """'capture', 'cryptofeed', 'bybit-zip' or 'ccxt-excerpt', from the first bytes of the file."""
+    with open(path, "rb") as file:
+        head = file.read(4096)
+    if head[:4] == b"PK\x03\x04":
+        return "bybit-zip"
+    if head[:2] == b"\x1f\x8b":
+        head = gzip.decompress(_read_all(path))[:4096]
+    first = head.lstrip().split(b"\n", 1)[0]
+    if first.startswith((b"wss://", b"ws://", b"https://", b"http://")):
+        return "cryptofeed"
+    stamp, _, rest = first.partition(b" ")
+    if stamp.isdigit() and rest[:1] in (b"{", b"["):
+        return "capture"
+    if stamp[:-1].replace(b".", b"", 1).isdigit() and stamp.endswith(b":"):
+        return "cryptofeed"
+    if first.startswith(b'{"case"'):
+        return "ccxt-excerpt"
+    raise RecordingFormatError(f"{path}: not a recording format this engine reads "
+                               f"(capture, cryptofeed, Bybit zip dump, ccxt excerpt): starts {first[:60]!r}")
+
+
+def _read_all(path: Path) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def read_records(path: Path) -> Iterator[Record]:
+    kind = detect_format(path)
+    if kind == "capture":
+        for ts, frame in read_capture(path):
+            yield Record(ts, WEBSOCKET, frame)
+    elif kind == "cryptofeed":
+        for line in read_cryptofeed(path):
+            if line.kind is LineKind.RECEIVED:
+                yield Record(line.ts_ns, WEBSOCKET, line.payload)
+            elif line.kind is LineKind.HTTP:
+                yield Record(line.ts_ns, line.url, line.payload)
+            elif line.kind is LineKind.OPEN:
+                yield Record(line.ts_ns, OPEN, b"")
+    elif kind == "bybit-zip":
+        from engine.replay.bybit_dump import read_bybit_dump
+        for ts, frame in read_bybit_dump(path):
+            yield Record(ts, WEBSOCKET, frame)
+    else:
+        for ts, frame in read_ccxt_excerpt(path):
+            yield Record(ts, OPEN, b"") if frame is None else Record(ts, WEBSOCKET, frame)
+
+
+def read_recording(paths: list[Path]) -> Iterator[Record]:
+    """The records of all `paths`, merged by receive time. Missing files are refused before any is read."""
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"recording not found: {', '.join(missing)}")
+    for path in paths:
+        detect_format(Path(path))
+    streams = [read_records(Path(p)) for p in paths]
+    if len(streams) == 1:
+        return streams[0]
+    return heapq.merge(*streams, key=attrgetter("ts_ns"))
