@@ -171,6 +171,15 @@ class BookStatus:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ResyncRequest:
+    """The book of `instrument` cannot be trusted (or has not started): the feed must bring a fresh snapshot
+    (Binance: the REST depth; Kraken, OKX, Bybit, Coinbase: a resubscription)."""
+    instrument: str
+    ts_ns: int
+    reason: str
+
+
 # ---------------------------------------------------------------- strategy → risk → router
 
 class Urgency(enum.Enum):

@@ -1,14 +1,18 @@
 """The book actor: keeps one exact book per instrument from the feed's batches and publishes views.
 
-Each batch is applied whole; then one view per instrument the batch touched goes out (strategy and router
-take them conflated, the venue blocking), so a hop carries a batch and never a price level. A book whose
-sync state changes (live, stale after a gap or a top-of-book mismatch) is announced on `status`.
+Each batch is applied whole; then one view per instrument the batch touched goes out on `views`, so a hop
+carries a batch and never a price level. A book whose sync state changes (live, stale after a gap, a
+checksum or top-of-book mismatch) is announced on `status`, and a book that needs a fresh snapshot asks
+the feed for one on `resync`: that instrument alone is repaired while the others go on.
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
-from engine.messages import BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, TopOfBook, Trade
+from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, ResyncRequest,
+                             TopOfBook, Trade)
 from engine.runtime import Actor, ActorContext
 
 
@@ -41,17 +45,25 @@ class BookStats:
 
 
 class BookActor(Actor):
-    def __init__(self, instruments: list[str], depth: int, stats: BookStats):
+    """Applies batches to one sync per instrument; asks the feed (`resync`) for a snapshot when a book needs one.
+
+    A request stays outstanding until a snapshot arrives, so a book that buffers many diffs asks once.
+    """
+
+    def __init__(self, instruments: list[str], depth: int, stats: BookStats,
+                 sync_factory: Callable[[str], Any] = BinanceBookSync):
         self.depth = depth
         self.stats = stats
-        self.syncs = {symbol: BinanceBookSync(symbol) for symbol in instruments}
+        self.syncs = {symbol: sync_factory(symbol) for symbol in instruments}
         stats.syncs.update(self.syncs)
         self._states = {symbol: BookState.SYNCING for symbol in instruments}
+        self._asked: set[str] = set()
 
     async def handle(self, batch: list[MarketBatch], ctx: ActorContext) -> None:
         syncs = self.syncs
         applied = SyncResult.APPLIED
         touched: dict[str, list[Trade]] = {}  # instrument → its trades in this batch
+        wanted: dict[str, str] = {}           # instrument → why it needs a snapshot
         ts = 0
         for market in batch:
             ts = market.ts_ns
@@ -63,17 +75,28 @@ class BookActor(Actor):
                         trades = touched[event.instrument] = []
                     trades.append(event)
                 elif kind is DepthDiff:
-                    if syncs[event.instrument].on_diff(event) is applied and event.instrument not in touched:
-                        touched[event.instrument] = []
+                    result = syncs[event.instrument].on_diff(event)
+                    if result is applied:
+                        if event.instrument not in touched:
+                            touched[event.instrument] = []
+                    elif result is SyncResult.BUFFERED or result.needs_snapshot:
+                        wanted[event.instrument] = result.value
                 elif kind is TopOfBook:
-                    syncs[event.instrument].check_top(event)
+                    if syncs[event.instrument].check_top(event) is False:
+                        wanted[event.instrument] = SyncResult.TOP_MISMATCH.value
                 elif kind is BookSnapshot:
-                    syncs[event.instrument].on_snapshot(event)
+                    result = syncs[event.instrument].on_snapshot(event)
+                    self._asked.discard(event.instrument)
+                    if result.needs_snapshot:
+                        wanted[event.instrument] = result.value
                     touched.setdefault(event.instrument, [])
         for symbol, sync in syncs.items():
             if sync.state is not self._states[symbol]:
                 self._states[symbol] = sync.state
                 await ctx.emit("status", BookStatus(symbol, ts, sync.state))
+            if sync.state is not BookState.LIVE and symbol in wanted and symbol not in self._asked:
+                self._asked.add(symbol)
+                await ctx.emit("resync", ResyncRequest(symbol, ts, wanted[symbol]))
         for symbol, trades in touched.items():
             sync = syncs[symbol]
             if sync.state is not BookState.LIVE:
