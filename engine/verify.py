@@ -79,22 +79,23 @@ class BinanceVerifier:
         self.syncs: dict[str, BinanceBookSync] = {}
 
     def _learn(self, venue_symbol: str) -> None:
-        if not self.codec.knows(venue_symbol):
+        if venue_symbol and not self.codec.knows(venue_symbol):
             self.codec.add_instrument(Instrument(venue_symbol, "binance", venue_symbol, "", "", 8, 8))
             self.syncs[venue_symbol] = BinanceBookSync(venue_symbol)
             self.summary.instruments.add(venue_symbol)
 
     def feed(self, record: Record) -> None:
+        ts, source, payload = record
         try:
-            obj = orjson.loads(record.payload)
+            obj = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
             raise MalformedFrame(f"not valid JSON: {exc}") from None
-        if record.source != WEBSOCKET:
-            symbol = parse_qs(urlsplit(record.source).query).get("symbol", [""])[0]
-            if not symbol:
-                raise MalformedFrame(f"REST response from {record.source} names no symbol")
+        if source != WEBSOCKET:
+            symbol = parse_qs(urlsplit(source).query).get("symbol", [""])[0]
             self._learn(symbol)
-            self._apply(self.codec.decode_snapshot(obj, record.ts_ns, symbol))
+            event = self.codec.decode_rest(source, obj, ts)
+            if event is not None:
+                self._apply(event)
             return
         data = obj.get("data", obj) if type(obj) is dict else obj
         if type(data) is dict:
@@ -105,9 +106,9 @@ class BinanceVerifier:
                 if len(self.syncs) != 1:
                     raise MalformedFrame("inline depth snapshot in a recording of "
                                          f"{len(self.syncs)} symbols: cannot tell whose it is")
-                self._apply(self.codec.decode_snapshot(data, record.ts_ns, next(iter(self.syncs))))
+                self._apply(self.codec.decode_snapshot(data, ts, next(iter(self.syncs))))
                 return
-        event = self.codec.decode(obj, record.ts_ns)
+        event = self.codec.decode(obj, ts)
         if event is not None:
             self._apply(event)
 
@@ -149,7 +150,7 @@ def verify(paths: list[Path], venue: str, max_logged: int = 20) -> FeedSummary:
     verifier: VenueVerifier = VERIFIERS[venue](summary)
     problems = summary.problems
     for record in read_recording(paths):
-        if record.source == OPEN:
+        if record[1] == OPEN:
             continue
         summary.messages += 1
         try:

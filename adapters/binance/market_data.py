@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
@@ -175,6 +176,16 @@ class BinanceMarketDataCodec:
                              price[data["a"]], qty[data["A"]])
         except _FAST_PATH_ERRORS as exc:
             raise self._diagnose("bookTicker", data, _TICKER_FIELDS, exc) from None
+
+    def decode_rest(self, url: str, obj: Any, ts_ns: int) -> BookSnapshot | None:
+        """A recorded REST response: the depth snapshot of the `symbol=` its URL asked for (None for others)."""
+        parts = urlsplit(url)
+        if not parts.path.endswith("/depth"):
+            return None
+        symbol = parse_qs(parts.query).get("symbol", [""])[0]
+        if not symbol:
+            raise MalformedFrame(f"REST depth response from {url} names no symbol")
+        return self.decode_snapshot(obj, ts_ns, symbol)
 
     def decode_snapshot(self, obj: Any, ts_ns: int, symbol: str) -> BookSnapshot:
         """A REST depth snapshot whose instrument is known from the request (`symbol=` of its URL)."""

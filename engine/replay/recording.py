@@ -7,16 +7,21 @@ given, so a snapshot file named first stays ahead of frames recorded at the same
 
 Formats: the capture format (`<local_ns> <json>` lines, gzip or plain: hftbacktest and the project's
 own), cryptofeed's raw dumps, Bybit's zipped historical order-book dump, and the hand-made ccxt excerpt
-(`{"case","dir","msg"}` lines).
+(`{"case","dir","msg"}` lines). In the project's own captures (`python -m engine record`), a REST response
+is the line `<local_ns> {"rest": "<url>", "body": <response>}`.
+
+A record is a plain tuple `(ts_ns, source, payload)`, not an object: a replay reads hundreds of
+thousands of them, and a tuple costs a fraction of any class.
 """
 from __future__ import annotations
 
 import gzip
 import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass
-from operator import attrgetter
+from operator import itemgetter
 from pathlib import Path
+
+import orjson
 
 from engine.replay.ccxt_excerpt import read_ccxt_excerpt
 from engine.replay.cryptofeed import LineKind, read_cryptofeed
@@ -28,11 +33,10 @@ OPEN = "open"
 """`Record.source` of a new connection (a session boundary: sequences restart)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    ts_ns: int       # local receive time
-    source: str      # WEBSOCKET, OPEN, or the URL a REST response answered
-    payload: bytes   # the frame or response body as received
+Record = tuple[int, str, bytes]
+"""(ts_ns: local receive time, source: WEBSOCKET, OPEN or the URL a REST response answered, payload)."""
+
+_REST_PREFIX = b'{"rest":'
 
 
 def detect_format(path: Path) -> str:
@@ -66,22 +70,25 @@ def read_records(path: Path) -> Iterator[Record]:
     kind = detect_format(path)
     if kind == "capture":
         for ts, frame in read_capture(path):
-            yield Record(ts, WEBSOCKET, frame)
+            if frame.startswith(_REST_PREFIX):
+                yield _rest_record(path, ts, frame)
+            else:
+                yield ts, WEBSOCKET, frame
     elif kind == "cryptofeed":
         for line in read_cryptofeed(path):
             if line.kind is LineKind.RECEIVED:
-                yield Record(line.ts_ns, WEBSOCKET, line.payload)
+                yield line.ts_ns, WEBSOCKET, line.payload
             elif line.kind is LineKind.HTTP:
-                yield Record(line.ts_ns, line.url, line.payload)
+                yield line.ts_ns, line.url, line.payload
             elif line.kind is LineKind.OPEN:
-                yield Record(line.ts_ns, OPEN, b"")
+                yield line.ts_ns, OPEN, b""
     elif kind == "bybit-zip":
         from engine.replay.bybit_dump import read_bybit_dump
         for ts, frame in read_bybit_dump(path):
-            yield Record(ts, WEBSOCKET, frame)
+            yield ts, WEBSOCKET, frame
     else:
         for ts, frame in read_ccxt_excerpt(path):
-            yield Record(ts, OPEN, b"") if frame is None else Record(ts, WEBSOCKET, frame)
+            yield (ts, OPEN, b"") if frame is None else (ts, WEBSOCKET, frame)
 
 
 def read_recording(paths: list[Path]) -> Iterator[Record]:
@@ -94,4 +101,17 @@ def read_recording(paths: list[Path]) -> Iterator[Record]:
     streams = [read_records(Path(p)) for p in paths]
     if len(streams) == 1:
         return streams[0]
-    return heapq.merge(*streams, key=attrgetter("ts_ns"))
+    return heapq.merge(*streams, key=itemgetter(0))
+
+
+def rest_line(ts_ns: int, url: str, body: bytes) -> bytes:
+    """A REST response as a line of the project's own capture format."""
+    return b'%d {"rest":%s,"body":%s}\n' % (ts_ns, orjson.dumps(url), body)
+
+
+def _rest_record(path: Path, ts: int, frame: bytes) -> Record:
+    try:
+        line = orjson.loads(frame)
+        return ts, line["rest"], orjson.dumps(line["body"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise RecordingFormatError(f"{path}: REST line at {ts} ns is not {{'rest', 'body'}}: {exc}") from None

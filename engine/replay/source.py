@@ -1,15 +1,13 @@
 """Recorded frames in, market events out: the files of a recording, merged by receive time and decoded.
 
 Several files replay as one recording (a capture that continues past midnight into a second file), merged
-by their local receive timestamps. A frame that is not valid JSON or that the codec refuses is counted and
+by their local receive timestamps; any format `engine.replay.recording` reads will do. A frame that is not valid JSON or that the codec refuses is counted and
 logged, never fatal. The source is one iterator for the whole run, so a feed actor restarted after a crash
 goes on where the last one stopped.
 """
 from __future__ import annotations
 
-import heapq
 import logging
-from operator import itemgetter
 from pathlib import Path
 from typing import Iterator
 
@@ -17,7 +15,7 @@ import orjson
 
 from adapters.binance.market_data import BinanceMarketDataCodec, MalformedFrame
 from engine.messages import MarketEvent
-from engine.replay.formats import read_capture
+from engine.replay.recording import OPEN, WEBSOCKET, Record, read_recording
 
 log = logging.getLogger("engine.replay")
 
@@ -28,9 +26,6 @@ class RecordedFeed:
     """Decoded events of one recording, with counts of what was read, refused and skipped."""
 
     def __init__(self, files: list[Path], codec: BinanceMarketDataCodec):
-        missing = [str(f) for f in files if not Path(f).is_file()]
-        if missing:
-            raise FileNotFoundError(f"recording not found: {', '.join(missing)}")
         self.files = files
         self.codec = codec
         self.frames = 0
@@ -38,22 +33,25 @@ class RecordedFeed:
         self.skipped = 0
         self.first_ts_ns: int | None = None
         self.last_ts_ns: int | None = None
-        self._events = self._decode()
+        self._events = self._decode(read_recording(files))  # refuses missing or unknown files now
 
     def __iter__(self) -> Iterator[tuple[int, MarketEvent]]:
         return self._events
 
-    def _decode(self) -> Iterator[tuple[int, MarketEvent]]:
-        streams = [read_capture(f) for f in self.files]
-        frames = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(0))
-        loads, decode = orjson.loads, self.codec.decode
+    def _decode(self, records: Iterator[Record]) -> Iterator[tuple[int, MarketEvent]]:
+        loads, decode, decode_rest = orjson.loads, self.codec.decode, self.codec.decode_rest
         count = ts = 0
         try:
-            for count, (ts, raw) in enumerate(frames, 1):
+            for count, (ts, source, payload) in enumerate(records, 1):
                 if count == 1:
                     self.first_ts_ns = ts
                 try:
-                    event = decode(loads(raw), ts)
+                    if source == WEBSOCKET:
+                        event = decode(loads(payload), ts)
+                    elif source == OPEN:
+                        event = None
+                    else:
+                        event = decode_rest(source, loads(payload), ts)
                 except (orjson.JSONDecodeError, MalformedFrame) as exc:
                     self.malformed += 1
                     if self.malformed <= _LOGGED_MALFORMED:
