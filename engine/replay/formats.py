@@ -16,11 +16,25 @@ from collections.abc import Iterator
 from os import PathLike
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_JSON_START = (b"{", b"[")
+JSON_START = (b"{", b"[")
+"""What the frame half of a capture line may start with."""
 
 
 class RecordingFormatError(ValueError):
     """A recording line that does not have the expected form; names the file and line number."""
+
+
+def capture_lines(path: str | PathLike[str]) -> list[bytes]:
+    """The lines of a capture file, decompressed if it is gzip."""
+    with open(path, "rb") as file:
+        data = file.read()
+    if data[:2] == _GZIP_MAGIC:
+        data = gzip.decompress(data)
+    return data.splitlines()
+
+
+def line_error(path: str | PathLike[str], line_number: int, line: bytes) -> RecordingFormatError:
+    return RecordingFormatError(f"{path}:{line_number}: expected '<local_ns> <json>', got {line[:60]!r}")
 
 
 def read_capture(path: str | PathLike[str]) -> Iterator[tuple[int, bytes]]:
@@ -29,14 +43,9 @@ def read_capture(path: str | PathLike[str]) -> Iterator[tuple[int, bytes]]:
     Blank lines are skipped; any other line must be a decimal integer, one space, and a JSON object or
     array, else `RecordingFormatError` is raised when that line is reached.
     """
-    with open(path, "rb") as file:
-        data = file.read()
-    if data[:2] == _GZIP_MAGIC:
-        data = gzip.decompress(data)
-    for line_number, line in enumerate(data.splitlines(), 1):
+    for line_number, line in enumerate(capture_lines(path), 1):
         stamp, _, frame = line.partition(b" ")
-        if stamp.isdigit() and frame[:1] in _JSON_START:
+        if stamp.isdigit() and frame[:1] in JSON_START:
             yield int(stamp), frame
         elif line.strip():
-            raise RecordingFormatError(
-                f"{path}:{line_number}: expected '<local_ns> <json>', got {line[:60]!r}")
+            raise line_error(path, line_number, line)
