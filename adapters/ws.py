@@ -13,7 +13,8 @@ events stamped with the injected clock's receive time, and keeps the connection 
 
 Resynchronisation requests from the book arrive in the actor's mailbox and are passed to a venue-specific
 `resync` function (a REST snapshot for Binance, a resubscription elsewhere), so one instrument is repaired
-while the others go on. A malformed frame is counted and logged and never stops the feed.
+while the others go on; a recorder asks for every instrument's snapshot on each connection itself
+(`resync_on_connect`). A malformed frame is counted and logged and never stops the feed.
 
 Timeouts here use trio's timers: this actor exists only where there is a real network.
 """
@@ -29,7 +30,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
 from adapters.binance.market_data import MalformedFrame
-from engine.messages import MarketBatch, ResyncRequest
+from engine.messages import FeedConnected, MarketBatch, ResyncRequest
 from engine.runtime import ActorContext
 
 log = logging.getLogger("adapters.ws")
@@ -83,10 +84,13 @@ Resync = Callable[[WebSocketConnection, ResyncRequest], Awaitable[list[Any]]]
 
 
 class WebSocketFeed:
-    """The connection actor: frames in, `MarketBatch`es out on `market`; resync requests in its mailbox."""
+    """The connection actor: frames in, `MarketBatch`es out on `market`, `FeedConnected` on `status`;
+    resync requests in its mailbox."""
 
-    def __init__(self, plan: StreamPlan, decode: Decode, resync: Resync, backoff: Backoff, stats: FeedStats):
+    def __init__(self, plan: StreamPlan, decode: Decode, resync: Resync, backoff: Backoff, stats: FeedStats,
+                 resync_on_connect: tuple[str, ...] = ()):
         self.plan = plan
+        self.resync_on_connect = resync_on_connect
         self.decode = decode
         self.resync = resync
         self.backoff = backoff
@@ -123,6 +127,9 @@ class WebSocketFeed:
                 await ws.send_message(message)
             self._ws = ws
             self._connected.set()
+            await ctx.emit("status", FeedConnected(plan.url, ctx.clock.now_ns()))
+            for instrument in self.resync_on_connect:
+                ctx.inbox.deliver(ResyncRequest(instrument, ctx.clock.now_ns(), "connected"))
             with trio.move_on_after(plan.max_lifetime_s if plan.max_lifetime_s else math.inf):
                 async with trio.open_nursery() as nursery:
                     if plan.heartbeat:

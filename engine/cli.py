@@ -1,4 +1,4 @@
-"""The front door: `python -m engine run SCENARIO.toml [--out DIR]`, `python -m engine verify-feed FILE...`.
+"""The front door: `python -m engine run SCENARIO.toml [--out DIR]`, `record SCENARIO`, `verify-feed FILE...`.
 
 Exit codes: 0 the run completed; 1 the engine failed while running (a supervisor gave up); 2 the input
 is unusable (a bad scenario, a missing recording), with a message that names the problem.
@@ -84,6 +84,24 @@ def cmd_verify_feed(args: argparse.Namespace) -> int:
     return 0 if summary.consistent else 1
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    from engine import record
+    try:
+        scenario = scenario_file.load(args.scenario)
+        if scenario.feed.kind != "live":
+            raise scenario_file.ScenarioError(f"{args.scenario}: [feed] kind must be \"live\" to record, "
+                                              f"got {scenario.feed.kind!r}")
+    except scenario_file.ScenarioError as exc:
+        print(f"engine: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("out") / scenario.name / "capture.gz"
+    duration = args.duration if args.duration is not None else scenario.feed.duration_s
+    outcome = trio.run(record.record, scenario, out, duration)
+    print(f"recorded {outcome.frames} frames and {outcome.snapshots} snapshots in {duration} s to {outcome.path} "
+          f"({outcome.feed.connects} connections, {outcome.feed.malformed} malformed)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="WARNING", help="logging level on stderr (default WARNING)")
@@ -92,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("scenario", help="the scenario file (TOML)")
     run.add_argument("--out", help="directory for report.json and generated feeds (default out/<scenario name>)")
     run.set_defaults(func=cmd_run)
+    rec = commands.add_parser("record", help="record a live feed into the project's capture format")
+    rec.add_argument("scenario", help="a scenario whose [feed] kind is \"live\"")
+    rec.add_argument("--out", help="the capture file to write (default out/<scenario name>/capture.gz)")
+    rec.add_argument("--duration", type=float, help="seconds to record (default: the feed's duration_s)")
+    rec.set_defaults(func=cmd_record)
     check = commands.add_parser("verify-feed", help="replay a recording through a venue's codec and book sync")
     check.add_argument("files", nargs="+", help="files of one recording (merged by receive time)")
     check.add_argument("--venue", required=True, choices=VENUES)

@@ -118,10 +118,26 @@ make_top_of_book = fast_constructor(TopOfBook)
 
 
 @dataclass(frozen=True, slots=True)
-class MarketBatch:
-    """What the feed hands the book in one hop: the events of one replay step (or whatever was waiting)."""
+class RawFrame:
+    """A frame or REST response as the venue sent it, for the recorder: `source` is "ws" or the REST URL."""
     ts_ns: int
-    events: tuple[MarketEvent, ...]
+    source: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConnected:
+    """A venue connection opened (or reopened): what was sent while it was down is lost."""
+    url: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarketBatch:
+    """What the feed hands the book in one hop: the events of one replay step (or whatever was waiting);
+    raw frames when the feed records instead of decoding."""
+    ts_ns: int
+    events: tuple[MarketEvent, ...] | tuple[RawFrame, ...]
 
 
 # ---------------------------------------------------------------- book → strategy / venue

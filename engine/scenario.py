@@ -21,12 +21,15 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True)
 class FeedSpec:
-    kind: str                      # "synthetic" or "recording"
+    kind: str                      # "synthetic", "recording" or "live"
     instrument: str
     batch_ns: int
     files: tuple[Path, ...] = ()
     seed: int = 0
     duration_s: int = 0
+    stream_url: str = ""           # live: the venue's WebSocket base URL
+    rest_url: str = ""             # live: the venue's REST base URL
+    silence_s: int = 60            # live: a connection silent this long is dead
 
 
 @dataclass(frozen=True)
@@ -205,11 +208,19 @@ def _instrument_ref(r: _Reader, instruments: dict[str, Instrument]) -> str:
 
 
 def _feed(path: Path, r: _Reader, instruments: dict[str, Instrument]) -> FeedSpec:
-    kind = r.str("kind", choices=("synthetic", "recording"))
+    kind = r.str("kind", choices=("synthetic", "recording", "live"))
     instrument = _instrument_ref(r, instruments)
     batch_ns = r.int("batch_ms", 100, minimum=1) * 1_000_000
     if kind == "synthetic":
         return FeedSpec(kind, instrument, batch_ns, seed=r.int("seed"), duration_s=r.int("duration_s", minimum=1))
+    if kind == "live":
+        urls = {}
+        for key, schemes in (("stream_url", ("ws://", "wss://")), ("rest_url", ("http://", "https://"))):
+            urls[key] = r.str(key)
+            if not urls[key].startswith(schemes):
+                raise r.error(key, f"must start with {' or '.join(schemes)}, got {urls[key]!r}")
+        return FeedSpec(kind, instrument, batch_ns, duration_s=r.int("duration_s", 60, minimum=1),
+                        silence_s=r.int("silence_s", 60, minimum=1), **urls)
     files = r._get("files", _REQUIRED, (list,), "a list of file paths")
     if not files or not all(isinstance(f, str) for f in files):
         raise r.error("files", "must be a non-empty list of file paths")

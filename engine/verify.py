@@ -63,6 +63,10 @@ class FeedSummary:
 
 
 class VenueVerifier(Protocol):
+    def reconnected(self) -> None:
+        """A new connection: a break in each chain right after it is the outage, repaired by a resync,
+        not a fault of the venue's; it is counted under resyncs as "reconnect"."""
+
     def feed(self, record: Record) -> None:
         """Decode and apply one record; raise `MalformedFrame` for a frame the venue would not send."""
 
@@ -77,6 +81,11 @@ class BinanceVerifier:
         self.summary = summary
         self.codec = BinanceMarketDataCodec([])
         self.syncs: dict[str, BinanceBookSync] = {}
+        self.after_reconnect: set[str] = set()
+        self.reconnect_gaps = 0
+
+    def reconnected(self) -> None:
+        self.after_reconnect = set(self.syncs)
 
     def _learn(self, venue_symbol: str) -> None:
         if venue_symbol and not self.codec.knows(venue_symbol):
@@ -118,9 +127,15 @@ class BinanceVerifier:
         summary.events[kind.__name__] += 1
         sync = self.syncs.get(event.instrument)
         if kind is DepthDiff:
-            if sync.on_diff(event) is SyncResult.APPLIED and sync.book.is_crossed():
-                summary.crossed_books += 1
-                sync.invalidate("crossed")
+            result = sync.on_diff(event)
+            if result is SyncResult.APPLIED:
+                self.after_reconnect.discard(event.instrument)
+                if sync.book.is_crossed():
+                    summary.crossed_books += 1
+                    sync.invalidate("crossed")
+            elif result is SyncResult.GAP and event.instrument in self.after_reconnect:
+                self.after_reconnect.discard(event.instrument)
+                self.reconnect_gaps += 1
         elif kind is BookSnapshot:
             sync.on_snapshot(event)
         elif kind is TopOfBook:
@@ -132,6 +147,11 @@ class BinanceVerifier:
             summary.top_of_book_checked += sync.tops_checked
             summary.top_of_book_mismatched += sync.top_mismatches
             summary.resyncs.update(sync.resyncs)
+        if self.reconnect_gaps:  # breaks at a reconnection are the outage, not the venue's fault
+            summary.sequence_gaps -= self.reconnect_gaps
+            summary.resyncs["gap"] -= self.reconnect_gaps
+            summary.resyncs["reconnect"] += self.reconnect_gaps
+            summary.resyncs += Counter()  # drop the causes that came to zero
 
 
 VERIFIERS: dict[str, type] = {
@@ -151,6 +171,7 @@ def verify(paths: list[Path], venue: str, max_logged: int = 20) -> FeedSummary:
     problems = summary.problems
     for record in read_recording(paths):
         if record[1] == OPEN:
+            verifier.reconnected()
             continue
         summary.messages += 1
         try:

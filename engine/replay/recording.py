@@ -8,7 +8,7 @@ given, so a snapshot file named first stays ahead of frames recorded at the same
 Formats: the capture format (`<local_ns> <json>` lines, gzip or plain: hftbacktest and the project's
 own), cryptofeed's raw dumps, Bybit's zipped historical order-book dump, and the hand-made ccxt excerpt
 (`{"case","dir","msg"}` lines). In the project's own captures (`python -m engine record`), a REST response
-is the line `<local_ns> {"rest": "<url>", "body": <response>}`.
+is the line `<local_ns> {"rest": "<url>", "body": <response>}`, and a (re)connection `<local_ns> {"open": "<url>"}`.
 
 A record is a plain tuple `(ts_ns, source, payload)`, not an object: a replay reads hundreds of
 thousands of them, and a tuple costs a fraction of any class.
@@ -37,6 +37,7 @@ Record = tuple[int, str, bytes]
 """(ts_ns: local receive time, source: WEBSOCKET, OPEN or the URL a REST response answered, payload)."""
 
 _REST_PREFIX = b'{"rest":'
+_OPEN_PREFIX = b'{"open":'
 
 
 def detect_format(path: Path) -> str:
@@ -76,6 +77,8 @@ def read_records(path: Path) -> Iterator[Record]:
                     raise line_error(path, line_number, line)
             elif frame.startswith(_REST_PREFIX):
                 yield _rest_record(path, int(stamp), frame)
+            elif frame.startswith(_OPEN_PREFIX):
+                yield int(stamp), OPEN, b""
             else:
                 yield int(stamp), WEBSOCKET, frame
     elif kind == "cryptofeed":
@@ -111,6 +114,11 @@ def read_recording(paths: list[Path]) -> Iterator[Record]:
 def rest_line(ts_ns: int, url: str, body: bytes) -> bytes:
     """A REST response as a line of the project's own capture format."""
     return b'%d {"rest":%s,"body":%s}\n' % (ts_ns, orjson.dumps(url), body)
+
+
+def open_line(ts_ns: int, url: str) -> bytes:
+    """A (re)connection as a line of the project's own capture format."""
+    return b'%d {"open":%s}\n' % (ts_ns, orjson.dumps(url))
 
 
 def _rest_record(path: Path, ts: int, frame: bytes) -> Record:

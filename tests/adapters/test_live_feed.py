@@ -191,3 +191,34 @@ async def test_feed_reconnects_and_resyncs_only_the_instrument_each_fault_touche
         assert dict(ours[0]) == bids and dict(ours[1]) == asks
     # one snapshot each to start, one for the ETH gap, one for the BTC ticker, one each after the drop
     assert stats.malformed == 0 and stats.resyncs_requested == 6
+
+
+@pytest.mark.trio
+async def test_the_recorder_captures_a_live_feed_that_then_verifies_and_replays(tmp_path):
+    from engine.record import record
+    from engine.scenario import load
+    from engine.verify import verify
+
+    venue = LoopbackBinance(skip_eth_diff_at=10 ** 9, corrupt_btc_ticker_at=10 ** 9, drop_at=400, lost_on_drop=40)
+    async with trio.open_nursery() as nursery:
+        ws_server = await nursery.start(partial(serve_websocket, venue.websocket, "127.0.0.1", 0, ssl_context=None))
+        config = Config()
+        config.bind = ["127.0.0.1:0"]
+        config.accesslog = config.errorlog = None
+        [rest_url] = await nursery.start(partial(serve, venue.rest, config))
+        scenario = tmp_path / "live.toml"
+        scenario.write_text(QUICKSTART.read_text().replace(
+            '[feed]\nkind = "synthetic"', f'[feed]\nkind = "live"\nstream_url = "ws://127.0.0.1:{ws_server.port}"\n'
+            f'rest_url = "{rest_url}"\nsilence_s = 5'))
+        outcome = await record(load(scenario), tmp_path / "capture.gz", duration_s=1.5)
+        nursery.cancel_scope.cancel()
+
+    assert outcome.feed.connects == 2 and outcome.snapshots == 2 and outcome.frames > 500
+    summary = verify([outcome.path], "binance")
+    assert summary.consistent and summary.malformed == 0
+    assert summary.events["BookSnapshot"] == 2 and summary.sequence_gaps == 0
+    assert summary.resyncs == {"reconnect": 1}  # the drop, repaired by the snapshot taken on reconnecting
+    assert summary.top_of_book_checked > 50
+
+
+QUICKSTART = __import__("pathlib").Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.toml"
