@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,9 @@ import orjson
 from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.market_data import BinanceMarketDataCodec, MalformedFrame
+from adapters.kraken.book_sync import KrakenBookSync
+from adapters.kraken.instruments import canonical_asset, kraken_instruments
+from adapters.kraken.market_data import KrakenMarketDataCodec, loads_exact
 from engine.messages import BookSnapshot, DepthDiff, TopOfBook
 from engine.model.numbers import Instrument
 from engine.replay.recording import OPEN, WEBSOCKET, Record, read_recording
@@ -154,10 +158,107 @@ class BinanceVerifier:
             summary.resyncs += Counter()  # drop the causes that came to zero
 
 
+class KrakenVerifier:
+    """Kraken WS v1 and v2 books: CRC32 over the top 10 levels on every message, crossed books.
+
+    Instruments come from AssetPairs where the recording holds it (cryptofeed's `KRAKEN.0`), else from the
+    pair names the frames carry (v1 `wsname`, v2 symbol: Kraken's own BASE/QUOTE, with its asset aliases).
+    The checksum is over the numbers as written: v1 precision is read from each snapshot's strings, v2
+    precision (JSON numbers lose trailing zeros) from the finest number of the first snapshot unless
+    AssetPairs gave it. The depth is the subscribed one (`book-1000` in v1 frames, the subscription
+    answer in v2), 10 by default.
+    """
+
+    def __init__(self, summary: FeedSummary):
+        self.summary = summary
+        self.codec = KrakenMarketDataCodec([])
+        self.metadata: dict[str, Instrument] = {}
+        self.syncs: dict[str, KrakenBookSync] = {}
+        self._made_for: dict[str, tuple] = {}  # instrument → (depth, wire decimals) its sync was made for
+        self.depth = 10
+
+    def reconnected(self) -> None:
+        """Kraken resends a snapshot on every subscription: nothing carries over a connection."""
+
+    def feed(self, record: Record) -> None:
+        ts, source, payload = record
+        if source != WEBSOCKET:
+            if "AssetPairs" in source:
+                for inst in kraken_instruments(orjson.loads(payload)["result"]):
+                    self.metadata[inst.venue_symbol] = self.metadata[inst.symbol] = inst
+            return
+        obj = loads_exact(payload) if not payload.lstrip().startswith(b"[") else orjson.loads(payload)
+        self._learn(obj)
+        for event in self.codec.decode(obj, ts):
+            self._apply(event)
+
+    def _learn(self, obj: Any) -> None:
+        """Note the depth a frame states, and make the instruments of pairs not seen before."""
+        if type(obj) is list and len(obj) >= 4 and type(obj[-1]) is str:  # v1: [..., "book-1000", "XBT/USD"]
+            if type(obj[-2]) is str and obj[-2].startswith("book-") and obj[-2][5:].isdigit():
+                self.depth = int(obj[-2][5:])
+            self._instrument(obj[-1], None)
+        elif type(obj) is dict:
+            result = obj.get("result")
+            if type(result) is dict and result.get("channel") == "book" and str(result.get("depth", "")).isdigit():
+                self.depth = int(result["depth"])
+            if obj.get("channel") == "book" and type(obj.get("data")) is list:
+                for entry in obj["data"]:
+                    if type(entry) is dict and type(entry.get("symbol")) is str:
+                        self._instrument(entry["symbol"], entry)
+
+    def _instrument(self, name: str, v2_entry: dict | None) -> None:
+        if self.codec.knows(name) or "/" not in name:
+            return
+        inst = self.metadata.get(name)
+        if inst is None:
+            base, _, quote = name.partition("/")
+            base, quote = canonical_asset(base), canonical_asset(quote)
+            price_decimals, qty_decimals = _finest(v2_entry) if v2_entry else (12, 12)
+            inst = Instrument(f"{base}/{quote}", "kraken", name, base, quote, price_decimals, qty_decimals)
+        self.codec.add_instrument(inst)
+        self.metadata[inst.symbol] = inst
+        self.summary.instruments.add(inst.symbol)
+
+    def _apply(self, event: Any) -> None:
+        summary = self.summary
+        summary.events[type(event).__name__] += 1
+        sync = self.syncs.get(event.instrument)
+        if type(event) is BookSnapshot:
+            made_for = (self.depth, self.codec.wire_decimals(event.instrument) or (None, None))
+            if sync is None or self._made_for[event.instrument] != made_for:
+                sync = self.syncs[event.instrument] = KrakenBookSync(self.metadata[event.instrument],
+                                                                     made_for[0], *made_for[1])
+                self._made_for[event.instrument] = made_for
+            result = sync.on_snapshot(event)
+        elif sync is None:
+            raise MalformedFrame(f"update of {event.instrument} before its snapshot")
+        else:
+            result = sync.on_diff(event)
+        if result is SyncResult.CROSSED:
+            summary.crossed_books += 1
+
+    def finish(self, summary: FeedSummary) -> None:
+        for sync in self.syncs.values():
+            summary.checksums_ok += sync.checksums_ok
+            summary.checksums_failed += sync.checksums_failed
+            summary.resyncs.update(sync.resyncs)
+
+
+def _finest(entry: dict) -> tuple[int, int]:
+    """(price, qty) decimals of the finest number in a v2 book entry, read as exact text."""
+    places = []
+    for key in ("price", "qty"):
+        texts = [level.get(key) for side in ("bids", "asks") for level in entry.get(side, []) if type(level) is dict]
+        places.append(max((-Decimal(t).as_tuple().exponent for t in texts if type(t) is str), default=0))
+    return max(places[0], 0), max(places[1], 0)
+
+
 VERIFIERS: dict[str, type] = {
     "binance": BinanceVerifier,
     "binance-usdm": BinanceVerifier,
     "binance-coinm": BinanceVerifier,
+    "kraken": KrakenVerifier,
 }
 VENUES = ("binance", "binance-usdm", "binance-coinm", "coinbase", "kraken", "okx", "bybit")
 

@@ -91,3 +91,37 @@ def test_malformed_frames_are_counted_and_named_without_stopping(tmp_path):
     summary = verify([path], "binance")
     assert (summary.messages, summary.malformed) == (4, 2)
     assert any("'U' should be an integer" in p for p in summary.problems)
+
+
+EXCERPT = RECORDED / "ccxt+ccxt" / "ts" / "src" / "test" / "static" / "ws" / "kraken.json.watchOrderBook.excerpt.jsonl"
+
+
+@needs_recordings
+@pytest.mark.parametrize("files, ok, instruments", [
+    ([SAMPLES / "KRAKEN.ws.50.0"], 4269, 10),                           # pairs learned from the frames
+    ([SAMPLES / "KRAKEN.0", SAMPLES / "KRAKEN.ws.50.0"], 4269, 10),     # and from AssetPairs metadata
+    ([EXCERPT], 14, 2),                                                  # WS v2, JSON numbers
+])
+def test_kraken_checksums_all_verify(files, ok, instruments):
+    summary = verify(files, "kraken")
+    assert (summary.checksums_ok, summary.checksums_failed) == (ok, 0)
+    assert len(summary.instruments) == instruments and summary.consistent and summary.malformed == 0
+
+
+@needs_recordings
+def test_an_altered_kraken_level_fails_its_checksum_with_exit_1(tmp_path):
+    lines = (SAMPLES / "KRAKEN.ws.50.0").read_bytes().splitlines()
+    for i, line in enumerate(lines):
+        if i > 2000 and b'{"a":[["' in line and b'"c":' in line:
+            head, _, rest = line.partition(b'{"a":[["')
+            price, _, after = rest.partition(b'","')
+            volume, _, tail = after.partition(b'"')
+            lines[i] = head + b'{"a":[["' + price + b'","' + volume[:-1] + (b"1" if volume[-1:] != b"1" else b"2") \
+                + b'"' + tail
+            break
+    altered = tmp_path / "KRAKEN.ws.50.0"
+    altered.write_bytes(b"\n".join(lines) + b"\n")
+    done = verify_cli(str(altered), "--venue", "kraken", "--json")
+    assert done.returncode == 1
+    result = orjson.loads(done.stdout)
+    assert result["checksums_failed"] == 1 and result["resyncs"] == {"checksum_mismatch": 1}

@@ -45,7 +45,7 @@ def read_cryptofeed(path: str | PathLike[str]) -> Iterator[RecordedLine]:
     with open(path, "rb") as file:
         data = file.read()
     for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
+        if not line.strip() or line.startswith(b"configuration: "):  # cryptofeed's own settings, in `.0` files
             continue
         try:
             yield _parse(line)
