@@ -131,6 +131,20 @@ class MatchingEngine:
         """True while any of our orders rests on the book (and so must see every new view)."""
         return bool(self._open)
 
+    def offered(self, instrument: str) -> BookView | None:
+        """The latest view of `instrument` less the liquidity our orders took from it (None before any view).
+
+        It is what the next aggressive order can take, level by level; our resting orders are not in it,
+        since they never match each other. A simulated exchange prices a market buy and serves its depth
+        from it.
+        """
+        market = self._markets.get(instrument)
+        if market is None or market.view is None:
+            return None
+        view = market.view
+        return BookView(view.instrument, view.ts_ns, view.update_id, bids=tuple(market.liquidity(Side.SELL, None)),
+                        asks=tuple(market.liquidity(Side.BUY, None)), trades=view.trades)
+
     def on_book(self, view: BookView) -> list[ExecutionReport]:
         """Take a new view of a book; fill the resting orders it crosses, at their limit price, as maker."""
         market = self._market(view.instrument)

@@ -178,6 +178,20 @@ def test_consumption_is_per_side_and_per_instrument() -> None:
     assert trades(sim.submit(order(Side.BUY, 100, instrument="ETH/USDT"), now_ns=3)) == [(300_010, 100)]
 
 
+def test_offered_is_the_view_less_what_our_orders_took_until_a_new_update_id() -> None:
+    sim = engine()
+    assert sim.offered("BTC/USDT") is None
+    sim.on_book(view(100))
+    sim.submit(order(Side.BUY, 4_000), now_ns=1)              # takes 3_000 at 6_000_100, 1_000 at 6_000_200
+    sim.submit(limit(Side.SELL, 1_000, 6_000_500), now_ns=2)  # rests: not part of what is offered
+    offered = sim.offered("BTC/USDT")
+    assert offered is not None and offered.update_id == 100
+    assert offered.asks == ((6_000_200, 4_000), (6_000_500, 10_000))
+    assert offered.bids == BIDS
+    sim.on_book(view(101))
+    assert sim.offered("BTC/USDT").asks == ASKS
+
+
 # ---------------------------------------------------------------- resting orders and later views
 
 def test_resting_order_is_filled_as_maker_at_its_price_by_a_later_crossing_view() -> None:
