@@ -1,11 +1,18 @@
-"""What every venue adapter shares: the vocabulary of book synchronisation.
+"""What every venue adapter shares: the vocabulary of book synchronisation and of refused frames.
 
-Each venue keeps its books in step with its own rules (`adapters/<venue>/book_sync.py`), but they all
-answer the book actor, the verifier and the tests in the same words.
+Each venue keeps its books in step with its own rules (`adapters/<venue>/book_sync.py`) and decodes its own
+frames (`adapters/<venue>/market_data.py`), but they all answer the book actor, the verifier and the tests
+in the same words: a `SyncResult`, or a `MalformedFrame` that names the field that is wrong.
 """
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from engine.model.numbers import FixedParser, Instrument, parse_fixed
 
 
 class SyncResult(enum.Enum):
@@ -24,3 +31,74 @@ class SyncResult(enum.Enum):
     def needs_snapshot(self) -> bool:
         return self in (SyncResult.SNAPSHOT_TOO_OLD, SyncResult.GAP, SyncResult.TOP_MISMATCH,
                         SyncResult.CHECKSUM_MISMATCH, SyncResult.CROSSED)
+
+
+class MalformedFrame(ValueError):
+    """A frame that cannot be decoded; the message names the event and the field that is wrong."""
+
+
+class UnknownSymbol(MalformedFrame):
+    """A well-formed frame for a venue symbol the codec was not given an instrument for."""
+
+
+class MarketParsers:
+    """What decoding needs about one venue symbol: its canonical name and its number parsers (shared by
+    every instrument of the same precision, so that their caches are too)."""
+
+    __slots__ = ("symbol", "price", "qty")
+
+    def __init__(self, instrument: Instrument, parsers: dict[int, FixedParser]):
+        self.symbol = instrument.symbol
+        self.price = parsers.setdefault(instrument.price_decimals, FixedParser(instrument.price_decimals))
+        self.qty = parsers.setdefault(instrument.qty_decimals, FixedParser(instrument.qty_decimals))
+
+
+def number_problem(text: Any, decimals: int) -> str:
+    """What is wrong with a decimal string for `decimals` places, or '' when nothing is."""
+    if type(text) is not str:
+        return f"should be a decimal string, got {json_type(text)}"
+    if text.startswith("-"):
+        return f"is negative: {text!r}"
+    try:
+        parse_fixed(text, decimals)
+    except ValueError as exc:
+        return f"is a bad number: {exc}"
+    return ""
+
+
+def json_type(value: Any) -> str:
+    names = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
+    if value is None:
+        return "null"
+    return names.get(type(value), type(value).__name__)
+
+
+class InstrumentCodec:
+    """What every venue codec keeps: its instruments by venue symbol, with number parsers shared per precision.
+
+    Subclasses implement `decode(obj, ts_ns)`; `decode_raw` is the same for frames as received.
+    """
+
+    def __init__(self, instruments: Iterable[Instrument]):
+        self._parsers: dict[int, FixedParser] = {}
+        self._markets: dict[str, MarketParsers] = {}
+        for instrument in instruments:
+            self.add_instrument(instrument)
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Decode frames of `instrument` too (a verifier learns instruments as a recording names them)."""
+        self._markets[instrument.venue_symbol] = MarketParsers(instrument, self._parsers)
+
+    def knows(self, venue_symbol: str) -> bool:
+        return venue_symbol in self._markets
+
+    def decode(self, obj: Any, ts_ns: int) -> Any:
+        raise NotImplementedError
+
+    def decode_raw(self, frame: bytes | str, ts_ns: int) -> Any:
+        """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too."""
+        try:
+            obj = orjson.loads(frame)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedFrame(f"frame is not valid JSON: {exc}") from None
+        return self.decode(obj, ts_ns)

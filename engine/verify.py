@@ -20,7 +20,8 @@ import orjson
 
 from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
-from adapters.binance.market_data import BinanceMarketDataCodec, MalformedFrame
+from adapters.base import MalformedFrame
+from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.kraken.book_sync import KrakenBookSync
 from adapters.kraken.instruments import canonical_asset, kraken_instruments
 from adapters.kraken.market_data import KrakenMarketDataCodec, loads_exact

@@ -23,20 +23,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from adapters.base import MalformedFrame, MarketParsers, UnknownSymbol, json_type, number_problem
 from engine.messages import (BookSnapshot, DepthDiff, MarketEvent, Side, TopOfBook, Trade, make_depth_diff,
                              make_top_of_book, make_trade)
-from engine.model.numbers import FixedParser, Instrument, parse_fixed
+from engine.model.numbers import FixedParser, Instrument
 
 _BUY = Side.BUY
 _SELL = Side.SELL
-
-
-class MalformedFrame(ValueError):
-    """A frame that cannot be decoded; the message names the event and the field that is wrong."""
-
-
-class UnknownSymbol(MalformedFrame):
-    """A well-formed frame for a venue symbol the codec was not given an instrument for."""
 
 
 def binance_spot_instrument(venue_symbol: str, base: str, quote: str, *, price_decimals: int = 8,
@@ -48,17 +41,6 @@ def binance_spot_instrument(venue_symbol: str, base: str, quote: str, *, price_d
     return Instrument(symbol=f"{base}/{quote}", venue="binance", venue_symbol=venue_symbol, base=base,
                       quote=quote, price_decimals=price_decimals, qty_decimals=qty_decimals,
                       tick_size=tick_size, lot_size=lot_size)
-
-
-class _Market:
-    """What decoding needs about one venue symbol."""
-
-    __slots__ = ("symbol", "price", "qty")
-
-    def __init__(self, instrument: Instrument, parsers: dict[int, FixedParser]):
-        self.symbol = instrument.symbol
-        self.price = parsers.setdefault(instrument.price_decimals, FixedParser(instrument.price_decimals))
-        self.qty = parsers.setdefault(instrument.qty_decimals, FixedParser(instrument.qty_decimals))
 
 
 # Fields each event must carry, in the order the slow path checks them: (name, kind).
@@ -80,24 +62,24 @@ class BinanceMarketDataCodec:
 
     def __init__(self, instruments: Iterable[Instrument], snapshot_symbol: str | None = None):
         self._parsers: dict[int, FixedParser] = {}
-        self._markets: dict[str, _Market] = {}
-        self._canonical: dict[str, _Market] = {}
+        self._markets: dict[str, MarketParsers] = {}
+        self._canonical: dict[str, MarketParsers] = {}
         for instrument in instruments:
             self.add_instrument(instrument)
-        self._snapshot_market: _Market | None = None
+        self._snapshot_market: MarketParsers | None = None
         if snapshot_symbol is not None:
             self._snapshot_market = self._market_of(snapshot_symbol)
 
     def add_instrument(self, instrument: Instrument) -> None:
         """Decode frames of `instrument` too (instruments can be learned while a recording is read)."""
-        market = _Market(instrument, self._parsers)
+        market = MarketParsers(instrument, self._parsers)
         self._markets[instrument.venue_symbol] = market
         self._canonical[instrument.symbol] = market
 
     def knows(self, venue_symbol: str) -> bool:
         return venue_symbol in self._markets
 
-    def _market_of(self, symbol: str) -> _Market:
+    def _market_of(self, symbol: str) -> MarketParsers:
         market = self._markets.get(symbol) or self._canonical.get(symbol)
         if market is None:
             raise ValueError(f"snapshot symbol {symbol!r} is not among the instruments")
@@ -115,13 +97,13 @@ class BinanceMarketDataCodec:
         """The event in one frame (combined-stream wrapper or raw payload), or None for frames that carry
         no market event (subscription acks, events of other kinds). Raises `MalformedFrame`."""
         if type(obj) is not dict:
-            raise MalformedFrame(f"frame should be a JSON object, got {_json_type(obj)}")
+            raise MalformedFrame(f"frame should be a JSON object, got {json_type(obj)}")
         if "stream" in obj:
             data = obj.get("data")
             if type(data) is not dict:
                 raise MalformedFrame("combined-stream frame: missing field 'data'" if data is None else
                                      f"combined-stream frame: field 'data' should be an object, "
-                                     f"got {_json_type(data)}")
+                                     f"got {json_type(data)}")
         else:
             data = obj
         kind = data.get("e")
@@ -190,14 +172,14 @@ class BinanceMarketDataCodec:
     def decode_snapshot(self, obj: Any, ts_ns: int, symbol: str) -> BookSnapshot:
         """A REST depth snapshot whose instrument is known from the request (`symbol=` of its URL)."""
         if type(obj) is not dict:
-            raise MalformedFrame(f"depth snapshot should be a JSON object, got {_json_type(obj)}")
+            raise MalformedFrame(f"depth snapshot should be a JSON object, got {json_type(obj)}")
         try:
             market = self._market_of(symbol)
         except ValueError as exc:
             raise UnknownSymbol(f"depth snapshot: {exc}") from None
         return self._snapshot(obj, ts_ns, market)
 
-    def _snapshot(self, data: dict, ts_ns: int, market: _Market | None = None) -> BookSnapshot:
+    def _snapshot(self, data: dict, ts_ns: int, market: MarketParsers | None = None) -> BookSnapshot:
         market = market or self._snapshot_market
         if market is None:
             raise MalformedFrame("depth snapshot: the codec was given no snapshot_symbol to file it under")
@@ -213,7 +195,7 @@ class BinanceMarketDataCodec:
             raise self._diagnose("depth snapshot", data, _SNAPSHOT_FIELDS, exc, market) from None
 
     def _diagnose(self, event: str, data: Mapping[str, Any], fields: tuple[tuple[str, str], ...],
-                  exc: Exception, market: _Market | None = None) -> MalformedFrame:
+                  exc: Exception, market: MarketParsers | None = None) -> MalformedFrame:
         """The slow path: walk the frame again and name the first field that is wrong."""
         for name, kind in fields:
             if name not in data:
@@ -224,59 +206,39 @@ class BinanceMarketDataCodec:
             where = f"{event}: field {name!r}"
             if kind == "symbol":
                 if type(value) is not str:
-                    return MalformedFrame(f"{where} should be a string, got {_json_type(value)}")
+                    return MalformedFrame(f"{where} should be a string, got {json_type(value)}")
                 market = self._markets.get(value)
                 if market is None:
                     return UnknownSymbol(f"{where}: unknown venue symbol {value!r}")
             elif kind in ("int", "optional int"):
                 if type(value) is not int:
-                    return MalformedFrame(f"{where} should be an integer, got {_json_type(value)}")
+                    return MalformedFrame(f"{where} should be an integer, got {json_type(value)}")
             elif kind == "bool":
                 if type(value) is not bool:
-                    return MalformedFrame(f"{where} should be a boolean, got {_json_type(value)}")
+                    return MalformedFrame(f"{where} should be a boolean, got {json_type(value)}")
             elif kind == "levels":
                 problem = _level_problem(value, market)
                 if problem:
                     return MalformedFrame(f"{where}{problem}")
             else:
                 parser = market.price if kind == "price" else market.qty
-                problem = _number_problem(value, parser.decimals)
+                problem = number_problem(value, parser.decimals)
                 if problem:
                     return MalformedFrame(f"{where} {problem}")
         return MalformedFrame(f"{event}: {type(exc).__name__}: {exc}")
 
 
-def _level_problem(levels: Any, market: _Market) -> str:
+def _level_problem(levels: Any, market: MarketParsers) -> str:
     """What is wrong with a list of [price, qty] string pairs, or '' when nothing is."""
     if type(levels) is not list:
-        return f" should be a list of [price, qty] pairs, got {_json_type(levels)}"
+        return f" should be a list of [price, qty] pairs, got {json_type(levels)}"
     for index, level in enumerate(levels):
         if type(level) is not list:
-            return f", level {index}: should be a [price, qty] pair, got {_json_type(level)}"
+            return f", level {index}: should be a [price, qty] pair, got {json_type(level)}"
         if len(level) != 2:
             return f", level {index}: should be a [price, qty] pair, got {len(level)} elements"
         for text, parser, what in ((level[0], market.price, "price"), (level[1], market.qty, "qty")):
-            problem = _number_problem(text, parser.decimals)
+            problem = number_problem(text, parser.decimals)
             if problem:
                 return f", level {index}: {what} {problem}"
     return ""
-
-
-def _number_problem(text: Any, decimals: int) -> str:
-    """What is wrong with a decimal string for `decimals` places, or '' when nothing is."""
-    if type(text) is not str:
-        return f"should be a decimal string, got {_json_type(text)}"
-    if text.startswith("-"):
-        return f"is negative: {text!r}"
-    try:
-        parse_fixed(text, decimals)
-    except ValueError as exc:
-        return f"is a bad number: {exc}"
-    return ""
-
-
-def _json_type(value: Any) -> str:
-    names = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
-    if value is None:
-        return "null"
-    return names.get(type(value), type(value).__name__)

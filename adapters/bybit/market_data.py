@@ -20,17 +20,15 @@ snapshot-stream venues (OKX, Coinbase), whose frames can hold several.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
 
-from adapters.binance.market_data import (MalformedFrame, UnknownSymbol, _json_type, _Market,
-                                          _number_problem)
+from adapters.base import (InstrumentCodec, MalformedFrame, MarketParsers, UnknownSymbol, json_type,
+                           number_problem)
 from engine.messages import BookSnapshot, MarketEvent, make_depth_diff
-from engine.model.numbers import FixedParser, Instrument, parse_fixed
+from engine.model.numbers import Instrument, increment_precision
 
 _LIST_ONLY = {list}
 _FAST_PATH_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
@@ -58,60 +56,34 @@ def bybit_instrument(info: Mapping[str, Any], category: str) -> Instrument:
         step = lot["qtyStep"]
     else:
         raise ValueError(f"{info.get('symbol')!r}: category {category!r} is not supported")
-    price_decimals, tick_size = _precision(info["priceFilter"]["tickSize"])
-    qty_decimals, lot_size = _precision(step)
+    price_decimals, tick_size = increment_precision(info["priceFilter"]["tickSize"])
+    qty_decimals, lot_size = increment_precision(step)
     return Instrument(symbol=symbol, venue="bybit", venue_symbol=info["symbol"], base=base, quote=quote,
                       price_decimals=price_decimals, qty_decimals=qty_decimals, tick_size=tick_size,
                       lot_size=lot_size)
 
 
-def _precision(increment: str) -> tuple[int, int]:
-    """(decimals, units) of an increment: "0.0001" → (4, 1), "0.5" → (1, 5), "10" → (0, 10)."""
-    try:
-        decimals = max(0, -Decimal(increment).normalize().as_tuple().exponent)
-    except InvalidOperation:
-        raise ValueError(f"increment {increment!r} is not a decimal number") from None
-    units = parse_fixed(increment, decimals)
-    if units <= 0:
-        raise ValueError(f"increment {increment!r} is not positive")
-    return decimals, units
 
 
-class BybitMarketDataCodec:
+class BybitMarketDataCodec(InstrumentCodec):
     """Decodes already-parsed Bybit v5 public frames of the given instruments (one category)."""
 
-    def __init__(self, instruments: Iterable[Instrument]):
-        self._parsers: dict[int, FixedParser] = {}
-        self._markets: dict[str, _Market] = {}
-        for instrument in instruments:
-            self.add_instrument(instrument)
 
     def add_instrument(self, instrument: Instrument) -> None:
         """Decode frames of `instrument` too (a verifier learns instruments as a recording names them)."""
         if instrument.venue_symbol in self._markets:
             raise ValueError(f"venue symbol {instrument.venue_symbol!r} given twice: one codec serves one category")
-        self._markets[instrument.venue_symbol] = _Market(instrument, self._parsers)
-
-    def knows(self, venue_symbol: str) -> bool:
-        return venue_symbol in self._markets
-
-    def decode_raw(self, frame: bytes | str, ts_ns: int) -> tuple[MarketEvent, ...]:
-        """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too."""
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedFrame(f"frame is not valid JSON: {exc}") from None
-        return self.decode(obj, ts_ns)
+        super().add_instrument(instrument)
 
     def decode(self, obj: dict, ts_ns: int) -> tuple[MarketEvent, ...]:
         """The events in one frame, `()` for frames that carry none. Raises `MalformedFrame`."""
         if type(obj) is not dict:
-            raise MalformedFrame(f"frame should be a JSON object, got {_json_type(obj)}")
+            raise MalformedFrame(f"frame should be a JSON object, got {json_type(obj)}")
         topic = obj.get("topic")
         if topic is None:
             return ()
         if type(topic) is not str:
-            raise MalformedFrame(f"frame: field 'topic' should be a string, got {_json_type(topic)}")
+            raise MalformedFrame(f"frame: field 'topic' should be a string, got {json_type(topic)}")
         if topic.startswith("orderbook."):
             return self._orderbook(obj, ts_ns)
         return ()
@@ -147,20 +119,20 @@ class BybitMarketDataCodec:
             return MalformedFrame(f"{event}: missing field 'data'")
         data = obj["data"]
         if type(data) is not dict:
-            return MalformedFrame(f"{event}: field 'data' should be an object, got {_json_type(data)}")
+            return MalformedFrame(f"{event}: field 'data' should be an object, got {json_type(data)}")
         for name in ("s", "u", "b", "a"):
             if name not in data:
                 return MalformedFrame(f"{event}: missing field 'data.{name}'")
         symbol = data["s"]
         if type(symbol) is not str:
-            return MalformedFrame(f"{event}: field 'data.s' should be a string, got {_json_type(symbol)}")
+            return MalformedFrame(f"{event}: field 'data.s' should be a string, got {json_type(symbol)}")
         market = self._markets.get(symbol)
         if market is None:
             return UnknownSymbol(f"{event}: field 'data.s': unknown venue symbol {symbol!r}")
         for name in ("u", "seq"):
             if name in data and type(data[name]) is not int:
                 return MalformedFrame(f"{event}: field 'data.{name}' should be an integer, "
-                                      f"got {_json_type(data[name])}")
+                                      f"got {json_type(data[name])}")
         for name in ("b", "a"):
             problem = _level_problem(data[name], market)
             if problem:
@@ -170,17 +142,17 @@ class BybitMarketDataCodec:
         return MalformedFrame(f"{event}: {type(exc).__name__}: {exc}")
 
 
-def _level_problem(levels: Any, market: _Market) -> str:
+def _level_problem(levels: Any, market: MarketParsers) -> str:
     """What is wrong with a list of [price, size] string pairs, or '' when nothing is."""
     if type(levels) is not list:
-        return f" should be a list of [price, size] pairs, got {_json_type(levels)}"
+        return f" should be a list of [price, size] pairs, got {json_type(levels)}"
     for index, level in enumerate(levels):
         if type(level) is not list:
-            return f", level {index}: should be a [price, size] pair, got {_json_type(level)}"
+            return f", level {index}: should be a [price, size] pair, got {json_type(level)}"
         if len(level) != 2:
             return f", level {index}: should be a [price, size] pair, got {len(level)} elements"
         for text, parser, what in ((level[0], market.price, "price"), (level[1], market.qty, "size")):
-            problem = _number_problem(text, parser.decimals)
+            problem = number_problem(text, parser.decimals)
             if problem:
                 return f", level {index}: {what} {problem}"
     return ""

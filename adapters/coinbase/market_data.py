@@ -31,15 +31,13 @@ own, and only a failure walks the frame again to name the wrong field in a `Malf
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
 
-from adapters.binance.market_data import (MalformedFrame, UnknownSymbol, _json_type, _Market,
-                                          _number_problem)
+from adapters.base import (InstrumentCodec, MalformedFrame, MarketParsers, UnknownSymbol, json_type,
+                           number_problem)
 from engine.messages import BookSnapshot, MarketEvent, Side, make_depth_diff, make_trade
-from engine.model.numbers import FixedParser, Instrument, parse_fixed
+from engine.model.numbers import Instrument, increment_precision
 
 _TAKER_OF_MAKER = {"BUY": Side.SELL, "SELL": Side.BUY, "buy": Side.SELL, "sell": Side.BUY}
 _LIST_ONLY = {list}
@@ -59,57 +57,29 @@ def coinbase_instrument(product: Mapping[str, Any]) -> Instrument:
     else:
         venue_symbol, base, quote = product["id"], product["base_currency"], product["quote_currency"]
         tick = product["quote_increment"]
-    price_decimals, tick_size = _precision(tick)
-    qty_decimals, lot_size = _precision(product["base_increment"])
+    price_decimals, tick_size = increment_precision(tick)
+    qty_decimals, lot_size = increment_precision(product["base_increment"])
     return Instrument(symbol=f"{base}/{quote}", venue="coinbase", venue_symbol=venue_symbol, base=base,
                       quote=quote, price_decimals=price_decimals, qty_decimals=qty_decimals,
                       tick_size=tick_size, lot_size=lot_size)
 
 
-def _precision(increment: str) -> tuple[int, int]:
-    """(decimals, units) of an increment: "0.01" → (2, 1), "0.5" → (1, 5), "10" → (0, 10)."""
-    try:
-        decimals = max(0, -Decimal(increment).normalize().as_tuple().exponent)
-    except InvalidOperation:
-        raise ValueError(f"increment {increment!r} is not a decimal number") from None
-    units = parse_fixed(increment, decimals)
-    if units <= 0:
-        raise ValueError(f"increment {increment!r} is not positive")
-    return decimals, units
 
 
-class CoinbaseMarketDataCodec:
+class CoinbaseMarketDataCodec(InstrumentCodec):
     """Decodes already-parsed Coinbase frames of the given instruments (keyed by product id) for one
     connection. Counter for metrics: `sequence_gaps` (frames lost between two that arrived)."""
 
     def __init__(self, instruments: Iterable[Instrument]):
-        self._parsers: dict[int, FixedParser] = {}
-        self._markets: dict[str, _Market] = {}
-        for instrument in instruments:
-            self.add_instrument(instrument)
+        super().__init__(instruments)
         self.sequence_gaps = 0
         self._last_sequence: int | None = None
         self._level2_ids: dict[str, int] = {}  # canonical symbol → id of its last level-2 event since a gap
 
-    def add_instrument(self, instrument: Instrument) -> None:
-        """Decode frames of `instrument` too (a verifier learns instruments as a recording names them)."""
-        self._markets[instrument.venue_symbol] = _Market(instrument, self._parsers)
-
-    def knows(self, venue_symbol: str) -> bool:
-        return venue_symbol in self._markets
-
-    def decode_raw(self, frame: bytes | str, ts_ns: int) -> tuple[MarketEvent, ...]:
-        """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too."""
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedFrame(f"frame is not valid JSON: {exc}") from None
-        return self.decode(obj, ts_ns)
-
     def decode(self, obj: dict, ts_ns: int) -> tuple[MarketEvent, ...]:
         """The events in one frame, `()` for frames that carry none. Raises `MalformedFrame`."""
         if type(obj) is not dict:
-            raise MalformedFrame(f"frame should be a JSON object, got {_json_type(obj)}")
+            raise MalformedFrame(f"frame should be a JSON object, got {json_type(obj)}")
         channel = obj.get("channel")
         if channel is None:
             return self._legacy(obj, ts_ns)
@@ -230,12 +200,12 @@ class CoinbaseMarketDataCodec:
 
     # ---------------------------------------------------------------- the slow path: name what is wrong
 
-    def _product(self, where: str, holder: Any) -> _Market | MalformedFrame:
+    def _product(self, where: str, holder: Any) -> MarketParsers | MalformedFrame:
         if "product_id" not in holder:
             return MalformedFrame(f"{where}: missing field 'product_id'")
         product_id = holder["product_id"]
         if type(product_id) is not str:
-            return MalformedFrame(f"{where}: field 'product_id' should be a string, got {_json_type(product_id)}")
+            return MalformedFrame(f"{where}: field 'product_id' should be a string, got {json_type(product_id)}")
         market = self._markets.get(product_id)
         if market is None:
             return UnknownSymbol(f"{where}: field 'product_id': unknown venue symbol {product_id!r}")
@@ -248,7 +218,7 @@ class CoinbaseMarketDataCodec:
         for index, event in enumerate(obj["events"]):
             where = f"l2_data: events[{index}]"
             if type(event) is not dict:
-                return MalformedFrame(f"{where} should be an object, got {_json_type(event)}")
+                return MalformedFrame(f"{where} should be an object, got {json_type(event)}")
             market = self._product(where, event)
             if isinstance(market, MalformedFrame):
                 return market
@@ -260,7 +230,7 @@ class CoinbaseMarketDataCodec:
                 return MalformedFrame(f"{where}: missing field 'updates'")
             updates = event["updates"]
             if type(updates) is not list:
-                return MalformedFrame(f"{where}: field 'updates' should be a list, got {_json_type(updates)}")
+                return MalformedFrame(f"{where}: field 'updates' should be a list, got {json_type(updates)}")
             for number, update in enumerate(updates):
                 problem = _update_problem(update, market)
                 if problem:
@@ -276,7 +246,7 @@ class CoinbaseMarketDataCodec:
         for index, event in enumerate(obj["events"]):
             where = f"market_trades: events[{index}]"
             if type(event) is not dict:
-                return MalformedFrame(f"{where} should be an object, got {_json_type(event)}")
+                return MalformedFrame(f"{where} should be an object, got {json_type(event)}")
             kind = event.get("type")
             if kind not in ("snapshot", "update"):
                 return MalformedFrame(f"{where}: missing field 'type'" if kind is None else
@@ -286,11 +256,11 @@ class CoinbaseMarketDataCodec:
             trades = event.get("trades")
             if type(trades) is not list:
                 return MalformedFrame(f"{where}: missing field 'trades'" if trades is None else
-                                      f"{where}: field 'trades' should be a list, got {_json_type(trades)}")
+                                      f"{where}: field 'trades' should be a list, got {json_type(trades)}")
             for number, trade in enumerate(trades):
                 at = f"{where}: trades[{number}]"
                 if type(trade) is not dict:
-                    return MalformedFrame(f"{at} should be an object, got {_json_type(trade)}")
+                    return MalformedFrame(f"{at} should be an object, got {json_type(trade)}")
                 market = self._product(at, trade)
                 if isinstance(market, MalformedFrame):
                     return market
@@ -315,10 +285,10 @@ class CoinbaseMarketDataCodec:
 
 def _envelope_problem(channel: Any, sequence: Any) -> MalformedFrame:
     if type(channel) is not str:
-        return MalformedFrame(f"envelope: field 'channel' should be a string, got {_json_type(channel)}")
+        return MalformedFrame(f"envelope: field 'channel' should be a string, got {json_type(channel)}")
     if sequence is None:
         return MalformedFrame(f"{channel}: missing field 'sequence_num'")
-    return MalformedFrame(f"{channel}: field 'sequence_num' should be an integer, got {_json_type(sequence)}")
+    return MalformedFrame(f"{channel}: field 'sequence_num' should be an integer, got {json_type(sequence)}")
 
 
 def _trade_id(value: Any) -> int:
@@ -340,27 +310,27 @@ def _events_problem(obj: dict) -> str:
     if "events" not in obj:
         return "missing field 'events'"
     if type(obj["events"]) is not list:
-        return f"field 'events' should be a list, got {_json_type(obj['events'])}"
+        return f"field 'events' should be a list, got {json_type(obj['events'])}"
     return ""
 
 
-def _update_problem(update: Any, market: _Market) -> str:
+def _update_problem(update: Any, market: MarketParsers) -> str:
     """What is wrong with one Advanced Trade level update, or '' when nothing is."""
     if type(update) is not dict:
-        return f" should be an object, got {_json_type(update)}"
+        return f" should be an object, got {json_type(update)}"
     problem = _fields_problem(update, market, (("side", "bid|offer"), ("price_level", "price"),
                                                ("new_quantity", "qty")))
     return f": {problem}" if problem else ""
 
 
-def _fields_problem(holder: dict, market: _Market, fields: tuple[tuple[str, str], ...]) -> str:
+def _fields_problem(holder: dict, market: MarketParsers, fields: tuple[tuple[str, str], ...]) -> str:
     """What is wrong with the named fields of an object, by kind, or '' when nothing is."""
     for name, kind in fields:
         if name not in holder:
             return f"missing field {name!r}"
         value = holder[name]
         if kind == "price" or kind == "qty":
-            problem = _number_problem(value, (market.price if kind == "price" else market.qty).decimals)
+            problem = number_problem(value, (market.price if kind == "price" else market.qty).decimals)
         elif kind == "id":
             problem = "" if _is_trade_id(value) else f"should be an integer or a string of digits, got {value!r}"
         elif kind in ("levels", "changes"):
@@ -381,21 +351,21 @@ def _is_trade_id(value: Any) -> bool:
     return True
 
 
-def _levels_problem(levels: Any, market: _Market, with_side: bool) -> str:
+def _levels_problem(levels: Any, market: MarketParsers, with_side: bool) -> str:
     """What is wrong with legacy levels ([price, size], or [side, price, size] changes), or ''."""
     shape = "[side, price, size] change" if with_side else "[price, size] pair"
     if type(levels) is not list:
-        return f"should be a list of {shape}s, got {_json_type(levels)}"
+        return f"should be a list of {shape}s, got {json_type(levels)}"
     width = 3 if with_side else 2
     for index, level in enumerate(levels):
         if type(level) is not list:
-            return f", level {index}: should be a {shape}, got {_json_type(level)}"
+            return f", level {index}: should be a {shape}, got {json_type(level)}"
         if len(level) != width:
             return f", level {index}: should be a {shape}, got {len(level)} elements"
         if with_side and level[0] not in ("buy", "sell"):
             return f", level {index}: side should be 'buy' or 'sell', got {level[0]!r}"
         for text, parser, what in ((level[-2], market.price, "price"), (level[-1], market.qty, "size")):
-            problem = _number_problem(text, parser.decimals)
+            problem = number_problem(text, parser.decimals)
             if problem:
                 return f", level {index}: {what} {problem}"
     return ""

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from adapters.binance.market_data import MalformedFrame, UnknownSymbol
+from adapters.base import MalformedFrame, UnknownSymbol, json_type
 from engine.messages import BookSnapshot, DepthDiff, Level, make_depth_diff
 from engine.model.numbers import FixedParser, Instrument, NumberFormatError
 
@@ -159,7 +159,7 @@ class KrakenMarketDataCodec:
                 return self._v2_fast(obj, ts_ns)
             except _FAST_PATH_ERRORS:
                 return self._v2_checked(obj, ts_ns)
-        raise MalformedFrame(f"frame should be a JSON array or object, got {_json_type(obj)}")
+        raise MalformedFrame(f"frame should be a JSON array or object, got {json_type(obj)}")
 
     # ------------------------------------------------------------ v1
 
@@ -191,7 +191,7 @@ class KrakenMarketDataCodec:
         for index, part in enumerate(parts, 1):
             if type(part) is not dict:
                 raise MalformedFrame(f"book frame {pair}: element {index} should be an object, "
-                                     f"got {_json_type(part)}")
+                                     f"got {json_type(part)}")
         if len(parts) == 1 and ("as" in parts[0] or "bs" in parts[0]):
             body = parts[0]
             where = f"book snapshot {pair}"
@@ -256,12 +256,12 @@ class KrakenMarketDataCodec:
             raise MalformedFrame(f"book {kind}: missing field 'data'")
         data = obj["data"]
         if type(data) is not list:
-            raise MalformedFrame(f"book {kind}: field 'data' should be an array, got {_json_type(data)}")
+            raise MalformedFrame(f"book {kind}: field 'data' should be an array, got {json_type(data)}")
         events: list[BookEvent] = []
         for index, entry in enumerate(data):
             where = f"book {kind}: data[{index}]"
             if type(entry) is not dict:
-                raise MalformedFrame(f"{where} should be an object, got {_json_type(entry)}")
+                raise MalformedFrame(f"{where} should be an object, got {json_type(entry)}")
             if "symbol" not in entry:
                 raise MalformedFrame(f"{where}: missing field 'symbol'")
             market = self._market(entry["symbol"], f"{where}: field 'symbol'")
@@ -278,7 +278,7 @@ class KrakenMarketDataCodec:
 
     def _market(self, symbol: Any, where: str) -> _Market:
         if type(symbol) is not str:
-            raise MalformedFrame(f"{where} should be a string, got {_json_type(symbol)}")
+            raise MalformedFrame(f"{where} should be a string, got {json_type(symbol)}")
         market = self._markets.get(symbol)
         if market is None:
             raise UnknownSymbol(f"{where}: unknown symbol {symbol!r}")
@@ -299,12 +299,12 @@ def _v1_side(body: dict, key: str, market: _Market, where: str) -> tuple[Level, 
     levels = body[key]
     if type(levels) is not list:
         raise MalformedFrame(f"{where}: field {key!r} should be a list of [price, volume, timestamp] levels, "
-                             f"got {_json_type(levels)}")
+                             f"got {json_type(levels)}")
     parsed = []
     for index, level in enumerate(levels):
         at = f"{where}: field {key!r}, level {index}"
         if type(level) is not list:
-            raise MalformedFrame(f"{at}: should be [price, volume, timestamp], got {_json_type(level)}")
+            raise MalformedFrame(f"{at}: should be [price, volume, timestamp], got {json_type(level)}")
         if len(level) == 4:
             if level[3] != "r":
                 raise MalformedFrame(f"{at}: a 4th element should be 'r' (republished), got {_short(level[3])}")
@@ -322,12 +322,12 @@ def _v2_side(entry: dict, key: str, market: _Market, where: str) -> tuple[Level,
     levels = entry[key]
     if type(levels) is not list:
         raise MalformedFrame(f"{where}: field {key!r} should be an array of {{price, qty}} objects, "
-                             f"got {_json_type(levels)}")
+                             f"got {json_type(levels)}")
     parsed = []
     for index, level in enumerate(levels):
         at = f"{where}: field {key!r}, level {index}"
         if type(level) is not dict:
-            raise MalformedFrame(f"{at}: should be a {{price, qty}} object, got {_json_type(level)}")
+            raise MalformedFrame(f"{at}: should be a {{price, qty}} object, got {json_type(level)}")
         for name in ("price", "qty"):
             if name not in level:
                 raise MalformedFrame(f"{at}: missing field {name!r}")
@@ -338,7 +338,7 @@ def _v2_side(entry: dict, key: str, market: _Market, where: str) -> tuple[Level,
 
 def _number(text: Any, parser: _NumberParser, what: str) -> int:
     if type(text) is not str:
-        problem = f"{what} should be a decimal number as text, got {_json_type(text)}"
+        problem = f"{what} should be a decimal number as text, got {json_type(text)}"
         if type(text) is float:
             problem += " (a binary float is not exact: read v2 frames with decode_raw or loads_exact)"
         raise MalformedFrame(problem)
@@ -373,9 +373,3 @@ def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
-
-def _json_type(value: Any) -> str:
-    names = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}
-    if value is None:
-        return "null"
-    return names.get(type(value), type(value).__name__)

@@ -22,17 +22,15 @@ the wrong field in a `MalformedFrame`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
 
-from adapters.binance.market_data import (MalformedFrame, UnknownSymbol, _json_type, _Market,
-                                          _number_problem)
+from adapters.base import (InstrumentCodec, MalformedFrame, MarketParsers, UnknownSymbol, json_type,
+                           number_problem)
 from engine.messages import BookSnapshot, MarketEvent, Side, make_depth_diff, make_trade
-from engine.model.numbers import FixedParser, Instrument, parse_fixed
+from engine.model.numbers import Instrument, increment_precision
 
 _BOOK_CHANNELS = frozenset({"books", "books-l2-tbt", "books50-l2-tbt"})
 _AGGRESSOR = {"buy": Side.BUY, "sell": Side.SELL}  # OKX's trade `side` is the taker's (venues.md §5.1)
@@ -62,53 +60,22 @@ def okx_instrument(meta: Mapping[str, Any], *, venue: str = "okx") -> Instrument
             symbol += expiry.strftime("-%y%m%d")
     else:
         raise ValueError(f"{meta.get('instId')!r}: instType {inst_type!r} is not supported")
-    price_decimals, tick_size = _precision(meta["tickSz"])
-    qty_decimals, lot_size = _precision(meta["lotSz"])
+    price_decimals, tick_size = increment_precision(meta["tickSz"])
+    qty_decimals, lot_size = increment_precision(meta["lotSz"])
     return Instrument(symbol=symbol, venue=venue, venue_symbol=meta["instId"], base=base, quote=quote,
                       price_decimals=price_decimals, qty_decimals=qty_decimals, tick_size=tick_size,
                       lot_size=lot_size)
 
 
-def _precision(increment: str) -> tuple[int, int]:
-    """(decimals, units) of an increment: "0.01" → (2, 1), "0.5" → (1, 5), "10" → (0, 10)."""
-    try:
-        decimals = max(0, -Decimal(increment).normalize().as_tuple().exponent)
-    except InvalidOperation:
-        raise ValueError(f"increment {increment!r} is not a decimal number") from None
-    units = parse_fixed(increment, decimals)
-    if units <= 0:
-        raise ValueError(f"increment {increment!r} is not positive")
-    return decimals, units
 
 
-class OkxMarketDataCodec:
+class OkxMarketDataCodec(InstrumentCodec):
     """Decodes already-parsed OKX v5 public frames of the given instruments (keyed by `instId`)."""
-
-    def __init__(self, instruments: Iterable[Instrument]):
-        self._parsers: dict[int, FixedParser] = {}
-        self._markets: dict[str, _Market] = {}
-        for instrument in instruments:
-            self.add_instrument(instrument)
-
-    def add_instrument(self, instrument: Instrument) -> None:
-        """Decode frames of `instrument` too (a verifier learns instruments as a recording names them)."""
-        self._markets[instrument.venue_symbol] = _Market(instrument, self._parsers)
-
-    def knows(self, venue_symbol: str) -> bool:
-        return venue_symbol in self._markets
-
-    def decode_raw(self, frame: bytes | str, ts_ns: int) -> tuple[MarketEvent, ...]:
-        """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too."""
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedFrame(f"frame is not valid JSON: {exc}") from None
-        return self.decode(obj, ts_ns)
 
     def decode(self, obj: dict, ts_ns: int) -> tuple[MarketEvent, ...]:
         """The events in one frame, `()` for frames that carry none. Raises `MalformedFrame`."""
         if type(obj) is not dict:
-            raise MalformedFrame(f"frame should be a JSON object, got {_json_type(obj)}")
+            raise MalformedFrame(f"frame should be a JSON object, got {json_type(obj)}")
         if "event" in obj:
             return ()
         arg = obj.get("arg")
@@ -117,11 +84,11 @@ class OkxMarketDataCodec:
                 raise MalformedFrame("data frame: missing field 'arg'")
             return ()
         if type(arg) is not dict:
-            raise MalformedFrame(f"data frame: field 'arg' should be an object, got {_json_type(arg)}")
+            raise MalformedFrame(f"data frame: field 'arg' should be an object, got {json_type(arg)}")
         channel = arg.get("channel")
         if type(channel) is not str:
             raise MalformedFrame("data frame: missing field 'arg.channel'" if channel is None else
-                                 f"data frame: field 'arg.channel' should be a string, got {_json_type(channel)}")
+                                 f"data frame: field 'arg.channel' should be a string, got {json_type(channel)}")
         if channel in _BOOK_CHANNELS:
             return self._books(obj, arg, ts_ns)
         if channel == "trades":
@@ -174,12 +141,12 @@ class OkxMarketDataCodec:
 
     # ---------------------------------------------------------------- the slow path: name what is wrong
 
-    def _market_of(self, event: str, arg: dict) -> _Market | MalformedFrame:
+    def _market_of(self, event: str, arg: dict) -> MarketParsers | MalformedFrame:
         inst_id = arg.get("instId")
         if inst_id is None:
             return MalformedFrame(f"{event}: missing field 'arg.instId'")
         if type(inst_id) is not str:
-            return MalformedFrame(f"{event}: field 'arg.instId' should be a string, got {_json_type(inst_id)}")
+            return MalformedFrame(f"{event}: field 'arg.instId' should be a string, got {json_type(inst_id)}")
         market = self._markets.get(inst_id)
         if market is None:
             return UnknownSymbol(f"{event}: field 'arg.instId': unknown venue symbol {inst_id!r}")
@@ -200,7 +167,7 @@ class OkxMarketDataCodec:
         for index, item in enumerate(obj["data"]):
             where = f"{event}: data[{index}]"
             if type(item) is not dict:
-                return MalformedFrame(f"{where} should be an object, got {_json_type(item)}")
+                return MalformedFrame(f"{where} should be an object, got {json_type(item)}")
             for name in ("bids", "asks"):
                 if name not in item:
                     return MalformedFrame(f"{where}: missing field {name!r}")
@@ -210,7 +177,7 @@ class OkxMarketDataCodec:
             for name in ("checksum", "seqId", "prevSeqId"):
                 if name in item and type(item[name]) is not int:
                     return MalformedFrame(f"{where}: field {name!r} should be an integer, "
-                                          f"got {_json_type(item[name])}")
+                                          f"got {json_type(item[name])}")
             if action == "snapshot" and not item["bids"] and not item["asks"]:
                 return MalformedFrame(f"{where}: fields 'bids' and 'asks' are both empty")
         return MalformedFrame(f"{event}: {type(exc).__name__}: {exc}")
@@ -225,7 +192,7 @@ class OkxMarketDataCodec:
         for index, item in enumerate(obj["data"]):
             where = f"trades: data[{index}]"
             if type(item) is not dict:
-                return MalformedFrame(f"{where} should be an object, got {_json_type(item)}")
+                return MalformedFrame(f"{where} should be an object, got {json_type(item)}")
             for name, parser in (("tradeId", None), ("px", market.price), ("sz", market.qty), ("side", None)):
                 if name not in item:
                     return MalformedFrame(f"{where}: missing field {name!r}")
@@ -235,7 +202,7 @@ class OkxMarketDataCodec:
                 elif name == "side":
                     problem = "" if value in ("buy", "sell") else f"should be 'buy' or 'sell', got {value!r}"
                 else:
-                    problem = _number_problem(value, parser.decimals)
+                    problem = number_problem(value, parser.decimals)
                 if problem:
                     return MalformedFrame(f"{where}: field {name!r} {problem}")
         return MalformedFrame(f"trades: {type(exc).__name__}: {exc}")
@@ -257,24 +224,24 @@ def _data_problem(obj: dict) -> str:
         return "missing field 'data'"
     data = obj["data"]
     if type(data) is not list:
-        return f"field 'data' should be a list, got {_json_type(data)}"
+        return f"field 'data' should be a list, got {json_type(data)}"
     if not data:
         return "field 'data' is empty"
     return ""
 
 
-def _level_problem(levels: Any, market: _Market) -> str:
+def _level_problem(levels: Any, market: MarketParsers) -> str:
     """What is wrong with a list of [price, size, deprecated, orders] levels, or '' when nothing is."""
     shape = "[price, size, liquidated, orders] level"
     if type(levels) is not list:
-        return f" should be a list of {shape}s, got {_json_type(levels)}"
+        return f" should be a list of {shape}s, got {json_type(levels)}"
     for index, level in enumerate(levels):
         if type(level) is not list:
-            return f", level {index}: should be a {shape}, got {_json_type(level)}"
+            return f", level {index}: should be a {shape}, got {json_type(level)}"
         if len(level) != 4:
             return f", level {index}: should be a {shape}, got {len(level)} elements"
         for text, parser, what in ((level[0], market.price, "price"), (level[1], market.qty, "size")):
-            problem = _number_problem(text, parser.decimals)
+            problem = number_problem(text, parser.decimals)
             if problem:
                 return f", level {index}: {what} {problem}"
     return ""

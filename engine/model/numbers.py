@@ -8,7 +8,7 @@ P&L) is `Decimal`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 _POW10 = tuple(10 ** k for k in range(40))
 
@@ -39,6 +39,18 @@ def parse_fixed(text: str, decimals: int) -> int:
         raise NumberFormatError(f"{text!r} is not a decimal number")
     value = int(digits) * _POW10[decimals - n]
     return -value if negative else value
+
+
+def increment_precision(increment: str) -> tuple[int, int]:
+    """(decimals, units) of a venue's tick or lot increment: "0.01" → (2, 1), "0.5" → (1, 5), "10" → (0, 10)."""
+    try:
+        decimals = max(0, -Decimal(increment).normalize().as_tuple().exponent)
+    except InvalidOperation:
+        raise ValueError(f"increment {increment!r} is not a decimal number") from None
+    units = parse_fixed(increment, decimals)
+    if units <= 0:
+        raise ValueError(f"increment {increment!r} is not positive")
+    return decimals, units
 
 
 def to_decimal(value: int, decimals: int) -> Decimal:

@@ -13,7 +13,8 @@ from typing import Iterator
 
 import orjson
 
-from adapters.binance.market_data import BinanceMarketDataCodec, MalformedFrame
+from adapters.base import MalformedFrame
+from adapters.binance.market_data import BinanceMarketDataCodec
 from engine.messages import MarketEvent
 from engine.replay.recording import OPEN, WEBSOCKET, Record, read_recording
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.base import SyncResult
-from adapters.binance.market_data import MalformedFrame, UnknownSymbol
+from adapters.base import MalformedFrame, UnknownSymbol
 from adapters.bybit.book_sync import BybitBookSync
 from adapters.bybit.market_data import BybitMarketDataCodec, bybit_instrument
 from engine.messages import BookSnapshot, BookState, DepthDiff

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.base import SyncResult
-from adapters.binance.market_data import MalformedFrame, UnknownSymbol
+from adapters.base import MalformedFrame, UnknownSymbol
 from adapters.coinbase.book_sync import CoinbaseBookSync
 from adapters.coinbase.market_data import CoinbaseMarketDataCodec, coinbase_instrument
 from engine.messages import BookSnapshot, BookState, DepthDiff, Side, Trade
