@@ -22,9 +22,15 @@ from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.base import MalformedFrame
 from adapters.binance.market_data import BinanceMarketDataCodec
+from adapters.bybit.book_sync import BybitBookSync
+from adapters.bybit.market_data import BybitMarketDataCodec
+from adapters.coinbase.book_sync import CoinbaseBookSync
+from adapters.coinbase.market_data import CoinbaseMarketDataCodec
 from adapters.kraken.book_sync import KrakenBookSync
 from adapters.kraken.instruments import canonical_asset, kraken_instruments
 from adapters.kraken.market_data import KrakenMarketDataCodec, loads_exact
+from adapters.okx.book_sync import OkxBookSync
+from adapters.okx.market_data import OkxMarketDataCodec
 from engine.messages import BookSnapshot, DepthDiff, TopOfBook
 from engine.model.numbers import Instrument
 from engine.replay.recording import OPEN, WEBSOCKET, Record, read_recording
@@ -246,6 +252,82 @@ class KrakenVerifier:
             summary.resyncs.update(sync.resyncs)
 
 
+class BookPerInstrumentVerifier:
+    """OKX, Bybit and Coinbase: a codec that turns a frame into events, one book sync per instrument.
+
+    The integrity signals are the venues' own: OKX's seqId chain and CRC32, Bybit's `u` chain, Coinbase's
+    `sequence_num` (checked by its codec, per connection). Instruments are learned from the frames, named
+    by venue symbol, at 12 decimals: finer than any string these venues send, and their checksums are
+    over the shortest form of each number whatever the units.
+    """
+
+    def __init__(self, summary: FeedSummary, codec: Any, sync_factory: Any, symbols_of: Any):
+        self.summary = summary
+        self.codec = codec
+        self.sync_factory = sync_factory
+        self.symbols_of = symbols_of
+        self.syncs: dict[str, Any] = {}
+
+    def reconnected(self) -> None:
+        """These venues send a fresh snapshot on every subscription: nothing carries over a connection."""
+
+    def feed(self, record: Record) -> None:
+        ts, source, payload = record
+        if source != WEBSOCKET:
+            return
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedFrame(f"not valid JSON: {exc}") from None
+        for symbol in self.symbols_of(obj):
+            if type(symbol) is str and symbol and not self.codec.knows(symbol):
+                instrument = Instrument(symbol, self.summary.venue, symbol, "", "", 12, 12)
+                self.codec.add_instrument(instrument)
+                self.syncs[symbol] = self.sync_factory(instrument)
+                self.summary.instruments.add(symbol)
+        for event in self.codec.decode(obj, ts):
+            kind = type(event)
+            self.summary.events[kind.__name__] += 1
+            if kind is DepthDiff:
+                result = self.syncs[event.instrument].on_diff(event)
+            elif kind is BookSnapshot:
+                result = self.syncs[event.instrument].on_snapshot(event)
+            else:
+                continue
+            if result is SyncResult.CROSSED:
+                self.summary.crossed_books += 1
+
+    def finish(self, summary: FeedSummary) -> None:
+        summary.sequence_gaps += getattr(self.codec, "sequence_gaps", 0)
+        for sync in self.syncs.values():
+            summary.sequence_gaps += sync.gaps
+            summary.checksums_ok += getattr(sync, "checksums_ok", 0)
+            summary.checksums_failed += getattr(sync, "checksums_failed", 0)
+            summary.resyncs.update(sync.resyncs)
+
+
+def _okx_symbols(obj: Any) -> list[str]:
+    arg = obj.get("arg") if type(obj) is dict else None
+    return [arg.get("instId")] if type(arg) is dict else []
+
+
+def _bybit_symbols(obj: Any) -> list[str]:
+    data = obj.get("data") if type(obj) is dict else None
+    if type(data) is dict:
+        return [data.get("s")]
+    topic = obj.get("topic") if type(obj) is dict else None
+    return [topic.rsplit(".", 1)[-1]] if type(topic) is str and "." in topic else []
+
+
+def _coinbase_symbols(obj: Any) -> list[str]:
+    if type(obj) is not dict:
+        return []
+    if "product_id" in obj:
+        return [obj["product_id"]]
+    events = obj.get("events")
+    return [e.get("product_id") for e in events if type(e) is dict] if type(events) is list else []
+
+
 def _finest(entry: dict) -> tuple[int, int]:
     """(price, qty) decimals of the finest number in a v2 book entry, read as exact text."""
     places = []
@@ -255,11 +337,16 @@ def _finest(entry: dict) -> tuple[int, int]:
     return max(places[0], 0), max(places[1], 0)
 
 
-VERIFIERS: dict[str, type] = {
+VERIFIERS: dict[str, Any] = {
     "binance": BinanceVerifier,
     "binance-usdm": BinanceVerifier,
     "binance-coinm": BinanceVerifier,
     "kraken": KrakenVerifier,
+    "okx": lambda summary: BookPerInstrumentVerifier(summary, OkxMarketDataCodec([]), OkxBookSync, _okx_symbols),
+    "bybit": lambda summary: BookPerInstrumentVerifier(summary, BybitMarketDataCodec([]),
+                                                       lambda i: BybitBookSync(i.symbol), _bybit_symbols),
+    "coinbase": lambda summary: BookPerInstrumentVerifier(summary, CoinbaseMarketDataCodec([]),
+                                                          lambda i: CoinbaseBookSync(i.symbol), _coinbase_symbols),
 }
 VENUES = ("binance", "binance-usdm", "binance-coinm", "coinbase", "kraken", "okx", "bybit")
 

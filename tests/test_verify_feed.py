@@ -125,3 +125,35 @@ def test_an_altered_kraken_level_fails_its_checksum_with_exit_1(tmp_path):
     assert done.returncode == 1
     result = orjson.loads(done.stdout)
     assert result["checksums_failed"] == 1 and result["resyncs"] == {"checksum_mismatch": 1}
+
+
+BYBIT_DUMP = RECORDED / "nautechsystems+nautilus_trader" / "tests" / "test_data" / "bybit" / "xrpusdt-ob500.data.zip"
+
+
+@needs_recordings
+@pytest.mark.parametrize("files, venue, expected", [
+    ([SAMPLES / "OKX.ws.1.0"], "okx", dict(checksums_ok=290, instruments=3)),
+    ([SAMPLES / "OKCOIN.ws.1.0"], "okx", dict(checksums_ok=6, instruments=4)),
+    ([BYBIT_DUMP], "bybit", dict(checksums_ok=0, instruments=1)),              # the venue's zip, as shipped
+    ([SAMPLES / "COINBASE.ws.28.0"], "coinbase", dict(checksums_ok=0, instruments=10)),
+])
+def test_okx_bybit_and_coinbase_recordings_verify(files, venue, expected):
+    summary = verify(files, venue)
+    assert summary.consistent and summary.malformed == 0 and summary.sequence_gaps == 0
+    assert summary.checksums_ok == expected["checksums_ok"] and summary.checksums_failed == 0
+    assert len(summary.instruments) == expected["instruments"] and summary.crossed_books == 0
+
+
+@needs_recordings
+def test_a_bybit_dump_missing_a_delta_is_a_gap_with_exit_1(tmp_path):
+    import zipfile
+    with zipfile.ZipFile(BYBIT_DUMP) as archive:
+        [name] = archive.namelist()
+        lines = archive.read(name).splitlines()
+    del lines[25]  # a delta the venue sent and the recording lost
+    thinner = tmp_path / "thinner.data.zip"
+    with zipfile.ZipFile(thinner, "w") as archive:
+        archive.writestr(name, b"\n".join(lines) + b"\n")
+    done = verify_cli(str(thinner), "--venue", "bybit", "--json")
+    assert done.returncode == 1
+    assert orjson.loads(done.stdout)["sequence_gaps"] == 1
