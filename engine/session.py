@@ -134,7 +134,8 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
         "strategy": lambda: StrategyActor(lambda: EmaCross(
             "ema_cross", strat.instrument, strat.fast, strat.slow, strat.position, Urgency(strat.urgency),
             strat.long_only)),
-        "book": lambda: BookActor(list(instruments), scenario.book_depth, book_stats),
+        "book": lambda: BookActor(list(instruments), scenario.book_depth, book_stats,
+                                  stale_after_ns=scenario.book_stale_after_ns),
     }
     spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
     spec["feed"] = child("feed", feed.run, Restart.TRANSIENT)

@@ -2,8 +2,8 @@
 
 Each batch is applied whole; then one view per instrument the batch touched goes out on `views`, so a hop
 carries a batch and never a price level. A book whose sync state changes (live, stale after a gap, a
-checksum or top-of-book mismatch) is announced on `status`, and a book that needs a fresh snapshot asks
-the feed for one on `resync`: that instrument alone is repaired while the others go on.
+checksum or top-of-book mismatch, or silent for too long) is announced on `status`, and a book that needs
+a fresh snapshot asks the feed for one on `resync`: that instrument alone is repaired while the others go on.
 """
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from typing import Any, Callable
 from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, ResyncRequest,
-                             TopOfBook, Trade)
+                             TimerFired, TopOfBook, Trade)
 from engine.runtime import Actor, ActorContext
+
+_STALENESS = "stale"
 
 
 class BookStats:
@@ -47,25 +49,45 @@ class BookStats:
 class BookActor(Actor):
     """Applies batches to one sync per instrument; asks the feed (`resync`) for a snapshot when a book needs one.
 
-    A request stays outstanding until a snapshot arrives, so a book that buffers many diffs asks once.
+    A request stays outstanding until a snapshot arrives, so a book that buffers many diffs asks once. With
+    `stale_after_ns`, a live book that has heard nothing from its venue for that long is dropped as stale
+    (cause "stale") and resynced: the clock's timer checks every half of that time.
     """
 
     def __init__(self, instruments: list[str], depth: int, stats: BookStats,
-                 sync_factory: Callable[[str], Any] = BinanceBookSync):
+                 sync_factory: Callable[[str], Any] = BinanceBookSync, stale_after_ns: int | None = None):
         self.depth = depth
         self.stats = stats
         self.syncs = {symbol: sync_factory(symbol) for symbol in instruments}
         stats.syncs.update(self.syncs)
+        self.stale_after_ns = stale_after_ns
         self._states = {symbol: BookState.SYNCING for symbol in instruments}
         self._asked: set[str] = set()
+        self._heard: dict[str, int] = {}  # instrument → when its venue last sent a book event
 
-    async def handle(self, batch: list[MarketBatch], ctx: ActorContext) -> None:
+    async def start(self, ctx: ActorContext) -> None:
+        if self.stale_after_ns:
+            now = ctx.clock.now_ns()
+            self._heard = dict.fromkeys(self.syncs, now)
+            self._check_staleness_at(ctx, now)
+
+    def _check_staleness_at(self, ctx: ActorContext, now: int) -> None:
+        due = now + self.stale_after_ns // 2
+        ctx.clock.deliver_at(due, ctx.inbox, TimerFired(_STALENESS, due))
+
+    async def handle(self, batch: list[MarketBatch | TimerFired], ctx: ActorContext) -> None:
         syncs = self.syncs
         applied = SyncResult.APPLIED
+        heard = self._heard
         touched: dict[str, list[Trade]] = {}  # instrument → its trades in this batch
         wanted: dict[str, str] = {}           # instrument → why it needs a snapshot
         ts = 0
         for market in batch:
+            if type(market) is TimerFired:
+                ts = ctx.clock.now_ns()
+                self._drop_silent_books(ts, wanted)
+                self._check_staleness_at(ctx, ts)
+                continue
             ts = market.ts_ns
             for event in market.events:
                 kind = type(event)
@@ -75,6 +97,7 @@ class BookActor(Actor):
                         trades = touched[event.instrument] = []
                     trades.append(event)
                 elif kind is DepthDiff:
+                    heard[event.instrument] = ts
                     result = syncs[event.instrument].on_diff(event)
                     if result is applied:
                         if event.instrument not in touched:
@@ -85,6 +108,7 @@ class BookActor(Actor):
                     if syncs[event.instrument].check_top(event) is False:
                         wanted[event.instrument] = SyncResult.TOP_MISMATCH.value
                 elif kind is BookSnapshot:
+                    heard[event.instrument] = ts
                     result = syncs[event.instrument].on_snapshot(event)
                     self._asked.discard(event.instrument)
                     if result.needs_snapshot:
@@ -104,3 +128,9 @@ class BookActor(Actor):
             bids, asks = sync.book.top(self.depth)
             self.stats.views += 1
             await ctx.emit("views", BookView(symbol, ts, sync.last_update_id, bids, asks, tuple(trades)))
+
+    def _drop_silent_books(self, now: int, wanted: dict[str, str]) -> None:
+        for symbol, sync in self.syncs.items():
+            if sync.state is BookState.LIVE and now - self._heard.get(symbol, now) >= self.stale_after_ns:
+                sync.invalidate(_STALENESS)
+                wanted[symbol] = _STALENESS

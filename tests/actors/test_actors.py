@@ -118,3 +118,23 @@ async def test_venue_asks_to_see_views_only_while_an_order_rests():
     await actor.handle([crossing], ctx)
     assert out["reports"].sent[-1].exec_type is ExecType.TRADE and out["reports"].sent[-1].cum_qty == 2
     assert not inbox.watch_state
+
+
+async def test_a_book_silent_for_too_long_is_dropped_as_stale_and_resynced_alone():
+    clock = VirtualClock(start_ns=0)
+    inbox = Mailbox("book")  # not the clock's count: this test is the actor's loop
+    actor = BookActor(["BTC/USDT", "ETH/USDT"], depth=5, stats=BookStats(), stale_after_ns=10_000_000_000)
+    ctx, out = context("book", "views", "status", "resync", inbox=inbox, clock=clock)
+    await actor.start(ctx)
+    eth = BookSnapshot("ETH/USDT", 1, 10, ((900, 5),), ((1_100, 5),))
+    await actor.handle([MarketBatch(1, (snapshot(), eth))], ctx)
+    for second in range(1, 17):  # BTC keeps ticking, ETH falls silent (checked every 5 s)
+        await clock.advance_to(second * 1_000_000_000)
+        btc = diff(10 + second, 10 + second, bids=[(9_900 + second, 1)])
+        messages = [MarketBatch(clock.now_ns(), (btc,))] + (await inbox.receive_batch() if len(inbox) else [])
+        await actor.handle(messages, ctx)
+    assert [(s.instrument, s.state) for s in out["status"].sent] == [
+        ("BTC/USDT", BookState.LIVE), ("ETH/USDT", BookState.LIVE), ("ETH/USDT", BookState.STALE)]
+    [request] = out["resync"].sent
+    assert (request.instrument, request.reason) == ("ETH/USDT", "stale")
+    assert actor.syncs["BTC/USDT"].state is BookState.LIVE and actor.syncs["ETH/USDT"].resyncs == {"stale": 1}
