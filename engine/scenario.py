@@ -76,6 +76,7 @@ class Scenario:
     venue: VenueSpec
     book_depth: int
     faults: tuple[FaultSpec, ...] = field(default=())
+    book_stale_after_ns: int | None = None  # a book silent this long is dropped and resynced
 
 
 ACTORS = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger")
@@ -172,8 +173,9 @@ def load(path: str | Path) -> Scenario:
     )
     book = _Reader(path, doc.get("book", {}), "book")
     faults = tuple(_fault(path, i, table) for i, table in enumerate(doc.get("faults", [])))
+    stale_after_ms = book.int("stale_after_ms", 0, minimum=0)
     return Scenario(name, path, instruments, feed, strategy, risk, venue,
-                    book.int("depth", 20, minimum=1), faults)
+                    book.int("depth", 20, minimum=1), faults, stale_after_ms * 1_000_000 or None)
 
 
 def _instruments(path: Path, doc: dict[str, Any]) -> dict[str, Instrument]:
