@@ -88,8 +88,9 @@ class WebSocketFeed:
     resync requests in its mailbox."""
 
     def __init__(self, plan: StreamPlan, decode: Decode, resync: Resync, backoff: Backoff, stats: FeedStats,
-                 resync_on_connect: tuple[str, ...] = ()):
+                 resync_on_connect: tuple[str, ...] = (), on_connect: Callable[[], None] | None = None):
         self.plan = plan
+        self.on_connect = on_connect
         self.resync_on_connect = resync_on_connect
         self.decode = decode
         self.resync = resync
@@ -123,6 +124,8 @@ class WebSocketFeed:
         plan = self.plan
         async with open_websocket_url(plan.url) as ws:
             self.stats.connects += 1
+            if self.on_connect is not None:
+                self.on_connect()  # per-connection decoding state (Coinbase's sequence) starts afresh
             for message in plan.subscribe:
                 await ws.send_message(message)
             self._ws = ws

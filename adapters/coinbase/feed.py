@@ -10,12 +10,9 @@ to be fresh for each message, which a fixed plan cannot be.
 
 Why a connection needs a fresh codec. `sequence_num` counts the frames of one connection (all channels
 together; that scope is marked unverified in venues.md, and the codec rests on it), and the codec checks
-it, so its state belongs to one connection. The connection actor does not tell the feed when it
-reconnects, but a new connection is visible in its first frame: its `sequence_num` restarts and so is not
-above the last one seen. The feed then starts a fresh codec, so a reconnect is not counted as a gap;
-the new connection's snapshots restart every book anyway. (Were the sequence to run backwards on one
-connection, the fresh codec would link no update to an earlier one: every book would resynchronise, as
-after a gap.) `sequence_gaps` adds up the gaps of every connection.
+it, so its state belongs to one connection: the connection actor calls `connected()` whenever one opens,
+and the feed starts a fresh codec, so a reconnect is not counted as a gap (the new connection's snapshots
+restart every book anyway). `sequence_gaps` adds up the gaps of every connection.
 
 Heartbeats and `subscriptions` acks carry no market event. Error frames are not described in venues.md;
 the codec ignores frames it does not know.
@@ -26,7 +23,6 @@ from typing import Any, Iterable
 
 import orjson
 
-from adapters.base import MalformedFrame
 from adapters.coinbase.market_data import CoinbaseMarketDataCodec
 from adapters.ws import StreamPlan
 from engine.messages import MarketEvent, ResyncRequest
@@ -59,28 +55,23 @@ class CoinbaseMarketFeed:
     def __init__(self, instruments: Iterable[Instrument]):
         self.instruments = {inst.symbol: inst for inst in instruments}
         self.codec = CoinbaseMarketDataCodec(self.instruments.values())
-        self.sequence_restarts = 0  # new connections seen in the stream
+        self.connections = 0
         self._earlier_gaps = 0
-        self._last_sequence = -1
 
     @property
     def sequence_gaps(self) -> int:
-        """Frames lost between two that arrived, over every connection."""
+        """Frames lost, over every connection so far."""
         return self._earlier_gaps + self.codec.sequence_gaps
 
+    def connected(self) -> None:
+        """A new connection: its `sequence_num` starts afresh, and so does the codec that checks it."""
+        if self.connections:
+            self._earlier_gaps += self.codec.sequence_gaps
+            self.codec = CoinbaseMarketDataCodec(self.instruments.values())
+        self.connections += 1
+
     def decode(self, frame: bytes | str, ts_ns: int) -> tuple[MarketEvent, ...]:
-        try:
-            obj = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedFrame(f"frame is not valid JSON: {exc}") from None
-        sequence = obj.get("sequence_num") if type(obj) is dict else None
-        if type(sequence) is int:
-            if sequence <= self._last_sequence:  # a new connection
-                self._earlier_gaps += self.codec.sequence_gaps
-                self.codec = CoinbaseMarketDataCodec(self.instruments.values())
-                self.sequence_restarts += 1
-            self._last_sequence = sequence
-        return self.codec.decode(obj, ts_ns)
+        return self.codec.decode_raw(frame, ts_ns)
 
     async def resync(self, ws: Any, request: ResyncRequest) -> list[MarketEvent]:
         instrument = [self.instruments[request.instrument]]

@@ -228,19 +228,21 @@ def test_coinbase_heartbeats_and_subscription_acks_carry_no_event_but_count_in_t
     assert feed.decode(heartbeat(3), 4) == ()
     (diff,) = feed.decode(l2(4, "update", "21921.73", "0"), 5)
     assert (diff.prev_last_id, diff.last_id, diff.bids) == (2, 4, ((2192173, 0),))
-    assert feed.sequence_gaps == 0 and feed.sequence_restarts == 0
+    assert feed.sequence_gaps == 0
 
 
 def test_coinbase_new_connection_restarts_the_sequence_without_a_gap():
     feed = coinbase.CoinbaseMarketFeed([COINBASE_BTC])
+    feed.connected()
     for frame in (subscriptions(0), l2(1, "snapshot", "21921.73", "1"), heartbeat(2), l2(3, "update", "21921.73", "2")):
         feed.decode(frame, 1)
     # the connection drops; the next one numbers its frames from the start again
+    feed.connected()
     assert feed.decode(subscriptions(0), 2) == ()
     (snapshot,) = feed.decode(l2(1, "snapshot", "21921.72", "3"), 3)
     (diff,) = feed.decode(l2(2, "update", "21921.72", "4"), 4)
     assert snapshot.last_update_id == 1 and diff.prev_last_id == 1  # the new chain links
-    assert feed.sequence_gaps == 0 and feed.sequence_restarts == 1
+    assert feed.sequence_gaps == 0 and feed.connections == 2
     feed.decode(heartbeat(4), 5)  # a frame lost on this connection is a gap, and still counted
     (diff,) = feed.decode(l2(5, "update", "21921.72", "5"), 6)
     assert diff.prev_last_id == -1 and feed.sequence_gaps == 1
@@ -248,10 +250,11 @@ def test_coinbase_new_connection_restarts_the_sequence_without_a_gap():
 
 def test_coinbase_a_sequence_going_back_on_one_connection_links_no_update():
     feed = coinbase.CoinbaseMarketFeed([COINBASE_BTC])
+    feed.connected()
     feed.decode(l2(0, "snapshot", "21921.73", "1"), 1)
     feed.decode(l2(1, "update", "21921.73", "2"), 2)
     (diff,) = feed.decode(l2(1, "update", "21921.73", "3"), 3)  # a repeat: the book must resync
-    assert diff.prev_last_id == -1
+    assert diff.prev_last_id == -1 and feed.sequence_gaps == 1
 
 
 def test_coinbase_bad_json_is_malformed():
