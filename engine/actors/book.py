@@ -51,7 +51,8 @@ class BookActor(Actor):
 
     A request stays outstanding until a snapshot arrives, so a book that buffers many diffs asks once. With
     `stale_after_ns`, a live book that has heard nothing from its venue for that long is dropped as stale
-    (cause "stale") and resynced: the clock's timer checks every half of that time.
+    (cause "stale") and resynced, and a request unanswered for that long is made again: the clock's timer
+    checks every half of that time.
     """
 
     def __init__(self, instruments: list[str], depth: int, stats: BookStats,
@@ -62,7 +63,7 @@ class BookActor(Actor):
         stats.syncs.update(self.syncs)
         self.stale_after_ns = stale_after_ns
         self._states = {symbol: BookState.SYNCING for symbol in instruments}
-        self._asked: set[str] = set()
+        self._asked: dict[str, int] = {}  # instrument → when its snapshot was asked for
         self._heard: dict[str, int] = {}  # instrument → when its venue last sent a book event
 
     async def start(self, ctx: ActorContext) -> None:
@@ -110,7 +111,7 @@ class BookActor(Actor):
                 elif kind is BookSnapshot:
                     heard[event.instrument] = ts
                     result = syncs[event.instrument].on_snapshot(event)
-                    self._asked.discard(event.instrument)
+                    self._asked.pop(event.instrument, None)
                     if result.needs_snapshot:
                         wanted[event.instrument] = result.value
                     touched.setdefault(event.instrument, [])
@@ -119,7 +120,7 @@ class BookActor(Actor):
                 self._states[symbol] = sync.state
                 await ctx.emit("status", BookStatus(symbol, ts, sync.state))
             if sync.state is not BookState.LIVE and symbol in wanted and symbol not in self._asked:
-                self._asked.add(symbol)
+                self._asked[symbol] = ts
                 await ctx.emit("resync", ResyncRequest(symbol, ts, wanted[symbol]))
         for symbol, trades in touched.items():
             sync = syncs[symbol]
@@ -130,7 +131,11 @@ class BookActor(Actor):
             await ctx.emit("views", BookView(symbol, ts, sync.last_update_id, bids, asks, tuple(trades)))
 
     def _drop_silent_books(self, now: int, wanted: dict[str, str]) -> None:
+        """Drop the live books whose venue went silent; ask again for snapshots asked too long ago."""
         for symbol, sync in self.syncs.items():
             if sync.state is BookState.LIVE and now - self._heard.get(symbol, now) >= self.stale_after_ns:
                 sync.invalidate(_STALENESS)
                 wanted[symbol] = _STALENESS
+            elif symbol in self._asked and now - self._asked[symbol] >= self.stale_after_ns:
+                del self._asked[symbol]  # the request or its answer was lost: ask again
+                wanted[symbol] = "resync_timeout"

@@ -138,3 +138,16 @@ async def test_a_book_silent_for_too_long_is_dropped_as_stale_and_resynced_alone
     [request] = out["resync"].sent
     assert (request.instrument, request.reason) == ("ETH/USDT", "stale")
     assert actor.syncs["BTC/USDT"].state is BookState.LIVE and actor.syncs["ETH/USDT"].resyncs == {"stale": 1}
+
+
+async def test_a_snapshot_request_left_unanswered_is_made_again():
+    clock = VirtualClock(start_ns=0)
+    inbox = Mailbox("book")
+    actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), stale_after_ns=4_000_000_000)
+    ctx, out = context("book", "views", "status", "resync", inbox=inbox, clock=clock)
+    await actor.start(ctx)
+    for second in range(1, 12):  # diffs keep coming, buffered: no snapshot ever answers (asked at 1, 6, 10 s)
+        await clock.advance_to(second * 1_000_000_000)
+        messages = [MarketBatch(clock.now_ns(), (diff(10 + second, 10 + second),))]
+        await actor.handle(messages + (await inbox.receive_batch() if len(inbox) else []), ctx)
+    assert [r.reason for r in out["resync"].sent] == ["buffered", "resync_timeout", "resync_timeout"]
