@@ -2,8 +2,9 @@
 
 Every WebSocket frame is written verbatim with its local receive time (`<local_ns> <json>`, gzip), each
 (re)connection as a `{"open": url}` line (what the venue sent while it was down is lost, and a verifier
-must know), and each REST depth snapshot the recorder fetches (one per instrument on every connection,
-after the stream is open, as Binance's sync rules want) as a `{"rest": url, "body": ...}` line. The file replays through
+must know), and each REST depth snapshot the recorder fetches (Binance only: one per instrument on every connection,
+after the stream is open, as its sync rules want) as a `{"rest": url, "body": ...}` line. Kraken, OKX,
+Bybit and Coinbase send their snapshots on the stream when a subscription starts. The file replays through
 the same codecs as any recording: `verify-feed` checks it, a scenario with `kind = "recording"` trades on it.
 """
 from __future__ import annotations
@@ -18,7 +19,12 @@ from urllib.parse import urlencode
 import orjson
 import trio
 
-from adapters.binance.feed import snapshot_request, stream_plan
+from adapters.binance import feed as binance_feed
+from adapters.binance.feed import snapshot_request
+from adapters.bybit import feed as bybit_feed
+from adapters.coinbase import feed as coinbase_feed
+from adapters.kraken import feed as kraken_feed
+from adapters.okx import feed as okx_feed
 from adapters.http import RestClient
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.messages import FeedConnected, MarketBatch, RawFrame, ResyncRequest
@@ -26,6 +32,15 @@ from engine.replay.recording import WEBSOCKET, open_line, rest_line
 from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox,
                             Supervisor, actor_runner)
 from engine.scenario import Scenario
+
+
+PLANS = {  # venue → its stream plan for (instruments, stream URL, silence timeout)
+    "binance": lambda insts, url, silence: binance_feed.stream_plan(insts, base_url=url, silence_s=silence),
+    "okx": lambda insts, url, silence: okx_feed.stream_plan(insts, url=url, silence_s=silence),
+    "kraken": lambda insts, url, silence: kraken_feed.stream_plan(insts, url=url, silence_s=silence),
+    "bybit": lambda insts, url, silence: bybit_feed.stream_plan(insts, url=url, silence_s=silence),
+    "coinbase": lambda insts, url, silence: coinbase_feed.stream_plan(insts, url=url, silence_s=silence),
+}
 
 
 @dataclass
@@ -74,9 +89,13 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
         body = await rest.get_json(path, params)
         return [RawFrame(clock.now_ns(), f"{spec.rest_url}{path}?{urlencode(params)}", orjson.dumps(body))]
 
+    venue = instruments[0].venue
+    if venue not in PLANS:
+        raise ValueError(f"{scenario.path}: cannot record venue {venue!r}; recordable: {', '.join(PLANS)}")
+    plan = PLANS[venue](instruments, spec.stream_url, spec.silence_s)
+    snapshots = tuple(i.symbol for i in instruments) if venue == "binance" else ()  # the others send their own
     stats = FeedStats()
-    feed = WebSocketFeed(stream_plan(instruments, spec.stream_url, spec.silence_s), raw, snapshot,
-                         Backoff(rng=random.Random()), stats, resync_on_connect=tuple(i.symbol for i in instruments))
+    feed = WebSocketFeed(plan, raw, snapshot, Backoff(rng=random.Random()), stats, resync_on_connect=snapshots)
     counts = {"frames": 0, "snapshots": 0}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(out_path, "wb") as file:

@@ -43,7 +43,7 @@ METADATA = [  # GET /api/v5/public/instruments, for the three books of the recor
 
 
 class LoopbackOkx:
-    def __init__(self, corrupt_at: int, lose_at: int, drop_at: int, lost_on_drop: int):
+    def __init__(self, corrupt_at: int, lose_at: int, drop_at: int, lost_on_drop: int, subscribers: int = 3):
         frames = [orjson.loads(line.payload) for line in read_cryptofeed(RECORDING)
                   if line.kind is LineKind.RECEIVED and b'"channel":"books"' in line.payload
                   and b'"action"' in line.payload]
@@ -58,6 +58,7 @@ class LoopbackOkx:
         self.touched_top = False
         self.faults = {"corrupt": corrupt_at, "lose": lose_at, "drop": drop_at}
         self.lost_on_drop = lost_on_drop
+        self.subscribers = subscribers  # the stream starts once that many books are subscribed
         self.done = trio.Event()
 
     def _apply(self, frame: dict, snapshot: bool = False) -> None:
@@ -126,7 +127,7 @@ class LoopbackOkx:
                     subscribed.discard(arg["instId"])
 
     async def _stream(self, ws, subscribed: set[str]) -> None:
-        while len(subscribed) < len(self.books):
+        while len(subscribed) < self.subscribers:
             await trio.sleep(0.001)
         while True:
             if self.position >= self.faults["drop"]:
@@ -198,3 +199,27 @@ async def test_checksum_failures_and_a_drop_resubscribe_only_the_books_they_touc
         ours = sync.book.top(10 ** 6)
         assert dict(ours[0]) == bids and dict(ours[1]) == asks
     assert stats.malformed == 0 and stats.resyncs_requested == 2
+
+
+@pytest.mark.trio
+async def test_the_recorder_captures_okx_books_that_then_verify(tmp_path):
+    from engine.record import record
+    from engine.scenario import load
+    from engine.verify import verify
+
+    venue = LoopbackOkx(corrupt_at=10 ** 9, lose_at=10 ** 9, drop_at=10 ** 9, lost_on_drop=0, subscribers=1)
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(partial(serve_websocket, venue.websocket, "127.0.0.1", 0, ssl_context=None))
+        scenario = tmp_path / "okx.toml"
+        scenario.write_text(QUICKSTART.read_text()
+                            .replace('venue = "binance"\nvenue_symbol = "BTCUSDT"', 'venue = "okx"\nvenue_symbol = "BTC-USDT"')
+                            .replace('[feed]\nkind = "synthetic"', f'[feed]\nkind = "live"\n'
+                                     f'stream_url = "ws://127.0.0.1:{server.port}"\nrest_url = "http://127.0.0.1:1"'))
+        outcome = await record(load(scenario), tmp_path / "okx.gz", duration_s=1.0)
+        nursery.cancel_scope.cancel()
+    summary = verify([outcome.path], "okx")
+    assert outcome.snapshots == 0 and outcome.frames > 50
+    assert summary.consistent and summary.events["BookSnapshot"] == 1 and summary.checksums_ok > 50
+
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.toml"
