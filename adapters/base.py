@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from engine.messages import BookState
+from engine.model.book import OrderBook
 from engine.model.numbers import FixedParser, Instrument, parse_fixed
 
 
@@ -102,3 +104,37 @@ class InstrumentCodec:
         except orjson.JSONDecodeError as exc:
             raise MalformedFrame(f"frame is not valid JSON: {exc}") from None
         return self.decode(obj, ts_ns)
+
+
+class BookSyncBase:
+    """What every venue's book sync keeps: the book, its health, the venue id it is at, resyncs by cause.
+
+    A venue's sync adds its own rules (`on_snapshot`, `on_diff`); a book that can no longer be trusted is
+    dropped whole by `invalidate` and waits for a fresh snapshot: never patched.
+    """
+
+    def __init__(self, instrument: str):
+        self.instrument = instrument
+        self.book = OrderBook()
+        self.state = BookState.SYNCING
+        self.resyncs: dict[str, int] = {}
+        self._book_id = -1
+
+    @property
+    def last_update_id(self) -> int | None:
+        """The venue update id the live book is at, None while not live."""
+        return self._book_id if self.state is BookState.LIVE else None
+
+    @property
+    def gaps(self) -> int:
+        return self.resyncs.get("gap", 0)
+
+    def invalidate(self, cause: str) -> None:
+        """Drop the book (it can no longer be trusted) and wait for a new snapshot; counted by cause."""
+        self.book.clear()
+        self.state = BookState.STALE
+        self.resyncs[cause] = self.resyncs.get(cause, 0) + 1
+
+    def _check_instrument(self, instrument: str) -> None:
+        if instrument != self.instrument:
+            raise ValueError(f"{instrument} event given to the book sync of {self.instrument}")

@@ -26,9 +26,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from adapters.base import SyncResult
+from adapters.base import BookSyncBase, SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff, TopOfBook
-from engine.model.book import OrderBook
 
 _LIVE = BookState.LIVE
 
@@ -39,7 +38,7 @@ _GAP = SyncResult.GAP
 _TOP_MISMATCH = SyncResult.TOP_MISMATCH
 
 
-class BinanceBookSync:
+class BinanceBookSync(BookSyncBase):
     """The book of one instrument and the rules that keep it in step with Binance's depth stream.
 
     Counters for metrics: `gaps`, `resyncs` (by cause: "gap", "snapshot_too_old", "top_mismatch", or
@@ -48,26 +47,13 @@ class BinanceBookSync:
     """
 
     def __init__(self, instrument: str, *, max_buffered_diffs: int = 10_000, max_pending_tops: int = 1_024):
-        self.instrument = instrument
-        self.book = OrderBook()
-        self.state = BookState.SYNCING
-        self.resyncs: dict[str, int] = {}
+        super().__init__(instrument)
         self.buffer_overflows = 0
         self.tops_checked = 0
         self.top_mismatches = 0
-        self._book_id = -1
         self._first_after_snapshot = False
         self._buffer: deque[DepthDiff] = deque(maxlen=max_buffered_diffs)
         self._pending_tops: deque[TopOfBook] = deque(maxlen=max_pending_tops)
-
-    @property
-    def last_update_id(self) -> int | None:
-        """The venue update id the live book is at (the last applied `u`), None while not live."""
-        return self._book_id if self.state is _LIVE else None
-
-    @property
-    def gaps(self) -> int:
-        return self.resyncs.get("gap", 0)
 
     def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
         """Load a REST snapshot if it connects to the buffered diffs, then apply those after it."""
@@ -142,11 +128,9 @@ class BinanceBookSync:
         return None
 
     def invalidate(self, cause: str) -> None:
-        """Drop the book (it can no longer be trusted) and wait for a new snapshot; counted by cause."""
-        self.book.clear()
-        self.state = BookState.STALE
+        """Drop the book and the diffs buffered for it, and wait for a new snapshot; counted by cause."""
         self._buffer.clear()
-        self._count_resync(cause)
+        super().invalidate(cause)
 
     def _check_pending_tops(self) -> bool | None:
         """Compare the held top whose id the book has just reached; forget those it went past."""
@@ -176,10 +160,6 @@ class BinanceBookSync:
 
     def _count_resync(self, cause: str) -> None:
         self.resyncs[cause] = self.resyncs.get(cause, 0) + 1
-
-    def _check_instrument(self, instrument: str) -> None:
-        if instrument != self.instrument:
-            raise ValueError(f"{instrument} event given to the book sync of {self.instrument}")
 
 
 def _older_than_snapshot(diff: DepthDiff, snapshot_id: int) -> bool:

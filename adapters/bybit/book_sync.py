@@ -17,34 +17,17 @@ obtains by resubscribing): never patched. Bybit sends no checksum, and a crossed
 """
 from __future__ import annotations
 
-from adapters.base import SyncResult
+from adapters.base import BookSyncBase, SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff
-from engine.model.book import OrderBook
 
 _LIVE = BookState.LIVE
 
 
-class BybitBookSync:
+class BybitBookSync(BookSyncBase):
     """The book of one instrument and the rules that keep it in step with Bybit's order-book topic.
 
     Counters for metrics: `resyncs` (by cause: "gap", or whatever `invalidate` was given).
     """
-
-    def __init__(self, instrument: str):
-        self.instrument = instrument
-        self.book = OrderBook()
-        self.state = BookState.SYNCING
-        self.resyncs: dict[str, int] = {}
-        self._book_id = -1
-
-    @property
-    def last_update_id(self) -> int | None:
-        """The update id `u` the live book is at, None while not live."""
-        return self._book_id if self.state is _LIVE else None
-
-    @property
-    def gaps(self) -> int:
-        return self.resyncs.get("gap", 0)
 
     def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
         """Replace the book with a snapshot, whatever state it was in."""
@@ -66,13 +49,3 @@ class BybitBookSync:
         self.book.apply(diff.bids, diff.asks)
         self._book_id = diff.last_id
         return SyncResult.APPLIED
-
-    def invalidate(self, cause: str) -> None:
-        """Drop the book (it can no longer be trusted) and wait for a new snapshot; counted by cause."""
-        self.book.clear()
-        self.state = BookState.STALE
-        self.resyncs[cause] = self.resyncs.get(cause, 0) + 1
-
-    def _check_instrument(self, instrument: str) -> None:
-        if instrument != self.instrument:
-            raise ValueError(f"{instrument} event given to the book sync of {self.instrument}")

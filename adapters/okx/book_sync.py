@@ -22,9 +22,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
-from adapters.base import SyncResult
+from adapters.base import BookSyncBase, SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff
-from engine.model.book import OrderBook
 from engine.model.numbers import Instrument, format_fixed
 
 CHECKSUM_DEPTH = 25
@@ -73,7 +72,7 @@ class _WireText(dict):
         return text
 
 
-class OkxBookSync:
+class OkxBookSync(BookSyncBase):
     """The book of one instrument and the rules that keep it in step with OKX's `books` channel.
 
     `instrument.symbol` names the book (`self.instrument`); its precisions rebuild the checksum's text.
@@ -82,24 +81,11 @@ class OkxBookSync:
     """
 
     def __init__(self, instrument: Instrument):
-        self.instrument = instrument.symbol
-        self.book = OrderBook()
-        self.state = BookState.SYNCING
-        self.resyncs: dict[str, int] = {}
+        super().__init__(instrument.symbol)
         self.checksums_ok = 0
         self.checksums_failed = 0
-        self._book_id = -1
         self._price_text = _WireText(instrument.price_decimals)
         self._qty_text = _WireText(instrument.qty_decimals)
-
-    @property
-    def last_update_id(self) -> int | None:
-        """The `seqId` the live book is at (-1 for a feed without seqIds), None while not live."""
-        return self._book_id if self.state is _LIVE else None
-
-    @property
-    def gaps(self) -> int:
-        return self.resyncs.get("gap", 0)
 
     def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
         """Replace the book with a snapshot (live or not: a new snapshot always restarts the book)."""
@@ -132,12 +118,6 @@ class OkxBookSync:
         price, qty = self._price_text, self._qty_text
         return okx_checksum([(price[p], qty[q]) for p, q in bids], [(price[p], qty[q]) for p, q in asks])
 
-    def invalidate(self, cause: str) -> None:
-        """Drop the book (it can no longer be trusted) and wait for a new snapshot; counted by cause."""
-        self.book.clear()
-        self.state = BookState.STALE
-        self.resyncs[cause] = self.resyncs.get(cause, 0) + 1
-
     def _checksum_matches(self, expected: int) -> bool:
         if self.checksum() == expected:
             self.checksums_ok += 1
@@ -145,7 +125,3 @@ class OkxBookSync:
         self.checksums_failed += 1
         self.invalidate("checksum_mismatch")
         return False
-
-    def _check_instrument(self, instrument: str) -> None:
-        if instrument != self.instrument:
-            raise ValueError(f"{instrument} event given to the book sync of {self.instrument}")
