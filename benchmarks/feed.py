@@ -20,44 +20,21 @@ import time
 from pathlib import Path
 
 import orjson
-from sortedcontainers import SortedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from adapters.base import SyncResult  # noqa: E402
 from adapters.binance.book_sync import BinanceBookSync  # noqa: E402
 from adapters.binance.market_data import BinanceMarketDataCodec  # noqa: E402
 from engine.messages import BookSnapshot, DepthDiff, TopOfBook  # noqa: E402
 from engine.model.numbers import Instrument  # noqa: E402
+from baseline import bare_loop  # noqa: E402
 from engine.replay.formats import read_capture  # noqa: E402
 
 CAPTURE = ROOT.parent / "shared" / "recorded" / "nkaz001+hftbacktest" / "examples" / "usdm" / "btcusdt_20240808.gz"
 
-
-def bare_loop(frames: list[bytes]) -> float:
-    bids, asks = SortedDict(), SortedDict()
-    loads = orjson.loads
-    t0 = time.perf_counter()
-    for raw in frames:
-        msg = loads(raw)
-        data = msg.get("data", msg)
-        b = data.get("b") if "bids" not in data else data["bids"]
-        a = data.get("a") if "asks" not in data else data["asks"]
-        if type(b) is list:
-            for p, q in b:
-                q = float(q)
-                if q == 0.0:
-                    bids.pop(float(p), None)
-                else:
-                    bids[float(p)] = q
-            for p, q in a:
-                q = float(q)
-                if q == 0.0:
-                    asks.pop(float(p), None)
-                else:
-                    asks[float(p)] = q
-    return len(frames) / (time.perf_counter() - t0)
 
 
 def engine_loop(frames: list[tuple[int, bytes]], symbol: str) -> tuple[float, BinanceBookSync]:

@@ -19,45 +19,19 @@ import dataclasses
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import orjson
 import trio
-from sortedcontainers import SortedDict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from engine import scenario as scenario_file  # noqa: E402
 from engine import session  # noqa: E402
+from baseline import bare_loop  # noqa: E402
 from engine.replay.formats import read_capture  # noqa: E402
 
-
-def bare_loop(frames: list[bytes]) -> float:
-    """Messages per second of parse + float-keyed SortedDict level updates over `frames`."""
-    bids, asks = SortedDict(), SortedDict()
-    loads = orjson.loads
-    t0 = time.perf_counter()
-    for raw in frames:
-        msg = loads(raw)
-        data = msg.get("data", msg)
-        b = data.get("b") if "bids" not in data else data["bids"]
-        a = data.get("a") if "asks" not in data else data["asks"]
-        if type(b) is list:
-            for p, q in b:
-                q = float(q)
-                if q == 0.0:
-                    bids.pop(float(p), None)
-                else:
-                    bids[float(p)] = q
-            for p, q in a:
-                q = float(q)
-                if q == 0.0:
-                    asks.pop(float(p), None)
-                else:
-                    asks[float(p)] = q
-    return len(frames) / (time.perf_counter() - t0)
 
 
 def engine_replay(scenario: scenario_file.Scenario, out_dir: Path) -> tuple[float, dict]:
