@@ -102,6 +102,24 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_venue(args: argparse.Namespace) -> int:
+    from engine import venue
+    try:
+        spec = scenario_file.load_venue(args.scenario)
+    except scenario_file.ScenarioError as exc:
+        print(f"engine: {exc}", file=sys.stderr)
+        return 2
+    try:
+        trio.run(venue.run, spec, args.host, args.port)
+    except KeyboardInterrupt:
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - say what stopped the venue (a port in use), then exit non-zero
+        for leaf in _flatten(exc):
+            print(f"engine: venue: {leaf}", file=sys.stderr)
+        return 2 if all(isinstance(leaf, OSError) for leaf in _flatten(exc)) else 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="WARNING", help="logging level on stderr (default WARNING)")
@@ -120,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--venue", required=True, choices=VENUES)
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.set_defaults(func=cmd_verify_feed)
+    sim = commands.add_parser("venue", help="serve a simulated venue on loopback in its own protocol until stopped")
+    sim.add_argument("scenario", help="a scenario with [[instruments]], [feed] and [venue] (accounts, faults)")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port, printed)")
+    sim.set_defaults(func=cmd_venue)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     return args.func(args)

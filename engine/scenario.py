@@ -3,6 +3,10 @@
 A scenario names its instruments, its market data (a synthetic feed made from a seed, or recorded files),
 the strategy, the risk limits, the simulated venue and any faults to inject. Every problem is reported
 as a `ScenarioError` naming the file and the key, so that a bad scenario fails before a single actor runs.
+
+A simulated venue served on its own (`python -m engine venue`) is read by `load_venue`: its instruments, the
+market that drives it (`[feed]`, replayed `speed` times real time) and the venue itself (`[venue]`: fees,
+seed, queue model, latency, rate limits, demo accounts and faults).
 """
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from adapters.simulated.faults import FaultKind
+from adapters.simulated.latency import LATENCY_MODELS
+from adapters.simulated.queue import QUEUE_MODELS
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
 
 
@@ -249,3 +256,147 @@ def _fault(path: Path, i: int, table: Any) -> FaultSpec:
         raise ScenarioError(f"{path}: [[faults]] entry {i} must be a table")
     r = _Reader(path, table, f"faults[{i}]")
     return FaultSpec(r.str("actor", choices=ACTORS), r.int("after_events", minimum=1))
+
+
+# ---------------------------------------------------------------- a simulated venue served on its own
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """A demo account of the simulated venue; the secret stays out of reprs."""
+    api_key: str
+    secret: str = field(repr=False)
+    balances: dict[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LatencySpec:
+    model: str                     # "constant" or "lognormal"
+    entry_ns: int                  # constant: the delay; lognormal: the median
+    response_ns: int
+    sigma: Decimal = Decimal(0)    # lognormal: the shape
+
+
+@dataclass(frozen=True)
+class SimFaultSpec:
+    """One `[[venue.faults]]` entry: which counted events it hits, and how the fault looks."""
+    kind: str
+    at: tuple[int, ...] = ()
+    rate_ppm: int = 0
+    retry_after_s: int = 10
+    status: int = 503
+    executed: bool = False
+    delay_ms: int = 0
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True)
+class SimVenueSpec:
+    """What `python -m engine venue` serves: instruments, the market that drives them, the venue's rules."""
+    name: str
+    path: Path
+    instruments: dict[str, Instrument]
+    feed: FeedSpec
+    speed: int                     # the replayed market runs this many times faster than real time
+    venue: str
+    maker_fee: Decimal
+    taker_fee: Decimal
+    seed: int
+    queue_model: str
+    queue_power: int
+    latency: LatencySpec
+    request_weight_per_minute: int
+    orders_per_10s: int
+    orders_per_day: int
+    accounts: tuple[AccountSpec, ...]
+    faults: tuple[SimFaultSpec, ...] = ()
+
+
+def load_venue(path: str | Path) -> SimVenueSpec:
+    """Read and check a simulated venue's scenario at `path`: `[[instruments]]`, `[feed]` and `[venue]`."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    root = _Reader(path, doc, "")
+    name = _Reader(path, doc.get("engine", {}), "engine").str("name", path.stem)
+    instruments = _instruments(path, doc)
+    feed_table = root.table_("feed")
+    feed = _feed(path, feed_table, instruments)
+    speed = feed_table.int("speed", 1, minimum=1)
+
+    r = root.table_("venue")
+    latency = _Reader(path, r._get("latency", {}, (dict,), "a table"), "venue.latency")
+    limits = _Reader(path, r._get("rate_limits", {}, (dict,), "a table"), "venue.rate_limits")
+    accounts = r._get("accounts", _REQUIRED, (list,), "a list of [[venue.accounts]] tables")
+    if not accounts:
+        raise r.error("accounts", "at least one account is required")
+    faults = r._get("faults", [], (list,), "a list of [[venue.faults]] tables")
+    spec = SimVenueSpec(
+        name=name, path=path, instruments=instruments, feed=feed, speed=speed,
+        venue=r.str("name", "binance"),
+        maker_fee=r.decimal("maker_fee"),
+        taker_fee=r.decimal("taker_fee"),
+        seed=r.int("seed", 0),
+        queue_model=r.str("queue_model", "conservative", choices=QUEUE_MODELS),
+        queue_power=r.int("queue_power", 2, minimum=1),
+        latency=LatencySpec(
+            model=latency.str("model", "constant", choices=LATENCY_MODELS),
+            entry_ns=latency.int("entry_us", 0, minimum=0) * 1000,
+            response_ns=latency.int("response_us", 0, minimum=0) * 1000,
+            sigma=latency.decimal("sigma", "0")),
+        request_weight_per_minute=limits.int("request_weight_per_minute", 6_000, minimum=1),
+        orders_per_10s=limits.int("orders_per_10s", 100, minimum=1),
+        orders_per_day=limits.int("orders_per_day", 200_000, minimum=1),
+        accounts=tuple(_account(path, i, table, instruments) for i, table in enumerate(accounts)),
+        faults=tuple(_sim_fault(path, i, table, tuple(k.value for k in FaultKind))
+                     for i, table in enumerate(faults)),
+    )
+    keys = [account.api_key for account in spec.accounts]
+    if len(set(keys)) != len(keys):
+        raise r.error("accounts", "two accounts have the same api_key")
+    kinds = [fault.kind for fault in spec.faults]
+    if len(set(kinds)) != len(kinds):
+        raise r.error("faults", "at most one entry per kind")
+    return spec
+
+
+def _account(path: Path, i: int, table: Any, instruments: dict[str, Instrument]) -> AccountSpec:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{path}: [[venue.accounts]] entry {i} must be a table")
+    r = _Reader(path, table, f"venue.accounts[{i}]")
+    api_key, secret = r.str("api_key"), r.str("secret")
+    if not api_key or not secret:
+        raise r.error("api_key", "api_key and secret must not be empty")
+    balances_table = r.table_("balances")
+    assets = {inst.base for inst in instruments.values()} | {inst.quote for inst in instruments.values()}
+    balances = {}
+    for asset in balances_table.table:
+        if asset not in assets:
+            raise balances_table.error(asset, f"is not an asset of the [[instruments]] ({', '.join(sorted(assets))})")
+        balances[asset] = balances_table.decimal(asset)
+    return AccountSpec(api_key, secret, balances)
+
+
+def _sim_fault(path: Path, i: int, table: Any, kinds: tuple[str, ...]) -> SimFaultSpec:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{path}: [[venue.faults]] entry {i} must be a table")
+    r = _Reader(path, table, f"venue.faults[{i}]")
+    kind = r.str("kind", choices=kinds)
+    at = r._get("at", [], (list,), "a list of event numbers")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in at):
+        raise r.error("at", f"must list event numbers from 1, got {at!r}")
+    rate = r.decimal("rate", "0")
+    ppm = rate * 1_000_000
+    if rate > 1 or ppm != ppm.to_integral_value():
+        raise r.error("rate", f"must be a probability from 0 to 1 with at most 6 decimals, got {table['rate']!r}")
+    if not at and not rate:
+        raise r.error("at", "a fault needs `at` (event numbers) or a `rate`")
+    status = r.int("status", 503)
+    if not 500 <= status <= 599:
+        raise r.error("status", f"must be a 5xx status, got {status}")
+    return SimFaultSpec(kind, tuple(sorted(set(at))), int(ppm), retry_after_s=r.int("retry_after_s", 10, minimum=1),
+                        status=status, executed=r.bool("executed", False), delay_ms=r.int("delay_ms", 0, minimum=0),
+                        duration_ms=r.int("duration_ms", 0, minimum=0))

@@ -15,22 +15,30 @@ counterparty that behaves and fails like the real one, with nothing but pure cod
   (-2010 "Duplicate order sent."), then matched by `MatchingEngine` against the book views it is fed;
 - query (-2013), cancel (-2011), open orders, account, depth, exchangeInfo, time and ping.
 
-Responses are Binance's JSON shapes and status enums (NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED;
-a refused order is an HTTP 400 with -2010 and leaves no order behind, as on Binance), with `fills[]` in
-FULL responses. Commission is charged in the asset received (base on a buy, quote on a sell), as Binance
-does without BNB, rounded to the asset's 8 decimals. Prices and quantities are the instruments' exact
+It also publishes what Binance's streams would carry, as `VenueEvent`s to whoever `listen`s (the server's
+streams): per account, an `executionReport` for every change of an order and an `outboundAccountPosition`
+after each operation that moved balances; per symbol, every public trade (the market's and our fills) and
+every change of the book it shows. That book (the latest view less what our orders took, plus our resting
+orders) has update ids of its own, one per change, so that depth snapshots and diffs chain as Binance's do.
+
+Responses are Binance's JSON shapes and status enums (NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED,
+EXPIRED_IN_MATCH; a refused order is an HTTP 400 with -2010 and leaves no order behind, as on Binance),
+with `fills[]` in FULL responses. Self-trade prevention (EXPIRE_MAKER by default, EXPIRE_TAKER, EXPIRE_BOTH)
+expires an account's order that would meet its own resting order on the other side, as Binance does.
+Commission is charged in the asset received (base on a buy, quote on a sell), as Binance does without BNB,
+rounded to the asset's 8 decimals. Prices and quantities are the instruments' exact
 integers; balances and money are Decimal. Time comes only from the injected `now_ns` clock.
 
 Not here yet: `quoteOrderQty` market orders and other order types (refused with -1014 / -2010), order
-lists, cancel-all, the 418 IP ban, and the WebSocket API and user data stream (execution reports as
-events); see the server module.
+lists, cancel-all, the STP modes NONE, DECREMENT and TRANSFER (refused with -1013: our orders never trade
+with each other, since they are not in the book the market shows), and the 418 IP ban.
 """
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
 from typing import Any
 from urllib.parse import parse_qsl
@@ -45,8 +53,10 @@ from adapters.simulated.matching import (
     LOT_SIZE,
     PRICE_FILTER,
     UNKNOWN_ORDER,
+    WOULD_TAKE,
     MatchingEngine,
 )
+from adapters.simulated.queue import QueueModel
 from engine.messages import (
     BookView,
     CancelRequest,
@@ -61,6 +71,8 @@ from engine.messages import (
 from engine.model.numbers import Instrument, NumberFormatError, format_fixed, parse_fixed
 from engine.model.orders import CLIENT_ORDER_ID
 
+USER = "user"
+"""The `stream` of a user data event (an account's execution reports and balances)."""
 ASSET_PRECISION = 8
 """Decimals of balances, commissions and quote amounts on the wire, as on Binance spot."""
 
@@ -82,6 +94,10 @@ _SIDE_NAMES = {Side.BUY: "BUY", Side.SELL: "SELL"}
 _BINANCE_ORDER_TYPES = {"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT",
                         "LIMIT_MAKER"}
 _SUPPORTED_ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
+STP_MODES = ("EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
+"""Self-trade prevention modes the venue allows; NONE is not among them, as on Binance spot's main symbols,
+since our orders never trade with each other here (they are not in the book the market shows)."""
+DEFAULT_STP_MODE = "EXPIRE_MAKER"
 _RESPONSE_TYPES = ("ACK", "RESULT", "FULL")
 _NUMBER = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
 _JSON = ("Content-Type", "application/json;charset=UTF-8")
@@ -105,6 +121,18 @@ class HttpResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class VenueEvent:
+    """Something the venue publishes, in Binance's shape: on a market stream, or to one account.
+
+    `stream` is "<symbol>@trade", "<symbol>@bookTicker", "<symbol>@depth" (one change of the book, which the
+    streams batch into Binance's diff windows), or `USER` with the account's `api_key`.
+    """
+    stream: str
+    payload: dict
+    api_key: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Listing:
     """One symbol the exchange lists: the instrument (tick and lot sizes) and its other filter bounds."""
     instrument: Instrument
@@ -121,8 +149,8 @@ class RateLimits:
     orders_per_day: int = 200_000
 
 
-class _Refusal(Exception):
-    """A Binance error response: HTTP status, error code, message (and Retry-After for a 429)."""
+class Refusal(Exception):
+    """A Binance error: HTTP status, error code, message (and Retry-After for a 429)."""
 
     def __init__(self, status: int, code: int, msg: str, retry_after_s: int | None = None):
         super().__init__(msg)
@@ -160,10 +188,11 @@ class _Balance:
 class _Account:
     """One API key's secret, balances and orders. Its default repr shows none of them."""
 
-    __slots__ = ("uid", "secret", "balances", "orders_10s", "orders_1d", "by_client_id", "updated_ms")
+    __slots__ = ("uid", "api_key", "secret", "balances", "orders_10s", "orders_1d", "by_client_id", "updated_ms")
 
-    def __init__(self, uid: int, secret: str, balances: Mapping[str, Decimal]):
+    def __init__(self, uid: int, api_key: str, secret: str, balances: Mapping[str, Decimal]):
         self.uid = uid
+        self.api_key = api_key
         self.secret = secret
         self.balances = {asset: _Balance(Decimal(amount)) for asset, amount in balances.items()}
         self.orders_10s, self.orders_1d = _Window(_TEN_SECONDS_MS), _Window(_DAY_MS)
@@ -181,20 +210,47 @@ class _Order:
     """An order as the exchange keeps it; `locked` is what is still held in `lock_asset` for it."""
 
     __slots__ = ("order_id", "client_order_id", "account", "listing", "side", "order_type", "tif", "price", "qty",
-                 "cum_qty", "cum_quote", "status", "created_ms", "updated_ms", "lock_asset", "locked")
+                 "cum_qty", "cum_quote", "status", "created_ms", "updated_ms", "lock_asset", "locked", "stp",
+                 "prevented")
 
     def __init__(self, order_id: int, client_order_id: str, account: _Account, listing: Listing, side: Side,
                  order_type: OrderType, tif: TimeInForce, price: int, qty: int, lock_asset: str, locked: Decimal,
-                 now_ms: int):
+                 now_ms: int, stp: str):
         self.order_id, self.client_order_id, self.account, self.listing = order_id, client_order_id, account, listing
         self.side, self.order_type, self.tif, self.price, self.qty = side, order_type, tif, price, qty
         self.cum_qty, self.cum_quote, self.status = 0, _ZERO, "NEW"
         self.created_ms = self.updated_ms = now_ms
         self.lock_asset, self.locked = lock_asset, locked
+        self.stp = stp                     # its self-trade prevention mode
+        self.prevented: _Prevented | None = None  # set when self-trade prevention is expiring it
 
     @property
     def is_open(self) -> bool:
         return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+@dataclass(frozen=True, slots=True)
+class _Prevented:
+    """Why self-trade prevention expires an order: the prevented match, and the order on the other side."""
+    match_id: int
+    counter_order_id: int
+
+
+class _ShownBook:
+    """The book a symbol shows the public, with the venue's own update id (one per change)."""
+
+    __slots__ = ("update_id", "bids", "asks")
+
+    def __init__(self) -> None:
+        self.update_id = 0
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+
+    def top(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        if not self.bids or not self.asks:
+            return None
+        bid, ask = max(self.bids), min(self.asks)
+        return (bid, self.bids[bid]), (ask, self.asks[ask])
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,14 +265,22 @@ class SimulatedBinance:
     """The exchange: `handle` answers requests, `on_book` feeds it the market; both read the clock `now_ns`."""
 
     def __init__(self, listings: Iterable[Listing], *, now_ns: Callable[[], int], maker_fee: Decimal,
-                 taker_fee: Decimal, rate_limits: RateLimits = RateLimits(), venue: str = "binance"):
+                 taker_fee: Decimal, rate_limits: RateLimits = RateLimits(), venue: str = "binance",
+                 queue: QueueModel | None = None):
         self.listings = {listing.instrument.venue_symbol: listing for listing in listings}
         self.maker_fee, self.taker_fee = maker_fee, taker_fee
         self.rate_limits = rate_limits
         self.venue = venue
         self._now_ns = now_ns
         self._matching = MatchingEngine({ls.instrument.symbol: ls.instrument for ls in self.listings.values()},
-                                        maker_fee=maker_fee, taker_fee=taker_fee, venue=venue)
+                                        maker_fee=maker_fee, taker_fee=taker_fee, venue=venue, queue=queue)
+        self._by_symbol = {ls.instrument.symbol: ls for ls in self.listings.values()}
+        self._shown = {symbol: _ShownBook() for symbol in self.listings}  # venue symbol → its public book
+        self._listeners: list[Callable[[VenueEvent], None]] = []
+        self._changed: set[str] = set()                # venue symbols whose shown book may have changed
+        self._moved: dict[_Account, set[str]] = {}     # accounts whose balances moved → the assets
+        self._last_execution_id = 0
+        self._prevented_ids: dict[str, int] = {}      # venue symbol → last prevented match id
         self._accounts: dict[str, _Account] = {}
         self._orders: dict[int, _Order] = {}           # every order by order id
         self._open: dict[int, _Order] = {}             # orders working on the book
@@ -245,14 +309,66 @@ class SimulatedBinance:
         """Add an account with its starting balances (all free)."""
         if api_key in self._accounts:
             raise ValueError("an account with this API key exists already")
-        self._accounts[api_key] = _Account(len(self._accounts) + 1, secret, balances)
+        self._accounts[api_key] = _Account(len(self._accounts) + 1, api_key, secret, balances)
+
+    def now_ms(self) -> int:
+        """The venue's clock, in Binance's milliseconds."""
+        return self._now_ns() // _MS
+
+    def listen(self, listener: Callable[[VenueEvent], None]) -> None:
+        """Call `listener` with every event the venue publishes from now on (synchronously, in order)."""
+        self._listeners.append(listener)
 
     def on_book(self, view: BookView) -> None:
-        """Take a new book view: resting orders it crosses fill as maker, and depth shows it from now on."""
+        """Take a new book view: its trades print, resting orders it reaches fill as maker, depth shows it."""
         now_ms = self._now_ns() // _MS
+        listing = self._by_symbol.get(view.instrument)
+        if listing is None:
+            return
+        for trade in view.trades:
+            self._print(listing, trade.price, trade.qty, trade.aggressor is Side.SELL, now_ms)
         with localcontext(_EXACT):
             for report in self._matching.on_book(view):
                 self._apply(self._orders[int(report.client_order_id)], report, now_ms)
+        self._changed.add(listing.instrument.venue_symbol)
+        self._publish(now_ms)
+
+    def refuse(self, request: HttpRequest, status: int, code: int, msg: str,
+               retry_after_s: int | None = None) -> HttpResponse:
+        """Answer `request` with a Binance error without carrying it out; its weight counts as usual."""
+        route = self._routes.get((request.method, request.path))
+        now_ms = self._now_ns() // _MS
+        used = self._weight.add(now_ms, route.weight(_params(request)) if route else 1)
+        headers = [_JSON, ("X-MBX-USED-WEIGHT-1M", str(used))]
+        if retry_after_s is not None:
+            headers.append(("Retry-After", str(retry_after_s)))
+        return HttpResponse(status, tuple(headers), orjson.dumps({"code": code, "msg": msg}))
+
+    def count_weight(self, weight: int) -> int:
+        """Count a WebSocket API request's weight in the same window as REST's (Binance's limit is per IP, and
+        the venue sees one); the weight used in the current minute."""
+        return self._weight.add(self._now_ns() // _MS, weight)
+
+    def user_stream_key(self, params: Mapping[str, object]) -> str:
+        """The API key of a signed WebSocket API request (`userDataStream.subscribe.signature`).
+
+        The signature is over every parameter but itself, sorted by name, as `k=v&...`. Raises `Refusal`
+        as the REST door would: -2014/-2015 for the key, -1022 for the signature, -1021 for the time.
+        """
+        text = {name: _ws_text(value) for name, value in params.items()}
+        account = self._accounts.get(text.get("apiKey", ""))
+        if not text.get("apiKey"):
+            raise Refusal(401, -2014, "API-key format invalid.")
+        if account is None:
+            raise Refusal(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        signature = text.pop("signature", "")
+        if not signature:
+            raise Refusal(400, -1102, _mandatory("signature"))
+        payload = "&".join(f"{name}={value}" for name, value in sorted(text.items()))
+        if not signature_matches(account.secret, payload, signature):
+            raise Refusal(400, -1022, BAD_SIGNATURE)
+        self._check_time(text, self._now_ns() // _MS)
+        return account.api_key
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request exactly as Binance would."""
@@ -260,55 +376,58 @@ class SimulatedBinance:
         if route is None:
             return HttpResponse(404, (), b"")
         now_ms = self._now_ns() // _MS
-        params = dict(parse_qsl(request.body, keep_blank_values=True))
-        params.update(parse_qsl(request.query, keep_blank_values=True))  # the query string wins (§1.2)
+        params = _params(request)
         used = self._weight.add(now_ms, route.weight(params))
         headers = [("X-MBX-USED-WEIGHT-1M", str(used))]
         try:
-            limit = self.rate_limits.request_weight_per_minute
-            if used > limit:
-                raise _Refusal(429, -1003, f"Too much request weight used; current limit is {limit} request weight "
-                               "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-                               self._weight.retry_after_s(now_ms))
+            if used > self.rate_limits.request_weight_per_minute:
+                raise Refusal(429, -1003, too_much_weight(self.rate_limits), self._weight.retry_after_s(now_ms))
             account = self._authenticate(request, params, now_ms) if route.signed else None
             if route.new_order:
                 headers += self._count_order(account, now_ms)
             with localcontext(_EXACT):
                 payload = route.handler(params, account, now_ms)
             return HttpResponse(200, (_JSON, *headers), orjson.dumps(payload))
-        except _Refusal as refusal:
+        except Refusal as refusal:
             if refusal.retry_after_s is not None:
                 headers.append(("Retry-After", str(refusal.retry_after_s)))
             return HttpResponse(refusal.status, (_JSON, *headers),
                                 orjson.dumps({"code": refusal.code, "msg": refusal.msg}))
+        finally:
+            self._publish(now_ms)
 
     # ------------------------------------------------------------ the door: keys, signatures, time, counts
 
     def _authenticate(self, request: HttpRequest, params: dict[str, str], now_ms: int) -> _Account:
         api_key = request.headers.get("x-mbx-apikey", "")
         if not api_key:
-            raise _Refusal(401, -2014, "API-key format invalid.")
+            raise Refusal(401, -2014, "API-key format invalid.")
         account = self._accounts.get(api_key)
         if account is None:
-            raise _Refusal(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            raise Refusal(401, -2015, "Invalid API-key, IP, or permissions for action.")
         query, query_signature = split_signature(request.query)
         body, body_signature = split_signature(request.body)
         signature = query_signature if query_signature is not None else body_signature
         if not signature:
-            raise _Refusal(400, -1102, _mandatory("signature"))
+            raise Refusal(400, -1102, _mandatory("signature"))
         if not signature_matches(account.secret, signature_payload(query, body), signature):
-            raise _Refusal(400, -1022, BAD_SIGNATURE)
+            raise Refusal(400, -1022, BAD_SIGNATURE)
+        self._check_time(params, now_ms)
+        return account
+
+    @staticmethod
+    def _check_time(params: Mapping[str, str], now_ms: int) -> None:
+        """`timestamp` (ms or µs) must be less than 1 s ahead of the venue and within `recvWindow` behind."""
         timestamp = Decimal(_integer(params, "timestamp"))
         if timestamp >= 10 ** 15:  # microseconds
             timestamp /= 1000
         recv_window = _decimal_param(params, "recvWindow", Decimal(5_000))
         if recv_window > _MAX_RECV_WINDOW_MS:
-            raise _Refusal(400, -1131, f"recvWindow must be less than {_MAX_RECV_WINDOW_MS}")
+            raise Refusal(400, -1131, f"recvWindow must be less than {_MAX_RECV_WINDOW_MS}")
         if timestamp >= now_ms + 1_000:
-            raise _Refusal(400, -1021, AHEAD_OF_SERVER)
+            raise Refusal(400, -1021, AHEAD_OF_SERVER)
         if now_ms - timestamp > recv_window:
-            raise _Refusal(400, -1021, OUTSIDE_RECV_WINDOW)
-        return account
+            raise Refusal(400, -1021, OUTSIDE_RECV_WINDOW)
 
     def _count_order(self, account: _Account, now_ms: int) -> list[tuple[str, str]]:
         limits = self.rate_limits
@@ -316,8 +435,8 @@ class SimulatedBinance:
         for used, limit, window, interval in ((in_10s, limits.orders_per_10s, account.orders_10s, "10 SECOND"),
                                               (in_day, limits.orders_per_day, account.orders_1d, "1 DAY")):
             if used > limit:
-                raise _Refusal(429, -1015, f"Too many new orders; current limit is {limit} orders per {interval}.",
-                               window.retry_after_s(now_ms))
+                raise Refusal(429, -1015, f"Too many new orders; current limit is {limit} orders per {interval}.",
+                              window.retry_after_s(now_ms))
         return [("X-MBX-ORDER-COUNT-10S", str(in_10s)), ("X-MBX-ORDER-COUNT-1D", str(in_day))]
 
     # ------------------------------------------------------------ orders
@@ -327,85 +446,148 @@ class SimulatedBinance:
         instrument = listing.instrument
         side = _SIDES.get(_required(params, "side"))
         if side is None:
-            raise _Refusal(400, -1117, "Invalid side.")
+            raise Refusal(400, -1117, "Invalid side.")
         type_name = _required(params, "type")
         if type_name not in _BINANCE_ORDER_TYPES:
-            raise _Refusal(400, -1116, "Invalid orderType.")
+            raise Refusal(400, -1116, "Invalid orderType.")
         if type_name not in _SUPPORTED_ORDER_TYPES:
-            raise _Refusal(400, -2010, "Order type not supported for this symbol.")
+            raise Refusal(400, -2010, "Order type not supported for this symbol.")
         if params.get("quoteOrderQty"):
-            raise _Refusal(400, -1014, "Unsupported order combination.")
+            raise Refusal(400, -1014, "Unsupported order combination.")
         order_type = OrderType(type_name)
         tif = self._time_in_force(params, order_type)
         qty = _amount(params, "quantity", instrument.qty_decimals)
         if order_type is OrderType.MARKET:
             if params.get("price"):
-                raise _Refusal(400, -1106, "Parameter 'price' sent when not required.")
+                raise Refusal(400, -1106, "Parameter 'price' sent when not required.")
             price = 0
         else:
             price = _amount(params, "price", instrument.price_decimals)
         client_order_id = params.get("newClientOrderId") or self._generated_id()
         if not CLIENT_ORDER_ID.fullmatch(client_order_id):
-            raise _Refusal(400, -1100, ILLEGAL_CLIENT_ORDER_ID)
+            raise Refusal(400, -1100, ILLEGAL_CLIENT_ORDER_ID)
         response_type = params.get("newOrderRespType") or (
             "FULL" if order_type in (OrderType.LIMIT, OrderType.MARKET) else "ACK")
         if response_type not in _RESPONSE_TYPES:
-            raise _Refusal(400, -1100, "Illegal characters found in parameter 'newOrderRespType'; "
-                                       "legal range is 'ACK, RESULT, FULL'.")
+            raise Refusal(400, -1100, "Illegal characters found in parameter 'newOrderRespType'; "
+                                      "legal range is 'ACK, RESULT, FULL'.")
+        stp = params.get("selfTradePreventionMode") or DEFAULT_STP_MODE
+        if stp not in STP_MODES:
+            raise Refusal(400, -1013, "This symbol does not allow the specified self-trade prevention mode.")
         self._check_filters(listing, order_type, price, qty)
         existing = account.by_client_id.get((instrument.venue_symbol, client_order_id))
         if existing is not None and existing.is_open:
-            raise _Refusal(400, -2010, DUPLICATE_ORDER)
+            raise Refusal(400, -2010, DUPLICATE_ORDER)
+        own = self._own_crossed(account, listing, side, order_type, price, qty)
+        if own and order_type is OrderType.LIMIT_MAKER:
+            raise Refusal(400, -2010, WOULD_TAKE)
 
         lock_asset, locked = self._funds_needed(instrument, side, order_type, price, qty)
         balance = account.balance(lock_asset)
         if locked > balance.free:
-            raise _Refusal(400, -2010, INSUFFICIENT_BALANCE)
+            raise Refusal(400, -2010, INSUFFICIENT_BALANCE)
         balance.free -= locked
         balance.locked += locked
         self._last_order_id += 1
         order = _Order(self._last_order_id, client_order_id, account, listing, side, order_type, tif, price, qty,
-                       lock_asset, locked, now_ms)
-        reports = self._matching.submit(
-            NewOrderRequest(client_order_id=str(order.order_id), venue=self.venue, instrument=instrument.symbol,
-                            side=side, qty=qty, price=price, order_type=order_type, tif=tif, ts_ns=now_ms * _MS),
-            now_ms * _MS)
+                       lock_asset, locked, now_ms, stp)
+        request = NewOrderRequest(client_order_id=str(order.order_id), venue=self.venue, instrument=instrument.symbol,
+                                  side=side, qty=qty, price=price, order_type=order_type, tif=tif,
+                                  ts_ns=now_ms * _MS)
+        expire_taker = bool(own) and stp in ("EXPIRE_TAKER", "EXPIRE_BOTH")
+        if expire_taker:
+            # it may take only what is better than its own order's price, then its remainder expires
+            tick = instrument.tick_size
+            cap = own[0].price - tick if side is Side.BUY else own[0].price + tick
+            request = replace(request, order_type=OrderType.LIMIT, price=max(cap, tick),
+                              tif=TimeInForce.FOK if tif is TimeInForce.FOK else TimeInForce.IOC)
+        reports = self._matching.submit(request, now_ms * _MS)
         if reports[0].exec_type is ExecType.REJECTED:  # LIMIT_MAKER that would take: no order is left behind
             balance.locked -= locked
             balance.free += locked
-            raise _Refusal(400, -2010, reports[0].reason)
+            raise Refusal(400, -2010, reports[0].reason)
         self._orders[order.order_id] = order
         account.by_client_id[(instrument.venue_symbol, client_order_id)] = order
         self._open[order.order_id] = order
-        fills = [fill for fill in (self._apply(order, report, now_ms) for report in reports) if fill is not None]
+        self._apply(order, reports[0], now_ms)
+        prevented = []
+        if own and stp in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
+            for maker in own:
+                prevented.append(self._prevent(maker, order, now_ms) | {"makerOrderId": maker.order_id})
+        if expire_taker:
+            order.prevented = _Prevented(self._next_prevented_id(instrument), own[0].order_id)
+        fills = [fill for fill in (self._apply(order, report, now_ms) for report in reports[1:]) if fill is not None]
+        if expire_taker:
+            prevented.insert(0, {"preventedMatchId": order.prevented.match_id, "makerOrderId": own[0].order_id,
+                                 "price": format_fixed(own[0].price, instrument.price_decimals),
+                                 "takerPreventedQuantity": format_fixed(order.qty - order.cum_qty,
+                                                                        instrument.qty_decimals)})
 
         ack = {"symbol": instrument.venue_symbol, "orderId": order.order_id, "orderListId": -1,
                "clientOrderId": client_order_id, "transactTime": now_ms}
         if response_type == "ACK":
             return ack
-        result = ack | _order_fields(order) | {"workingTime": order.created_ms, "selfTradePreventionMode": "NONE"}
+        result = ack | _order_fields(order) | {"workingTime": order.created_ms, "selfTradePreventionMode": stp}
         if response_type == "FULL":
             result["fills"] = fills
+        if prevented:
+            result["preventedMatches"] = prevented
         return result
+
+    def _own_crossed(self, account: _Account, listing: Listing, side: Side, order_type: OrderType, price: int,
+                     qty: int) -> list[_Order]:
+        """The account's open orders on the other side that a new order would meet, best first.
+
+        The new order meets one if its limit reaches the resting order's price and the book's liquidity at
+        better prices cannot fill it first.
+        """
+        offered = self._matching.offered(listing.instrument.symbol)
+        levels = (offered.asks if side is Side.BUY else offered.bids) if offered is not None else ()
+        sign = side.sign
+
+        def met(own: _Order) -> bool:
+            if order_type is not OrderType.MARKET and own.price * sign > price * sign:
+                return False
+            return sum(level_qty for level_price, level_qty in levels if level_price * sign < own.price * sign) < qty
+        crossed = [o for o in self._open.values()
+                   if o.account is account and o.listing is listing and o.side is not side and met(o)]
+        return sorted(crossed, key=lambda o: (o.price * sign, o.order_id))
+
+    def _prevent(self, maker: _Order, taker: _Order, now_ms: int) -> dict:
+        """Expire a resting order that `taker` would have traded with (EXPIRE_MAKER, EXPIRE_BOTH)."""
+        instrument = maker.listing.instrument
+        maker.prevented = _Prevented(self._next_prevented_id(instrument), taker.order_id)
+        remaining = maker.qty - maker.cum_qty
+        for report in self._matching.cancel(CancelRequest(str(maker.order_id), self.venue, instrument.symbol,
+                                                          now_ms * _MS), now_ms * _MS):
+            self._apply(maker, report, now_ms)
+        return {"preventedMatchId": maker.prevented.match_id,
+                "price": format_fixed(maker.price, instrument.price_decimals),
+                "makerPreventedQuantity": format_fixed(remaining, instrument.qty_decimals)}
+
+    def _next_prevented_id(self, instrument: Instrument) -> int:
+        symbol = instrument.venue_symbol
+        self._prevented_ids[symbol] = self._prevented_ids.get(symbol, -1) + 1
+        return self._prevented_ids[symbol]
 
     def _cancel_order(self, params: dict[str, str], account: _Account, now_ms: int) -> dict:
         listing = self._listing(params)
         order = self._find_order(params, account, listing)
         if order is None or not order.is_open:
-            raise _Refusal(400, -2011, UNKNOWN_ORDER)
+            raise Refusal(400, -2011, UNKNOWN_ORDER)
         cancel_id = params.get("newClientOrderId") or self._generated_id()
         for report in self._matching.cancel(CancelRequest(str(order.order_id), self.venue, listing.instrument.symbol,
                                                           now_ms * _MS), now_ms * _MS):
-            self._apply(order, report, now_ms)
+            self._apply(order, report, now_ms, cancel_id)
         return {"symbol": listing.instrument.venue_symbol, "origClientOrderId": order.client_order_id,
                 "orderId": order.order_id, "orderListId": -1, "clientOrderId": cancel_id, "transactTime": now_ms,
-                **_order_fields(order), "selfTradePreventionMode": "NONE"}
+                **_order_fields(order), "selfTradePreventionMode": order.stp}
 
     def _query_order(self, params: dict[str, str], account: _Account, now_ms: int) -> dict:
         listing = self._listing(params)
         order = self._find_order(params, account, listing)
         if order is None:
-            raise _Refusal(400, -2013, NO_SUCH_ORDER)
+            raise Refusal(400, -2013, NO_SUCH_ORDER)
         return _order_status(order)
 
     def _open_orders(self, params: dict[str, str], account: _Account, now_ms: int) -> list[dict]:
@@ -437,23 +619,12 @@ class SimulatedBinance:
         instrument = listing.instrument
         limit = min(_integer(params, "limit", 100), 5_000)
         if limit < 1:
-            raise _Refusal(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '1-5000'.")
-        offered = self._matching.offered(instrument.symbol)
-        sides: dict[Side, dict[int, int]] = {Side.BUY: {}, Side.SELL: {}}
-        if offered is not None:
-            sides[Side.BUY].update(offered.bids)
-            sides[Side.SELL].update(offered.asks)
-        for order in self._open.values():
-            if order.listing is listing:
-                ours = sides[order.side]
-                ours[order.price] = ours.get(order.price, 0) + order.qty - order.cum_qty
-
-        def levels(side: Side) -> list[list[str]]:
-            best_first = sorted(sides[side].items(), reverse=side is Side.BUY)[:limit]
-            return [[format_fixed(p, instrument.price_decimals), format_fixed(q, instrument.qty_decimals)]
-                    for p, q in best_first]
-        return {"lastUpdateId": offered.update_id if offered is not None else 0,
-                "bids": levels(Side.BUY), "asks": levels(Side.SELL)}
+            raise Refusal(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '1-5000'.")
+        shown = self._shown[instrument.venue_symbol]
+        price, qty = instrument.price_decimals, instrument.qty_decimals
+        return {"lastUpdateId": shown.update_id,
+                "bids": _wire_levels(sorted(shown.bids.items(), reverse=True)[:limit], price, qty),
+                "asks": _wire_levels(sorted(shown.asks.items())[:limit], price, qty)}
 
     def _exchange_info(self, params: dict[str, str], _account: None, now_ms: int) -> dict:
         if params.get("symbol"):
@@ -462,9 +633,9 @@ class SimulatedBinance:
             try:
                 names = orjson.loads(params["symbols"])
             except orjson.JSONDecodeError:
-                raise _Refusal(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
+                raise Refusal(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
             if not isinstance(names, list) or not all(isinstance(n, str) and n in self.listings for n in names):
-                raise _Refusal(400, -1121, INVALID_SYMBOL)
+                raise Refusal(400, -1121, INVALID_SYMBOL)
             listings = [self.listings[n] for n in names]
         else:
             listings = list(self.listings.values())
@@ -487,19 +658,19 @@ class SimulatedBinance:
         symbol = _required(params, "symbol")
         listing = self.listings.get(symbol)
         if listing is None:
-            raise _Refusal(400, -1121, INVALID_SYMBOL)
+            raise Refusal(400, -1121, INVALID_SYMBOL)
         return listing
 
     @staticmethod
     def _time_in_force(params: dict[str, str], order_type: OrderType) -> TimeInForce:
         if order_type is not OrderType.LIMIT:
             if params.get("timeInForce"):
-                raise _Refusal(400, -1106, "Parameter 'timeInForce' sent when not required.")
+                raise Refusal(400, -1106, "Parameter 'timeInForce' sent when not required.")
             return TimeInForce.GTC
         try:
             return TimeInForce(_required(params, "timeInForce"))
         except ValueError:
-            raise _Refusal(400, -1115, "Invalid timeInForce.") from None
+            raise Refusal(400, -1115, "Invalid timeInForce.") from None
 
     @staticmethod
     def _check_filters(listing: Listing, order_type: OrderType, price: int, qty: int) -> None:
@@ -507,11 +678,11 @@ class SimulatedBinance:
         if order_type is not OrderType.MARKET and (
                 price < instrument.tick_size or price % instrument.tick_size
                 or instrument.price_decimal(price) > listing.max_price):
-            raise _Refusal(400, -1013, PRICE_FILTER)
+            raise Refusal(400, -1013, PRICE_FILTER)
         if qty < instrument.lot_size or qty % instrument.lot_size or instrument.qty_decimal(qty) > listing.max_qty:
-            raise _Refusal(400, -1013, LOT_SIZE)
+            raise Refusal(400, -1013, LOT_SIZE)
         if order_type is not OrderType.MARKET and instrument.notional(price, qty) < listing.min_notional:
-            raise _Refusal(400, -1013, NOTIONAL)
+            raise Refusal(400, -1013, NOTIONAL)
 
     def _funds_needed(self, instrument: Instrument, side: Side, order_type: OrderType, price: int,
                       qty: int) -> tuple[str, Decimal]:
@@ -534,14 +705,29 @@ class SimulatedBinance:
                 break
         return instrument.quote, cost
 
-    def _apply(self, order: _Order, report: ExecutionReport, now_ms: int) -> dict | None:
-        """Move an order and its account's balances by one matching report; a fill's `fills[]` entry."""
+    def _apply(self, order: _Order, report: ExecutionReport, now_ms: int, cancel_id: str = "") -> dict | None:
+        """Move an order and its account's balances by one matching report, and tell its account's stream.
+
+        Returns a fill's `fills[]` entry (None for other reports); `cancel_id` is a cancel's own client id.
+        """
         order.updated_ms = order.account.updated_ms = now_ms
+        instrument = order.listing.instrument
+        self._moved.setdefault(order.account, set()).update((instrument.base, instrument.quote))
+        self._changed.add(instrument.venue_symbol)
+        fill = None
+        prevented_qty = order.qty - order.cum_qty
         if report.exec_type is ExecType.TRADE:
-            return self._fill(order, report)
-        if report.exec_type in (ExecType.EXPIRED, ExecType.CANCELED):
-            self._close(order, report.exec_type.value)
-        return None
+            fill = self._fill(order, report, now_ms)
+        elif report.exec_type in (ExecType.EXPIRED, ExecType.CANCELED):
+            self._close(order, "EXPIRED_IN_MATCH" if order.prevented else report.exec_type.value)
+        self._last_execution_id += 1
+        event = _execution_report(order, report, fill, self._last_execution_id, now_ms, cancel_id)
+        if order.status == "EXPIRED_IN_MATCH":
+            quantity = format_fixed(prevented_qty, instrument.qty_decimals)
+            event |= {"x": "TRADE_PREVENTION", "v": order.prevented.match_id, "U": order.prevented.counter_order_id,
+                      "u": -1, "A": quantity, "B": quantity}
+        self._emit(VenueEvent(USER, event, order.account.api_key))
+        return fill
 
     def _close(self, order: _Order, status: str) -> None:
         """End an order's work: off the book, and whatever it still holds back is free again."""
@@ -552,7 +738,7 @@ class SimulatedBinance:
         balance.free += order.locked
         order.locked = _ZERO
 
-    def _fill(self, order: _Order, report: ExecutionReport) -> dict:
+    def _fill(self, order: _Order, report: ExecutionReport, now_ms: int) -> dict:
         instrument = order.listing.instrument
         qty, price = report.last_qty, report.last_price
         base_qty, quote_qty = instrument.qty_decimal(qty), instrument.notional(price, qty)
@@ -578,7 +764,8 @@ class SimulatedBinance:
             self._close(order, "FILLED")
         else:
             order.status = "PARTIALLY_FILLED"
-        trade_id = self._trade_ids[instrument.venue_symbol] = self._trade_ids.get(instrument.venue_symbol, 0) + 1
+        buyer_is_maker = (order.side is Side.BUY) == (report.liquidity is Liquidity.MAKER)
+        trade_id = self._print(order.listing, price, qty, buyer_is_maker, now_ms)
         return {"price": format_fixed(price, instrument.price_decimals),
                 "qty": format_fixed(qty, instrument.qty_decimals),
                 "commission": _money(commission), "commissionAsset": commission_asset, "tradeId": trade_id}
@@ -593,10 +780,72 @@ class SimulatedBinance:
         elif client_order_id:
             order = account.by_client_id.get((listing.instrument.venue_symbol, client_order_id))
         else:
-            raise _Refusal(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+            raise Refusal(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
         if order is None or order.account is not account or order.listing is not listing:
             return None
         return order
+
+    def _print(self, listing: Listing, price: int, qty: int, buyer_is_maker: bool, now_ms: int) -> int:
+        """A public trade on the symbol's trade stream; its venue trade id."""
+        instrument = listing.instrument
+        symbol = instrument.venue_symbol
+        trade_id = self._trade_ids[symbol] = self._trade_ids.get(symbol, 0) + 1
+        if self._listeners:
+            self._emit(VenueEvent(f"{symbol.lower()}@trade", {
+                "e": "trade", "E": now_ms, "s": symbol, "t": trade_id,
+                "p": format_fixed(price, instrument.price_decimals), "q": format_fixed(qty, instrument.qty_decimals),
+                "T": now_ms, "m": buyer_is_maker, "M": True}))
+        return trade_id
+
+    def _publish(self, now_ms: int) -> None:
+        """After an operation: each changed book's diff (and top, if it moved), then each moved account's balances."""
+        for symbol in sorted(self._changed):
+            self._show(self.listings[symbol], now_ms)
+        self._changed.clear()
+        for account, assets in self._moved.items():
+            if self._listeners:
+                self._emit(VenueEvent(USER, {
+                    "e": "outboundAccountPosition", "E": now_ms, "u": account.updated_ms,
+                    "B": [{"a": asset, "f": _money(account.balance(asset).free),
+                           "l": _money(account.balance(asset).locked)} for asset in sorted(assets)]},
+                    account.api_key))
+        self._moved.clear()
+
+    def _show(self, listing: Listing, now_ms: int) -> None:
+        """Bring the symbol's shown book up to date: the latest view less what was taken, plus our orders."""
+        instrument = listing.instrument
+        offered = self._matching.offered(instrument.symbol)
+        bids = dict(offered.bids) if offered is not None else {}
+        asks = dict(offered.asks) if offered is not None else {}
+        for order in self._open.values():
+            if order.listing is listing:
+                ours = bids if order.side is Side.BUY else asks
+                ours[order.price] = ours.get(order.price, 0) + order.qty - order.cum_qty
+        shown = self._shown[instrument.venue_symbol]
+        changed_bids = _changes(shown.bids, bids)
+        changed_asks = _changes(shown.asks, asks)
+        if not changed_bids and not changed_asks:
+            return
+        old_top = shown.top()
+        shown.update_id += 1
+        shown.bids, shown.asks = bids, asks
+        if not self._listeners:
+            return
+        symbol, price, qty = instrument.venue_symbol, instrument.price_decimals, instrument.qty_decimals
+        self._emit(VenueEvent(f"{symbol.lower()}@depth", {
+            "e": "depthUpdate", "E": now_ms, "s": symbol, "U": shown.update_id, "u": shown.update_id,
+            "b": _wire_levels(sorted(changed_bids, reverse=True), price, qty),
+            "a": _wire_levels(sorted(changed_asks), price, qty)}))
+        top = shown.top()
+        if top is not None and top != old_top:
+            (bid, bid_qty), (ask, ask_qty) = top
+            self._emit(VenueEvent(f"{symbol.lower()}@bookTicker", {
+                "u": shown.update_id, "s": symbol, "b": format_fixed(bid, price), "B": format_fixed(bid_qty, qty),
+                "a": format_fixed(ask, price), "A": format_fixed(ask_qty, qty)}))
+
+    def _emit(self, event: VenueEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
 
     def _generated_id(self) -> str:
         """A client order id for a request that sent none (Binance makes a random one; ours count up)."""
@@ -626,7 +875,10 @@ def _order_status(order: _Order) -> dict:
             "stopPrice": format_fixed(0, instrument.price_decimals),
             "icebergQty": format_fixed(0, instrument.qty_decimals), "time": order.created_ms,
             "updateTime": order.updated_ms, "isWorking": True, "workingTime": order.created_ms,
-            "origQuoteOrderQty": quote_order_qty, "selfTradePreventionMode": "NONE"}
+            "origQuoteOrderQty": quote_order_qty, "selfTradePreventionMode": order.stp,
+            **({"preventedMatchId": order.prevented.match_id,
+                "preventedQuantity": format_fixed(order.qty - order.cum_qty, instrument.qty_decimals)}
+               if order.prevented else {})}
 
 
 def _symbol_info(listing: Listing) -> dict:
@@ -650,11 +902,68 @@ def _symbol_info(listing: Listing) -> dict:
              "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
         ],
         "permissions": [], "permissionSets": [["SPOT"]],
-        "defaultSelfTradePreventionMode": "NONE", "allowedSelfTradePreventionModes": ["NONE"],
+        "defaultSelfTradePreventionMode": DEFAULT_STP_MODE, "allowedSelfTradePreventionModes": list(STP_MODES),
     }
 
 
+def _execution_report(order: _Order, report: ExecutionReport, fill: dict | None, execution_id: int, now_ms: int,
+                      cancel_id: str) -> dict:
+    """The user data stream's `executionReport` for one change of `order` (venues.md §1.6)."""
+    instrument = order.listing.instrument
+    price, qty = instrument.price_decimals, instrument.qty_decimals
+    exec_type = report.exec_type.value
+    cancelled = report.exec_type is ExecType.CANCELED and order.prevented is None
+    return {
+        "e": "executionReport", "E": now_ms, "s": instrument.venue_symbol,
+        "c": cancel_id if cancelled else order.client_order_id, "S": _SIDE_NAMES[order.side],
+        "o": order.order_type.value, "f": order.tif.value, "q": format_fixed(order.qty, qty),
+        "p": format_fixed(order.price, price), "P": format_fixed(0, price), "F": format_fixed(0, qty), "g": -1,
+        "C": order.client_order_id if cancelled else "", "x": exec_type, "X": order.status, "r": "NONE",
+        "i": order.order_id, "l": format_fixed(report.last_qty, qty), "z": format_fixed(order.cum_qty, qty),
+        "L": format_fixed(report.last_price, price),
+        "n": fill["commission"] if fill else "0", "N": fill["commissionAsset"] if fill else None,
+        "T": now_ms, "t": fill["tradeId"] if fill else -1, "I": execution_id,
+        "w": order.is_open and (order.order_type is OrderType.LIMIT_MAKER or (
+            order.order_type is OrderType.LIMIT and order.tif is TimeInForce.GTC)),
+        "m": report.liquidity is Liquidity.MAKER,
+        "M": False, "O": order.created_ms, "Z": _money(order.cum_quote),
+        "Y": _money(instrument.notional(report.last_price, report.last_qty)), "Q": _money(_ZERO),
+        "W": order.created_ms, "V": "NONE",
+    }
+
+
+def _wire_levels(levels: Iterable[tuple[int, int]], price_decimals: int, qty_decimals: int) -> list[list[str]]:
+    return [[format_fixed(p, price_decimals), format_fixed(q, qty_decimals)] for p, q in levels]
+
+
+def _changes(old: dict[int, int], new: dict[int, int]) -> list[tuple[int, int]]:
+    """The levels that differ between two books, as (price, new quantity); 0 for a level that went away."""
+    changed = [(price, qty) for price, qty in new.items() if old.get(price) != qty]
+    changed += [(price, 0) for price in old if price not in new]
+    return changed
+
+
+def too_much_weight(limits: RateLimits) -> str:
+    """Binance's -1003 message."""
+    return (f"Too much request weight used; current limit is {limits.request_weight_per_minute} request weight "
+            "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.")
+
+
 # ---------------------------------------------------------------- parameters and numbers
+
+def _params(request: HttpRequest) -> dict[str, str]:
+    """A request's parameters: the form body's, then the query string's, which win (venues.md §1.2)."""
+    params = dict(parse_qsl(request.body, keep_blank_values=True))
+    params.update(parse_qsl(request.query, keep_blank_values=True))
+    return params
+
+
+def _ws_text(value: object) -> str:
+    """A WebSocket API parameter as it is signed: JSON booleans as true/false, numbers and strings as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
 
 def _weight(weight: int) -> Callable[[dict[str, str]], int]:
     return lambda _params: weight
@@ -674,7 +983,7 @@ def _mandatory(name: str) -> str:
 def _required(params: dict[str, str], name: str) -> str:
     text = params.get(name)
     if not text:
-        raise _Refusal(400, -1102, _mandatory(name))
+        raise Refusal(400, -1102, _mandatory(name))
     return text
 
 
@@ -683,7 +992,7 @@ def _integer(params: dict[str, str], name: str, default: int | None = None) -> i
         return default
     text = _required(params, name)
     if not (text.isascii() and text.isdigit()) or len(text) > 20:
-        raise _Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
+        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
     return int(text)
 
 
@@ -692,8 +1001,8 @@ def _decimal_param(params: dict[str, str], name: str, default: Decimal) -> Decim
     if not text:
         return default
     if not _NUMBER.fullmatch(text):
-        raise _Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; "
-                                   "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; "
+                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
     return Decimal(text)
 
 
@@ -701,12 +1010,12 @@ def _amount(params: dict[str, str], name: str, decimals: int) -> int:
     """A price or quantity parameter as the instrument's exact integer."""
     text = _required(params, name)
     if not _NUMBER.fullmatch(text):
-        raise _Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; "
-                                   "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; "
+                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
     try:
         return parse_fixed(text, decimals)
     except NumberFormatError:
-        raise _Refusal(400, -1111, "Precision is over the maximum defined for this asset.") from None
+        raise Refusal(400, -1111, "Precision is over the maximum defined for this asset.") from None
 
 
 def _commission(amount: Decimal) -> Decimal:

@@ -1,17 +1,22 @@
 """The matching engine of one simulated venue, driven by the replayed book.
 
 The simulated venue is a real counterparty: it validates orders the way Binance does, lets aggressive orders
-take the liquidity the current book view shows, rests the rest, and fills resting orders when a later view
-crosses them. It is pure (no trio, no clock): the caller passes each book view and the time of each request,
+take the liquidity the current book view shows, rests the rest, and fills resting orders as the market
+reaches them. It is pure (no trio, no clock): the caller passes each book view and the time of each request,
 and gets back the execution reports the venue would send, in Binance's order (NEW, TRADE..., then EXPIRED for
 an IOC/FOK/MARKET remainder).
 
 Rules that keep a replay honest:
 - an aggressive order walks the view's levels best first and fills at each level's price, as taker, so it never
   fills at a better price than the book offered;
-- a resting order fills at its own limit price, as maker, against the opposite liquidity that crosses it;
-- liquidity our orders took from a view is not offered again to our later orders until the book shows a new
-  update id, since the recording knows nothing of us;
+- a resting order joins the queue at its price behind everything the view displays there, and fills at its
+  own limit price, as maker, in two ways: a public trade through its price fills it up to the trade's size,
+  and a trade at its price fills what is left of the trade once the queue ahead of it is gone (the queue
+  model, `adapters.simulated.queue`, says how cancellations move it forward); and opposite liquidity in a
+  later view that crosses its price fills it at once;
+- a trade's size is shared out once among our orders, best priced and oldest first, and liquidity our orders
+  took from a view is not offered again to our later orders until the book shows a new update id, since the
+  recording knows nothing of us;
 - our resting orders are not part of the book the recording shows, so they never match each other.
 Fees are the maker or taker rate times the exact notional, in the quote asset.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
 
+from adapters.simulated.queue import ConservativeQueue, QueueModel
 from engine.messages import (
     BookView,
     CancelRequest,
@@ -30,6 +36,7 @@ from engine.messages import (
     OrderType,
     Side,
     TimeInForce,
+    Trade,
 )
 from engine.model.numbers import Instrument
 from engine.model.orders import CLIENT_ORDER_ID
@@ -60,7 +67,8 @@ class CancelRejected(Exception):
 class _SimOrder:
     """One of our orders, as the venue holds it while it is working."""
 
-    __slots__ = ("client_order_id", "venue_order_id", "seq", "instrument", "side", "qty", "price", "cum_qty")
+    __slots__ = ("client_order_id", "venue_order_id", "seq", "instrument", "side", "qty", "price", "cum_qty",
+                 "ahead")
 
     def __init__(self, req: NewOrderRequest, seq: int):
         self.client_order_id = req.client_order_id
@@ -71,6 +79,7 @@ class _SimOrder:
         self.qty = req.qty
         self.price = req.price
         self.cum_qty = 0
+        self.ahead: int | None = None  # resting: the quantity in front of it at its price (None: not seen yet)
 
     @property
     def remaining(self) -> int:
@@ -80,15 +89,20 @@ class _SimOrder:
         """Price then time: the best-priced, oldest order fills first."""
         return (-self.price if self.side is Side.BUY else self.price), self.seq
 
+    def beats(self, price: int) -> bool:
+        """Whether this order's limit is strictly better than `price` (higher for a buy, lower for a sell)."""
+        return self.price > price if self.side is Side.BUY else self.price < price
+
 
 class _Market:
     """The venue's picture of one instrument: the latest view, what we took from it, our resting orders."""
 
-    __slots__ = ("view", "consumed", "resting")
+    __slots__ = ("view", "consumed", "traded", "resting")
 
     def __init__(self) -> None:
         self.view: BookView | None = None
         self.consumed: dict[tuple[Side, int], int] = {}  # (book side, price) → qty our orders took from `view`
+        self.traded: dict[tuple[Side, int], int] = {}    # (book side, price) → public trades since the last depth
         self.resting: dict[str, _SimOrder] = {}          # client order id → order
 
     def liquidity(self, taker: Side, limit: int | None) -> Iterator[tuple[int, int]]:
@@ -108,17 +122,41 @@ class _Market:
         key = (taker.opposite, price)
         self.consumed[key] = self.consumed.get(key, 0) + qty
 
+    def displayed(self, side: Side, price: int) -> int | None:
+        """What the view shows resting on `side` at `price`, less what our orders took from it; None if the
+        price lies beyond the levels the view shows (a view is the top of a book, not all of it)."""
+        if self.view is None:
+            return None
+        levels = self.view.bids if side is Side.BUY else self.view.asks
+        if not _visible(levels, side, price):
+            return None
+        for level_price, qty in levels:
+            if level_price == price:
+                return max(qty - self.consumed.get((side, price), 0), 0)
+        return 0
+
+
+def _visible(levels: tuple[tuple[int, int], ...], side: Side, price: int) -> bool:
+    """Whether a view's levels of `side` (best first) show what rests at `price`: it is no deeper than the
+    deepest level shown, or the side shows nothing at all."""
+    if not levels:
+        return True
+    deepest = levels[-1][0]
+    return price >= deepest if side is Side.BUY else price <= deepest
+
 
 class MatchingEngine:
     """Orders in, execution reports out, for one simulated venue."""
 
-    __slots__ = ("instruments", "maker_fee", "taker_fee", "venue", "_markets", "_open", "_last_seq")
+    __slots__ = ("instruments", "maker_fee", "taker_fee", "venue", "queue", "_markets", "_open", "_last_seq")
 
-    def __init__(self, instruments: dict[str, Instrument], maker_fee: Decimal, taker_fee: Decimal, venue: str):
+    def __init__(self, instruments: dict[str, Instrument], maker_fee: Decimal, taker_fee: Decimal, venue: str,
+                 queue: QueueModel | None = None):
         self.instruments = instruments  # by canonical symbol, as in `BookView.instrument`
         self.maker_fee = maker_fee
         self.taker_fee = taker_fee
         self.venue = venue
+        self.queue = queue if queue is not None else ConservativeQueue()
         self._markets: dict[str, _Market] = {}
         self._open: dict[str, _SimOrder] = {}  # every resting order by client order id
         self._last_seq = 0
@@ -146,15 +184,27 @@ class MatchingEngine:
                         asks=tuple(market.liquidity(Side.BUY, None)), trades=view.trades)
 
     def on_book(self, view: BookView) -> list[ExecutionReport]:
-        """Take a new view of a book; fill the resting orders it crosses, at their limit price, as maker."""
+        """Take a new view of a book and fill the resting orders it reaches, at their limit price, as maker.
+
+        In order: the view's public trades (through or at a resting order's price), then the queue moves with
+        the depth at each resting order's price, then opposite liquidity that crosses a resting order.
+        """
         market = self._market(view.instrument)
-        if market.view is not None:
-            if view.update_id < market.view.update_id:
+        previous = market.view
+        if previous is not None:
+            if view.update_id < previous.update_id:
                 return []  # older than what we already matched against
-            if view.update_id > market.view.update_id:
+            if view.update_id > previous.update_id:
                 market.consumed.clear()
         market.view = view
+        if not market.resting:
+            market.traded.clear()
+            return []
         reports: list[ExecutionReport] = []
+        for trade in view.trades:
+            self._trade_reaches(market, trade, reports)
+        if previous is not None and view.update_id > previous.update_id:
+            self._queues_move(market, previous, view)
         for order in sorted(market.resting.values(), key=_SimOrder.priority):
             for price, available in market.liquidity(order.side, order.price):
                 qty = min(available, order.remaining)
@@ -190,6 +240,7 @@ class MatchingEngine:
         rests = req.order_type is OrderType.LIMIT_MAKER or (
             req.order_type is OrderType.LIMIT and req.tif is TimeInForce.GTC)
         if rests:
+            order.ahead = market.displayed(req.side, req.price)
             market.resting[order.client_order_id] = order
             self._open[order.client_order_id] = order
         else:
@@ -205,6 +256,53 @@ class MatchingEngine:
         return [self._report(order, ExecType.CANCELED, now_ns)]
 
     # ------------------------------------------------------------ internals
+
+    def _trade_reaches(self, market: _Market, trade: Trade, reports: list[ExecutionReport]) -> None:
+        """Share one public trade out among our resting orders on the side it hit, best priority first."""
+        side = trade.aggressor.opposite
+        left = trade.qty
+        lot = self.instruments[trade.instrument].lot_size
+        for order in sorted((o for o in market.resting.values() if o.side is side), key=_SimOrder.priority):
+            if left == 0:
+                break
+            if order.price == trade.price:
+                if order.ahead is None:  # first seen now: behind everything the level shows
+                    order.ahead = market.displayed(side, order.price) or 0
+                order.ahead, reached = self.queue.on_trade(order.ahead, left)
+            elif order.beats(trade.price):
+                reached = left  # the trade went through its price: it would have met this order first
+            else:
+                break
+            qty = min(reached, order.remaining)
+            qty -= qty % lot
+            if qty:
+                left -= qty
+                reports.append(self._trade(order, order.price, qty, Liquidity.MAKER, trade.ts_ns))
+                if order.remaining == 0:
+                    self._unrest(market, order)
+        market.traded[(side, trade.price)] = market.traded.get((side, trade.price), 0) + trade.qty
+
+    def _queues_move(self, market: _Market, previous: BookView, view: BookView) -> None:
+        """The depth changed: each resting order's queue moves as the model says with the level at its price.
+
+        A price beyond the levels a view shows is unknown, not empty: an order there keeps its place until
+        its level comes into view, and joins behind all of it the first time it does.
+        """
+        sides = {Side.BUY: (previous.bids, view.bids), Side.SELL: (previous.asks, view.asks)}
+        sizes = {side: (dict(before), dict(after)) for side, (before, after) in sides.items()}
+        for order in market.resting.values():
+            before, after = sides[order.side]
+            if not _visible(after, order.side, order.price):
+                continue
+            new_qty = sizes[order.side][1].get(order.price, 0)
+            if order.ahead is None:
+                order.ahead = new_qty
+            elif not _visible(before, order.side, order.price):
+                order.ahead = min(order.ahead, new_qty)
+            else:
+                order.ahead = self.queue.on_depth(order.ahead, sizes[order.side][0].get(order.price, 0), new_qty,
+                                                  market.traded.get((order.side, order.price), 0))
+        market.traded.clear()
 
     def _refusal(self, req: NewOrderRequest) -> str:
         """Binance's reason for refusing `req` outright, or "" if it passes validation."""

@@ -386,7 +386,8 @@ def test_depth_is_the_view_less_what_was_taken_plus_our_resting_orders(venue: Ve
     venue.order(quantity="0.25", price="60000", newClientOrderId="join")
     venue.order(quantity="0.1", price="60000.50")
     depth = ok(venue.public("/api/v3/depth", symbol="BTCUSDT", limit="2"))
-    assert depth == {"lastUpdateId": venue.update_id,
+    assert depth == {"lastUpdateId": 4,   # the venue's own ids, one per change: the view, then each order
+
                      "bids": [["60000.50000000", "0.10000000"], ["60000.00000000", "0.75000000"]],
                      "asks": [["60002.00000000", "0.90000000"]]}
     assert ok(Venue().public("/api/v3/depth", symbol="BTCUSDT")) == {"lastUpdateId": 0, "bids": [], "asks": []}
@@ -430,3 +431,107 @@ def test_secrets_stay_out_of_reprs_and_keys_are_unique(venue: Venue) -> None:
     assert all(SECRET not in repr(value) for value in vars(venue.exchange).values())
     with pytest.raises(ValueError):
         venue.exchange.open_account(KEY, "again", {})
+
+
+# ---------------------------------------------------------------- self-trade prevention
+
+def user_events(venue: Venue) -> list[dict]:
+    events: list[dict] = []
+    venue.exchange.listen(lambda event: events.append(event.payload) if event.api_key == KEY else None)
+    return events
+
+
+def test_expire_maker_is_the_default_and_expires_our_own_resting_orders_the_taker_would_meet(venue: Venue) -> None:
+    events = user_events(venue)
+    resting = venue.order("SELL", quantity="0.1", price="60000.50", newClientOrderId="mine")   # inside the spread
+    taker = venue.order("BUY", quantity="0.3", price="60001", newClientOrderId="taker")
+    assert taker["selfTradePreventionMode"] == "EXPIRE_MAKER"
+    assert taker["preventedMatches"] == [{"preventedMatchId": 0, "makerOrderId": resting["orderId"],
+                                          "price": "60000.50000000", "makerPreventedQuantity": "0.10000000"}]
+    assert (taker["status"], taker["executedQty"]) == ("PARTIALLY_FILLED", "0.20000000")   # the book's 0.2 @ 60001
+    maker = ok(venue.query(origClientOrderId="mine"))
+    assert (maker["status"], maker["preventedMatchId"], maker["preventedQuantity"]) == (
+        "EXPIRED_IN_MATCH", 0, "0.10000000")
+    assert venue.balances()["BTC"][1] == "0.00000000"                     # what it locked is free again
+    prevention = [e for e in events if e.get("x") == "TRADE_PREVENTION"]
+    assert [(e["c"], e["X"], e["v"], e["U"], e["A"], e["B"]) for e in prevention] == [
+        ("mine", "EXPIRED_IN_MATCH", 0, taker["orderId"], "0.10000000", "0.10000000")]
+
+
+def test_expire_taker_takes_only_what_beats_its_own_order_then_expires(venue: Venue) -> None:
+    venue.order("SELL", quantity="0.1", price="60002", newClientOrderId="mine")
+    taker = venue.order("BUY", type="MARKET", quantity="0.5", selfTradePreventionMode="EXPIRE_TAKER")
+    assert (taker["status"], taker["executedQty"], [f["price"] for f in taker["fills"]]) == (
+        "EXPIRED_IN_MATCH", "0.20000000", ["60001.00000000"])
+    assert taker["preventedMatches"][0]["takerPreventedQuantity"] == "0.30000000"
+    assert ok(venue.query(origClientOrderId="mine"))["status"] == "NEW"
+
+
+def test_expire_both_and_modes_the_venue_does_not_allow(venue: Venue) -> None:
+    venue.order("SELL", quantity="0.1", price="60000.50", newClientOrderId="mine")
+    taker = venue.order("BUY", quantity="0.3", price="60001", selfTradePreventionMode="EXPIRE_BOTH")
+    assert (taker["status"], taker["executedQty"]) == ("EXPIRED_IN_MATCH", "0.00000000")
+    assert ok(venue.query(origClientOrderId="mine"))["status"] == "EXPIRED_IN_MATCH"
+    assert venue.refused(venue.signed("POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="MARKET",
+                                      quantity="0.1", selfTradePreventionMode="NONE")) == (
+        400, -1013, "This symbol does not allow the specified self-trade prevention mode.")
+    venue.order("SELL", quantity="0.1", price="60000.50", newClientOrderId="again")
+    assert venue.refused(venue.signed("POST", "/api/v3/order", symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER",
+                                      quantity="0.1", price="60000.60"))[:2] == (400, -2010)
+
+
+def test_an_own_order_the_book_fills_the_taker_before_reaching_is_left_alone(venue: Venue) -> None:
+    venue.order("SELL", quantity="0.1", price="60002", newClientOrderId="behind")   # behind the book's 0.2 @ 60001
+    taker = venue.order("BUY", type="MARKET", quantity="0.2")
+    assert "preventedMatches" not in taker and taker["status"] == "FILLED"
+    assert ok(venue.query(origClientOrderId="behind"))["status"] == "NEW"
+    venue.book()                                                                    # 0.2 @ 60001 again
+    reached = venue.order("BUY", type="MARKET", quantity="0.21")                    # one lot more reaches it
+    assert reached["preventedMatches"][0]["makerPreventedQuantity"] == "0.10000000"
+
+
+def test_another_accounts_orders_are_not_self_trades(venue: Venue) -> None:
+    ok(venue.signed("POST", "/api/v3/order", OTHER_KEY, OTHER_SECRET, symbol="BTCUSDT", side="BUY", type="LIMIT",
+                    timeInForce="GTC", quantity="0.1", price="60000.50"))
+    taker = venue.order("SELL", type="MARKET", quantity="0.1")
+    assert "preventedMatches" not in taker and taker["status"] == "FILLED"
+
+
+# ---------------------------------------------------------------- what the venue publishes
+
+def test_execution_reports_and_balances_in_binances_user_data_shape(venue: Venue) -> None:
+    events = user_events(venue)
+    venue.order(type="MARKET", quantity="0.3", newClientOrderId="m-1")   # 0.2 @ 60001, 0.1 @ 60002
+    new, first, second, position = events
+    assert {k: new[k] for k in ("e", "s", "c", "S", "o", "f", "q", "x", "X", "l", "z", "t", "N", "w", "m")} == {
+        "e": "executionReport", "s": "BTCUSDT", "c": "m-1", "S": "BUY", "o": "MARKET", "f": "GTC",
+        "q": "0.30000000", "x": "NEW", "X": "NEW", "l": "0.00000000", "z": "0.00000000", "t": -1, "N": None,
+        "w": False, "m": False}
+    assert [(e["x"], e["X"], e["l"], e["L"], e["z"], e["n"], e["N"], e["t"], e["I"]) for e in (first, second)] == [
+        ("TRADE", "PARTIALLY_FILLED", "0.20000000", "60001.00000000", "0.20000000", "0.00040000", "BTC", 1, 2),
+        ("TRADE", "FILLED", "0.10000000", "60002.00000000", "0.30000000", "0.00020000", "BTC", 2, 3)]
+    assert second["Z"] == "18000.40000000" and second["Y"] == "6000.20000000"
+    assert position == {"e": "outboundAccountPosition", "E": T0_MS, "u": T0_MS,
+                        "B": [{"a": "BTC", "f": "1.29940000", "l": "0.00000000"},
+                              {"a": "USDT", "f": "81999.60000000", "l": "0.00000000"}]}
+    venue.order(quantity="0.1", price="59000", newClientOrderId="r-1")
+    events.clear()
+    ok(venue.signed("DELETE", "/api/v3/order", symbol="BTCUSDT", origClientOrderId="r-1", newClientOrderId="c-1"))
+    assert [(e["x"], e["X"], e["c"], e["C"]) for e in events[:1]] == [("CANCELED", "CANCELED", "c-1", "r-1")]
+
+
+def test_the_market_streams_carry_trades_book_changes_and_tops_with_the_venues_own_update_ids(venue: Venue) -> None:
+    events: list = []
+    venue.exchange.listen(lambda event: events.append((event.stream, event.payload)) if not event.api_key else None)
+    venue.order(quantity="0.1", price="60000.50")                        # a new best bid: one change
+    venue.order(type="MARKET", quantity="0.05")                          # takes 0.05 of the best ask
+    assert [stream for stream, _ in events] == ["btcusdt@depth", "btcusdt@bookTicker", "btcusdt@trade",
+                                                "btcusdt@depth", "btcusdt@bookTicker"]
+    depth, top, trade, taken, new_top = (payload for _, payload in events)
+    assert (depth["U"], depth["u"], depth["b"], depth["a"]) == (2, 2, [["60000.50000000", "0.10000000"]], [])
+    assert top == {"u": 2, "s": "BTCUSDT", "b": "60000.50000000", "B": "0.10000000", "a": "60001.00000000",
+                   "A": "0.20000000"}
+    assert (trade["p"], trade["q"], trade["m"], trade["t"]) == ("60001.00000000", "0.05000000", False, 1)
+    assert (taken["U"], taken["b"], taken["a"]) == (3, [], [["60001.00000000", "0.15000000"]])
+    assert (new_top["u"], new_top["A"]) == (3, "0.15000000")
+    assert ok(venue.public("/api/v3/depth", symbol="BTCUSDT"))["lastUpdateId"] == 3
