@@ -44,6 +44,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"engine: {args.scenario}: {exc}", file=sys.stderr)
         return 2
+    except scenario_file.ScenarioError as exc:
+        print(f"engine: {exc}", file=sys.stderr)
+        return 2
     except BaseException as exc:  # noqa: BLE001 - report what stopped the engine, then exit non-zero
         if isinstance(exc, KeyboardInterrupt):
             raise

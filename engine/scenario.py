@@ -64,6 +64,9 @@ class VenueSpec:
     maker_fee: Decimal
     taker_fee: Decimal
     latency_ns: int
+    url: str = ""                             # a Binance-protocol venue's REST base URL; "" = in process
+    api_key_env: str = "BINANCE_API_KEY"      # the environment variables holding its credentials
+    secret_env: str = "BINANCE_API_SECRET"
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,12 @@ def load(path: str | Path) -> Scenario:
         maker_fee=venue_table.decimal("maker_fee"),
         taker_fee=venue_table.decimal("taker_fee"),
         latency_ns=venue_table.int("latency_us", 0, minimum=0) * 1000,
+        url=venue_table.str("url", ""),
+        api_key_env=venue_table.str("api_key_env", "BINANCE_API_KEY"),
+        secret_env=venue_table.str("secret_env", "BINANCE_API_SECRET"),
     )
+    if venue.url and not venue.url.startswith(("http://", "https://")):
+        raise venue_table.error("url", f"must start with http:// or https://, got {venue.url!r}")
     book = _Reader(path, doc.get("book", {}), "book")
     faults = tuple(_fault(path, i, table) for i, table in enumerate(doc.get("faults", [])))
     stale_after_ms = book.int("stale_after_ms", 0, minimum=0)

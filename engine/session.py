@@ -20,6 +20,7 @@ of our orders rests on its book).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,9 +29,17 @@ from typing import Any
 
 import trio
 
+from adapters.binance.client import BinanceClient
+from adapters.binance.feed import BinanceMarketFeed
+from adapters.binance.feed import stream_plan as binance_stream_plan
+from adapters.binance.gateway import GatewayStats, OrderGateway
 from adapters.binance.market_data import BinanceMarketDataCodec
+from adapters.binance.orders import BinanceOrderCodec
+from adapters.binance.signing import Credentials
+from adapters.http import RestClient
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
+from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
 from engine.actors.feed import ReplayFeed
 from engine.actors.ledger import Ledger, LedgerActor
@@ -45,9 +54,10 @@ from engine.model.risk import RiskGate, RiskLimits
 from engine.model.routing import SingleVenueRouter
 from engine.replay import synthetic
 from engine.replay.source import RecordedFeed
-from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, FaultPlan, LatestValueEdge, Lifecycle,
-                            LifecycleKind, Mailbox, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
-from engine.scenario import ACTORS, Scenario
+from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, FaultPlan, LatestValueEdge,
+                            Lifecycle, LifecycleKind, LiveClock, Mailbox, Quiescence, Restart, Strategy,
+                            Supervisor, VirtualClock, actor_runner)
+from engine.scenario import ACTORS, Scenario, ScenarioError
 from engine.strategies.ema_cross import EmaCross
 
 MAILBOX_CAPACITY = 4096
@@ -75,20 +85,63 @@ def feed_files(scenario: Scenario, out_dir: Path) -> list[Path]:
     return [path]
 
 
-async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
-    """Replay `scenario` to the end of its feed; the report holds no wall-clock figure."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+@dataclass
+class _Market:
+    """Where a run's market data comes from: a replay (virtual time) or a live feed (wall time)."""
+    feed: Any                            # the feed child's run function
+    restart: Restart
+    inbox: Mailbox | None                # resync requests, for a live feed
+    until_done: Any                      # awaitable factory: returns when the run is over
+    summary: Any                         # callable: the report's account of the market data
+
+
+def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> _Market:
     instruments = scenario.instruments
     traded = instruments[scenario.feed.instrument]
     codec = BinanceMarketDataCodec(instruments.values(), snapshot_symbol=traded.venue_symbol)
     source = RecordedFeed(feed_files(scenario, out_dir), codec)
+    finished = trio.Event()
+    feed = ReplayFeed(iter(source), clock, scenario.feed.batch_ns, finished)
+    return _Market(feed.run, Restart.TRANSIENT, None, finished.wait, lambda: {
+        "events": source.frames, "malformed_frames": source.malformed,
+        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns}})
 
-    clock = VirtualClock()
-    quiescence = clock.quiescence
+
+def _live(scenario: Scenario, clock: LiveClock, rest: RestClient, quiescence: Quiescence) -> _Market:
+    spec = scenario.feed
+    instruments = [scenario.instruments[spec.instrument]]
+    binance = BinanceMarketFeed(instruments, rest, clock.now_ns)
+    stats = FeedStats()
+    feed = WebSocketFeed(binance_stream_plan(instruments, spec.stream_url, spec.silence_s), binance.decode,
+                         binance.resync, Backoff(), stats)
+    return _Market(feed.run, Restart.PERMANENT, Mailbox("feed", MAILBOX_CAPACITY, quiescence),
+                   lambda: trio.sleep(spec.duration_s), lambda: {
+                       "events": stats.frames, "malformed_frames": stats.malformed,
+                       "live": {"connects": stats.connects, "disconnects": stats.disconnects,
+                                "silent_drops": stats.silent_drops, "resyncs_requested": stats.resyncs_requested}})
+
+
+async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
+    """Run `scenario` to the end of its feed (a replay) or its duration (a live feed).
+
+    A replay's report holds no wall-clock figure: the same scenario and recording give the same bytes.
+    Orders go to the in-process simulated venue, or with `[venue] url` to a Binance-protocol venue over
+    HTTP (the simulated one served by `python -m engine venue`, for paper trading), with the API key and
+    secret read from the environment variables the scenario names.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    instruments = scenario.instruments
+    live = scenario.feed.kind == "live"
+    clock: Any = LiveClock() if live else VirtualClock()
+    quiescence = Quiescence() if live else clock.quiescence
+    rest = RestClient(scenario.feed.rest_url) if live else None
+    market = _live(scenario, clock, rest, quiescence) if live else _replay(scenario, out_dir, clock)
     lifecycle = Lifecycle(clock.now_ns)
     faults = FaultPlan({f.actor: f.after_events for f in scenario.faults})
     box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
-    latency = scenario.venue.latency_ns
+    if market.inbox is not None:
+        box["feed"] = market.inbox
+    gateway = _gateway(scenario, clock) if scenario.venue.url else None
 
     def conflate(name: str) -> ConflatingEdge:
         return ConflatingEdge(box[name], _by_instrument)
@@ -96,17 +149,22 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     def latest(name: str) -> LatestValueEdge:
         return LatestValueEdge(box[name], _by_instrument)
 
+    def link(name: str) -> Any:
+        """An order link to or from the venue: the scenario's latency in process, the network's otherwise."""
+        return BlockingEdge(box[name]) if gateway else DelayedEdge(box[name], clock, scenario.venue.latency_ns)
+
     outputs = {
         "feed": {"market": [BlockingEdge(box["book"])]},
         "book": {"views": [conflate("strategy"), latest("risk"), latest("router"), latest("venue")],
-                 "status": [BlockingEdge(box["risk"])]},
+                 "status": [BlockingEdge(box["risk"])],
+                 "resync": [BlockingEdge(box["feed"])] if "feed" in box else []},
         "strategy": {"signals": [BlockingEdge(box["risk"])]},
         "risk": {"orders": [BlockingEdge(box["router"])]},
         "router": {"orders": [BlockingEdge(box["orders"])]},
-        "orders": {"venue": [DelayedEdge(box["venue"], clock, latency)],
+        "orders": {"venue": [link("venue")],
                    "updates": [BlockingEdge(box["ledger"])], "fills": [BlockingEdge(box["ledger"])],
                    "exposure": [latest("risk")]},
-        "venue": {"reports": [DelayedEdge(box["orders"], clock, latency)]},
+        "venue": {"reports": [link("orders")]},
         "ledger": {},
     }
 
@@ -119,15 +177,14 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     gate = RiskGate(RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position,
                                scenario.risk.price_band_bps, scenario.risk.max_slippage_bps), instruments)
     strat = scenario.strategy
-    finished = trio.Event()
-    feed = ReplayFeed(iter(source), clock, scenario.feed.batch_ns, finished)
 
     def child(name: str, run: Any, restart: Restart = Restart.PERMANENT) -> ChildSpec:
         return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name])
 
     factories = {
         "ledger": lambda: LedgerActor(ledger),
-        "venue": lambda: SimulatedVenueActor(matching),
+        "venue": (lambda: OrderGateway(gateway[0], instruments, gateway[1])) if gateway
+        else (lambda: SimulatedVenueActor(matching)),
         "orders": lambda: OrderManagerActor(order_table, positions),
         "router": lambda: RouterActor(SingleVenueRouter(scenario.venue.name)),
         "risk": lambda: RiskActor(gate),
@@ -138,7 +195,7 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
                                   stale_after_ns=scenario.book_stale_after_ns),
     }
     spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
-    spec["feed"] = child("feed", feed.run, Restart.TRANSIENT)
+    spec["feed"] = child("feed", market.feed, market.restart)
 
     def supervisor(name: str, names: list[str], strategy: Strategy) -> Supervisor:
         return Supervisor(name, [spec[n] for n in names], clock=clock, lifecycle=lifecycle, strategy=strategy,
@@ -151,14 +208,37 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     ], clock=clock, lifecycle=lifecycle, max_restarts=3, period_s=60, quiescence=quiescence, faults=faults)
 
     started = time.perf_counter()
-    async with trio.open_nursery() as nursery:
-        root_ctx = await nursery.start(root.serve)
-        await finished.wait()
-        root_ctx.stop_requested.set()
+    try:
+        async with trio.open_nursery() as nursery:
+            if live:
+                nursery.start_soon(clock.run)
+            async with trio.open_nursery() as tree:
+                root_ctx = await tree.start(root.serve)
+                await market.until_done()
+                root_ctx.stop_requested.set()
+            nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            for client in (rest, gateway[0] if gateway else None):
+                if client is not None:
+                    await client.aclose()
     wall_s = time.perf_counter() - started
 
-    report = _report(scenario, source, feed, book_stats, ledger, order_table, gate, lifecycle, box)
-    return RunOutcome(report, source.frames, wall_s)
+    report = _report(scenario, market.summary(), book_stats, ledger, order_table, gate, lifecycle, box)
+    if gateway:
+        report["gateway"] = dataclasses.asdict(gateway[1])
+    return RunOutcome(report, report["events"], wall_s)
+
+
+def _gateway(scenario: Scenario, clock: Any) -> tuple[BinanceClient, GatewayStats]:
+    """The HTTP client of a Binance-protocol venue, with the credentials the scenario names in the environment."""
+    venue = scenario.venue
+    try:
+        credentials = Credentials.from_env(key_var=venue.api_key_env, secret_var=venue.secret_env)
+    except KeyError as exc:
+        raise ScenarioError(f"{scenario.path}: [venue] needs its credentials: {exc.args[0]}") from None
+    codec = BinanceOrderCodec(credentials, scenario.instruments.values(), venue=venue.name)
+    return BinanceClient(codec, base_url=venue.url, now_ns=clock.now_ns), GatewayStats()
 
 
 def _order_prefix(name: str) -> str:
@@ -166,7 +246,7 @@ def _order_prefix(name: str) -> str:
     return cleaned or "engine"
 
 
-def _report(scenario: Scenario, source: RecordedFeed, feed: ReplayFeed, book_stats: BookStats, ledger: Ledger,
+def _report(scenario: Scenario, market: dict[str, Any], book_stats: BookStats, ledger: Ledger,
             order_table: OrderTable, gate: RiskGate, lifecycle: Lifecycle, box: dict[str, Mailbox]) -> dict[str, Any]:
     execution = ledger.stats.as_dict()
     portfolio = ledger.portfolio
@@ -180,9 +260,7 @@ def _report(scenario: Scenario, source: RecordedFeed, feed: ReplayFeed, book_sta
     restarts = lifecycle.per_actor(LifecycleKind.RESTARTED)
     return {
         "scenario": scenario.name,
-        "events": source.frames,
-        "malformed_frames": source.malformed,
-        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns},
+        **market,
         "orders": execution["orders"],
         "fills": execution["fills"],
         "fill_ratio": execution["fill_ratio"],

@@ -65,8 +65,8 @@ class Connection:
         except trio.WouldBlock:
             self.too_slow = True
             self.send_frames.close()
-        except trio.ClosedResourceError:
-            pass
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass  # the client has gone (or its writer has): nothing more is owed to it
 
 
 class _DepthWindow:
