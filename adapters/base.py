@@ -75,6 +75,23 @@ def json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def level_problem(levels: Any, market: MarketParsers, shape: str = "[price, qty] pair", width: int = 2,
+                  qty_word: str = "qty") -> str:
+    """What is wrong with a list of levels of `width` elements (price and quantity strings first), or ''."""
+    if type(levels) is not list:
+        return f" should be a list of {shape}s, got {json_type(levels)}"
+    for index, level in enumerate(levels):
+        if type(level) is not list:
+            return f", level {index}: should be a {shape}, got {json_type(level)}"
+        if len(level) != width:
+            return f", level {index}: should be a {shape}, got {len(level)} elements"
+        for text, parser, what in ((level[0], market.price, "price"), (level[1], market.qty, qty_word)):
+            problem = number_problem(text, parser.decimals)
+            if problem:
+                return f", level {index}: {what} {problem}"
+    return ""
+
+
 class InstrumentCodec:
     """What every venue codec keeps: its instruments by venue symbol, with number parsers shared per precision.
 

@@ -23,9 +23,25 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from adapters.base import MalformedFrame, MarketParsers, UnknownSymbol, json_type, number_problem
-from engine.messages import (BookSnapshot, DepthDiff, MarketEvent, Side, TopOfBook, Trade, make_depth_diff,
-                             make_top_of_book, make_trade)
+from adapters.base import (
+    MalformedFrame,
+    MarketParsers,
+    UnknownSymbol,
+    json_type,
+    level_problem,
+    number_problem,
+)
+from engine.messages import (
+    BookSnapshot,
+    DepthDiff,
+    MarketEvent,
+    Side,
+    TopOfBook,
+    Trade,
+    make_depth_diff,
+    make_top_of_book,
+    make_trade,
+)
 from engine.model.numbers import FixedParser, Instrument
 
 _BUY = Side.BUY
@@ -217,7 +233,7 @@ class BinanceMarketDataCodec:
                 if type(value) is not bool:
                     return MalformedFrame(f"{where} should be a boolean, got {json_type(value)}")
             elif kind == "levels":
-                problem = _level_problem(value, market)
+                problem = level_problem(value, market)
                 if problem:
                     return MalformedFrame(f"{where}{problem}")
             else:
@@ -227,18 +243,3 @@ class BinanceMarketDataCodec:
                     return MalformedFrame(f"{where} {problem}")
         return MalformedFrame(f"{event}: {type(exc).__name__}: {exc}")
 
-
-def _level_problem(levels: Any, market: MarketParsers) -> str:
-    """What is wrong with a list of [price, qty] string pairs, or '' when nothing is."""
-    if type(levels) is not list:
-        return f" should be a list of [price, qty] pairs, got {json_type(levels)}"
-    for index, level in enumerate(levels):
-        if type(level) is not list:
-            return f", level {index}: should be a [price, qty] pair, got {json_type(level)}"
-        if len(level) != 2:
-            return f", level {index}: should be a [price, qty] pair, got {len(level)} elements"
-        for text, parser, what in ((level[0], market.price, "price"), (level[1], market.qty, "qty")):
-            problem = number_problem(text, parser.decimals)
-            if problem:
-                return f", level {index}: {what} {problem}"
-    return ""

@@ -24,9 +24,13 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-
-from adapters.base import (InstrumentCodec, MalformedFrame, MarketParsers, UnknownSymbol, json_type,
-                           number_problem)
+from adapters.base import (
+    InstrumentCodec,
+    MalformedFrame,
+    UnknownSymbol,
+    json_type,
+    level_problem,
+)
 from engine.messages import BookSnapshot, MarketEvent, make_depth_diff
 from engine.model.numbers import Instrument, increment_precision
 
@@ -134,25 +138,10 @@ class BybitMarketDataCodec(InstrumentCodec):
                 return MalformedFrame(f"{event}: field 'data.{name}' should be an integer, "
                                       f"got {json_type(data[name])}")
         for name in ("b", "a"):
-            problem = _level_problem(data[name], market)
+            problem = level_problem(data[name], market, "[price, size] pair", qty_word="size")
             if problem:
                 return MalformedFrame(f"{event}: field 'data.{name}'{problem}")
         if not data["b"] and not data["a"] and (kind == "snapshot" or data["u"] == _RESTART_ID):
             return MalformedFrame(f"{event}: fields 'data.b' and 'data.a' are both empty")
         return MalformedFrame(f"{event}: {type(exc).__name__}: {exc}")
 
-
-def _level_problem(levels: Any, market: MarketParsers) -> str:
-    """What is wrong with a list of [price, size] string pairs, or '' when nothing is."""
-    if type(levels) is not list:
-        return f" should be a list of [price, size] pairs, got {json_type(levels)}"
-    for index, level in enumerate(levels):
-        if type(level) is not list:
-            return f", level {index}: should be a [price, size] pair, got {json_type(level)}"
-        if len(level) != 2:
-            return f", level {index}: should be a [price, size] pair, got {len(level)} elements"
-        for text, parser, what in ((level[0], market.price, "price"), (level[1], market.qty, "size")):
-            problem = number_problem(text, parser.decimals)
-            if problem:
-                return f", level {index}: {what} {problem}"
-    return ""

@@ -26,9 +26,15 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-
-from adapters.base import (InstrumentCodec, MalformedFrame, MarketParsers, UnknownSymbol, json_type,
-                           number_problem)
+from adapters.base import (
+    InstrumentCodec,
+    MalformedFrame,
+    MarketParsers,
+    UnknownSymbol,
+    json_type,
+    level_problem,
+    number_problem,
+)
 from engine.messages import BookSnapshot, MarketEvent, Side, make_depth_diff, make_trade
 from engine.model.numbers import Instrument, increment_precision
 
@@ -171,7 +177,7 @@ class OkxMarketDataCodec(InstrumentCodec):
             for name in ("bids", "asks"):
                 if name not in item:
                     return MalformedFrame(f"{where}: missing field {name!r}")
-                problem = _level_problem(item[name], market)
+                problem = level_problem(item[name], market, "[price, size, liquidated, orders] level", 4, "size")
                 if problem:
                     return MalformedFrame(f"{where}: field {name!r}{problem}")
             for name in ("checksum", "seqId", "prevSeqId"):
@@ -229,19 +235,3 @@ def _data_problem(obj: dict) -> str:
         return "field 'data' is empty"
     return ""
 
-
-def _level_problem(levels: Any, market: MarketParsers) -> str:
-    """What is wrong with a list of [price, size, deprecated, orders] levels, or '' when nothing is."""
-    shape = "[price, size, liquidated, orders] level"
-    if type(levels) is not list:
-        return f" should be a list of {shape}s, got {json_type(levels)}"
-    for index, level in enumerate(levels):
-        if type(level) is not list:
-            return f", level {index}: should be a {shape}, got {json_type(level)}"
-        if len(level) != 4:
-            return f", level {index}: should be a {shape}, got {len(level)} elements"
-        for text, parser, what in ((level[0], market.price, "price"), (level[1], market.qty, "size")):
-            problem = number_problem(text, parser.decimals)
-            if problem:
-                return f", level {index}: {what} {problem}"
-    return ""
