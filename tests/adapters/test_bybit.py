@@ -1,15 +1,15 @@
 """Bybit v5 order books (venues.md §4.1): codec, `u` continuity, restarts, and Bybit's own dump as oracle."""
-import copy
 from collections import Counter
 from pathlib import Path
 
+import garbage_frames
 import orjson
 import pytest
+from garbage_frames import mutated
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import SyncResult
-from adapters.base import MalformedFrame, UnknownSymbol
+from adapters.base import MalformedFrame, SyncResult, UnknownSymbol
 from adapters.bybit.book_sync import BybitBookSync
 from adapters.bybit.market_data import BybitMarketDataCodec, bybit_instrument
 from engine.messages import BookSnapshot, BookState, DepthDiff
@@ -135,36 +135,11 @@ def test_unknown_symbol_is_its_own_kind_of_malformed_frame():
 
 # ---------------------------------------------------------------- garbage only ever raises MalformedFrame
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-    | st.sampled_from(["orderbook.50.XRPUSDT", "snapshot", "delta", "XRPUSDT", "1.9531", "0", "1e5", "-1", ""]),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
-    max_leaves=25)
-
-
-@st.composite
-def mutated(draw, frame: dict):
-    """`frame` with one value somewhere inside replaced by garbage, or removed."""
-    frame = copy.deepcopy(frame)
-    node = frame
-    while True:
-        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
-        if not keys:
-            return frame
-        key = draw(st.sampled_from(keys))
-        child = node[key]
-        if isinstance(child, (dict, list)) and child and draw(st.booleans()):
-            node = child
-            continue
-        if draw(st.booleans()):
-            del node[key]
-        else:
-            node[key] = draw(json_values)
-        return frame
+json_values = garbage_frames.json_values(["orderbook.50.XRPUSDT", "snapshot", "delta", "XRPUSDT", "1.9531", "0", "1e5", "-1", ""])
 
 
 @settings(max_examples=400, deadline=None)
-@given(frame=json_values | mutated(SNAPSHOT) | mutated(DELTA))
+@given(frame=json_values | mutated(SNAPSHOT, json_values) | mutated(DELTA, json_values))
 def test_garbage_frames_only_ever_raise_malformed_frame(frame):
     try:
         events = CODEC.decode(frame, 0)

@@ -1,15 +1,15 @@
 """Coinbase market data (venues.md §2.1): Advanced Trade frames written here, the legacy recording as oracle."""
-import copy
 from collections import Counter
 from pathlib import Path
 
+import garbage_frames
 import orjson
 import pytest
+from garbage_frames import mutated
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import SyncResult
-from adapters.base import MalformedFrame, UnknownSymbol
+from adapters.base import MalformedFrame, SyncResult, UnknownSymbol
 from adapters.coinbase.book_sync import CoinbaseBookSync
 from adapters.coinbase.market_data import CoinbaseMarketDataCodec, coinbase_instrument
 from engine.messages import BookSnapshot, BookState, DepthDiff, Side, Trade
@@ -272,40 +272,15 @@ def test_unknown_product_is_its_own_kind_of_malformed_frame():
 
 CODEC = CoinbaseMarketDataCodec(INSTRUMENTS)
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-    | st.sampled_from(["l2_data", "snapshot", "update", "bid", "offer", "buy", "sell", "BUY", "BTC-USD",
-                       "21921.73", "0", "1e5", "-1", ""]),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
-    max_leaves=25)
-
-
-@st.composite
-def mutated(draw, frame: dict):
-    """`frame` with one value somewhere inside replaced by garbage, or removed."""
-    frame = copy.deepcopy(frame)
-    node = frame
-    while True:
-        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
-        if not keys:
-            return frame
-        key = draw(st.sampled_from(keys))
-        child = node[key]
-        if isinstance(child, (dict, list)) and child and draw(st.booleans()):
-            node = child
-            continue
-        if draw(st.booleans()):
-            del node[key]
-        else:
-            node[key] = draw(json_values)
-        return frame
+json_values = garbage_frames.json_values(["l2_data", "snapshot", "update", "bid", "offer", "buy", "sell", "BUY", "BTC-USD",
+                       "21921.73", "0", "1e5", "-1", ""])
 
 
 FRAMES = (SNAPSHOT, UPDATE, TRADES, LEGACY_SNAPSHOT, LEGACY_UPDATE, LEGACY_MATCH)
 
 
 @settings(max_examples=500, deadline=None)
-@given(frame=json_values | st.one_of([mutated(frame) for frame in FRAMES]))
+@given(frame=json_values | st.one_of([mutated(frame, json_values) for frame in FRAMES]))
 def test_garbage_frames_only_ever_raise_malformed_frame(frame):
     try:
         events = CODEC.decode(frame, 0)
