@@ -1,4 +1,5 @@
-"""One run of a scenario: build the supervision tree, replay the feed through it, and make the report.
+"""One run of a scenario: build the supervision tree, drive its feed (a replay or a live connection), and
+make the report.
 
 The tree, every actor under it, started from the sinks to the source so that nobody sends into an actor
 that is not there yet:
@@ -10,9 +11,14 @@ that is not there yet:
 
 and the edges between them, each with its policy when the receiver is behind:
 
-    feed ─block─▶ book ─conflate─▶ strategy ─block─▶ risk ─block─▶ router ─block─▶ orders ─latency─▶ venue
+    feed ─block─▶ book ─conflate─▶ strategy ─block─▶ risk ─block─▶ router ─block─▶ orders ─link─▶ venue
                   book ─latest─▶ risk, router, venue (views);  book ─block─▶ risk (status)
-                  venue ─latency─▶ orders ─block─▶ ledger (updates, fills);  orders ─latest─▶ risk (exposure)
+                  book ─block─▶ feed (resync requests, live feeds only)
+                  venue ─link─▶ orders ─block─▶ ledger (updates, fills);  orders ─latest─▶ risk (exposure)
+
+A link is the scenario's latency on the clock when the venue is the in-process simulated one, and a plain
+blocking edge when the venue is reached over HTTP through the Binance order gateway (the network is the
+latency then).
 
 A hop costs about ten book updates, so views reach only the strategy as events: the others keep the
 latest view as state and read it when an order wakes them (the venue is woken by views only while one
