@@ -25,7 +25,8 @@ import trio
 from adapters.binance.feed import BinanceMarketFeed, stream_plan
 from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.http import RestClient
-from adapters.simulated.exchange import Listing, RateLimits, SimulatedBinance
+from adapters.simulated.accounts import RateLimits
+from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.latency import ConstantLatency, Latency, LognormalLatency
 from adapters.simulated.queue import queue_model
@@ -35,8 +36,19 @@ from engine.actors.book import BookActor, BookStats
 from engine.messages import BookView, MarketBatch, MarketEvent
 from engine.replay import synthetic
 from engine.replay.source import RecordedFeed
-from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox, Restart,
-                            Strategy, Supervisor, actor_runner)
+from engine.runtime import (
+    Actor,
+    ActorContext,
+    BlockingEdge,
+    ChildSpec,
+    Lifecycle,
+    LiveClock,
+    Mailbox,
+    Restart,
+    Strategy,
+    Supervisor,
+    actor_runner,
+)
 from engine.scenario import SimVenueSpec
 
 log = logging.getLogger("engine.venue")

@@ -35,17 +35,28 @@ with each other, since they are not in the book the market shows), and the 418 I
 """
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 
-from adapters.binance.signing import signature_matches, signature_payload, split_signature
+from adapters.binance.signing import (
+    signature_matches,
+    signature_payload,
+    split_signature,
+)
+from adapters.simulated.accounts import Account, RateLimits, Window
 from adapters.simulated.matching import (
     DUPLICATE_ORDER,
     ILLEGAL_CLIENT_ORDER_ID,
@@ -57,6 +68,20 @@ from adapters.simulated.matching import (
     MatchingEngine,
 )
 from adapters.simulated.queue import QueueModel
+from adapters.simulated.requests import (
+    HttpRequest,
+    HttpResponse,
+    Refusal,
+    amount_param,
+    decimal_param,
+    depth_weight,
+    fixed_weight,
+    integer_param,
+    mandatory,
+    parameters,
+    required,
+    ws_text,
+)
 from engine.messages import (
     BookView,
     CancelRequest,
@@ -68,7 +93,7 @@ from engine.messages import (
     Side,
     TimeInForce,
 )
-from engine.model.numbers import Instrument, NumberFormatError, format_fixed, parse_fixed
+from engine.model.numbers import Instrument, format_fixed
 from engine.model.orders import CLIENT_ORDER_ID
 
 USER = "user"
@@ -84,7 +109,7 @@ OUTSIDE_RECV_WINDOW = "Timestamp for this request is outside of the recvWindow."
 AHEAD_OF_SERVER = "Timestamp for this request was 1000ms ahead of the server's time."
 
 _MS = 1_000_000
-_MINUTE_MS, _TEN_SECONDS_MS, _DAY_MS = 60_000, 10_000, 86_400_000
+_MINUTE_MS = 60_000
 _MAX_RECV_WINDOW_MS = 60_000
 _EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
 _QUANTUM = Decimal(1).scaleb(-ASSET_PRECISION)
@@ -99,25 +124,7 @@ STP_MODES = ("EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 since our orders never trade with each other here (they are not in the book the market shows)."""
 DEFAULT_STP_MODE = "EXPIRE_MAKER"
 _RESPONSE_TYPES = ("ACK", "RESULT", "FULL")
-_NUMBER = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
 _JSON = ("Content-Type", "application/json;charset=UTF-8")
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    """One HTTP request as received: the raw query string (no `?`) and form body, header names lower case."""
-    method: str
-    path: str
-    query: str = ""
-    body: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,71 +148,6 @@ class Listing:
     max_qty: Decimal = Decimal(9_000)
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimits:
-    """The `rateLimits` of exchangeInfo; Binance documents 6000 weight a minute, the order counts are examples."""
-    request_weight_per_minute: int = 6_000
-    orders_per_10s: int = 100
-    orders_per_day: int = 200_000
-
-
-class Refusal(Exception):
-    """A Binance error: HTTP status, error code, message (and Retry-After for a 429)."""
-
-    def __init__(self, status: int, code: int, msg: str, retry_after_s: int | None = None):
-        super().__init__(msg)
-        self.status, self.code, self.msg, self.retry_after_s = status, code, msg, retry_after_s
-
-
-class _Window:
-    """A counter over fixed windows aligned to multiples of their length, like Binance's interval limits."""
-
-    __slots__ = ("length_ms", "start_ms", "used")
-
-    def __init__(self, length_ms: int):
-        self.length_ms, self.start_ms, self.used = length_ms, -1, 0
-
-    def add(self, now_ms: int, amount: int) -> int:
-        """Count `amount` at `now_ms`; the total used in the current window."""
-        start = now_ms - now_ms % self.length_ms
-        if start != self.start_ms:
-            self.start_ms, self.used = start, 0
-        self.used += amount
-        return self.used
-
-    def retry_after_s(self, now_ms: int) -> int:
-        """Whole seconds until the current window ends."""
-        return max(1, math.ceil((self.start_ms + self.length_ms - now_ms) / 1000))
-
-
-class _Balance:
-    __slots__ = ("free", "locked")
-
-    def __init__(self, free: Decimal):
-        self.free, self.locked = free, _ZERO
-
-
-class _Account:
-    """One API key's secret, balances and orders. Its default repr shows none of them."""
-
-    __slots__ = ("uid", "api_key", "secret", "balances", "orders_10s", "orders_1d", "by_client_id", "updated_ms")
-
-    def __init__(self, uid: int, api_key: str, secret: str, balances: Mapping[str, Decimal]):
-        self.uid = uid
-        self.api_key = api_key
-        self.secret = secret
-        self.balances = {asset: _Balance(Decimal(amount)) for asset, amount in balances.items()}
-        self.orders_10s, self.orders_1d = _Window(_TEN_SECONDS_MS), _Window(_DAY_MS)
-        self.by_client_id: dict[tuple[str, str], _Order] = {}  # (venue symbol, client order id) → latest order
-        self.updated_ms = 0
-
-    def balance(self, asset: str) -> _Balance:
-        balance = self.balances.get(asset)
-        if balance is None:
-            balance = self.balances[asset] = _Balance(_ZERO)
-        return balance
-
-
 class _Order:
     """An order as the exchange keeps it; `locked` is what is still held in `lock_asset` for it."""
 
@@ -213,7 +155,7 @@ class _Order:
                  "cum_qty", "cum_quote", "status", "created_ms", "updated_ms", "lock_asset", "locked", "stp",
                  "prevented")
 
-    def __init__(self, order_id: int, client_order_id: str, account: _Account, listing: Listing, side: Side,
+    def __init__(self, order_id: int, client_order_id: str, account: Account, listing: Listing, side: Side,
                  order_type: OrderType, tif: TimeInForce, price: int, qty: int, lock_asset: str, locked: Decimal,
                  now_ms: int, stp: str):
         self.order_id, self.client_order_id, self.account, self.listing = order_id, client_order_id, account, listing
@@ -255,7 +197,7 @@ class _ShownBook:
 
 @dataclass(frozen=True, slots=True)
 class _Route:
-    handler: Callable[[dict[str, str], _Account | None, int], Any]
+    handler: Callable[[dict[str, str], Account | None, int], Any]
     weight: Callable[[dict[str, str]], int]
     signed: bool
     new_order: bool = False
@@ -278,27 +220,27 @@ class SimulatedBinance:
         self._shown = {symbol: _ShownBook() for symbol in self.listings}  # venue symbol → its public book
         self._listeners: list[Callable[[VenueEvent], None]] = []
         self._changed: set[str] = set()                # venue symbols whose shown book may have changed
-        self._moved: dict[_Account, set[str]] = {}     # accounts whose balances moved → the assets
+        self._moved: dict[Account, set[str]] = {}     # accounts whose balances moved → the assets
         self._last_execution_id = 0
         self._prevented_ids: dict[str, int] = {}      # venue symbol → last prevented match id
-        self._accounts: dict[str, _Account] = {}
+        self._accounts: dict[str, Account] = {}
         self._orders: dict[int, _Order] = {}           # every order by order id
         self._open: dict[int, _Order] = {}             # orders working on the book
         self._trade_ids: dict[str, int] = {}           # venue symbol → last trade id
         self._last_order_id = 0
         self._last_generated_id = 0
-        self._weight = _Window(_MINUTE_MS)
+        self._weight = Window(_MINUTE_MS)
         self._routes = {
-            ("GET", "/api/v3/ping"): _Route(lambda *_: {}, _weight(1), signed=False),
-            ("GET", "/api/v3/time"): _Route(lambda _p, _a, now_ms: {"serverTime": now_ms}, _weight(1), signed=False),
-            ("GET", "/api/v3/exchangeInfo"): _Route(self._exchange_info, _weight(20), signed=False),
-            ("GET", "/api/v3/depth"): _Route(self._depth, _depth_weight, signed=False),
-            ("POST", "/api/v3/order"): _Route(self._new_order, _weight(1), signed=True, new_order=True),
-            ("DELETE", "/api/v3/order"): _Route(self._cancel_order, _weight(1), signed=True),
-            ("GET", "/api/v3/order"): _Route(self._query_order, _weight(4), signed=True),
+            ("GET", "/api/v3/ping"): _Route(lambda *_: {}, fixed_weight(1), signed=False),
+            ("GET", "/api/v3/time"): _Route(lambda _p, _a, now_ms: {"serverTime": now_ms}, fixed_weight(1), signed=False),
+            ("GET", "/api/v3/exchangeInfo"): _Route(self._exchange_info, fixed_weight(20), signed=False),
+            ("GET", "/api/v3/depth"): _Route(self._depth, depth_weight, signed=False),
+            ("POST", "/api/v3/order"): _Route(self._new_order, fixed_weight(1), signed=True, new_order=True),
+            ("DELETE", "/api/v3/order"): _Route(self._cancel_order, fixed_weight(1), signed=True),
+            ("GET", "/api/v3/order"): _Route(self._query_order, fixed_weight(4), signed=True),
             ("GET", "/api/v3/openOrders"): _Route(self._open_orders, lambda p: 6 if p.get("symbol") else 80,
                                                   signed=True),
-            ("GET", "/api/v3/account"): _Route(self._account, _weight(20), signed=True),
+            ("GET", "/api/v3/account"): _Route(self._account, fixed_weight(20), signed=True),
         }
 
     def __repr__(self) -> str:
@@ -309,7 +251,7 @@ class SimulatedBinance:
         """Add an account with its starting balances (all free)."""
         if api_key in self._accounts:
             raise ValueError("an account with this API key exists already")
-        self._accounts[api_key] = _Account(len(self._accounts) + 1, api_key, secret, balances)
+        self._accounts[api_key] = Account(len(self._accounts) + 1, api_key, secret, balances)
 
     def now_ms(self) -> int:
         """The venue's clock, in Binance's milliseconds."""
@@ -338,7 +280,7 @@ class SimulatedBinance:
         """Answer `request` with a Binance error without carrying it out; its weight counts as usual."""
         route = self._routes.get((request.method, request.path))
         now_ms = self._now_ns() // _MS
-        used = self._weight.add(now_ms, route.weight(_params(request)) if route else 1)
+        used = self._weight.add(now_ms, route.weight(parameters(request)) if route else 1)
         headers = [_JSON, ("X-MBX-USED-WEIGHT-1M", str(used))]
         if retry_after_s is not None:
             headers.append(("Retry-After", str(retry_after_s)))
@@ -355,7 +297,7 @@ class SimulatedBinance:
         The signature is over every parameter but itself, sorted by name, as `k=v&...`. Raises `Refusal`
         as the REST door would: -2014/-2015 for the key, -1022 for the signature, -1021 for the time.
         """
-        text = {name: _ws_text(value) for name, value in params.items()}
+        text = {name: ws_text(value) for name, value in params.items()}
         account = self._accounts.get(text.get("apiKey", ""))
         if not text.get("apiKey"):
             raise Refusal(401, -2014, "API-key format invalid.")
@@ -363,7 +305,7 @@ class SimulatedBinance:
             raise Refusal(401, -2015, "Invalid API-key, IP, or permissions for action.")
         signature = text.pop("signature", "")
         if not signature:
-            raise Refusal(400, -1102, _mandatory("signature"))
+            raise Refusal(400, -1102, mandatory("signature"))
         payload = "&".join(f"{name}={value}" for name, value in sorted(text.items()))
         if not signature_matches(account.secret, payload, signature):
             raise Refusal(400, -1022, BAD_SIGNATURE)
@@ -376,7 +318,7 @@ class SimulatedBinance:
         if route is None:
             return HttpResponse(404, (), b"")
         now_ms = self._now_ns() // _MS
-        params = _params(request)
+        params = parameters(request)
         used = self._weight.add(now_ms, route.weight(params))
         headers = [("X-MBX-USED-WEIGHT-1M", str(used))]
         try:
@@ -398,7 +340,7 @@ class SimulatedBinance:
 
     # ------------------------------------------------------------ the door: keys, signatures, time, counts
 
-    def _authenticate(self, request: HttpRequest, params: dict[str, str], now_ms: int) -> _Account:
+    def _authenticate(self, request: HttpRequest, params: dict[str, str], now_ms: int) -> Account:
         api_key = request.headers.get("x-mbx-apikey", "")
         if not api_key:
             raise Refusal(401, -2014, "API-key format invalid.")
@@ -409,7 +351,7 @@ class SimulatedBinance:
         body, body_signature = split_signature(request.body)
         signature = query_signature if query_signature is not None else body_signature
         if not signature:
-            raise Refusal(400, -1102, _mandatory("signature"))
+            raise Refusal(400, -1102, mandatory("signature"))
         if not signature_matches(account.secret, signature_payload(query, body), signature):
             raise Refusal(400, -1022, BAD_SIGNATURE)
         self._check_time(params, now_ms)
@@ -418,10 +360,10 @@ class SimulatedBinance:
     @staticmethod
     def _check_time(params: Mapping[str, str], now_ms: int) -> None:
         """`timestamp` (ms or µs) must be less than 1 s ahead of the venue and within `recvWindow` behind."""
-        timestamp = Decimal(_integer(params, "timestamp"))
+        timestamp = Decimal(integer_param(params, "timestamp"))
         if timestamp >= 10 ** 15:  # microseconds
             timestamp /= 1000
-        recv_window = _decimal_param(params, "recvWindow", Decimal(5_000))
+        recv_window = decimal_param(params, "recvWindow", Decimal(5_000))
         if recv_window > _MAX_RECV_WINDOW_MS:
             raise Refusal(400, -1131, f"recvWindow must be less than {_MAX_RECV_WINDOW_MS}")
         if timestamp >= now_ms + 1_000:
@@ -429,7 +371,7 @@ class SimulatedBinance:
         if now_ms - timestamp > recv_window:
             raise Refusal(400, -1021, OUTSIDE_RECV_WINDOW)
 
-    def _count_order(self, account: _Account, now_ms: int) -> list[tuple[str, str]]:
+    def _count_order(self, account: Account, now_ms: int) -> list[tuple[str, str]]:
         limits = self.rate_limits
         in_10s, in_day = account.orders_10s.add(now_ms, 1), account.orders_1d.add(now_ms, 1)
         for used, limit, window, interval in ((in_10s, limits.orders_per_10s, account.orders_10s, "10 SECOND"),
@@ -441,13 +383,13 @@ class SimulatedBinance:
 
     # ------------------------------------------------------------ orders
 
-    def _new_order(self, params: dict[str, str], account: _Account, now_ms: int) -> dict:
+    def _new_order(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
         listing = self._listing(params)
         instrument = listing.instrument
-        side = _SIDES.get(_required(params, "side"))
+        side = _SIDES.get(required(params, "side"))
         if side is None:
             raise Refusal(400, -1117, "Invalid side.")
-        type_name = _required(params, "type")
+        type_name = required(params, "type")
         if type_name not in _BINANCE_ORDER_TYPES:
             raise Refusal(400, -1116, "Invalid orderType.")
         if type_name not in _SUPPORTED_ORDER_TYPES:
@@ -456,13 +398,13 @@ class SimulatedBinance:
             raise Refusal(400, -1014, "Unsupported order combination.")
         order_type = OrderType(type_name)
         tif = self._time_in_force(params, order_type)
-        qty = _amount(params, "quantity", instrument.qty_decimals)
+        qty = amount_param(params, "quantity", instrument.qty_decimals)
         if order_type is OrderType.MARKET:
             if params.get("price"):
                 raise Refusal(400, -1106, "Parameter 'price' sent when not required.")
             price = 0
         else:
-            price = _amount(params, "price", instrument.price_decimals)
+            price = amount_param(params, "price", instrument.price_decimals)
         client_order_id = params.get("newClientOrderId") or self._generated_id()
         if not CLIENT_ORDER_ID.fullmatch(client_order_id):
             raise Refusal(400, -1100, ILLEGAL_CLIENT_ORDER_ID)
@@ -534,7 +476,7 @@ class SimulatedBinance:
             result["preventedMatches"] = prevented
         return result
 
-    def _own_crossed(self, account: _Account, listing: Listing, side: Side, order_type: OrderType, price: int,
+    def _own_crossed(self, account: Account, listing: Listing, side: Side, order_type: OrderType, price: int,
                      qty: int) -> list[_Order]:
         """The account's open orders on the other side that a new order would meet, best first.
 
@@ -570,7 +512,7 @@ class SimulatedBinance:
         self._prevented_ids[symbol] = self._prevented_ids.get(symbol, -1) + 1
         return self._prevented_ids[symbol]
 
-    def _cancel_order(self, params: dict[str, str], account: _Account, now_ms: int) -> dict:
+    def _cancel_order(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
         listing = self._listing(params)
         order = self._find_order(params, account, listing)
         if order is None or not order.is_open:
@@ -583,19 +525,19 @@ class SimulatedBinance:
                 "orderId": order.order_id, "orderListId": -1, "clientOrderId": cancel_id, "transactTime": now_ms,
                 **_order_fields(order), "selfTradePreventionMode": order.stp}
 
-    def _query_order(self, params: dict[str, str], account: _Account, now_ms: int) -> dict:
+    def _query_order(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
         listing = self._listing(params)
         order = self._find_order(params, account, listing)
         if order is None:
             raise Refusal(400, -2013, NO_SUCH_ORDER)
         return _order_status(order)
 
-    def _open_orders(self, params: dict[str, str], account: _Account, now_ms: int) -> list[dict]:
+    def _open_orders(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
         listing = self._listing(params) if params.get("symbol") else None
         return [_order_status(order) for order in self._open.values()
                 if order.account is account and (listing is None or order.listing is listing)]
 
-    def _account(self, params: dict[str, str], account: _Account, now_ms: int) -> dict:
+    def _account(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
         omit_zero = params.get("omitZeroBalances") == "true"
         return {
             "makerCommission": int(self.maker_fee * 10_000), "takerCommission": int(self.taker_fee * 10_000),
@@ -617,7 +559,7 @@ class SimulatedBinance:
         """The book as the venue shows it: the latest view less what was taken from it, plus our resting orders."""
         listing = self._listing(params)
         instrument = listing.instrument
-        limit = min(_integer(params, "limit", 100), 5_000)
+        limit = min(integer_param(params, "limit", 100), 5_000)
         if limit < 1:
             raise Refusal(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '1-5000'.")
         shown = self._shown[instrument.venue_symbol]
@@ -655,7 +597,7 @@ class SimulatedBinance:
     # ------------------------------------------------------------ internals
 
     def _listing(self, params: dict[str, str]) -> Listing:
-        symbol = _required(params, "symbol")
+        symbol = required(params, "symbol")
         listing = self.listings.get(symbol)
         if listing is None:
             raise Refusal(400, -1121, INVALID_SYMBOL)
@@ -668,7 +610,7 @@ class SimulatedBinance:
                 raise Refusal(400, -1106, "Parameter 'timeInForce' sent when not required.")
             return TimeInForce.GTC
         try:
-            return TimeInForce(_required(params, "timeInForce"))
+            return TimeInForce(required(params, "timeInForce"))
         except ValueError:
             raise Refusal(400, -1115, "Invalid timeInForce.") from None
 
@@ -770,11 +712,11 @@ class SimulatedBinance:
                 "qty": format_fixed(qty, instrument.qty_decimals),
                 "commission": _money(commission), "commissionAsset": commission_asset, "tradeId": trade_id}
 
-    def _find_order(self, params: dict[str, str], account: _Account, listing: Listing) -> _Order | None:
+    def _find_order(self, params: dict[str, str], account: Account, listing: Listing) -> _Order | None:
         """By `orderId` first, then checked against `origClientOrderId` if both are sent (as Binance does)."""
         client_order_id = params.get("origClientOrderId")
         if params.get("orderId"):
-            order = self._orders.get(_integer(params, "orderId"))
+            order = self._orders.get(integer_param(params, "orderId"))
             if order is not None and client_order_id and order.client_order_id != client_order_id:
                 return None
         elif client_order_id:
@@ -949,74 +891,7 @@ def too_much_weight(limits: RateLimits) -> str:
             "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.")
 
 
-# ---------------------------------------------------------------- parameters and numbers
-
-def _params(request: HttpRequest) -> dict[str, str]:
-    """A request's parameters: the form body's, then the query string's, which win (venues.md §1.2)."""
-    params = dict(parse_qsl(request.body, keep_blank_values=True))
-    params.update(parse_qsl(request.query, keep_blank_values=True))
-    return params
-
-
-def _ws_text(value: object) -> str:
-    """A WebSocket API parameter as it is signed: JSON booleans as true/false, numbers and strings as written."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _weight(weight: int) -> Callable[[dict[str, str]], int]:
-    return lambda _params: weight
-
-
-def _depth_weight(params: dict[str, str]) -> int:
-    """5, 25, 50 or 250 by the requested `limit` (venues.md §1.2)."""
-    text = params.get("limit", "100")
-    limit = int(text) if text.isdigit() else 100
-    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1_000 else 250
-
-
-def _mandatory(name: str) -> str:
-    return f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-
-
-def _required(params: dict[str, str], name: str) -> str:
-    text = params.get(name)
-    if not text:
-        raise Refusal(400, -1102, _mandatory(name))
-    return text
-
-
-def _integer(params: dict[str, str], name: str, default: int | None = None) -> int:
-    if default is not None and not params.get(name):
-        return default
-    text = _required(params, name)
-    if not (text.isascii() and text.isdigit()) or len(text) > 20:
-        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
-    return int(text)
-
-
-def _decimal_param(params: dict[str, str], name: str, default: Decimal) -> Decimal:
-    text = params.get(name)
-    if not text:
-        return default
-    if not _NUMBER.fullmatch(text):
-        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; "
-                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
-    return Decimal(text)
-
-
-def _amount(params: dict[str, str], name: str, decimals: int) -> int:
-    """A price or quantity parameter as the instrument's exact integer."""
-    text = _required(params, name)
-    if not _NUMBER.fullmatch(text):
-        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; "
-                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
-    try:
-        return parse_fixed(text, decimals)
-    except NumberFormatError:
-        raise Refusal(400, -1111, "Precision is over the maximum defined for this asset.") from None
-
+# ---------------------------------------------------------------- amounts
 
 def _commission(amount: Decimal) -> Decimal:
     return amount.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=Context(prec=100))

@@ -23,7 +23,15 @@ Fees are the maker or taker rate times the exact notional, in the quote asset.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
+from decimal import (
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 
 from adapters.simulated.queue import ConservativeQueue, QueueModel
 from engine.messages import (

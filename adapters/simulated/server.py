@@ -29,9 +29,10 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from adapters.simulated.exchange import HttpRequest, HttpResponse, SimulatedBinance, too_much_weight
+from adapters.simulated.exchange import SimulatedBinance, too_much_weight
 from adapters.simulated.faults import NO_FAULTS, FaultKind, FaultPlan, Stall
 from adapters.simulated.latency import NO_LATENCY, Latency
+from adapters.simulated.requests import HttpRequest, HttpResponse
 from adapters.simulated.streams import StreamHub, serve_market_streams, serve_ws_api
 from engine.messages import BookView
 

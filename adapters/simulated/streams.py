@@ -28,8 +28,14 @@ from urllib.parse import parse_qs
 import orjson
 import trio
 
-from adapters.simulated.exchange import USER, Refusal, SimulatedBinance, VenueEvent, too_much_weight
+from adapters.simulated.exchange import (
+    USER,
+    SimulatedBinance,
+    VenueEvent,
+    too_much_weight,
+)
 from adapters.simulated.faults import FaultKind, FaultPlan, Stall
+from adapters.simulated.requests import Refusal
 
 log = logging.getLogger("adapters.simulated.streams")
 

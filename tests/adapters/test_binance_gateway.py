@@ -20,7 +20,14 @@ from adapters.binance.signing import Credentials
 from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.server import serve_exchange
-from engine.messages import BookView, ExecType, NewOrderRequest, OrderType, Side, TimeInForce
+from engine.messages import (
+    BookView,
+    ExecType,
+    NewOrderRequest,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from engine.replay.synthetic import LOT, TICK
 from engine.runtime import ActorContext, VirtualClock
 

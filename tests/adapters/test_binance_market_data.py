@@ -5,8 +5,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from adapters.binance.market_data import (BinanceMarketDataCodec, MalformedFrame, UnknownSymbol,
-                                          binance_spot_instrument)
+from adapters.binance.market_data import (
+    BinanceMarketDataCodec,
+    MalformedFrame,
+    UnknownSymbol,
+    binance_spot_instrument,
+)
 from engine.messages import BookSnapshot, DepthDiff, Side, TopOfBook, Trade
 from engine.model.numbers import Instrument
 from engine.replay.formats import read_capture

@@ -23,7 +23,15 @@ from adapters.binance.orders import (
     used_weight,
 )
 from adapters.binance.signing import Credentials, sign
-from engine.messages import CancelRequest, ExecType, Liquidity, NewOrderRequest, OrderType, Side, TimeInForce
+from engine.messages import (
+    CancelRequest,
+    ExecType,
+    Liquidity,
+    NewOrderRequest,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from engine.model.numbers import Instrument
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"

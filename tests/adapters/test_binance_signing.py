@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.binance.signing import Credentials, sign, signature_matches, signature_payload, split_signature
+from adapters.binance.signing import (
+    Credentials,
+    sign,
+    signature_matches,
+    signature_payload,
+    split_signature,
+)
 
 # venues.md §1.3 and Binance's REST docs, "SIGNED endpoint examples for POST /api/v3/order".
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"

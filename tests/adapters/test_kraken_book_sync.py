@@ -7,7 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.kraken.book_sync import KrakenBookSync, SyncResult
 from adapters.kraken.instruments import kraken_instruments

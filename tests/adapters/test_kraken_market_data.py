@@ -6,10 +6,16 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.kraken.instruments import canonical_asset, kraken_instruments
-from adapters.kraken.market_data import KrakenMarketDataCodec, MalformedFrame, UnknownSymbol, loads_exact
+from adapters.kraken.market_data import (
+    KrakenMarketDataCodec,
+    MalformedFrame,
+    UnknownSymbol,
+    loads_exact,
+)
 from engine.messages import BookSnapshot, DepthDiff
 from engine.model.numbers import Instrument
 from engine.replay.cryptofeed import LineKind, read_cryptofeed

@@ -29,8 +29,16 @@ from engine.actors.book import BookActor, BookStats
 from engine.messages import BookState
 from engine.model.numbers import parse_fixed
 from engine.replay.formats import read_capture
-from engine.runtime import (BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox, Restart, Supervisor,
-                            actor_runner)
+from engine.runtime import (
+    BlockingEdge,
+    ChildSpec,
+    Lifecycle,
+    LiveClock,
+    Mailbox,
+    Restart,
+    Supervisor,
+    actor_runner,
+)
 
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "recorded" / "nkaz001+hftbacktest" / "examples"
 SYMBOLS = {"BTCUSDT": CAPTURES / "spot" / "btcusdt_20240808.gz", "ETHUSDT": CAPTURES / "spot" / "ethusdt_20240808.gz"}

@@ -32,7 +32,15 @@ from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
 from engine.messages import BookState
 from engine.model.numbers import Instrument
-from engine.runtime import BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox, Supervisor, actor_runner
+from engine.runtime import (
+    BlockingEdge,
+    ChildSpec,
+    Lifecycle,
+    LiveClock,
+    Mailbox,
+    Supervisor,
+    actor_runner,
+)
 
 RECORDING = (Path(__file__).resolve().parents[2].parent / "shared" / "recorded" / "ccxt+ccxt" / "ts" / "src" / "test"
              / "static" / "ws" / "kraken.json.watchOrderBook.excerpt.jsonl")

@@ -26,7 +26,15 @@ from engine.actors.book import BookActor, BookStats
 from engine.messages import BookState
 from engine.model.numbers import parse_fixed
 from engine.replay.cryptofeed import LineKind, read_cryptofeed
-from engine.runtime import BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox, Supervisor, actor_runner
+from engine.runtime import (
+    BlockingEdge,
+    ChildSpec,
+    Lifecycle,
+    LiveClock,
+    Mailbox,
+    Supervisor,
+    actor_runner,
+)
 
 RECORDING = (Path(__file__).resolve().parents[2].parent / "shared" / "recorded" / "bmoscon+cryptofeed"
              / "sample_data" / "OKX.ws.1.0")

@@ -17,7 +17,16 @@ from hypothesis import strategies as st
 
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.queue import ConservativeQueue, ProbabilisticQueue, queue_model
-from engine.messages import BookView, ExecType, Liquidity, NewOrderRequest, OrderType, Side, TimeInForce, Trade
+from engine.messages import (
+    BookView,
+    ExecType,
+    Liquidity,
+    NewOrderRequest,
+    OrderType,
+    Side,
+    TimeInForce,
+    Trade,
+)
 from engine.model.numbers import Instrument
 
 BTC = Instrument("BTC/USDT", "sim", "BTCUSDT", "BTC", "USDT", price_decimals=2, qty_decimals=5)

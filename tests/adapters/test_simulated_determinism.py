@@ -20,7 +20,7 @@ from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.binance.signing import sign
-from adapters.simulated.exchange import HttpRequest
+from adapters.simulated.requests import HttpRequest
 from engine.messages import BookSnapshot, BookState, BookView, DepthDiff, Trade
 from engine.model.numbers import format_fixed
 from engine.replay.synthetic import synthetic_frames

@@ -9,7 +9,9 @@ import pytest
 
 from adapters.binance.orders import parse_exchange_info
 from adapters.binance.signing import sign
-from adapters.simulated.exchange import HttpRequest, HttpResponse, Listing, RateLimits, SimulatedBinance
+from adapters.simulated.accounts import RateLimits
+from adapters.simulated.exchange import Listing, SimulatedBinance
+from adapters.simulated.requests import HttpRequest, HttpResponse
 from engine.messages import BookView
 from engine.model.numbers import Instrument
 

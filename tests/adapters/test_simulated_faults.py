@@ -17,13 +17,27 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 from adapters.binance.client import BinanceClient
 from adapters.binance.market_data import binance_spot_instrument
-from adapters.binance.orders import BinanceOrderCodec, ErrorClass, OrderStatus, VenueError
+from adapters.binance.orders import (
+    BinanceOrderCodec,
+    ErrorClass,
+    OrderStatus,
+    VenueError,
+)
 from adapters.binance.signing import Credentials, sign
-from adapters.simulated.exchange import USER, HttpRequest, Listing, SimulatedBinance, VenueEvent
+from adapters.simulated.exchange import USER, Listing, SimulatedBinance, VenueEvent
 from adapters.simulated.faults import PPM, FaultKind, FaultPlan, FaultRule, Stall
+from adapters.simulated.requests import HttpRequest
 from adapters.simulated.server import serve_exchange
 from adapters.simulated.streams import Connection, StreamHub
-from engine.messages import BookView, ExecType, NewOrderRequest, OrderType, Side, TimeInForce, Trade
+from engine.messages import (
+    BookView,
+    ExecType,
+    NewOrderRequest,
+    OrderType,
+    Side,
+    TimeInForce,
+    Trade,
+)
 from engine.replay.synthetic import LOT, TICK
 
 BTC = binance_spot_instrument("BTCUSDT", "BTC", "USDT", tick_size=TICK, lot_size=LOT)

@@ -13,9 +13,16 @@ from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.client import BinanceClient
 from adapters.binance.market_data import BinanceMarketDataCodec, binance_spot_instrument
-from adapters.binance.orders import Balance, BinanceOrderCodec, ErrorClass, OrderStatus, VenueError
+from adapters.binance.orders import (
+    Balance,
+    BinanceOrderCodec,
+    ErrorClass,
+    OrderStatus,
+    VenueError,
+)
 from adapters.binance.signing import Credentials
-from adapters.simulated.exchange import Listing, RateLimits, SimulatedBinance
+from adapters.simulated.accounts import RateLimits
+from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.server import feed_views, serve_exchange
 from engine.messages import (
     BookSnapshot,

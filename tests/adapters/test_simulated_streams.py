@@ -22,9 +22,18 @@ from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.market_data import BinanceMarketDataCodec, binance_spot_instrument
 from adapters.binance.signing import sign
-from adapters.simulated.exchange import Listing, RateLimits, SimulatedBinance
+from adapters.simulated.accounts import RateLimits
+from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.server import serve_exchange
-from engine.messages import BookSnapshot, BookState, BookView, DepthDiff, Side, TopOfBook, Trade
+from engine.messages import (
+    BookSnapshot,
+    BookState,
+    BookView,
+    DepthDiff,
+    Side,
+    TopOfBook,
+    Trade,
+)
 from engine.replay.synthetic import LOT, TICK, synthetic_frames
 from engine.scenario import load_venue
 from engine.venue import serve_venue

@@ -1,0 +1,111 @@
+"""Reading and answering Binance REST requests, for the simulated exchange.
+
+The HTTP request and response as the exchange sees them, the error Binance answers with, and the
+parameters read exactly as Binance reads them: the form body's, then the query string's (which win);
+numbers as plain decimals of at most 20 digits each side, quantities and prices refused when finer than
+the asset allows (-1111), missing ones named (-1102), malformed ones named with the pattern they break.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import parse_qsl
+
+from engine.model.numbers import NumberFormatError, parse_fixed
+
+NUMBER = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One HTTP request as received: the raw query string (no `?`) and form body, header names lower case."""
+    method: str
+    path: str
+    query: str = ""
+    body: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class Refusal(Exception):
+    """A Binance error: HTTP status, error code, message (and Retry-After for a 429)."""
+
+    def __init__(self, status: int, code: int, msg: str, retry_after_s: int | None = None):
+        super().__init__(msg)
+        self.status, self.code, self.msg, self.retry_after_s = status, code, msg, retry_after_s
+
+
+
+def parameters(request: HttpRequest) -> dict[str, str]:
+    """A request's parameters: the form body's, then the query string's, which win (venues.md §1.2)."""
+    params = dict(parse_qsl(request.body, keep_blank_values=True))
+    params.update(parse_qsl(request.query, keep_blank_values=True))
+    return params
+
+
+def ws_text(value: object) -> str:
+    """A WebSocket API parameter as it is signed: JSON booleans as true/false, numbers and strings as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def fixed_weight(weight: int) -> Callable[[dict[str, str]], int]:
+    return lambda parameters: weight
+
+
+def depth_weight(params: dict[str, str]) -> int:
+    """5, 25, 50 or 250 by the requested `limit` (venues.md §1.2)."""
+    text = params.get("limit", "100")
+    limit = int(text) if text.isdigit() else 100
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1_000 else 250
+
+
+def mandatory(name: str) -> str:
+    return f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+
+
+def required(params: dict[str, str], name: str) -> str:
+    text = params.get(name)
+    if not text:
+        raise Refusal(400, -1102, mandatory(name))
+    return text
+
+
+def integer_param(params: dict[str, str], name: str, default: int | None = None) -> int:
+    if default is not None and not params.get(name):
+        return default
+    text = required(params, name)
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
+    return int(text)
+
+
+def decimal_param(params: dict[str, str], name: str, default: Decimal) -> Decimal:
+    text = params.get(name)
+    if not text:
+        return default
+    if not NUMBER.fullmatch(text):
+        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; "
+                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+    return Decimal(text)
+
+
+def amount_param(params: dict[str, str], name: str, decimals: int) -> int:
+    """A price or quantity parameter as the instrument's exact integer."""
+    text = required(params, name)
+    if not NUMBER.fullmatch(text):
+        raise Refusal(400, -1100, f"Illegal characters found in parameter '{name}'; "
+                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+    try:
+        return parse_fixed(text, decimals)
+    except NumberFormatError:
+        raise Refusal(400, -1111, "Precision is over the maximum defined for this asset.") from None
