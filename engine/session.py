@@ -36,15 +36,14 @@ from typing import Any
 import trio
 
 from adapters.binance.client import BinanceClient
-from adapters.binance.feed import BinanceMarketFeed
-from adapters.binance.feed import stream_plan as binance_stream_plan
+from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.gateway import GatewayStats, OrderGateway
 from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.binance.orders import BinanceOrderCodec
 from adapters.binance.signing import Credentials
-from adapters.http import RestClient
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
+from adapters.venues import LiveMarketData, live_market_data
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
 from engine.actors.feed import ReplayFeed
@@ -113,18 +112,20 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> _Market:
         "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns}})
 
 
-def _live(scenario: Scenario, clock: LiveClock, rest: RestClient, quiescence: Quiescence) -> _Market:
+def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple[_Market, LiveMarketData]:
     spec = scenario.feed
-    instruments = [scenario.instruments[spec.instrument]]
-    binance = BinanceMarketFeed(instruments, rest, clock.now_ns)
+    instrument = scenario.instruments[spec.instrument]
+    venue = live_market_data(instrument.venue, [instrument], spec.stream_url, spec.rest_url, spec.silence_s,
+                             clock.now_ns)
     stats = FeedStats()
-    feed = WebSocketFeed(binance_stream_plan(instruments, spec.stream_url, spec.silence_s), binance.decode,
-                         binance.resync, Backoff(), stats)
-    return _Market(feed.run, Restart.PERMANENT, Mailbox("feed", MAILBOX_CAPACITY, quiescence),
-                   lambda: trio.sleep(spec.duration_s), lambda: {
-                       "events": stats.frames, "malformed_frames": stats.malformed,
-                       "live": {"connects": stats.connects, "disconnects": stats.disconnects,
-                                "silent_drops": stats.silent_drops, "resyncs_requested": stats.resyncs_requested}})
+    feed = WebSocketFeed(venue.plan, venue.feed.decode, venue.feed.resync, Backoff(), stats,
+                         on_connect=venue.on_connect)
+    market = _Market(feed.run, Restart.PERMANENT, Mailbox("feed", MAILBOX_CAPACITY, quiescence),
+                     lambda: trio.sleep(spec.duration_s), lambda: {
+                         "events": stats.frames, "malformed_frames": stats.malformed,
+                         "live": {"connects": stats.connects, "disconnects": stats.disconnects,
+                                  "silent_drops": stats.silent_drops, "resyncs_requested": stats.resyncs_requested}})
+    return market, venue
 
 
 async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
@@ -140,8 +141,11 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     live = scenario.feed.kind == "live"
     clock: Any = LiveClock() if live else VirtualClock()
     quiescence = Quiescence() if live else clock.quiescence
-    rest = RestClient(scenario.feed.rest_url) if live else None
-    market = _live(scenario, clock, rest, quiescence) if live else _replay(scenario, out_dir, clock)
+    if live:
+        market, venue_data = _live(scenario, clock, quiescence)
+        rest, sync_factory = venue_data.rest, venue_data.sync
+    else:
+        market, rest, sync_factory = _replay(scenario, out_dir, clock), None, BinanceBookSync
     lifecycle = Lifecycle(clock.now_ns)
     faults = FaultPlan({f.actor: f.after_events for f in scenario.faults})
     box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
@@ -197,8 +201,8 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
         "strategy": lambda: StrategyActor(lambda: EmaCross(
             "ema_cross", strat.instrument, strat.fast, strat.slow, strat.position, Urgency(strat.urgency),
             strat.long_only)),
-        "book": lambda: BookActor(list(instruments), scenario.book_depth, book_stats,
-                                  stale_after_ns=scenario.book_stale_after_ns),
+        "book": lambda: BookActor(list(instruments) if not live else [scenario.feed.instrument], scenario.book_depth,
+                                  book_stats, sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns),
     }
     spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
     spec["feed"] = child("feed", market.feed, market.restart)

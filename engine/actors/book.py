@@ -34,16 +34,19 @@ class BookStats:
         return bid[0] + ask[0] if bid and ask else None
 
     def as_dict(self) -> dict[str, int | dict[str, int]]:
+        """Every integrity count the venues' syncs keep (a count a venue has no signal for stays 0)."""
         resyncs: dict[str, int] = {}
-        gaps = checked = mismatched = 0
+        counts = dict.fromkeys(("sequence_gaps", "checksums_ok", "checksums_failed", "top_of_book_checked",
+                                "top_of_book_mismatched"), 0)
         for sync in self.syncs.values():
-            gaps += sync.gaps
-            checked += sync.tops_checked
-            mismatched += sync.top_mismatches
+            counts["sequence_gaps"] += sync.gaps
+            counts["checksums_ok"] += getattr(sync, "checksums_ok", 0)
+            counts["checksums_failed"] += getattr(sync, "checksums_failed", 0)
+            counts["top_of_book_checked"] += getattr(sync, "tops_checked", 0)
+            counts["top_of_book_mismatched"] += getattr(sync, "top_mismatches", 0)
             for cause, n in sync.resyncs.items():
                 resyncs[cause] = resyncs.get(cause, 0) + n
-        return {"views": self.views, "sequence_gaps": gaps, "resyncs": dict(sorted(resyncs.items())),
-                "top_of_book_checked": checked, "top_of_book_mismatched": mismatched}
+        return {"views": self.views, **counts, "resyncs": dict(sorted(resyncs.items()))}
 
 
 class BookActor(Actor):

@@ -231,3 +231,26 @@ async def test_the_recorder_captures_okx_books_that_then_verify(tmp_path):
 
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.toml"
+
+
+@pytest.mark.trio
+async def test_a_scenario_trades_live_on_okx_books(tmp_path):
+    from engine import session
+    from engine.scenario import load
+
+    venue = LoopbackOkx(corrupt_at=10 ** 9, lose_at=10 ** 9, drop_at=10 ** 9, lost_on_drop=0, subscribers=1)
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(partial(serve_websocket, venue.websocket, "127.0.0.1", 0, ssl_context=None))
+        scenario = tmp_path / "okx_live.toml"
+        scenario.write_text(QUICKSTART.read_text()
+                            .replace('venue = "binance"\nvenue_symbol = "BTCUSDT"', 'venue = "okx"\nvenue_symbol = "BTC-USDT"')
+                            .replace('[feed]\nkind = "synthetic"', f'[feed]\nkind = "live"\n'
+                                     f'stream_url = "ws://127.0.0.1:{server.port}"\nrest_url = "http://127.0.0.1:1"')
+                            .replace("duration_s = 600", "duration_s = 1")
+                            .replace("fast = 8\nslow = 40", "fast = 2\nslow = 5"))
+        outcome = await session.run(load(scenario), tmp_path / "out")
+        nursery.cancel_scope.cancel()
+    report = outcome.report
+    assert report["events"] > 50 and report["malformed_frames"] == 0 and report["live"]["connects"] == 1
+    assert report["book"]["views"] > 20 and report["book"]["checksums_ok"] > 50
+    assert report["book"]["checksums_failed"] == 0 and report["book"]["resyncs"] == {}
