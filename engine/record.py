@@ -19,28 +19,14 @@ from urllib.parse import urlencode
 import orjson
 import trio
 
-from adapters.binance import feed as binance_feed
 from adapters.binance.feed import snapshot_request
-from adapters.bybit import feed as bybit_feed
-from adapters.coinbase import feed as coinbase_feed
-from adapters.kraken import feed as kraken_feed
-from adapters.okx import feed as okx_feed
-from adapters.http import RestClient
+from adapters.venues import live_market_data
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.messages import FeedConnected, MarketBatch, RawFrame, ResyncRequest
 from engine.replay.recording import WEBSOCKET, open_line, rest_line
 from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox,
                             Supervisor, actor_runner)
 from engine.scenario import Scenario
-
-
-PLANS = {  # venue → its stream plan for (instruments, stream URL, silence timeout)
-    "binance": lambda insts, url, silence: binance_feed.stream_plan(insts, base_url=url, silence_s=silence),
-    "okx": lambda insts, url, silence: okx_feed.stream_plan(insts, url=url, silence_s=silence),
-    "kraken": lambda insts, url, silence: kraken_feed.stream_plan(insts, url=url, silence_s=silence),
-    "bybit": lambda insts, url, silence: bybit_feed.stream_plan(insts, url=url, silence_s=silence),
-    "coinbase": lambda insts, url, silence: coinbase_feed.stream_plan(insts, url=url, silence_s=silence),
-}
 
 
 @dataclass
@@ -78,8 +64,10 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
     if spec.kind != "live":
         raise ValueError(f"{scenario.path}: [feed] kind must be \"live\" to record, got {spec.kind!r}")
     instruments = [scenario.instruments[spec.instrument]]
-    rest = RestClient(spec.rest_url)
     clock = LiveClock()
+    venue = instruments[0].venue
+    live = live_market_data(venue, instruments, spec.stream_url, spec.rest_url, spec.silence_s, clock.now_ns)
+    rest = live.rest  # Binance's snapshot source; the other venues send their snapshots on the stream
 
     def raw(frame: bytes | str, ts_ns: int) -> list[RawFrame]:
         return [RawFrame(ts_ns, WEBSOCKET, frame.encode() if isinstance(frame, str) else frame)]
@@ -89,13 +77,10 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
         body = await rest.get_json(path, params)
         return [RawFrame(clock.now_ns(), f"{spec.rest_url}{path}?{urlencode(params)}", orjson.dumps(body))]
 
-    venue = instruments[0].venue
-    if venue not in PLANS:
-        raise ValueError(f"{scenario.path}: cannot record venue {venue!r}; recordable: {', '.join(PLANS)}")
-    plan = PLANS[venue](instruments, spec.stream_url, spec.silence_s)
-    snapshots = tuple(i.symbol for i in instruments) if venue == "binance" else ()  # the others send their own
+    snapshots = tuple(i.symbol for i in instruments) if rest is not None else ()
     stats = FeedStats()
-    feed = WebSocketFeed(plan, raw, snapshot, Backoff(rng=random.Random()), stats, resync_on_connect=snapshots)
+    feed = WebSocketFeed(live.plan, raw, snapshot, Backoff(rng=random.Random()), stats, resync_on_connect=snapshots,
+                         on_connect=live.on_connect)
     counts = {"frames": 0, "snapshots": 0}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(out_path, "wb") as file:
@@ -112,5 +97,6 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
                 await trio.sleep(duration_s)
                 root_ctx.stop_requested.set()  # children stop in reverse order: the feed, then the writer
             nursery.cancel_scope.cancel()
-    await rest.aclose()
+    if rest is not None:
+        await rest.aclose()
     return RecordOutcome(out_path, counts["frames"], counts["snapshots"], stats)
