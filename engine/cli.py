@@ -1,7 +1,8 @@
-"""The front door: `python -m engine run SCENARIO.toml [--out DIR]`, `record SCENARIO`, `verify-feed FILE...`.
+"""The front door: `python -m engine run | verify-feed | record | venue ...`.
 
-Exit codes: 0 the run completed; 1 the engine failed while running (a supervisor gave up); 2 the input
-is unusable (a bad scenario, a missing recording), with a message that names the problem.
+Exit codes: 0 the run completed (verify-feed: the recording is consistent); 1 the engine failed while
+running (a supervisor gave up), or verify-feed found an integrity failure; 2 the input is unusable (a bad
+scenario, a missing recording, missing credentials), with a message that names the problem.
 """
 from __future__ import annotations
 
