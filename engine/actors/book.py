@@ -19,11 +19,20 @@ _STALENESS = "stale"
 
 
 class BookStats:
-    """Counters that outlive restarts of the book actor, for the run report."""
+    """Counters that outlive restarts of the book actor, for the run report.
+
+    A restarted book actor starts fresh syncs; what the ones it replaces counted is kept (`retire`).
+    """
 
     def __init__(self) -> None:
-        self.syncs: dict[str, BinanceBookSync] = {}
+        self.syncs: dict[str, Any] = {}
         self.views = 0
+        self._retired: list[Any] = []
+
+    def adopt(self, syncs: dict[str, Any]) -> None:
+        """Count `syncs` from now on, keeping the counts of those they replace."""
+        self._retired.extend(self.syncs[symbol] for symbol in syncs if symbol in self.syncs)
+        self.syncs.update(syncs)
 
     def mid_x2(self, symbol: str) -> int | None:
         """Twice the mid of the book as it stands (None unless live with both sides)."""
@@ -34,11 +43,11 @@ class BookStats:
         return bid[0] + ask[0] if bid and ask else None
 
     def as_dict(self) -> dict[str, int | dict[str, int]]:
-        """Every integrity count the venues' syncs keep (a count a venue has no signal for stays 0)."""
+        """Every integrity count the venues' syncs kept (a count a venue has no signal for stays 0)."""
         resyncs: dict[str, int] = {}
         counts = dict.fromkeys(("sequence_gaps", "checksums_ok", "checksums_failed", "top_of_book_checked",
                                 "top_of_book_mismatched"), 0)
-        for sync in self.syncs.values():
+        for sync in [*self._retired, *self.syncs.values()]:
             counts["sequence_gaps"] += sync.gaps
             counts["checksums_ok"] += getattr(sync, "checksums_ok", 0)
             counts["checksums_failed"] += getattr(sync, "checksums_failed", 0)
@@ -63,7 +72,7 @@ class BookActor(Actor):
         self.depth = depth
         self.stats = stats
         self.syncs = {symbol: sync_factory(symbol) for symbol in instruments}
-        stats.syncs.update(self.syncs)
+        stats.adopt(self.syncs)
         self.stale_after_ns = stale_after_ns
         self._states = {symbol: BookState.SYNCING for symbol in instruments}
         self._asked: dict[str, int] = {}  # instrument → when its snapshot was asked for

@@ -151,3 +151,12 @@ async def test_a_snapshot_request_left_unanswered_is_made_again():
         messages = [MarketBatch(clock.now_ns(), (diff(10 + second, 10 + second),))]
         await actor.handle(messages + (await inbox.receive_batch() if len(inbox) else []), ctx)
     assert [r.reason for r in out["resync"].sent] == ["buffered", "resync_timeout", "resync_timeout"]
+
+
+async def test_a_restarted_book_keeps_what_the_crashed_one_counted():
+    stats = BookStats()
+    first = BookActor(["BTC/USDT"], depth=5, stats=stats)
+    ctx, _ = context("book", "views", "status", "resync")
+    await first.handle([MarketBatch(3, (snapshot(), diff(11, 12), diff(14, 15)))], ctx)  # one gap
+    BookActor(["BTC/USDT"], depth=5, stats=stats)  # the supervisor's next incarnation
+    assert stats.as_dict()["sequence_gaps"] == 1 and stats.as_dict()["resyncs"] == {"gap": 1}
