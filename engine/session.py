@@ -41,6 +41,7 @@ from adapters.binance.gateway import GatewayStats, OrderGateway
 from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.binance.orders import BinanceOrderCodec
 from adapters.binance.signing import Credentials
+from adapters.binance.user_stream import UserStream
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
 from adapters.venues import LiveMarketData, live_market_data
@@ -206,13 +207,18 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     }
     spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
     spec["feed"] = child("feed", market.feed, market.restart)
+    execution = ["ledger", "venue", "orders"]
+    if gateway:  # what happens to our orders after their REST answer: the venue's user data stream
+        spec["user_stream"] = ChildSpec("user_stream", gateway[2].run,
+                                        outputs={"reports": [BlockingEdge(box["orders"])]})
+        execution.append("user_stream")
 
     def supervisor(name: str, names: list[str], strategy: Strategy) -> Supervisor:
         return Supervisor(name, [spec[n] for n in names], clock=clock, lifecycle=lifecycle, strategy=strategy,
                           max_restarts=5, period_s=60, quiescence=quiescence, faults=faults)
 
     root = Supervisor("root", [
-        supervisor("execution", ["ledger", "venue", "orders"], Strategy.ONE_FOR_ALL).as_child(),
+        supervisor("execution", execution, Strategy.ONE_FOR_ALL).as_child(),
         supervisor("decision", ["router", "risk", "strategy"], Strategy.REST_FOR_ONE).as_child(),
         supervisor("market", ["book", "feed"], Strategy.REST_FOR_ONE).as_child(),
     ], clock=clock, lifecycle=lifecycle, max_restarts=3, period_s=60, quiescence=quiescence, faults=faults)
@@ -236,19 +242,22 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
 
     report = _report(scenario, market.summary(), book_stats, ledger, order_table, gate, lifecycle, box)
     if gateway:
-        report["gateway"] = dataclasses.asdict(gateway[1])
+        report["gateway"] = {**dataclasses.asdict(gateway[1]), "user_stream_reports": gateway[2].events}
     return RunOutcome(report, report["events"], wall_s)
 
 
-def _gateway(scenario: Scenario, clock: Any) -> tuple[BinanceClient, GatewayStats]:
-    """The HTTP client of a Binance-protocol venue, with the credentials the scenario names in the environment."""
+def _gateway(scenario: Scenario, clock: Any) -> tuple[BinanceClient, GatewayStats, UserStream]:
+    """The HTTP client of a Binance-protocol venue and its user data stream, with the credentials the
+    scenario names in the environment."""
     venue = scenario.venue
     try:
         credentials = Credentials.from_env(key_var=venue.api_key_env, secret_var=venue.secret_env)
     except KeyError as exc:
         raise ScenarioError(f"{scenario.path}: [venue] needs its credentials: {exc.args[0]}") from None
     codec = BinanceOrderCodec(credentials, scenario.instruments.values(), venue=venue.name)
-    return BinanceClient(codec, base_url=venue.url, now_ns=clock.now_ns), GatewayStats()
+    ws_url = "ws" + venue.url.removeprefix("http").rstrip("/") + "/ws-api/v3"
+    return (BinanceClient(codec, base_url=venue.url, now_ns=clock.now_ns), GatewayStats(),
+            UserStream(ws_url, credentials, scenario.instruments, venue.name))
 
 
 def _order_prefix(name: str) -> str:

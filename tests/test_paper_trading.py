@@ -65,3 +65,28 @@ async def test_the_engine_paper_trades_against_the_simulated_venue(tmp_path, mon
     # the venue agrees: the position the engine booked, less the commissions it was charged in BTC on buys
     position, btc_fees = Decimal(report["position"]["BTC/USDT"]), Decimal(report["fees"].get("BTC", "0"))
     assert balances["BTC"].free + balances["BTC"].locked == Decimal(2) + position - btc_fees
+
+
+@pytest.mark.trio
+async def test_resting_orders_are_followed_on_the_user_data_stream(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPER_KEY", "demo-key")
+    monkeypatch.setenv("PAPER_SECRET", "demo-secret")
+    venue = dataclasses.replace(load_venue(ROOT / "scenarios" / "sim_binance.toml"), speed=10)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(partial(serve_venue, venue))
+        path = paper_scenario(tmp_path, port)
+        path.write_text(path.read_text().replace('urgency = "aggressive"', 'urgency = "passive"'))
+        scenario = load(path)
+        outcome = await session.run(scenario, tmp_path / "out")
+        codec = BinanceOrderCodec(Credentials("demo-key", "demo-secret"), scenario.instruments.values())
+        async with BinanceClient(codec, base_url=f"http://127.0.0.1:{port}", now_ns=time.time_ns) as client:
+            balances = await client.balances()
+        nursery.cancel_scope.cancel()
+
+    report = outcome.report
+    # GTC orders at our touch rest, and fill later as the market trades through them: only the user data
+    # stream can say so, and the engine books those fills
+    assert report["orders"] > 0 and report["fills"] > 0
+    assert report["gateway"]["user_stream_reports"] > report["fills"] // 2
+    position, btc_fees = Decimal(report["position"]["BTC/USDT"]), Decimal(report["fees"].get("BTC", "0"))
+    assert balances["BTC"].free + balances["BTC"].locked == Decimal(2) + position - btc_fees

@@ -1,0 +1,102 @@
+"""Binance's user data stream over the WebSocket API: every change of our orders, as the venue reports it.
+
+A REST answer tells what happened to an order when it was placed; what happens later (a resting order
+filled, cancelled, expired) only the user data stream says. The stream is subscribed with a signed
+`userDataStream.subscribe.signature` request (venues.md §1.6: listen keys are retired), whose signature
+covers every parameter, sorted by name, as `k=v&...`; its events arrive as `{"subscriptionId", "event"}`.
+
+`UserStream` is the actor: it holds the subscription (a fresh signature on each connection, reconnecting
+after a backoff with full jitter) and sends every `executionReport` to the order manager. A report the
+REST answer already gave arrives again here; the order state machine counts cumulative fills, so it is
+never counted twice.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from decimal import Decimal
+from itertools import count
+from typing import Any, Mapping
+
+import orjson
+import trio
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+
+from adapters.binance.signing import Credentials, sign
+from adapters.ws import Backoff
+from engine.messages import ExecType, ExecutionReport, Liquidity
+from engine.model.numbers import Instrument
+from engine.runtime import ActorContext
+
+log = logging.getLogger("adapters.binance.user_stream")
+
+_EXEC_TYPES = {"NEW": ExecType.NEW, "TRADE": ExecType.TRADE, "CANCELED": ExecType.CANCELED,
+               "REJECTED": ExecType.REJECTED, "EXPIRED": ExecType.EXPIRED, "TRADE_PREVENTION": ExecType.EXPIRED}
+
+
+def subscribe_request(credentials: Credentials, now_ms: int, request_id: int) -> str:
+    """The signed `userDataStream.subscribe.signature` request."""
+    params = {"apiKey": credentials.api_key, "timestamp": now_ms}
+    payload = "&".join(f"{name}={value}" for name, value in sorted(params.items()))
+    return orjson.dumps({"id": request_id, "method": "userDataStream.subscribe.signature",
+                         "params": {**params, "signature": sign(credentials.secret, payload)}}).decode()
+
+
+def parse_execution_report(event: Mapping[str, Any], instruments: Mapping[str, Instrument],
+                           venue: str) -> ExecutionReport | None:
+    """An `executionReport` event as the engine's report (None for an event or a symbol it does not trade)."""
+    exec_type = _EXEC_TYPES.get(event.get("x"))
+    instrument = instruments.get(event.get("s"))
+    if event.get("e") != "executionReport" or exec_type is None or instrument is None:
+        return None
+    # a cancel is reported under the cancel request's id, with the order's own in "C"
+    client_order_id = event.get("C") or event["c"] if exec_type is ExecType.CANCELED else event["c"]
+    fee_asset = event.get("N") or ""
+    return ExecutionReport(
+        venue, client_order_id, str(event["i"]), exec_type, int(event["E"]) * 1_000_000,
+        instrument.qty(event["z"]), instrument.qty(event["l"]), instrument.price(event["L"]),
+        Decimal(event["n"]) if fee_asset else Decimal(0), fee_asset,
+        (Liquidity.MAKER if event.get("m") else Liquidity.TAKER) if exec_type is ExecType.TRADE else None,
+        event.get("r", "") if exec_type is ExecType.REJECTED else "")
+
+
+class UserStream:
+    """The actor holding the user data stream of one account; reports go out on `reports`."""
+
+    def __init__(self, url: str, credentials: Credentials, instruments: Mapping[str, Instrument], venue: str,
+                 backoff: Backoff | None = None):
+        self.url = url
+        self.credentials = credentials
+        self.by_venue_symbol = {inst.venue_symbol: inst for inst in instruments.values()}
+        self.venue = venue
+        self.backoff = backoff or Backoff(0.2, 10.0, random.Random())
+        self.events = 0
+        self._ids = count(1)
+
+    async def run(self, ctx: ActorContext) -> None:
+        ctx.started()
+        while True:
+            try:
+                async with open_websocket_url(self.url) as ws:
+                    await ws.send_message(subscribe_request(self.credentials, ctx.clock.now_ns() // 1_000_000,
+                                                            next(self._ids)))
+                    while True:
+                        await self._on_message(orjson.loads(await ws.get_message()), ctx)
+            except (OSError, HandshakeError, ConnectionClosed, orjson.JSONDecodeError) as exc:
+                log.warning("%s: user data stream lost (%s: %s)", ctx.name, type(exc).__name__, exc)
+            await trio.sleep(self.backoff.next_delay())
+
+    async def _on_message(self, message: Any, ctx: ActorContext) -> None:
+        if type(message) is not dict:
+            return
+        if "error" in message:
+            log.error("%s: the venue refused the user data stream: %s", ctx.name, message["error"])
+            return
+        if message.get("result") is not None:
+            self.backoff.reset()  # subscribed
+        event = message.get("event")
+        if type(event) is dict:
+            report = parse_execution_report(event, self.by_venue_symbol, self.venue)
+            if report is not None:
+                self.events += 1
+                await ctx.emit("reports", report)
