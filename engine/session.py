@@ -36,15 +36,13 @@ from typing import Any
 import trio
 
 from adapters.binance.client import BinanceClient
-from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.gateway import GatewayStats, OrderGateway
-from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.binance.orders import BinanceOrderCodec
 from adapters.binance.signing import Credentials
 from adapters.binance.user_stream import UserStream
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
-from adapters.venues import LiveMarketData, live_market_data
+from adapters.venues import LiveMarketData, live_market_data, recorded_market_data
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
 from engine.actors.feed import ReplayFeed
@@ -101,16 +99,16 @@ class _Market:
     summary: Any                         # callable: the report's account of the market data
 
 
-def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> _Market:
-    instruments = scenario.instruments
-    traded = instruments[scenario.feed.instrument]
-    codec = BinanceMarketDataCodec(instruments.values(), snapshot_symbol=traded.venue_symbol)
+def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Market, Any]:
+    traded = scenario.instruments[scenario.feed.instrument]
+    codec, sync_factory = recorded_market_data([traded], traded.venue_symbol)
     source = RecordedFeed(feed_files(scenario, out_dir), codec)
     finished = trio.Event()
     feed = ReplayFeed(iter(source), clock, scenario.feed.batch_ns, finished)
     return _Market(feed.run, Restart.TRANSIENT, None, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
-        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns}})
+        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns}}
+    ), sync_factory
 
 
 def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple[_Market, LiveMarketData]:
@@ -146,7 +144,7 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
         market, venue_data = _live(scenario, clock, quiescence)
         rest, sync_factory = venue_data.rest, venue_data.sync
     else:
-        market, rest, sync_factory = _replay(scenario, out_dir, clock), None, BinanceBookSync
+        (market, sync_factory), rest = _replay(scenario, out_dir, clock), None
     lifecycle = Lifecycle(clock.now_ns)
     faults = FaultPlan({f.actor: f.after_events for f in scenario.faults})
     box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
@@ -202,8 +200,8 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
         "strategy": lambda: StrategyActor(lambda: EmaCross(
             "ema_cross", strat.instrument, strat.fast, strat.slow, strat.position, Urgency(strat.urgency),
             strat.long_only)),
-        "book": lambda: BookActor(list(instruments) if not live else [scenario.feed.instrument], scenario.book_depth,
-                                  book_stats, sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns),
+        "book": lambda: BookActor([scenario.feed.instrument], scenario.book_depth, book_stats,
+                                  sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns),
     }
     spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
     spec["feed"] = child("feed", market.feed, market.restart)

@@ -96,3 +96,27 @@ def test_not_toml_exits_2(tmp_path):
     scenario.write_text("[feed\nkind = ")
     done = run_engine("run", str(scenario))
     assert done.returncode == 2 and "not valid TOML" in done.stderr
+
+
+OKX_RECORDING = RECORDED / "bmoscon+cryptofeed" / "sample_data" / "OKX.ws.1.0"
+
+
+@pytest.mark.skipif(not OKX_RECORDING.is_file(), reason=f"recorded data not found at {OKX_RECORDING}")
+def test_a_recording_of_another_venue_replays_through_its_own_codec_twice_alike(tmp_path):
+    text = (ROOT / "scenarios" / "quickstart.toml").read_text()
+    for old, new in [('venue = "binance"\nvenue_symbol = "BTCUSDT"', 'venue = "okx"\nvenue_symbol = "BTC-USDT"'),
+                     ('price_decimals = 8\nqty_decimals = 8\ntick_size = "0.01"\nlot_size = "0.00001"',
+                      'price_decimals = 1\nqty_decimals = 8\ntick_size = "0.1"\nlot_size = "0.00000001"'),
+                     ('kind = "synthetic"\ninstrument = "BTC/USDT"\nseed = 7\nduration_s = 600',
+                      f'kind = "recording"\ninstrument = "BTC/USDT"\nfiles = ["{OKX_RECORDING}"]'),
+                     ("fast = 8\nslow = 40", "fast = 2\nslow = 5")]:
+        assert old in text
+        text = text.replace(old, new)
+    scenario = tmp_path / "okx.toml"
+    scenario.write_text(text)
+    raw_a, report = run_report(scenario, tmp_path / "A")
+    raw_b, _ = run_report(scenario, tmp_path / "B")
+    assert raw_a == raw_b
+    assert report["events"] == 411 and report["malformed_frames"] == 0
+    assert report["book"]["checksums_ok"] > 50 and report["book"]["checksums_failed"] == 0
+    assert report["orders"] > 0

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import orjson
 
-from adapters.base import MalformedFrame
+from adapters.base import MalformedFrame, UnknownSymbol
 from adapters.binance.market_data import BinanceMarketDataCodec
 from engine.messages import MarketEvent
 from engine.replay.recording import OPEN, WEBSOCKET, Record, read_recording
@@ -26,7 +26,7 @@ _LOGGED_MALFORMED = 20
 class RecordedFeed:
     """Decoded events of one recording, with counts of what was read, refused and skipped."""
 
-    def __init__(self, files: list[Path], codec: BinanceMarketDataCodec):
+    def __init__(self, files: list[Path], codec: Any):
         self.files = files
         self.codec = codec
         self.frames = 0
@@ -34,7 +34,10 @@ class RecordedFeed:
         self.skipped = 0
         self.first_ts_ns: int | None = None
         self.last_ts_ns: int | None = None
-        self._events = self._decode(read_recording(files))  # refuses missing or unknown files now
+        records = read_recording(files)  # refuses missing or unknown files now
+        # Binance's codec makes one event of a frame (its hot path); the other venues' a tuple of events
+        self._events = (self._decode(records) if isinstance(codec, BinanceMarketDataCodec)
+                        else self._decode_many(records))
 
     def __iter__(self) -> Iterator[tuple[int, MarketEvent]]:
         return self._events
@@ -53,6 +56,9 @@ class RecordedFeed:
                         event = None
                     else:
                         event = decode_rest(source, loads(payload), ts)
+                except UnknownSymbol:
+                    self.skipped += 1  # an instrument this run does not trade
+                    continue
                 except (orjson.JSONDecodeError, MalformedFrame) as exc:
                     self.malformed += 1
                     if self.malformed <= _LOGGED_MALFORMED:
@@ -63,6 +69,36 @@ class RecordedFeed:
                     continue
                 yield ts, event
         finally:  # counts kept in locals on the hot path, published when the recording ends
+            self.frames = count
+            if count:
+                self.last_ts_ns = ts
+
+    def _decode_many(self, records: Iterator[Record]) -> Iterator[tuple[int, MarketEvent]]:
+        """The same for codecs that read raw frames into tuples of events (Kraken keeps numbers exact so)."""
+        decode_raw = self.codec.decode_raw
+        count = ts = 0
+        try:
+            for count, (ts, source, payload) in enumerate(records, 1):
+                if count == 1:
+                    self.first_ts_ns = ts
+                if source != WEBSOCKET:
+                    self.skipped += 1
+                    continue
+                try:
+                    events = decode_raw(payload, ts)
+                except UnknownSymbol:
+                    self.skipped += 1
+                    continue
+                except MalformedFrame as exc:
+                    self.malformed += 1
+                    if self.malformed <= _LOGGED_MALFORMED:
+                        log.warning("malformed frame %d at %d ns: %s", count, ts, exc)
+                    continue
+                if not events:
+                    self.skipped += 1
+                for event in events:
+                    yield ts, event
+        finally:
             self.frames = count
             if count:
                 self.last_ts_ns = ts
