@@ -152,6 +152,13 @@ class BookSyncBase:
         self.state = BookState.STALE
         self.resyncs[cause] = self.resyncs.get(cause, 0) + 1
 
+    def _load(self, snapshot: Any) -> None:
+        """Make `snapshot` the live book, at its update id."""
+        self._check_instrument(snapshot.instrument)
+        self.book.load(snapshot.bids, snapshot.asks)
+        self._book_id = snapshot.last_update_id
+        self.state = BookState.LIVE
+
     def _check_instrument(self, instrument: str) -> None:
         if instrument != self.instrument:
             raise ValueError(f"{instrument} event given to the book sync of {self.instrument}")

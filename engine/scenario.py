@@ -151,17 +151,21 @@ class _Reader:
 _REQUIRED = object()
 
 
-def load(path: str | Path) -> Scenario:
-    """Read and check the scenario at `path`."""
-    path = Path(path)
+def _read(path: Path) -> tuple[dict[str, Any], _Reader, str]:
+    """The TOML document of a scenario file, a reader of its top level, and the scenario's name."""
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such scenario file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    root = _Reader(path, doc, "")
-    name = _Reader(path, doc.get("engine", {}), "engine").str("name", path.stem)
+    return doc, _Reader(path, doc, ""), _Reader(path, doc.get("engine", {}), "engine").str("name", path.stem)
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and check the scenario at `path`."""
+    path = Path(path)
+    doc, root, name = _read(path)
 
     instruments = _instruments(path, doc)
     feed = _feed(path, root.table_("feed"), instruments)
@@ -322,14 +326,7 @@ class SimVenueSpec:
 def load_venue(path: str | Path) -> SimVenueSpec:
     """Read and check a simulated venue's scenario at `path`: `[[instruments]]`, `[feed]` and `[venue]`."""
     path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    root = _Reader(path, doc, "")
-    name = _Reader(path, doc.get("engine", {}), "engine").str("name", path.stem)
+    doc, root, name = _read(path)
     instruments = _instruments(path, doc)
     feed_table = root.table_("feed")
     feed = _feed(path, feed_table, instruments)

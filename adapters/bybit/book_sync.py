@@ -31,10 +31,7 @@ class BybitBookSync(BookSyncBase):
 
     def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
         """Replace the book with a snapshot, whatever state it was in."""
-        self._check_instrument(snapshot.instrument)
-        self.book.load(snapshot.bids, snapshot.asks)
-        self._book_id = snapshot.last_update_id
-        self.state = _LIVE
+        self._load(snapshot)
         return SyncResult.LOADED
 
     def on_diff(self, diff: DepthDiff) -> SyncResult:

@@ -37,10 +37,7 @@ class CoinbaseBookSync(BookSyncBase):
 
     def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
         """Replace the book with a snapshot, whatever state it was in."""
-        self._check_instrument(snapshot.instrument)
-        self.book.load(snapshot.bids, snapshot.asks)
-        self._book_id = snapshot.last_update_id
-        self.state = _LIVE
+        self._load(snapshot)
         if self.book.is_crossed():
             self.invalidate("crossed")
             return SyncResult.CROSSED

@@ -89,10 +89,7 @@ class OkxBookSync(BookSyncBase):
 
     def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
         """Replace the book with a snapshot (live or not: a new snapshot always restarts the book)."""
-        self._check_instrument(snapshot.instrument)
-        self.book.load(snapshot.bids, snapshot.asks)
-        self._book_id = snapshot.last_update_id
-        self.state = _LIVE
+        self._load(snapshot)
         if snapshot.checksum is not None and not self._checksum_matches(snapshot.checksum):
             return SyncResult.CHECKSUM_MISMATCH
         return SyncResult.LOADED

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import orjson
 
+from engine.replay.bybit_dump import read_bybit_dump
 from engine.replay.ccxt_excerpt import read_ccxt_excerpt
 from engine.replay.cryptofeed import LineKind, read_cryptofeed
 from engine.replay.formats import JSON_START, RecordingFormatError, capture_lines, line_error
@@ -90,7 +91,6 @@ def read_records(path: Path) -> Iterator[Record]:
             elif line.kind is LineKind.OPEN:
                 yield line.ts_ns, OPEN, b""
     elif kind == "bybit-zip":
-        from engine.replay.bybit_dump import read_bybit_dump
         for ts, frame in read_bybit_dump(path):
             yield ts, WEBSOCKET, frame
     else:
