@@ -253,7 +253,13 @@ class TimeInForce(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ChildOrder:
-    """One order for one venue, as the router decided it. The order manager gives it its client order id."""
+    """One order for one venue, as the router decided it. The order manager gives it its client order id.
+
+    `child_id` names it uniquely (its parent's id and its place among the parent's children), so that a child
+    order handed over twice (a restarted order manager sees its predecessor's unfinished batch again) becomes
+    one order. `limit_price` is the parent's worst acceptable price: an order replaced after the market left
+    it is never re-placed beyond it.
+    """
     parent_id: str
     venue: str
     instrument: str
@@ -264,6 +270,8 @@ class ChildOrder:
     tif: TimeInForce
     ts_ns: int
     signal_mid_x2: int
+    child_id: str = ""
+    limit_price: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +328,119 @@ class ExecutionReport:
     fee_asset: str = ""
     liquidity: Liquidity | None = None
     reason: str = ""
+    trade_id: str = ""
+
+
+class RequestKind(enum.Enum):
+    NEW = "new"
+    CANCEL = "cancel"
+
+
+class FailureClass(enum.Enum):
+    """What a failed request leaves the order manager to do (venues.md §0.3)."""
+    UNKNOWN = "unknown"      # it may or may not have happened: resolve by query and the execution stream
+    NOT_FOUND = "not_found"  # the venue does not know the order as open (a cancel of a filled order): query it
+    AUTH = "auth"            # key, signature or permissions refused: order entry must stop
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed:
+    """A request the venue did not carry out as asked, or whose outcome it did not state.
+
+    A definitive refusal of a new order is a REJECTED `ExecutionReport`, not this; a request refused at the
+    door (rate limit, clock) is retried by the venue adapter and never reaches the order manager.
+    """
+    venue: str
+    instrument: str
+    client_order_id: str
+    request: RequestKind
+    failure: FailureClass
+    ts_ns: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAllRequest:
+    """Cancel every open order of ours on `instrument` at the venue (Binance `DELETE /api/v3/openOrders`)."""
+    venue: str
+    instrument: str
+    ts_ns: int
+
+
+class VenueOrderStatus(enum.Enum):
+    """An order's status in the venue's own records, in the common words of venues.md §0.2."""
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueTrade:
+    """One fill of one of our orders as the venue recorded it (Binance `myTrades`); `trade_id` is the venue's."""
+    trade_id: str
+    qty: int
+    price: int
+    fee: Decimal
+    fee_asset: str
+    liquidity: Liquidity
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrderState:
+    """One of our orders as the venue's records show it: reconciliation's source of truth.
+
+    `trades` are its fills, oldest first; `trades_complete` is False when the venue stated the cumulative
+    quantity but could not list every trade (the missing quantity is then booked as one inferred fill).
+    """
+    client_order_id: str
+    venue_order_id: str
+    instrument: str
+    side: Side
+    qty: int
+    price: int
+    status: VenueOrderStatus
+    cum_qty: int
+    trades: tuple[VenueTrade, ...] = ()
+    trades_complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileRequest:
+    """Ask the venue for its account of our orders of `instrument`: the ones named, or, with no names, every
+    order it holds for us that was created since `since_ns`."""
+    request_id: str
+    venue: str
+    instrument: str
+    client_order_ids: tuple[str, ...]
+    since_ns: int
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReply:
+    """The venue's account of the orders a `ReconcileRequest` asked about.
+
+    A named order absent from `orders` is not known to the venue. With `error` set the venue could not
+    answer, and nothing may be concluded from the (empty) `orders`.
+    """
+    request_id: str
+    venue: str
+    instrument: str
+    ts_ns: int
+    orders: tuple[VenueOrderState, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSession:
+    """The venue's order stream started, or came back after a break: what it sent meanwhile may be lost, so
+    the order manager reconciles before it trusts its order table again."""
+    venue: str
+    ts_ns: int
+    reason: str
 
 
 # ---------------------------------------------------------------- order manager → portfolio / risk / report
@@ -339,6 +460,7 @@ class Fill:
     liquidity: Liquidity
     ts_ns: int
     signal_mid_x2: int
+    trade_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,3 +501,57 @@ class KillSwitch:
     engaged: bool
     ts_ns: int
     reason: str = field(default="")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """A command to the order manager: cancel this order (it outlived its purpose, or the market left it)."""
+    client_order_id: str
+    ts_ns: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """A command to the order manager: cancel every working order; with `halt`, accept no new ones after it
+    (the end of a run, a shutdown)."""
+    ts_ns: int
+    reason: str
+    halt: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersSettled:
+    """The order manager, after a `CancelAll`, has no order left working or unresolved at any venue."""
+    ts_ns: int
+    orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailure:
+    """Something the run cannot go on with (the venue refused our credentials): it must end, non-zero, saying
+    why."""
+    actor: str
+    ts_ns: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class InjectedCrash:
+    """Delivered by the clock to an actor's inbox at the time a scenario's fault names: taking it in hand
+    crashes the actor."""
+    actor: str
+    due_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A message as the journal holds it: handed to the journal's subscribers once it is durable.
+
+    `seq` orders every entry of a journal; `run_id` is the engine run that wrote it; `actor` the writer.
+    """
+    seq: int
+    ts_ns: int
+    run_id: int
+    actor: str
+    msg: Any
