@@ -537,14 +537,6 @@ class RunFailure:
 
 
 @dataclass(frozen=True, slots=True)
-class InjectedCrash:
-    """Delivered by the clock to an actor's inbox at the time a scenario's fault names: taking it in hand
-    crashes the actor."""
-    actor: str
-    due_ns: int
-
-
-@dataclass(frozen=True, slots=True)
 class JournalEntry:
     """A message as the journal holds it: handed to the journal's subscribers once it is durable.
 

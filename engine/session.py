@@ -58,7 +58,7 @@ from engine.model.risk import RiskGate, RiskLimits
 from engine.model.routing import SingleVenueRouter
 from engine.replay import synthetic
 from engine.replay.source import RecordedFeed
-from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, FaultPlan, LatestValueEdge,
+from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, CrashPlan, CrashRule, LatestValueEdge,
                             Lifecycle, LifecycleKind, LiveClock, Mailbox, Quiescence, Restart, Strategy,
                             Supervisor, VirtualClock, actor_runner)
 from engine.scenario import ACTORS, Scenario, ScenarioError
@@ -146,7 +146,7 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     else:
         (market, sync_factory), rest = _replay(scenario, out_dir, clock), None
     lifecycle = Lifecycle(clock.now_ns)
-    faults = FaultPlan({f.actor: f.after_events for f in scenario.faults})
+    crashes = CrashPlan(CrashRule(f.actor, after_events=f.after_events) for f in scenario.faults)
     box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
     if market.inbox is not None:
         box["feed"] = market.inbox
@@ -213,13 +213,13 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
 
     def supervisor(name: str, names: list[str], strategy: Strategy) -> Supervisor:
         return Supervisor(name, [spec[n] for n in names], clock=clock, lifecycle=lifecycle, strategy=strategy,
-                          max_restarts=5, period_s=60, quiescence=quiescence, faults=faults)
+                          max_restarts=5, period_s=60, quiescence=quiescence, crashes=crashes)
 
     root = Supervisor("root", [
         supervisor("execution", execution, Strategy.ONE_FOR_ALL).as_child(),
         supervisor("decision", ["router", "risk", "strategy"], Strategy.REST_FOR_ONE).as_child(),
         supervisor("market", ["book", "feed"], Strategy.REST_FOR_ONE).as_child(),
-    ], clock=clock, lifecycle=lifecycle, max_restarts=3, period_s=60, quiescence=quiescence, faults=faults)
+    ], clock=clock, lifecycle=lifecycle, max_restarts=3, period_s=60, quiescence=quiescence, crashes=crashes)
 
     started = time.perf_counter()
     try:

@@ -50,8 +50,9 @@ class ReplayFeed:
         self.finished.set()
 
     async def _deliver(self, ctx: ActorContext, ts: int, events: list[MarketEvent]) -> None:
-        if ctx.faults is not None:
-            ctx.faults.tick(ctx.name, len(events))
+        if ctx.crashes is not None:
+            for _ in events:
+                ctx.crashes.on_message(ctx.name)
         await self.clock.advance_to(ts)
         await ctx.emit("market", MarketBatch(ts, tuple(events)))
         self.batches += 1

@@ -3,7 +3,8 @@
 Everything the engine's actors need from the runtime is importable from here; the modules behind it are
 private.
 """
-from ._actor import Actor, ActorContext, FaultPlan, InjectedFault, actor_runner
+from ._actor import Actor, ActorContext, Batch, actor_runner
+from ._crashes import CrashPlan, CrashRule, InjectedCrash, InjectedFault
 from ._clock import Clock, LiveClock, VirtualClock
 from ._lifecycle import Lifecycle, LifecycleEvent, LifecycleKind
 from ._mailbox import BlockingEdge, ConflatingEdge, DelayedEdge, LatestValueEdge, Mailbox
@@ -11,7 +12,8 @@ from ._quiescence import Quiescence
 from ._supervisor import ChildSpec, Restart, Strategy, Supervisor, SupervisorGaveUp
 
 __all__ = [
-    "Actor", "ActorContext", "FaultPlan", "InjectedFault", "actor_runner",
+    "Actor", "ActorContext", "Batch", "actor_runner",
+    "CrashPlan", "CrashRule", "InjectedCrash", "InjectedFault",
     "Clock", "LiveClock", "VirtualClock",
     "Lifecycle", "LifecycleEvent", "LifecycleKind",
     "BlockingEdge", "ConflatingEdge", "DelayedEdge", "LatestValueEdge", "Mailbox",

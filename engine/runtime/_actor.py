@@ -4,41 +4,22 @@ An actor is an async function of an `ActorContext`: its mailbox, its named outpu
 and a way to say it has started. The `Actor` base class is the usual shape: rebuild what must be rebuilt
 in `start`, then take batches from the mailbox and hand them to `handle`, where the pure state object
 decides and the outputs send.
+
+A crash must not take more with it than the message that caused it (OTP's rule). `handle` iterates its
+batch, and the iteration knows which message is in hand; when `handle` raises, the message in hand is set
+aside as a counted, logged dead letter and the rest of the batch goes back to the front of the mailbox for
+the next incarnation. A stop (cancellation) is not the message's fault: the message in hand goes back too.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Iterator, Mapping, Sequence
 
 import trio
 
+from ._crashes import CrashPlan, InjectedCrash, InjectedFault
 from ._mailbox import Mailbox
-
-
-class InjectedFault(RuntimeError):
-    """A crash a scenario asked for, to show that supervision recovers from it."""
-
-
-class FaultPlan:
-    """Crash named actors once, after they have handled a given number of messages.
-
-    The plan outlives restarts, so each fault fires exactly once however often the actor is restarted.
-    """
-
-    def __init__(self, after_events: Mapping[str, int] | None = None):
-        self._after = dict(after_events or {})
-        self._seen: dict[str, int] = {}
-
-    def tick(self, actor: str, n: int) -> None:
-        threshold = self._after.get(actor)
-        if threshold is None:
-            return
-        seen = self._seen.get(actor, 0) + n
-        self._seen[actor] = seen
-        if seen >= threshold:
-            del self._after[actor]
-            raise InjectedFault(f"fault injected into {actor!r} after {seen} events")
 
 
 @dataclass
@@ -48,9 +29,10 @@ class ActorContext:
     clock: Any
     inbox: Mailbox | None = None
     outputs: Mapping[str, Sequence[Any]] = field(default_factory=dict)
-    faults: FaultPlan | None = None
+    crashes: CrashPlan | None = None
     stop_requested: trio.Event = field(default_factory=trio.Event)
     _on_started: Callable[[], None] = lambda: None
+    _on_dead_letter: Callable[[Any, BaseException], None] = lambda msg, error: None
 
     @property
     def log(self) -> logging.Logger:
@@ -60,10 +42,57 @@ class ActorContext:
         """Tell the supervisor this actor is ready; the next sibling starts only after this."""
         self._on_started()
 
+    def dead_letter(self, msg: Any, error: BaseException) -> None:
+        """Set `msg` aside: it was in hand when the actor crashed with `error`. Counted and logged."""
+        self._on_dead_letter(msg, error)
+
     async def emit(self, output: str, msg: Any) -> None:
         """Send `msg` on every edge of the named output (each edge applies its own when-full policy)."""
         for edge in self.outputs.get(output, ()):
             await edge.send(msg)
+
+
+class Batch:
+    """The messages of one receive, iterated once and in order by `handle`, knowing which one is in hand.
+
+    Iterating it also takes each message in hand for the crash plan (a scheduled crash strikes there) and
+    turns an `InjectedCrash` into the crash it stands for.
+    """
+    __slots__ = ("msgs", "at", "_ctx")
+
+    def __init__(self, msgs: list[Any], ctx: ActorContext):
+        self.msgs = msgs
+        self.at = -1          # index of the message in hand; len(msgs) once every message was taken
+        self._ctx = ctx
+
+    def __len__(self) -> int:
+        return len(self.msgs)
+
+    def __iter__(self) -> Iterator[Any]:
+        crashes, name = self._ctx.crashes, self._ctx.name
+        for index, msg in enumerate(self.msgs):
+            self.at = index
+            if crashes is not None:
+                crashes.on_message(name)
+                if type(msg) is InjectedCrash:
+                    crashes.fired(name)
+                    raise InjectedFault(f"fault injected into {name!r} at {msg.due_ns} ns")
+            yield msg
+        self.at = len(self.msgs)
+
+    def recover(self, error: BaseException) -> None:
+        """After `handle` raised `error`: set the message in hand aside if it caused a crash, and put back what
+        was not handled (the message in hand too, if the actor was only stopped)."""
+        msgs, at = self.msgs, self.at
+        if at >= len(msgs):
+            return
+        if isinstance(error, Exception) and at >= 0:
+            if type(msgs[at]) is not InjectedCrash:
+                self._ctx.dead_letter(msgs[at], error)
+            unhandled = msgs[at + 1:]
+        else:
+            unhandled = msgs[max(at, 0):]
+        self._ctx.inbox.requeue(unhandled)
 
 
 class Actor:
@@ -74,7 +103,8 @@ class Actor:
     async def start(self, ctx: ActorContext) -> None:
         """Rebuild what a fresh incarnation needs before it takes messages (default: nothing)."""
 
-    async def handle(self, batch: list[Any], ctx: ActorContext) -> None:
+    async def handle(self, batch: Batch, ctx: ActorContext) -> None:
+        """Handle every message of `batch`, iterating it once, in order."""
         raise NotImplementedError
 
     async def run(self, ctx: ActorContext) -> None:
@@ -83,12 +113,13 @@ class Actor:
         inbox = ctx.inbox
         if inbox is None:
             raise RuntimeError(f"actor {ctx.name!r} has no mailbox to receive from")
-        faults = ctx.faults
         while True:
-            batch = await inbox.receive_batch(self.batch_limit)
-            if faults is not None:
-                faults.tick(ctx.name, len(batch))
-            await self.handle(batch, ctx)
+            batch = Batch(await inbox.receive_batch(self.batch_limit), ctx)
+            try:
+                await self.handle(batch, ctx)
+            except BaseException as error:
+                batch.recover(error)
+                raise
 
 
 def actor_runner(factory: Callable[[], Actor]) -> Callable[[ActorContext], Awaitable[None]]:

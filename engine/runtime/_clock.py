@@ -30,6 +30,10 @@ class Clock:
     def now_ns(self) -> int:
         raise NotImplementedError
 
+    def monotonic_ns(self) -> int:
+        """A time that never steps back, for measuring spans (restart intensity); live, not the wall clock."""
+        raise NotImplementedError
+
     def deliver_at(self, due_ns: int, mailbox: Any, msg: Any) -> None:
         """Put `msg` into `mailbox` at time `due_ns` (at once if that is not in the future)."""
         self._seq += 1
@@ -52,6 +56,9 @@ class VirtualClock(Clock):
         self.quiescence = quiescence if quiescence is not None else Quiescence()
 
     def now_ns(self) -> int:
+        return self._now
+
+    def monotonic_ns(self) -> int:
         return self._now
 
     async def advance_to(self, t_ns: int) -> None:
@@ -80,6 +87,9 @@ class LiveClock(Clock):
 
     def now_ns(self) -> int:
         return time.time_ns()
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
 
     def deliver_at(self, due_ns: int, mailbox: Any, msg: Any) -> None:
         earliest = self.next_due_ns()

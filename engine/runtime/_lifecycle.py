@@ -22,6 +22,8 @@ class LifecycleKind(enum.Enum):
     STOPPED = "stopped"
     STOP_OVERRAN = "stop_overran"
     GAVE_UP = "gave_up"
+    DEAD_LETTER = "dead_letter"        # the message in hand when the actor crashed, set aside
+    SHUTDOWN_ERROR = "shutdown_error"  # an actor failed while it was being stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +44,27 @@ class Lifecycle:
         self.counts: Counter[tuple[str, LifecycleKind]] = Counter()
 
     def record(self, actor: str, kind: LifecycleKind, error: BaseException | None = None) -> None:
-        text = f"{type(error).__name__}: {error}" if error is not None else ""
-        event = LifecycleEvent(actor, kind, self._now_ns(), text)
-        if len(self.events) < self._keep:
-            self.events.append(event)
-        self.counts[actor, kind] += 1
-        if kind in (LifecycleKind.CRASHED, LifecycleKind.GAVE_UP):
+        text = self._count(actor, kind, error)
+        if kind in (LifecycleKind.CRASHED, LifecycleKind.GAVE_UP, LifecycleKind.SHUTDOWN_ERROR):
             log.error("actor %s %s: %s", actor, kind.value, text)
         elif kind is LifecycleKind.STOP_OVERRAN:
             log.warning("actor %s did not stop within its shutdown time", actor)
         else:
             log.info("actor %s %s", actor, kind.value)
+
+    def dead_letter(self, actor: str, msg: object, error: BaseException) -> None:
+        """`actor` crashed with `error` while `msg` was in hand: count it, and log what was set aside."""
+        text = self._count(actor, LifecycleKind.DEAD_LETTER, error)
+        shown = repr(msg)
+        log.error("actor %s set aside a dead letter after %s: %s", actor, text,
+                  shown if len(shown) <= 300 else shown[:297] + "...")
+
+    def _count(self, actor: str, kind: LifecycleKind, error: BaseException | None) -> str:
+        text = f"{type(error).__name__}: {error}" if error is not None else ""
+        if len(self.events) < self._keep:
+            self.events.append(LifecycleEvent(actor, kind, self._now_ns(), text))
+        self.counts[actor, kind] += 1
+        return text
 
     def count(self, actor: str, kind: LifecycleKind) -> int:
         return self.counts[actor, kind]

@@ -15,6 +15,11 @@ by the edge it sends through, at wiring time, not by the actor's code:
 
 Receivers take messages in batches: after waiting for the first, they drain whatever else is already
 waiting, so that one hop carries many messages when the pipeline is busy.
+
+Because the mailbox outlives its actor, it is also where a crash is made good: the part of a batch its actor
+had not handled goes back to the front (`requeue`), the latest values are handed again to a new incarnation
+(`redeliver_state`), and messages an actor set aside until it is ready for them (`defer`, an actor
+reconciling with its venue before it accepts new orders) wait here, not in the actor.
 """
 from __future__ import annotations
 
@@ -51,7 +56,9 @@ class Mailbox:
         self.conflated = 0
         self.received = 0
         self.watch_state = False
-        self._state: dict[Hashable, Any] = {}
+        self._state: dict[Hashable, Any] = {}       # the latest value of every key
+        self._unread: dict[Hashable, None] = {}     # keys whose latest value the actor has not taken yet
+        self._deferred: list[Any] = []
         self._queue: deque[Any] = deque()
         self._slots: dict[Hashable, _Slot] = {}
         self._unslotted = 0
@@ -87,15 +94,48 @@ class Mailbox:
         self._receiver.unpark()
 
     def set_state(self, key: Hashable, msg: Any) -> None:
-        """Keep `msg` as the newest value under `key`; wake the receiver only if it watches state."""
+        """Keep `msg` as the newest value under `key`; wake the receiver only if it watches state.
+
+        The value is kept after it is read, so that a restarted actor can be given every latest value again.
+        """
+        self._state[key] = msg
         if self.watch_state:
-            if self._state.pop(key, None) is not None:
+            if self._unread.pop(key, None) is not None:
                 self.conflated += 1
             self.offer(key, msg)
             return
-        if key in self._state:
+        if key in self._unread:
             self.conflated += 1
-        self._state[key] = msg
+        else:
+            self._unread[key] = None
+
+    def redeliver_state(self) -> None:
+        """Hand every latest value again with the next batch (a new incarnation knows none of them)."""
+        self._unread = dict.fromkeys(self._state)
+
+    def requeue(self, msgs: list[Any]) -> None:
+        """Put `msgs` back at the front, in order, over capacity if need be: what a crashed actor left unhandled."""
+        if not msgs:
+            return
+        self._queue.extendleft(reversed(msgs))
+        self._unslotted += len(msgs)
+        self.quiescence.add(len(msgs))
+        self._receiver.unpark()
+
+    def defer(self, msg: Any) -> None:
+        """Set `msg` aside until `restore_deferred`: it counts as handled until then, so a replay can move on
+        to the event its actor waits for."""
+        self._deferred.append(msg)
+
+    def restore_deferred(self) -> int:
+        """Put the deferred messages back at the front, in the order they were deferred; how many there were."""
+        deferred, self._deferred = self._deferred, []
+        self.requeue(deferred)
+        return len(deferred)
+
+    @property
+    def deferred(self) -> int:
+        return len(self._deferred)
 
     def _append(self, msg: Any) -> None:
         self._queue.append(msg)
@@ -115,9 +155,10 @@ class Mailbox:
             await self._receiver.park()
         queue, slots = self._queue, self._slots
         batch = []
-        if self._state:
-            batch.extend(self._state.values())
-            self._state.clear()
+        if self._unread:
+            state = self._state
+            batch.extend(state[key] for key in self._unread)
+            self._unread = {}
         freed = 0
         taken = min(limit, len(queue))
         for _ in range(taken):

@@ -11,15 +11,20 @@ and, by the supervisor's strategy, what a restart covers:
   starts them all again in order; rest_for_one does the same for the children started after it.
 
 Restarts are counted across the supervisor: more than `max_restarts` within `period_s` of the injected
-clock and the supervisor gives up: it stops its children in reverse order and fails with
+clock's monotonic time (virtual in a replay, monotonic live: a wall-clock step must not forgive or
+provoke a give-up) and the supervisor gives up: it stops its children in reverse order and fails with
 `SupervisorGaveUp`, which its own parent sees as the crash of a child. A child that fails before it says it
 started is a crash like any other. Cancellation (`trio.Cancelled`) is never a crash: cancelling a
 supervisor's parent restarts nothing. A stop first asks the child to stop (supervisors then stop their own
 children in reverse order) and cancels it at once if it is a plain actor; either way the supervisor waits
-at most the child's `shutdown_s` for it to finish and records an overrun.
+at most the child's `shutdown_s` for it to finish, records an overrun, cancels it, and waits for it to
+end: two incarnations never share a mailbox. An error a child raises while it is being stopped is recorded
+(`shutdown_error`), never lost.
 
-The batch an actor held when it crashed is lost with it (as the message that killed an OTP process is);
-its mailbox, owned here and not by the actor, keeps everything after it for the next incarnation.
+The message an actor held when it crashed is set aside as a dead letter (as the message that killed an OTP
+process is); its mailbox, owned here and not by the actor, keeps the rest of its batch and everything
+after it for the next incarnation, which also gets every latest value again and the messages the crashed
+one had deferred.
 """
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 import trio
 
-from ._actor import ActorContext, FaultPlan
+from ._actor import ActorContext
+from ._crashes import CrashPlan
 from ._lifecycle import Lifecycle, LifecycleKind
 from ._mailbox import Mailbox
 from ._quiescence import Quiescence
@@ -75,13 +81,14 @@ class ChildSpec:
 
 
 class _Child:
-    __slots__ = ("spec", "generation", "starts", "running", "scope", "done", "ctx")
+    __slots__ = ("spec", "generation", "starts", "running", "stopping", "scope", "done", "ctx")
 
     def __init__(self, spec: ChildSpec):
         self.spec = spec
         self.generation = 0
         self.starts = 0
         self.running = False
+        self.stopping = False
         self.scope: trio.CancelScope | None = None
         self.done = trio.Event()
         self.ctx: ActorContext | None = None
@@ -100,7 +107,7 @@ class Supervisor:
 
     def __init__(self, name: str, children: Sequence[ChildSpec], *, clock: Any, lifecycle: Lifecycle,
                  strategy: Strategy = Strategy.ONE_FOR_ONE, max_restarts: int = 3, period_s: float = 5.0,
-                 quiescence: Quiescence | None = None, faults: FaultPlan | None = None):
+                 quiescence: Quiescence | None = None, crashes: CrashPlan | None = None):
         names = [c.name for c in children]
         if len(set(names)) != len(names):
             raise ValueError(f"supervisor {name!r}: child names must be unique, got {names}")
@@ -112,7 +119,7 @@ class Supervisor:
         self._clock = clock
         self._lifecycle = lifecycle
         self._quiescence = quiescence if quiescence is not None else Quiescence()
-        self._faults = faults
+        self._crashes = crashes
         self._children: list[_Child] = []
         self._restarts: deque[int] = deque()
         self._nursery: trio.Nursery | None = None
@@ -173,7 +180,7 @@ class Supervisor:
 
     async def _apply_strategy(self, child: _Child, error: BaseException | None) -> bool:
         """Count a restart and stop what the strategy says must restart with `child`; False if over intensity."""
-        now = self._clock.now_ns()
+        now = self._clock.monotonic_ns()
         window = int(self.period_s * 1_000_000_000)
         self._restarts.append(now)
         while self._restarts and self._restarts[0] <= now - window:
@@ -217,7 +224,12 @@ class Supervisor:
     # ------------------------------------------------------------------ one child
 
     async def _start(self, child: _Child) -> BaseException | None:
+        inbox = child.spec.inbox
+        if child.starts and inbox is not None:  # a new incarnation: what it must be handed again
+            inbox.restore_deferred()
+            inbox.redeliver_state()
         child.generation += 1
+        child.stopping = False
         child.done = trio.Event()
         failure: BaseException | None = None
         try:
@@ -243,8 +255,9 @@ class Supervisor:
                 started = True
                 task_status.started()
 
-        ctx = ActorContext(spec.name, self._clock, spec.inbox, spec.outputs, self._faults,
-                           _on_started=on_started)
+        ctx = ActorContext(spec.name, self._clock, spec.inbox, spec.outputs, self._crashes,
+                           _on_started=on_started,
+                           _on_dead_letter=lambda msg, error: self._lifecycle.dead_letter(spec.name, msg, error))
         child.ctx = ctx
         error: BaseException | None = None
         returned = False
@@ -258,6 +271,8 @@ class Supervisor:
                     if not started:
                         raise
                     error = _single(group)
+                    if child.stopping:
+                        self._lifecycle.record(spec.name, LifecycleKind.SHUTDOWN_ERROR, error)
         finally:
             if spec.inbox is not None:
                 spec.inbox.release_taken()
@@ -269,6 +284,7 @@ class Supervisor:
 
     async def _stop(self, child: _Child) -> None:
         child.running = False
+        child.stopping = True
         if child.spec.stops_on_request and child.ctx is not None:
             child.ctx.stop_requested.set()
         else:
@@ -278,6 +294,7 @@ class Supervisor:
         if not child.done.is_set():
             self._lifecycle.record(child.spec.name, LifecycleKind.STOP_OVERRAN)
             child.scope.cancel()
+            await child.done.wait()
         self._lifecycle.record(child.spec.name, LifecycleKind.STOPPED)
 
     async def _stop_all(self) -> None:

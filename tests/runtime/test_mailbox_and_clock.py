@@ -5,7 +5,7 @@ import pytest
 import trio
 import trio.testing
 
-from engine.runtime import (Actor, BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, FaultPlan,
+from engine.runtime import (Actor, BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, CrashPlan, CrashRule,
                             InjectedFault, LatestValueEdge, Lifecycle, LifecycleKind, Mailbox, Quiescence, Supervisor,
                             VirtualClock, actor_runner)
 
@@ -101,9 +101,9 @@ async def test_a_restarted_actor_keeps_its_mailbox_and_the_fault_fires_once(nurs
     lifecycle = Lifecycle(clock.now_ns)
     box = Mailbox("rec", quiescence=clock.quiescence)
     seen: list[int] = []
-    faults = FaultPlan({"rec": 3})
+    crashes = CrashPlan([CrashRule("rec", after_events=3)])
     sup = Supervisor("root", [ChildSpec("rec", actor_runner(lambda: Recorder(seen)), inbox=box)],
-                     clock=clock, lifecycle=lifecycle, quiescence=clock.quiescence, faults=faults)
+                     clock=clock, lifecycle=lifecycle, quiescence=clock.quiescence, crashes=crashes)
     await nursery.start(sup.serve)
     for i in range(6):
         box.deliver(i)
@@ -111,8 +111,9 @@ async def test_a_restarted_actor_keeps_its_mailbox_and_the_fault_fires_once(nurs
     assert lifecycle.count("rec", LifecycleKind.RESTARTED) == 1
     crash = next(e for e in lifecycle.events if e.kind is LifecycleKind.CRASHED)
     assert InjectedFault.__name__ in crash.error
-    # message 2 was in hand when the fault fired and is lost with that incarnation; the rest arrive
+    # message 2 was in hand when the fault fired: set aside as a dead letter; the rest arrive
     assert seen == [0, 1, 3, 4, 5]
+    assert lifecycle.count("rec", LifecycleKind.DEAD_LETTER) == 1
 
 
 async def test_a_sender_cancelled_while_waiting_for_room_leaves_nothing_behind():
