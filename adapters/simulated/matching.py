@@ -18,7 +18,9 @@ Rules that keep a replay honest:
   took from a view is not offered again to our later orders until the book shows a new update id, since the
   recording knows nothing of us;
 - our resting orders are not part of the book the recording shows, so they never match each other.
-Fees are the maker or taker rate times the exact notional, in the quote asset.
+Fees are the maker or taker rate times the exact notional, in the quote asset. Every fill gets the venue's trade
+id, counted up from 1 across the venue as a decimal string (Binance `t`), so that a fill reported twice (a
+duplicated report, a reconciliation restating it) is recognisably the same fill.
 """
 from __future__ import annotations
 
@@ -156,7 +158,8 @@ def _visible(levels: tuple[tuple[int, int], ...], side: Side, price: int) -> boo
 class MatchingEngine:
     """Orders in, execution reports out, for one simulated venue."""
 
-    __slots__ = ("instruments", "maker_fee", "taker_fee", "venue", "queue", "_markets", "_open", "_last_seq")
+    __slots__ = ("instruments", "maker_fee", "taker_fee", "venue", "queue", "_markets", "_open", "_last_seq",
+                 "_last_trade_id")
 
     def __init__(self, instruments: dict[str, Instrument], maker_fee: Decimal, taker_fee: Decimal, venue: str,
                  queue: QueueModel | None = None):
@@ -168,6 +171,7 @@ class MatchingEngine:
         self._markets: dict[str, _Market] = {}
         self._open: dict[str, _SimOrder] = {}  # every resting order by client order id
         self._last_seq = 0
+        self._last_trade_id = 0
 
     def is_open(self, client_order_id: str) -> bool:
         return client_order_id in self._open
@@ -343,8 +347,9 @@ class MatchingEngine:
         with localcontext(_EXACT):
             fee = rate * instrument.notional(price, qty)
         order.cum_qty += qty
+        self._last_trade_id += 1
         return self._report(order, ExecType.TRADE, ts_ns, last_qty=qty, last_price=price, fee=fee,
-                            fee_asset=instrument.quote, liquidity=liquidity)
+                            fee_asset=instrument.quote, liquidity=liquidity, trade_id=str(self._last_trade_id))
 
     def _report(self, order: _SimOrder, exec_type: ExecType, ts_ns: int, **trade) -> ExecutionReport:
         return ExecutionReport(venue=self.venue, client_order_id=order.client_order_id,
