@@ -63,6 +63,7 @@ LOT_SIZE = "Filter failure: LOT_SIZE"
 PRICE_FILTER = "Filter failure: PRICE_FILTER"
 WOULD_TAKE = "Order would immediately match and take."
 UNKNOWN_ORDER = "Unknown order sent."
+OUTSIDE_RECV_WINDOW = "Timestamp for this request is outside of the recvWindow."
 
 
 class CancelRejected(Exception):
@@ -231,11 +232,11 @@ class MatchingEngine:
         """Place an order: REJECTED, or NEW followed by its immediate TRADEs and an EXPIRED remainder if any."""
         reason = self._refusal(req)
         if reason:
-            return [self._rejected(req, reason, now_ns)]
+            return [self.rejection(req, reason, now_ns)]
         market = self._market(req.instrument)
         limit = None if req.order_type is OrderType.MARKET else req.price
         if req.order_type is OrderType.LIMIT_MAKER and next(market.liquidity(req.side, limit), None):
-            return [self._rejected(req, WOULD_TAKE, now_ns)]
+            return [self.rejection(req, WOULD_TAKE, now_ns)]
         self._last_seq += 1
         order = _SimOrder(req, self._last_seq)
         reports = [self._report(order, ExecType.NEW, now_ns)]
@@ -356,6 +357,8 @@ class MatchingEngine:
                                venue_order_id=order.venue_order_id, exec_type=exec_type, ts_ns=ts_ns,
                                cum_qty=order.cum_qty, **trade)
 
-    def _rejected(self, req: NewOrderRequest, reason: str, ts_ns: int) -> ExecutionReport:
+    def rejection(self, req: NewOrderRequest, reason: str, ts_ns: int) -> ExecutionReport:
+        """The REJECTED report of `req`, refused for `reason`; also what a venue's door answers (-1021) for a
+        request it refuses before the matching engine sees it."""
         return ExecutionReport(venue=self.venue, client_order_id=req.client_order_id, venue_order_id="",
                                exec_type=ExecType.REJECTED, ts_ns=ts_ns, cum_qty=0, reason=reason)
