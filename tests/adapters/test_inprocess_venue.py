@@ -1,5 +1,5 @@
 """The in-process venue: its records, its door (recvWindow, rate limits, server errors), its order stream's
-faults, reconciliation and its account of the run.
+faults, reconciliation and its account of the run; and its actor in virtual time.
 
 Every fault test compares what the venue did with `FaultPlan.scheduled`, the list of hits a seed gives before a
 run starts; the property test checks the venue's account against every report it produced, faults or not.
@@ -25,6 +25,7 @@ from adapters.simulated.inprocess import (
     VenueOutput,
 )
 from adapters.simulated.matching import DUPLICATE_ORDER, OUTSIDE_RECV_WINDOW, UNKNOWN_ORDER, MatchingEngine
+from adapters.simulated.venue import SimulatedVenueActor
 from engine.messages import (
     BookView,
     CancelAllRequest,
@@ -46,6 +47,8 @@ from engine.messages import (
     VenueTrade,
 )
 from engine.model.numbers import Instrument
+from engine.runtime import ChildSpec, DelayedEdge, Lifecycle, Mailbox, Supervisor, VirtualClock
+from engine.runtime import FaultPlan as CrashPlan
 
 BTC = Instrument("BTC/USDT", "sim", "BTCUSDT", "BTC", "USDT", price_decimals=2, qty_decimals=5)
 ETH = Instrument("ETH/USDT", "sim", "ETHUSDT", "ETH", "USDT", price_decimals=2, qty_decimals=4)
@@ -481,3 +484,53 @@ def test_the_truth_equals_every_trade_the_venue_produced_whatever_fails(plan, fi
         assert set(account["trades"]) == {r.trade_id for r in ours}
         assert set(account["open_orders"]) == {c for c in CLIENT_IDS if sim.matching.is_open(c)
                                                and INSTRUMENTS[c[1]] == symbol}
+
+
+# ---------------------------------------------------------------- the actor, in virtual time
+
+LATENCY = 5_000_000
+
+
+class Sink:
+    """The order manager's end of the link: takes whatever arrives, as a receiving actor would."""
+
+    def __init__(self, mailbox: Mailbox):
+        self.mailbox = mailbox
+        self.received: list = []
+
+    async def run(self) -> None:
+        while True:
+            self.received.extend(await self.mailbox.receive_batch())
+
+
+async def test_the_venue_actor_announces_each_start_and_carries_out_rate_limited_requests_later(nursery) -> None:
+    clock = VirtualClock(start_ns=T0)
+    inbox, orders = Mailbox("venue", quiescence=clock.quiescence), Mailbox("orders", quiescence=clock.quiescence)
+    sink = Sink(orders)
+    nursery.start_soon(sink.run)
+    sim = venue(FaultRule(FaultKind.RATE_LIMIT, frozenset({2}), retry_after_s=3))
+    spec = ChildSpec("venue", lambda ctx: SimulatedVenueActor(sim).run(ctx), inbox=inbox,
+                     outputs={"reports": [DelayedEdge(orders, clock, LATENCY)]})
+    tree = Supervisor("execution", [spec], clock=clock, lifecycle=Lifecycle(clock.now_ns),
+                      quiescence=clock.quiescence, faults=CrashPlan({"venue": 3}))
+    await nursery.start(tree.serve)
+    await clock.advance_to(T0 + LATENCY)
+    assert sink.received == [VenueSession("sim", T0, "started")]
+
+    for msg in (resting("a"), resting("b"), "crash"):              # request 1; request 2, rate limited for 3 s;
+        inbox.deliver(msg)                                         # then the third message crashes the actor
+        await clock.quiescence.wait_idle()
+    await clock.advance_to(T0 + 2 * LATENCY)
+    assert [(type(m), m.ts_ns) for m in sink.received[1:]] == [(ExecutionReport, T0 + LATENCY),
+                                                               (VenueSession, T0 + LATENCY)]
+    assert (sink.received[1].client_order_id, sink.received[2].reason) == ("a", "restarted")
+
+    retry_ns = T0 + LATENCY + 3 * SECOND
+    await clock.advance_to(retry_ns - 1)
+    assert not sim.matching.is_open("b") and len(sink.received) == 3
+    await clock.advance_to(retry_ns)                               # the retry reaches the restarted venue
+    assert sim.matching.is_open("b") and sim.requests == 3
+    await clock.advance_to(retry_ns + LATENCY)
+    [late] = sink.received[3:]
+    assert (late.client_order_id, late.exec_type, late.ts_ns) == ("b", ExecType.NEW, retry_ns)
+    assert inbox.watch_state                                       # orders rest: the venue watches the book
