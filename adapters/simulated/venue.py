@@ -17,17 +17,17 @@ class SimulatedVenueActor(Actor):
         self.venue = venue
 
     async def start(self, ctx: ActorContext) -> None:
-        await self._carry_out(self.venue.start(ctx.clock.now_ns()), ctx)
+        await self._act_on(self.venue.start(ctx.clock.now_ns()), ctx)
 
     async def handle(self, batch: list, ctx: ActorContext) -> None:
         venue = self.venue
         now = ctx.clock.now_ns()
         for msg in batch:
-            await self._carry_out(venue.handle(msg, now), ctx)
+            await self._act_on(venue.handle(msg, now), ctx)
         ctx.inbox.watch_state = venue.has_resting_orders
 
     @staticmethod
-    async def _carry_out(output: VenueOutput, ctx: ActorContext) -> None:
+    async def _act_on(output: VenueOutput, ctx: ActorContext) -> None:
         for msg in output.send:
             await ctx.emit("reports", msg)
         for later in output.redeliver:
