@@ -40,6 +40,7 @@ from adapters.binance.gateway import GatewayStats, OrderGateway
 from adapters.binance.orders import BinanceOrderCodec
 from adapters.binance.signing import Credentials
 from adapters.binance.user_stream import UserStream
+from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
 from adapters.venues import LiveMarketData, live_market_data, recorded_market_data
@@ -182,7 +183,8 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     ledger = Ledger(instruments)
     order_table = OrderTable(prefix=_order_prefix(scenario.name))
     positions: dict[str, int] = {}
-    matching = MatchingEngine(instruments, scenario.venue.maker_fee, scenario.venue.taker_fee, scenario.venue.name)
+    simulated_venue = InProcessVenue(MatchingEngine(instruments, scenario.venue.maker_fee, scenario.venue.taker_fee,
+                                                    scenario.venue.name))
     gate = RiskGate(RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position,
                                scenario.risk.price_band_bps, scenario.risk.max_slippage_bps), instruments)
     strat = scenario.strategy
@@ -193,7 +195,7 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     factories = {
         "ledger": lambda: LedgerActor(ledger),
         "venue": (lambda: OrderGateway(gateway[0], instruments, gateway[1])) if gateway
-        else (lambda: SimulatedVenueActor(matching)),
+        else (lambda: SimulatedVenueActor(simulated_venue)),
         "orders": lambda: OrderManagerActor(order_table, positions),
         "router": lambda: RouterActor(SingleVenueRouter(scenario.venue.name)),
         "risk": lambda: RiskActor(gate),

@@ -18,7 +18,9 @@ Rules that keep a replay honest:
   took from a view is not offered again to our later orders until the book shows a new update id, since the
   recording knows nothing of us;
 - our resting orders are not part of the book the recording shows, so they never match each other.
-Fees are the maker or taker rate times the exact notional, in the quote asset.
+Fees are the maker or taker rate times the exact notional, in the quote asset. Every fill gets the venue's trade
+id, counted up from 1 across the venue as a decimal string (Binance `t`), so that a fill reported twice (a
+duplicated report, a reconciliation restating it) is recognisably the same fill.
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ LOT_SIZE = "Filter failure: LOT_SIZE"
 PRICE_FILTER = "Filter failure: PRICE_FILTER"
 WOULD_TAKE = "Order would immediately match and take."
 UNKNOWN_ORDER = "Unknown order sent."
+OUTSIDE_RECV_WINDOW = "Timestamp for this request is outside of the recvWindow."
 
 
 class CancelRejected(Exception):
@@ -156,7 +159,8 @@ def _visible(levels: tuple[tuple[int, int], ...], side: Side, price: int) -> boo
 class MatchingEngine:
     """Orders in, execution reports out, for one simulated venue."""
 
-    __slots__ = ("instruments", "maker_fee", "taker_fee", "venue", "queue", "_markets", "_open", "_last_seq")
+    __slots__ = ("instruments", "maker_fee", "taker_fee", "venue", "queue", "_markets", "_open", "_last_seq",
+                 "_last_trade_id")
 
     def __init__(self, instruments: dict[str, Instrument], maker_fee: Decimal, taker_fee: Decimal, venue: str,
                  queue: QueueModel | None = None):
@@ -168,6 +172,7 @@ class MatchingEngine:
         self._markets: dict[str, _Market] = {}
         self._open: dict[str, _SimOrder] = {}  # every resting order by client order id
         self._last_seq = 0
+        self._last_trade_id = 0
 
     def is_open(self, client_order_id: str) -> bool:
         return client_order_id in self._open
@@ -227,11 +232,11 @@ class MatchingEngine:
         """Place an order: REJECTED, or NEW followed by its immediate TRADEs and an EXPIRED remainder if any."""
         reason = self._refusal(req)
         if reason:
-            return [self._rejected(req, reason, now_ns)]
+            return [self.rejection(req, reason, now_ns)]
         market = self._market(req.instrument)
         limit = None if req.order_type is OrderType.MARKET else req.price
         if req.order_type is OrderType.LIMIT_MAKER and next(market.liquidity(req.side, limit), None):
-            return [self._rejected(req, WOULD_TAKE, now_ns)]
+            return [self.rejection(req, WOULD_TAKE, now_ns)]
         self._last_seq += 1
         order = _SimOrder(req, self._last_seq)
         reports = [self._report(order, ExecType.NEW, now_ns)]
@@ -343,14 +348,17 @@ class MatchingEngine:
         with localcontext(_EXACT):
             fee = rate * instrument.notional(price, qty)
         order.cum_qty += qty
+        self._last_trade_id += 1
         return self._report(order, ExecType.TRADE, ts_ns, last_qty=qty, last_price=price, fee=fee,
-                            fee_asset=instrument.quote, liquidity=liquidity)
+                            fee_asset=instrument.quote, liquidity=liquidity, trade_id=str(self._last_trade_id))
 
     def _report(self, order: _SimOrder, exec_type: ExecType, ts_ns: int, **trade) -> ExecutionReport:
         return ExecutionReport(venue=self.venue, client_order_id=order.client_order_id,
                                venue_order_id=order.venue_order_id, exec_type=exec_type, ts_ns=ts_ns,
                                cum_qty=order.cum_qty, **trade)
 
-    def _rejected(self, req: NewOrderRequest, reason: str, ts_ns: int) -> ExecutionReport:
+    def rejection(self, req: NewOrderRequest, reason: str, ts_ns: int) -> ExecutionReport:
+        """The REJECTED report of `req`, refused for `reason`; also what a venue's door answers (-1021) for a
+        request it refuses before the matching engine sees it."""
         return ExecutionReport(venue=self.venue, client_order_id=req.client_order_id, venue_order_id="",
                                exec_type=ExecType.REJECTED, ts_ns=ts_ns, cum_qty=0, reason=reason)

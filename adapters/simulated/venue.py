@@ -1,38 +1,36 @@
-"""The simulated venue as an in-process actor: the matching engine behind a link with latency.
+"""The simulated venue as an in-process actor: the venue's rules and records behind a link with latency.
 
 It sees the replayed book through views and our orders through the order manager's link, and answers
-with execution reports; both links carry the scenario's latency on the injected clock. Views arrive as
-latest values: read with the next order, and waking the venue only while one of our orders rests. The matching
-engine belongs to the session, as an exchange outlives its clients' crashes.
+with what the `InProcessVenue` says; both links carry the scenario's latency on the injected clock. Views
+arrive as latest values: read with the next order, and waking the venue only while one of our orders rests.
+The `InProcessVenue` belongs to the session, as an exchange outlives its clients' crashes: each incarnation of
+this actor opens a new order stream and says so, so that the order manager reconciles after a restart.
 """
 from __future__ import annotations
 
-from adapters.simulated.matching import CancelRejected, MatchingEngine
-from engine.messages import BookView, CancelRequest, NewOrderRequest
+from adapters.simulated.inprocess import InProcessVenue, VenueOutput
 from engine.runtime import Actor, ActorContext
 
 
 class SimulatedVenueActor(Actor):
-    def __init__(self, matching: MatchingEngine):
-        self.matching = matching
+    def __init__(self, venue: InProcessVenue):
+        self.venue = venue
+
+    async def start(self, ctx: ActorContext) -> None:
+        await self._act_on(self.venue.start(ctx.clock.now_ns()), ctx)
 
     async def handle(self, batch: list, ctx: ActorContext) -> None:
-        matching = self.matching
+        venue = self.venue
         now = ctx.clock.now_ns()
         for msg in batch:
-            kind = type(msg)
-            if kind is BookView:
-                reports = matching.on_book(msg)
-            elif kind is NewOrderRequest:
-                reports = matching.submit(msg, now)
-            elif kind is CancelRequest:
-                try:
-                    reports = matching.cancel(msg, now)
-                except CancelRejected as exc:
-                    ctx.log.info("cancel rejected: %s", exc)
-                    continue
-            else:
-                continue
-            for report in reports:
-                await ctx.emit("reports", report)
-        ctx.inbox.watch_state = matching.has_resting_orders
+            await self._act_on(venue.handle(msg, now), ctx)
+        ctx.inbox.watch_state = venue.has_resting_orders
+
+    @staticmethod
+    async def _act_on(output: VenueOutput, ctx: ActorContext) -> None:
+        for msg in output.send:
+            await ctx.emit("reports", msg)
+        for later in output.redeliver:
+            ctx.clock.deliver_at(later.due_ns, ctx.inbox, later.request)
+        if output.withheld:
+            ctx.log.info("%d execution reports withheld, as the fault plan says", len(output.withheld))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
 from engine.actors.book import BookActor, BookStats
@@ -105,8 +106,8 @@ async def test_order_manager_sends_the_order_then_accounts_fills_and_exposure():
 
 
 async def test_venue_asks_to_see_views_only_while_an_order_rests():
-    matching = MatchingEngine({"BTC/USDT": BTC}, Decimal("0.001"), Decimal("0.001"), "binance")
-    actor = SimulatedVenueActor(matching)
+    actor = SimulatedVenueActor(InProcessVenue(MatchingEngine({"BTC/USDT": BTC}, Decimal("0.001"), Decimal("0.001"),
+                                                              "binance")))
     inbox = Mailbox("venue")
     ctx, out = context("venue", "reports", inbox=inbox)
     view = BookView("BTC/USDT", 1, 1, ((9_900, 5),), ((10_100, 5),))

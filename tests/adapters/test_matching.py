@@ -290,6 +290,20 @@ def test_venue_order_ids_count_up_deterministically() -> None:
     assert run() == run() == ["", "1", "1", "2"]
 
 
+def test_every_fill_gets_the_next_venue_trade_id_across_orders_instruments_and_later_views() -> None:
+    def run() -> list[tuple[str, str]]:
+        sim = engine()
+        sim.on_book(view(100))
+        sim.on_book(view(7, bids=((300_000, 100),), asks=((300_010, 100),), instrument="ETH/USDT"))
+        reports = sim.submit(order(Side.BUY, 5_000), now_ns=1)                       # two taker fills
+        reports += sim.submit(order(Side.BUY, 100, instrument="ETH/USDT"), now_ns=2)  # one on another book
+        reports += sim.submit(limit(Side.SELL, 1_000, 6_000_050), now_ns=3)            # rests, no fill yet
+        reports += sim.on_book(view(101, bids=((6_000_060, 400),), asks=ASKS))        # a maker fill later
+        return [(r.exec_type.value, r.trade_id) for r in reports]
+    assert run() == run() == [("NEW", ""), ("TRADE", "1"), ("TRADE", "2"), ("NEW", ""), ("TRADE", "3"),
+                              ("NEW", ""), ("TRADE", "4")]
+
+
 # ---------------------------------------------------------------- properties over random books and orders
 
 prices = st.integers(min_value=9_000, max_value=11_000)
@@ -325,6 +339,7 @@ def test_fills_never_beat_the_book_never_reuse_liquidity_and_keep_cum_qty_exact(
     taken: dict[tuple[Side, int], int] = {}   # (taker side, level price) → taker qty from the current view
     total: dict[Side, int] = {}               # taker side → all qty our orders got from the current view
     orders: dict[str, tuple[NewOrderRequest, Order]] = {}
+    trade_ids: list[str] = []
 
     for event in events:
         if isinstance(event, NewOrderRequest):
@@ -344,7 +359,9 @@ def test_fills_never_beat_the_book_never_reuse_liquidity_and_keep_cum_qty_exact(
             fill = tracked.apply(report)                          # the state machine accepts the venue's story
             assert tracked.cum_qty == report.cum_qty <= req.qty
             if report.exec_type is not ExecType.TRADE:
+                assert report.trade_id == ""
                 continue
+            trade_ids.append(report.trade_id)
             assert fill is not None and fill.qty == report.last_qty > 0
             rate = TAKER if report.liquidity is Liquidity.TAKER else MAKER
             assert report.fee == rate * BTC.notional(report.last_price, report.last_qty)
@@ -364,6 +381,7 @@ def test_fills_never_beat_the_book_never_reuse_liquidity_and_keep_cum_qty_exact(
             total[req.side] = total.get(req.side, 0) + report.last_qty
             assert total[req.side] <= sum(levels.values())
 
+    assert trade_ids == [str(n) for n in range(1, len(trade_ids) + 1)]   # one new id per fill, in order
     for req, tracked in orders.values():
         resting = tracked.state in (OrderState.SUBMITTED, OrderState.PARTIALLY_FILLED)
         assert sim.is_open(req.client_order_id) is resting
