@@ -13,7 +13,10 @@ counterparty that behaves and fails like the real one, with nothing but pure cod
   PRICE_FILTER, LOT_SIZE and NOTIONAL filters, -1013), funds checked and locked (-2010 "Account has
   insufficient balance for requested action."), open client order ids unique per account and symbol
   (-2010 "Duplicate order sent."), then matched by `MatchingEngine` against the book views it is fed;
-- query (-2013), cancel (-2011), open orders, account, depth, exchangeInfo, time and ping.
+- query (-2013), cancel (-2011), cancel all of a symbol (-2011 when none is open), open orders, account,
+  depth, exchangeInfo, time and ping;
+- what reconciliation asks after a crash: every order of the account (allOrders) and every fill (myTrades,
+  under the trade ids the fills printed with), selected and paged as Binance does (-1127, -1128).
 
 It also publishes what Binance's streams would carry, as `VenueEvent`s to whoever `listen`s (the server's
 streams): per account, an `executionReport` for every change of an order and an `outboundAccountPosition`
@@ -31,7 +34,7 @@ integers; balances and money are Decimal. Time comes only from the injected `now
 exchange keeps is in `adapters.simulated.records`; how Binance shows it, in `adapters.simulated.responses`.
 
 Not here yet: `quoteOrderQty` market orders and other order types (refused with -1014 / -2010), order
-lists, cancel-all, the STP modes NONE, DECREMENT and TRANSFER (refused with -1013: our orders never trade
+lists, the STP modes NONE, DECREMENT and TRANSFER (refused with -1013: our orders never trade
 with each other, since they are not in the book the market shows), and the 418 IP ban.
 """
 from __future__ import annotations
@@ -68,7 +71,7 @@ from adapters.simulated.matching import (
     MatchingEngine,
 )
 from adapters.simulated.queue import QueueModel
-from adapters.simulated.records import Listing, Order, Prevented
+from adapters.simulated.records import Listing, Order, Prevented, Trade
 from adapters.simulated.requests import (
     HttpRequest,
     HttpResponse,
@@ -77,10 +80,12 @@ from adapters.simulated.requests import (
     decimal_param,
     depth_weight,
     fixed_weight,
+    history_query,
     integer_param,
     mandatory,
     parameters,
     required,
+    time_param,
     ws_text,
 )
 from adapters.simulated.responses import (
@@ -89,10 +94,11 @@ from adapters.simulated.responses import (
     SUPPORTED_ORDER_TYPES,
     account_info,
     account_position,
+    account_trade,
     asset_amount,
     cancel_response,
     execution_report,
-    money,
+    full_fill,
     order_fields,
     order_status,
     symbol_info,
@@ -131,6 +137,10 @@ _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 _BINANCE_ORDER_TYPES = {"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT",
                         "LIMIT_MAKER"}
 _RESPONSE_TYPES = ("ACK", "RESULT", "FULL")
+_TRADE_FILTERS = ("orderId", "startTime", "endTime", "fromId")
+_TRADE_QUERIES = frozenset(map(frozenset, [(), ("orderId",), ("startTime",), ("endTime",), ("fromId",),
+                                           ("startTime", "endTime"), ("orderId", "fromId")]))
+"""The combinations of myTrades' optional filters Binance supports (rest-api.md, "Account trade list")."""
 _JSON = ("Content-Type", "application/json;charset=UTF-8")
 
 
@@ -209,6 +219,10 @@ class SimulatedBinance:
             ("GET", "/api/v3/openOrders"): _Route(self._open_orders, lambda p: 6 if p.get("symbol") else 80,
                                                   signed=True),
             ("GET", "/api/v3/account"): _Route(self._account, fixed_weight(20), signed=True),
+            ("GET", "/api/v3/allOrders"): _Route(self._all_orders, fixed_weight(20), signed=True),
+            ("GET", "/api/v3/myTrades"): _Route(self._my_trades, lambda p: 5 if p.get("orderId") else 20,
+                                                signed=True),
+            ("DELETE", "/api/v3/openOrders"): _Route(self._cancel_open_orders, fixed_weight(1), signed=True),
         }
 
     def __repr__(self) -> str:
@@ -328,9 +342,8 @@ class SimulatedBinance:
     @staticmethod
     def _check_time(params: Mapping[str, str], now_ms: int) -> None:
         """`timestamp` (ms or µs) must be less than 1 s ahead of the venue and within `recvWindow` behind."""
-        timestamp = Decimal(integer_param(params, "timestamp"))
-        if timestamp >= 10 ** 15:  # microseconds
-            timestamp /= 1000
+        required(params, "timestamp")
+        timestamp = time_param(params, "timestamp")
         recv_window = decimal_param(params, "recvWindow", Decimal(5_000))
         if recv_window > _MAX_RECV_WINDOW_MS:
             raise Refusal(400, -1131, f"recvWindow must be less than {_MAX_RECV_WINDOW_MS}")
@@ -418,6 +431,7 @@ class SimulatedBinance:
             raise Refusal(400, -2010, reports[0].reason)
         self._orders[order.order_id] = order
         account.by_client_id[(instrument.venue_symbol, client_order_id)] = order
+        account.orders.setdefault(instrument.venue_symbol, []).append(order)
         self._open[order.order_id] = order
         self._apply(order, reports[0], now_ms)
         prevented = []
@@ -426,7 +440,8 @@ class SimulatedBinance:
                 prevented.append(self._prevent(maker, order, now_ms) | {"makerOrderId": maker.order_id})
         if expire_taker:
             order.prevented = Prevented(self._next_prevented_id(instrument), own[0].order_id)
-        fills = [fill for fill in (self._apply(order, report, now_ms) for report in reports[1:]) if fill is not None]
+        fills = [full_fill(trade) for trade in (self._apply(order, report, now_ms) for report in reports[1:])
+                 if trade is not None]
         if expire_taker:
             prevented.insert(0, {"preventedMatchId": order.prevented.match_id, "makerOrderId": own[0].order_id,
                                  "price": format_fixed(own[0].price, instrument.price_decimals),
@@ -485,9 +500,22 @@ class SimulatedBinance:
         order = self._find_order(params, account, listing)
         if order is None or not order.is_open:
             raise Refusal(400, -2011, UNKNOWN_ORDER)
-        cancel_id = params.get("newClientOrderId") or self._generated_id()
-        for report in self._matching.cancel(CancelRequest(str(order.order_id), self.venue, listing.instrument.symbol,
-                                                          now_ms * _MS), now_ms * _MS):
+        return self._cancel(order, params.get("newClientOrderId") or self._generated_id(), now_ms)
+
+    def _cancel_open_orders(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
+        """Cancel every open order of the account on the symbol, oldest first, all under one generated cancel id
+        (as Binance's example answer shows); with none open, -2011 "Unknown order sent." as Binance answers."""
+        listing = self._listing(params)
+        working = [order for order in self._open.values() if order.account is account and order.listing is listing]
+        if not working:
+            raise Refusal(400, -2011, UNKNOWN_ORDER)
+        cancel_id = self._generated_id()
+        return [self._cancel(order, cancel_id, now_ms) for order in sorted(working, key=lambda o: o.order_id)]
+
+    def _cancel(self, order: Order, cancel_id: str, now_ms: int) -> dict:
+        """Take an open order off the book; the cancel's answer. `cancel_id` is the cancel's own client id."""
+        for report in self._matching.cancel(CancelRequest(str(order.order_id), self.venue,
+                                                          order.listing.instrument.symbol, now_ms * _MS), now_ms * _MS):
             self._apply(order, report, now_ms, cancel_id)
         return cancel_response(order, cancel_id, now_ms)
 
@@ -502,6 +530,27 @@ class SimulatedBinance:
         listing = self._listing(params) if params.get("symbol") else None
         return [order_status(order) for order in self._open.values()
                 if order.account is account and (listing is None or order.listing is listing)]
+
+    def _all_orders(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
+        """The account's orders on the symbol, oldest first, by `orderId` (from it on) and their `time`."""
+        listing = self._listing(params)
+        query = history_query(params, "orderId")
+        orders = account.orders.get(listing.instrument.venue_symbol, ())
+        return [order_status(order) for order in query.select(orders, lambda o: o.order_id, lambda o: o.created_ms)]
+
+    def _my_trades(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
+        """The account's fills on the symbol, oldest first: of one order (`orderId`), from a trade id on (`fromId`),
+        by `time`, in the combinations Binance supports (others: -1128)."""
+        listing = self._listing(params)
+        sent = frozenset(name for name in _TRADE_FILTERS if params.get(name))
+        if sent not in _TRADE_QUERIES:
+            raise Refusal(400, -1128, "Combination of optional parameters invalid.")
+        query = history_query(params, "fromId")
+        trades = account.trades.get(listing.instrument.venue_symbol, [])
+        if "orderId" in sent:
+            order_id = integer_param(params, "orderId")
+            trades = [trade for trade in trades if trade.order.order_id == order_id]
+        return [account_trade(trade) for trade in query.select(trades, lambda t: t.trade_id, lambda t: t.time_ms)]
 
     def _account(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
         return account_info(account, self.maker_fee, self.taker_fee, params.get("omitZeroBalances") == "true")
@@ -600,29 +649,29 @@ class SimulatedBinance:
                 break
         return instrument.quote, cost
 
-    def _apply(self, order: Order, report: ExecutionReport, now_ms: int, cancel_id: str = "") -> dict | None:
+    def _apply(self, order: Order, report: ExecutionReport, now_ms: int, cancel_id: str = "") -> Trade | None:
         """Move an order and its account's balances by one matching report, and tell its account's stream.
 
-        Returns a fill's `fills[]` entry (None for other reports); `cancel_id` is a cancel's own client id.
+        Returns the fill a TRADE report made (None for other reports); `cancel_id` is a cancel's own client id.
         """
         order.updated_ms = order.account.updated_ms = now_ms
         instrument = order.listing.instrument
         self._moved.setdefault(order.account, set()).update((instrument.base, instrument.quote))
         self._changed.add(instrument.venue_symbol)
-        fill = None
+        trade = None
         prevented_qty = order.qty - order.cum_qty
         if report.exec_type is ExecType.TRADE:
-            fill = self._fill(order, report, now_ms)
+            trade = self._fill(order, report, now_ms)
         elif report.exec_type in (ExecType.EXPIRED, ExecType.CANCELED):
             self._close(order, "EXPIRED_IN_MATCH" if order.prevented else report.exec_type.value)
         self._last_execution_id += 1
-        event = execution_report(order, report, fill, self._last_execution_id, now_ms, cancel_id)
+        event = execution_report(order, report, trade, self._last_execution_id, now_ms, cancel_id)
         if order.status == "EXPIRED_IN_MATCH":
             quantity = format_fixed(prevented_qty, instrument.qty_decimals)
             event |= {"x": "TRADE_PREVENTION", "v": order.prevented.match_id, "U": order.prevented.counter_order_id,
                       "u": -1, "A": quantity, "B": quantity}
         self._emit(VenueEvent(USER, event, order.account.api_key))
-        return fill
+        return trade
 
     def _close(self, order: Order, status: str) -> None:
         """End an order's work: off the book, and whatever it still holds back is free again."""
@@ -633,7 +682,8 @@ class SimulatedBinance:
         balance.free += order.locked
         order.locked = _ZERO
 
-    def _fill(self, order: Order, report: ExecutionReport, now_ms: int) -> dict:
+    def _fill(self, order: Order, report: ExecutionReport, now_ms: int) -> Trade:
+        """Book a fill: balances move, the public trade prints, and the account keeps it for myTrades."""
         instrument = order.listing.instrument
         qty, price = report.last_qty, report.last_price
         base_qty, quote_qty = instrument.qty_decimal(qty), instrument.notional(price, qty)
@@ -660,10 +710,10 @@ class SimulatedBinance:
         else:
             order.status = "PARTIALLY_FILLED"
         buyer_is_maker = (order.side is Side.BUY) == (report.liquidity is Liquidity.MAKER)
-        trade_id = self._print(order.listing, price, qty, buyer_is_maker, now_ms)
-        return {"price": format_fixed(price, instrument.price_decimals),
-                "qty": format_fixed(qty, instrument.qty_decimals),
-                "commission": money(commission), "commissionAsset": commission_asset, "tradeId": trade_id}
+        trade = Trade(self._print(order.listing, price, qty, buyer_is_maker, now_ms), order, price, qty, quote_qty,
+                      commission, commission_asset, now_ms, report.liquidity is Liquidity.MAKER)
+        account.trades.setdefault(instrument.venue_symbol, []).append(trade)
+        return trade
 
     def _find_order(self, params: dict[str, str], account: Account, listing: Listing) -> Order | None:
         """By `orderId` first, then checked against `origClientOrderId` if both are sent (as Binance does)."""

@@ -53,3 +53,21 @@ class Order:
     @property
     def is_open(self) -> bool:
         return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One fill of one of an account's orders, as the venue keeps it for `myTrades`.
+
+    `trade_id` is the symbol's public trade id, the one the fill printed under: the same as the order's FULL
+    `fills[].tradeId` and its `executionReport` `t`, so that a client can match the three.
+    """
+    trade_id: int
+    order: Order
+    price: int
+    qty: int
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time_ms: int
+    is_maker: bool

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from adapters.simulated.accounts import Account
-from adapters.simulated.records import Listing, Order
+from adapters.simulated.records import Listing, Order, Trade
 from engine.messages import ExecType, ExecutionReport, Liquidity, OrderType, Side, TimeInForce
 from engine.model.numbers import format_fixed
 
@@ -64,6 +64,27 @@ def cancel_response(order: Order, cancel_id: str, now_ms: int) -> dict:
             **order_fields(order), "selfTradePreventionMode": order.stp}
 
 
+def full_fill(trade: Trade) -> dict:
+    """One item of a FULL new-order response's `fills`."""
+    instrument = trade.order.listing.instrument
+    return {"price": format_fixed(trade.price, instrument.price_decimals),
+            "qty": format_fixed(trade.qty, instrument.qty_decimals),
+            "commission": money(trade.commission), "commissionAsset": trade.commission_asset,
+            "tradeId": trade.trade_id}
+
+
+def account_trade(trade: Trade) -> dict:
+    """One item of `GET /api/v3/myTrades`. Our orders never trade with each other, so each fill is the best
+    match of its trade and has one side."""
+    order = trade.order
+    instrument = order.listing.instrument
+    return {"symbol": instrument.venue_symbol, "id": trade.trade_id, "orderId": order.order_id, "orderListId": -1,
+            "price": format_fixed(trade.price, instrument.price_decimals),
+            "qty": format_fixed(trade.qty, instrument.qty_decimals), "quoteQty": money(trade.quote_qty),
+            "commission": money(trade.commission), "commissionAsset": trade.commission_asset, "time": trade.time_ms,
+            "isBuyer": order.side is Side.BUY, "isMaker": trade.is_maker, "isBestMatch": True}
+
+
 # ---------------------------------------------------------------- symbols and accounts
 
 def symbol_info(listing: Listing) -> dict:
@@ -111,9 +132,10 @@ def account_info(account: Account, maker_fee: Decimal, taker_fee: Decimal, omit_
 
 # ---------------------------------------------------------------- the user data stream
 
-def execution_report(order: Order, report: ExecutionReport, fill: dict | None, execution_id: int, now_ms: int,
+def execution_report(order: Order, report: ExecutionReport, trade: Trade | None, execution_id: int, now_ms: int,
                      cancel_id: str) -> dict:
-    """The user data stream's `executionReport` for one change of `order` (venues.md §1.6)."""
+    """The user data stream's `executionReport` for one change of `order` (venues.md §1.6); `trade` is the fill
+    a TRADE report is about."""
     instrument = order.listing.instrument
     price, qty = instrument.price_decimals, instrument.qty_decimals
     exec_type = report.exec_type.value
@@ -126,8 +148,8 @@ def execution_report(order: Order, report: ExecutionReport, fill: dict | None, e
         "C": order.client_order_id if cancelled else "", "x": exec_type, "X": order.status, "r": "NONE",
         "i": order.order_id, "l": format_fixed(report.last_qty, qty), "z": format_fixed(order.cum_qty, qty),
         "L": format_fixed(report.last_price, price),
-        "n": fill["commission"] if fill else "0", "N": fill["commissionAsset"] if fill else None,
-        "T": now_ms, "t": fill["tradeId"] if fill else -1, "I": execution_id,
+        "n": money(trade.commission) if trade else "0", "N": trade.commission_asset if trade else None,
+        "T": now_ms, "t": trade.trade_id if trade else -1, "I": execution_id,
         "w": order.is_open and (order.order_type is OrderType.LIMIT_MAKER or (
             order.order_type is OrderType.LIMIT and order.tif is TimeInForce.GTC)),
         "m": report.liquidity is Liquidity.MAKER,
