@@ -74,7 +74,7 @@ class BinanceClient:
                                 self.codec.parse_order)
 
     async def open_orders(self, instrument: str) -> list[VenueOrder] | VenueError:
-        return await self._call(self.codec.open_orders(instrument, self._now_ms()), self.codec.parse_open_orders)
+        return await self._call(self.codec.open_orders(instrument, self._now_ms()), self.codec.parse_orders)
 
     async def balances(self) -> dict[str, Balance] | VenueError:
         return await self._call(self.codec.account(self._now_ms()), self.codec.parse_account)

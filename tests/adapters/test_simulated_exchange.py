@@ -578,6 +578,7 @@ def test_all_orders_from_an_order_id_and_within_times(venue: Venue) -> None:
 
     def names(orders: list[dict]) -> list[str]:
         return [o["clientOrderId"] for o in orders]
+
     assert names(all_orders(venue, orderId=str(ids[2]))) == ["t-2", "t-3", "t-4"]
     assert names(all_orders(venue, orderId=str(ids[1]), limit="2")) == ["t-1", "t-2"]      # oldest from there
     assert names(all_orders(venue, limit="2")) == ["t-3", "t-4"]                            # else the most recent
@@ -642,6 +643,7 @@ def test_my_trades_by_order_from_an_id_and_within_times(venue: Venue) -> None:
 
     def ids(trades: list[dict]) -> list[int]:
         return [t["id"] for t in trades]
+
     assert ids(my_trades(venue, orderId=str(first["orderId"]))) == [1, 2]
     assert ids(my_trades(venue, orderId=str(first["orderId"]), fromId="2")) == [2]
     assert ids(my_trades(venue, orderId=str(second["orderId"]))) == [3]
