@@ -546,7 +546,7 @@ class SimulatedBinance:
         if sent not in _TRADE_QUERIES:
             raise Refusal(400, -1128, "Combination of optional parameters invalid.")
         query = history_query(params, "fromId")
-        trades = account.trades.get(listing.instrument.venue_symbol, [])
+        trades = account.trades.get(listing.instrument.venue_symbol, ())
         if "orderId" in sent:
             order_id = integer_param(params, "orderId")
             trades = [trade for trade in trades if trade.order.order_id == order_id]

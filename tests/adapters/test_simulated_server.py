@@ -418,6 +418,14 @@ async def test_the_official_binance_sdk_does_the_same_round_trip(nursery) -> Non
         seen["open"] = [o.client_order_id for o in rest.get_open_orders(symbol="BTCUSDT").data()]
         seen["balances"] = {b.asset: (b.free, b.locked) for b in rest.get_account().data().balances}
         seen["cancelled"] = rest.delete_order(symbol="BTCUSDT", orig_client_order_id="sdk-1").data().status
+        for n in (2, 3):
+            rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=Decimal("0.1"),
+                           price=Decimal("59000"), new_client_order_id=f"sdk-{n}")
+        seen["cancelled_all"] = [(o.orig_client_order_id, o.status)
+                                 for o in rest.delete_open_orders(symbol="BTCUSDT").data()]
+        seen["all_orders"] = [(o.client_order_id, o.status) for o in rest.all_orders(symbol="BTCUSDT").data()]
+        seen["my_trades"] = [(t.id, t.price, t.is_maker, t.commission_asset)
+                             for t in rest.my_trades(symbol="BTCUSDT", from_id=0).data()]
         seen["depth"] = rest.depth(symbol="BTCUSDT", limit=5).data().asks
         try:
             rest.get_order(symbol="BTCUSDT", orig_client_order_id="sdk-1-never")
@@ -437,6 +445,9 @@ async def test_the_official_binance_sdk_does_the_same_round_trip(nursery) -> Non
         "open": ["sdk-1"],
         "balances": {"BTC": ("1.19980000", "0.00000000"), "USDT": ("81999.65000000", "6000.15000000")},
         "cancelled": "CANCELED",
+        "cancelled_all": [("sdk-2", "CANCELED"), ("sdk-3", "CANCELED")],
+        "all_orders": [("sdk-1", "CANCELED"), ("sdk-2", "CANCELED"), ("sdk-3", "CANCELED")],
+        "my_trades": [(1, "60001.00000000", False, "BTC")],
         "depth": [["60002.00000000", "1.00000000"]],
         "missing": -2013,
         "bad_signature": -1022,
