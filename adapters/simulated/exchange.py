@@ -202,8 +202,8 @@ class SimulatedBinance:
         self._last_execution_id = 0
         self._prevented_ids: dict[str, int] = {}      # venue symbol → last prevented match id
         self._accounts: dict[str, Account] = {}
-        self._orders: dict[int, Order] = {}           # every order by order id
-        self._open: dict[int, Order] = {}             # orders working on the book
+        self._orders: dict[int, Order] = {}            # every order by order id
+        self._open: dict[int, Order] = {}              # orders working on the book
         self._trade_ids: dict[str, int] = {}           # venue symbol → last trade id
         self._last_order_id = 0
         self._last_generated_id = 0
