@@ -1,26 +1,36 @@
 """The IO half of the Binance order adapter: sends what `adapters.binance.orders` builds, over httpx.
 
 All protocol knowledge (what to send, how to sign, what a response means) is in the sans-IO codec; this
-layer only moves bytes, stamps requests with the injected clock and turns transport failures into the
-same `VenueError` classes (venues.md §0.3):
+layer only moves bytes, stamps signed requests with the venue's time as it knows it, pages through
+histories and turns transport failures into the same `VenueError` classes (venues.md §0.3):
 
 - a timeout, a reset connection or any other failure after the request may have left is UNKNOWN for a
   mutation (placing or cancelling), never "failed": the caller reconciles by client order id;
 - a failure to connect at all means nothing was sent: RETRY_SAFE, like any failed read.
+
+Signed requests carry `timestamp` = our injected clock plus the offset to the venue's clock (venues.md §6.4),
+measured by `sync_clock` from `GET /api/v3/time`. A request the venue refuses for its timestamp (-1021) was
+refused at the door, before anything happened, so it is sent once more, re-signed with a fresh timestamp,
+after the offset was measured again. Nothing else is retried here: refusals of our key or signature
+(-1022, -2014, -2015) are FATAL_AUTH, and whatever else is retry-safe is the caller's to retry.
 
 The base URL is configurable, so the same code talks to Binance or to the simulated exchange on loopback.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 import httpx
 
 from adapters.binance.orders import (
+    INVALID_TIMESTAMP,
+    PAGE_LIMIT,
     Balance,
     BinanceOrderCodec,
     ErrorClass,
+    OrderTrade,
     VenueError,
     VenueOrder,
     VenueRequest,
@@ -34,8 +44,13 @@ from engine.messages import CancelRequest, ExecutionReport, NewOrderRequest
 from engine.model.numbers import Instrument
 
 _T = TypeVar("_T")
+_MS = 1_000_000  # nanoseconds per millisecond
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Failures before a single byte of the request left: nothing can have happened at the venue."""
+
+Parse = Callable[[int, httpx.Headers, bytes], "_T | VenueError"]
+Signed = Callable[[int], VenueRequest]
+"""A signed request built for a given `timestamp` (ms), so that a resend is signed afresh."""
 
 
 class BinanceClient:
@@ -45,6 +60,7 @@ class BinanceClient:
                  timeout_s: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
         self.codec = codec
         self.used_weight_1m: int | None = None  # the venue's count after the last response
+        self.clock_offset_ns = 0                 # the venue's clock less ours, as `sync_clock` last measured it
         self._now_ns = now_ns
         self._http = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout_s), transport=transport)
 
@@ -60,36 +76,107 @@ class BinanceClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    # ------------------------------------------------------------ orders
+
     async def place_order(self, req: NewOrderRequest) -> list[ExecutionReport] | VenueError:
         """NEW, its immediate TRADEs and an EXPIRED remainder; a refusal is one REJECTED report."""
-        return await self._call(self.codec.new_order(req, self._now_ms()),
-                                lambda s, h, b: self.codec.parse_new_order(req, s, h, b))
+        return await self._signed(partial(self.codec.new_order, req), partial(self.codec.parse_new_order, req))
 
     async def cancel_order(self, req: CancelRequest) -> list[ExecutionReport] | VenueError:
-        return await self._call(self.codec.cancel(req, self._now_ms()),
-                                lambda s, h, b: self.codec.parse_cancel(req, s, h, b))
+        return await self._signed(partial(self.codec.cancel, req), partial(self.codec.parse_cancel, req))
+
+    async def cancel_open_orders(self, instrument: str) -> list[ExecutionReport] | VenueError:
+        """Cancel every open order of ours on `instrument`: one CANCELED report per order (none if none was open)."""
+        return await self._signed(partial(self.codec.cancel_open_orders, instrument),
+                                  self.codec.parse_cancel_open_orders)
+
+    # ------------------------------------------------------------ reads
 
     async def query_order(self, instrument: str, client_order_id: str) -> VenueOrder | VenueError:
-        return await self._call(self.codec.query_order(instrument, client_order_id, self._now_ms()),
-                                self.codec.parse_order)
+        return await self._signed(partial(self.codec.query_order, instrument, client_order_id),
+                                  self.codec.parse_order)
 
     async def open_orders(self, instrument: str) -> list[VenueOrder] | VenueError:
-        return await self._call(self.codec.open_orders(instrument, self._now_ms()), self.codec.parse_open_orders)
+        return await self._signed(partial(self.codec.open_orders, instrument), self.codec.parse_orders)
+
+    async def all_orders(self, instrument: str, start_ms: int | None = None,
+                         order_id: int | None = None) -> list[VenueOrder] | VenueError:
+        """Every order of ours on `instrument` created from `start_ms` on (or with venue order ids from `order_id`
+        on), oldest first, whatever their state: pages of `PAGE_LIMIT`, each following on from the last order id.
+        """
+        def page(from_id: int | None) -> Signed:
+            if from_id is None:
+                return partial(self.codec.all_orders, instrument, start_ms, order_id=order_id)
+            return partial(self.codec.all_orders, instrument, None, order_id=from_id)
+        return await self._pages(page, self.codec.parse_orders, lambda order: int(order.venue_order_id))
+
+    async def my_trades(self, instrument: str, *, order_id: int | None = None, start_ms: int | None = None,
+                        from_id: int | None = None) -> list[OrderTrade] | VenueError:
+        """Our fills on `instrument` (of one order, with `order_id`) from trade id `from_id` on, or made from
+        `start_ms` on, or else all of them, oldest first: pages of `PAGE_LIMIT`, each following on from the last
+        trade id (Binance's own default, the most recent trades, could not be paged forward)."""
+        if start_ms is None and from_id is None:
+            from_id = 0
+
+        def page(next_id: int | None) -> Signed:
+            if next_id is None:
+                return partial(self.codec.my_trades, instrument, order_id=order_id, start_ms=start_ms,
+                               from_id=from_id)
+            return partial(self.codec.my_trades, instrument, order_id=order_id, from_id=next_id)
+        return await self._pages(page, self.codec.parse_my_trades, lambda item: int(item.trade.trade_id))
 
     async def balances(self) -> dict[str, Balance] | VenueError:
-        return await self._call(self.codec.account(self._now_ms()), self.codec.parse_account)
+        return await self._signed(self.codec.account, self.codec.parse_account)
 
     async def server_time_ms(self) -> int | VenueError:
-        """The venue's clock, to keep the offset that signed timestamps need (venues.md §6.4)."""
+        """The venue's clock, in milliseconds."""
         return await self._call(server_time_request(), parse_server_time)
+
+    async def sync_clock(self) -> int | VenueError:
+        """Measure the offset of the venue's clock to ours (ns) and keep it for signed requests' timestamps.
+
+        The venue read its clock somewhere between our sending and our receiving; the midpoint of the two is
+        the best guess of when, whatever the round trip took.
+        """
+        sent_ns = self._now_ns()
+        server_ms = await self.server_time_ms()
+        received_ns = self._now_ns()
+        if isinstance(server_ms, VenueError):
+            return server_ms
+        self.clock_offset_ns = server_ms * _MS - (sent_ns + received_ns) // 2
+        return self.clock_offset_ns
 
     async def instruments(self) -> list[Instrument] | VenueError:
         """Every instrument the venue lists, from exchangeInfo."""
         return await self._call(exchange_info_request(),
                                 lambda s, h, b: parse_exchange_info(s, h, b, self.codec.venue))
 
-    async def _call(self, request: VenueRequest,
-                    parse: Callable[[int, httpx.Headers, bytes], _T | VenueError]) -> _T | VenueError:
+    # ------------------------------------------------------------ internals
+
+    async def _signed(self, build: Signed, parse: Parse) -> _T | VenueError:
+        """Send a signed request stamped with the venue's time; refused for its timestamp, re-measure the offset
+        and send it once more, re-signed."""
+        answer = await self._call(build(self._timestamp_ms()), parse)
+        if isinstance(answer, VenueError) and answer.code == INVALID_TIMESTAMP:
+            if not isinstance(await self.sync_clock(), VenueError):
+                answer = await self._call(build(self._timestamp_ms()), parse)
+        return answer
+
+    async def _pages(self, page: Callable[[int | None], Signed], parse: Parse,
+                     id_of: Callable[[_T], int]) -> list[_T] | VenueError:
+        """Every item of a history, asking `page(None)` first, then `page(last id + 1)` until a page is short."""
+        items: list[_T] = []
+        next_id = None
+        while True:
+            answer = await self._signed(page(next_id), parse)
+            if isinstance(answer, VenueError):
+                return answer
+            items += answer
+            if len(answer) < PAGE_LIMIT:
+                return items
+            next_id = id_of(answer[-1]) + 1
+
+    async def _call(self, request: VenueRequest, parse: Parse) -> _T | VenueError:
         target = f"{request.path}?{request.query}" if request.query else request.path
         try:
             response = await self._http.request(request.method, target, content=request.body.encode() or None,
@@ -102,5 +189,6 @@ class BinanceClient:
         self.used_weight_1m = used_weight(response.headers)
         return parse(response.status_code, response.headers, response.content)
 
-    def _now_ms(self) -> int:
-        return self._now_ns() // 1_000_000
+    def _timestamp_ms(self) -> int:
+        """The venue's time now, as far as we know it, for a signed request's `timestamp`."""
+        return (self._now_ns() + self.clock_offset_ns) // _MS

@@ -11,6 +11,10 @@ venue's user stream would have sent (NEW, one TRADE per fill, then EXPIRED or CA
 a refusal becomes a REJECTED report, and anything else that went wrong becomes a `VenueError` whose class
 says what the caller may do next (venues.md §0.3, §1.5). A mutation whose outcome cannot be read from the
 response (a 5xx, a malformed body) is UNKNOWN, never failed.
+
+Reconciliation after a crash reads the venue's own records: every order of an instrument (`allOrders`)
+and every fill under the venue's trade id (`myTrades`), turned into `VenueOrderState`s, the engine's
+common words for them; and cancels everything still open in one request (`DELETE openOrders`).
 """
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ from engine.messages import (
     NewOrderRequest,
     OrderType,
     Side,
+    VenueOrderState,
+    VenueOrderStatus,
+    VenueTrade,
 )
 from engine.model.numbers import Instrument, NumberFormatError, format_fixed, parse_fixed
 
@@ -40,6 +47,14 @@ _SIDES = {Side.BUY: "BUY", Side.SELL: "SELL"}
 _SIDE_OF = {"BUY": Side.BUY, "SELL": Side.SELL}
 _FORM = ("Content-Type", "application/x-www-form-urlencoded")
 _T = TypeVar("_T")
+
+PAGE_LIMIT = 1_000
+"""Items asked for per page of allOrders and myTrades: Binance's maximum, so that reading a history takes the
+fewest requests (each costs 20 weight, myTrades of one order 5)."""
+INVALID_TIMESTAMP = -1021
+"""Binance's code for a signed request whose `timestamp` is outside `recvWindow` or ahead of its clock."""
+NOTHING_TO_CANCEL = -2011
+"""Binance's CANCEL_REJECTED, which cancel-all answers when no order is open."""
 
 
 class ErrorClass(enum.Enum):
@@ -116,6 +131,22 @@ class OrderStatus(enum.Enum):
                         OrderStatus.PENDING_CANCEL)
 
 
+_VENUE_STATUS = {
+    OrderStatus.NEW: VenueOrderStatus.OPEN, OrderStatus.PENDING_NEW: VenueOrderStatus.OPEN,
+    OrderStatus.PARTIALLY_FILLED: VenueOrderStatus.OPEN, OrderStatus.PENDING_CANCEL: VenueOrderStatus.OPEN,
+    OrderStatus.FILLED: VenueOrderStatus.FILLED, OrderStatus.CANCELED: VenueOrderStatus.CANCELLED,
+    OrderStatus.EXPIRED: VenueOrderStatus.EXPIRED, OrderStatus.EXPIRED_IN_MATCH: VenueOrderStatus.EXPIRED,
+    OrderStatus.REJECTED: VenueOrderStatus.REJECTED,
+}
+
+
+def venue_order_status(status: OrderStatus) -> VenueOrderStatus:
+    """Binance's order status in the common words of venues.md §0.2: every status an order can still trade in
+    (pending ones included) is OPEN; both kinds of expiry (EXPIRED_IN_MATCH is self-trade prevention) are
+    EXPIRED."""
+    return _VENUE_STATUS[status]
+
+
 @dataclass(frozen=True, slots=True)
 class VenueOrder:
     """An order as the venue reports it when queried: what reconciliation compares with the engine's state."""
@@ -130,6 +161,34 @@ class VenueOrder:
     cum_quote: Decimal
     created_ns: int
     updated_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTrade:
+    """One of our fills as `myTrades` lists it: the venue's id of the order it belongs to, and the fill."""
+    venue_order_id: str
+    trade: VenueTrade
+
+
+def venue_order_state(order: VenueOrder, trades: Iterable[VenueTrade]) -> VenueOrderState:
+    """An order as the venue records it, with its fills oldest first (by the venue's trade id).
+
+    `trades_complete` says whether the fills add up to the order's `executedQty`: less means some were not
+    listed, more means the two reads disagree (each comes from the venue's database, written after the
+    matching engine); either way the order's own cumulative quantity is the venue's statement.
+    """
+    ordered = tuple(sorted(trades, key=lambda trade: int(trade.trade_id)))
+    return VenueOrderState(order.client_order_id, order.venue_order_id, order.instrument, order.side, order.qty,
+                           order.price, venue_order_status(order.status), order.cum_qty, ordered,
+                           sum(trade.qty for trade in ordered) == order.cum_qty)
+
+
+def venue_order_states(orders: Iterable[VenueOrder], trades: Iterable[OrderTrade]) -> list[VenueOrderState]:
+    """Each order's state with its own fills out of one `myTrades` listing (fills of other orders are left out)."""
+    by_order: dict[str, list[VenueTrade]] = {}
+    for item in trades:
+        by_order.setdefault(item.venue_order_id, []).append(item.trade)
+    return [venue_order_state(order, by_order.get(order.venue_order_id, ())) for order in orders]
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +327,39 @@ class BinanceOrderCodec:
         """`GET /api/v3/account` without zero balances."""
         return self._signed("GET", "/api/v3/account", [("omitZeroBalances", "true")], timestamp_ms, mutates=False)
 
+    def all_orders(self, instrument: str, start_ms: int | None, timestamp_ms: int,
+                   order_id: int | None = None) -> VenueRequest:
+        """`GET /api/v3/allOrders`, a page of `PAGE_LIMIT`: the oldest orders created from `start_ms` on, or
+        with venue order ids from `order_id` on (how the next page is asked for)."""
+        params = [("symbol", self._instrument(instrument).venue_symbol)]
+        if order_id is not None:
+            params.append(("orderId", str(order_id)))
+        if start_ms is not None:
+            params.append(("startTime", str(start_ms)))
+        params.append(("limit", str(PAGE_LIMIT)))
+        return self._signed("GET", "/api/v3/allOrders", params, timestamp_ms, mutates=False)
+
+    def my_trades(self, instrument: str, timestamp_ms: int, *, order_id: int | None = None,
+                  start_ms: int | None = None, from_id: int | None = None) -> VenueRequest:
+        """`GET /api/v3/myTrades`, a page of `PAGE_LIMIT`: our oldest fills from trade id `from_id` on or made
+        from `start_ms` on, of one order if `order_id` is given.
+
+        Binance takes `fromId` or `startTime`, not both, and `orderId` with `fromId` only (a combination it
+        refuses with -1128 raises ValueError here, before anything is sent).
+        """
+        if start_ms is not None and (from_id is not None or order_id is not None):
+            raise ValueError("Binance's myTrades takes startTime neither with fromId nor with orderId")
+        params = [("symbol", self._instrument(instrument).venue_symbol)]
+        params += [(name, str(value)) for name, value in (("orderId", order_id), ("startTime", start_ms),
+                                                          ("fromId", from_id)) if value is not None]
+        params.append(("limit", str(PAGE_LIMIT)))
+        return self._signed("GET", "/api/v3/myTrades", params, timestamp_ms, mutates=False)
+
+    def cancel_open_orders(self, instrument: str, timestamp_ms: int) -> VenueRequest:
+        """`DELETE /api/v3/openOrders`: cancel every open order of ours on the instrument."""
+        params = [("symbol", self._instrument(instrument).venue_symbol)]
+        return self._signed("DELETE", "/api/v3/openOrders", params, timestamp_ms, mutates=True)
+
     # ------------------------------------------------------------ responses
 
     def parse_new_order(self, req: NewOrderRequest, status: int, headers: Mapping[str, str],
@@ -289,21 +381,39 @@ class BinanceOrderCodec:
     def parse_cancel(self, req: CancelRequest, status: int, headers: Mapping[str, str],
                      body: bytes) -> list[ExecutionReport] | VenueError:
         """One CANCELED report carrying the venue's cumulative fill (a cancelled order may have fills)."""
-        def report() -> list[ExecutionReport]:
-            data = _object(body)
-            instrument = self._venue_instrument(data)
-            return [ExecutionReport(venue=self.venue, client_order_id=req.client_order_id,
-                                    venue_order_id=str(_int(data, "orderId")), exec_type=ExecType.CANCELED,
-                                    ts_ns=_int(data, "transactTime") * _MS,
-                                    cum_qty=_fixed(_str(data, "executedQty"), instrument.qty_decimals))]
-        return _result(status, headers, body, report, mutates=True)
+        return _result(status, headers, body, lambda: [self._cancel_report(_object(body), req.client_order_id)],
+                       mutates=True)
+
+    def parse_cancel_open_orders(self, status: int, headers: Mapping[str, str],
+                                 body: bytes) -> list[ExecutionReport] | VenueError:
+        """One CANCELED report per order cancelled, under the order's own client id (the answer's `clientOrderId`
+        is the cancel's); an order list's orders each count as one. Binance answers -2011 when no order was
+        open: that is no report, not an error."""
+        error = parse_error(status, headers, body)
+        if error is not None and error.code == NOTHING_TO_CANCEL:
+            return []
+
+        def reports() -> list[ExecutionReport]:
+            cancelled = []
+            for item in map(_as_object, _array(body)):
+                for order in map(_as_object, _list(item, "orderReports")) if "orderReports" in item else (item,):
+                    cancelled.append(self._cancel_report(order, _str(order, "origClientOrderId")))
+            return cancelled
+        return _result(status, headers, body, reports, mutates=True)
 
     def parse_order(self, status: int, headers: Mapping[str, str], body: bytes) -> VenueOrder | VenueError:
         return _result(status, headers, body, lambda: self._venue_order(_object(body)), mutates=False)
 
-    def parse_open_orders(self, status: int, headers: Mapping[str, str],
-                          body: bytes) -> list[VenueOrder] | VenueError:
+    def parse_orders(self, status: int, headers: Mapping[str, str], body: bytes) -> list[VenueOrder] | VenueError:
+        """The orders of `openOrders` or `allOrders`, in the venue's order (allOrders: oldest first)."""
         return _result(status, headers, body, lambda: [self._venue_order(_as_object(o)) for o in _array(body)],
+                       mutates=False)
+
+    def parse_my_trades(self, status: int, headers: Mapping[str, str],
+                        body: bytes) -> list[OrderTrade] | VenueError:
+        """Our fills of `myTrades`, oldest first: the trade id as the decimal string of Binance's `id`, the
+        commission exact, maker or taker from `isMaker`, the time from `time`."""
+        return _result(status, headers, body, lambda: [self._order_trade(_as_object(t)) for t in _array(body)],
                        mutates=False)
 
     def parse_account(self, status: int, headers: Mapping[str, str],
@@ -346,7 +456,8 @@ class BinanceOrderCodec:
             reports.append(report(ExecType.TRADE, cum_qty, last_qty=qty,
                                   last_price=_fixed(_str(fill, "price"), instrument.price_decimals),
                                   fee=_decimal(fill, "commission"), fee_asset=_str(fill, "commissionAsset"),
-                                  liquidity=Liquidity.TAKER))  # fills in the order's own response took liquidity
+                                  liquidity=Liquidity.TAKER,  # fills in the order's own response took liquidity
+                                  trade_id=str(_int(fill, "tradeId"))))
         executed = _fixed(_str(data, "executedQty"), instrument.qty_decimals)
         if cum_qty != executed:
             raise MalformedResponse(f"fills add up to {cum_qty}, executedQty is {executed}")
@@ -355,6 +466,24 @@ class BinanceOrderCodec:
         elif status is OrderStatus.CANCELED:
             reports.append(report(ExecType.CANCELED, cum_qty))
         return reports
+
+    def _cancel_report(self, data: dict, client_order_id: str) -> ExecutionReport:
+        instrument = self._venue_instrument(data)
+        return ExecutionReport(venue=self.venue, client_order_id=client_order_id,
+                               venue_order_id=str(_int(data, "orderId")), exec_type=ExecType.CANCELED,
+                               ts_ns=_int(data, "transactTime") * _MS,
+                               cum_qty=_fixed(_str(data, "executedQty"), instrument.qty_decimals))
+
+    def _order_trade(self, data: dict) -> OrderTrade:
+        instrument = self._venue_instrument(data)
+        is_maker = data.get("isMaker")
+        if type(is_maker) is not bool:
+            raise MalformedResponse("'isMaker' is not a boolean")
+        return OrderTrade(str(_int(data, "orderId")), VenueTrade(
+            trade_id=str(_int(data, "id")), qty=_fixed(_str(data, "qty"), instrument.qty_decimals),
+            price=_fixed(_str(data, "price"), instrument.price_decimals), fee=_decimal(data, "commission"),
+            fee_asset=_str(data, "commissionAsset"), liquidity=Liquidity.MAKER if is_maker else Liquidity.TAKER,
+            ts_ns=_int(data, "time") * _MS))
 
     def _venue_order(self, data: dict) -> VenueOrder:
         instrument = self._venue_instrument(data)

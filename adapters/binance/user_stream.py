@@ -44,7 +44,11 @@ def subscribe_request(credentials: Credentials, now_ms: int, request_id: int) ->
 
 def parse_execution_report(event: Mapping[str, Any], instruments: Mapping[str, Instrument],
                            venue: str) -> ExecutionReport | None:
-    """An `executionReport` event as the engine's report (None for an event or a symbol it does not trade)."""
+    """An `executionReport` event as the engine's report (None for an event or a symbol it does not trade).
+
+    A TRADE carries the venue's trade id (`t`), by which the engine books each fill once however many times
+    and ways it hears of it (the REST answer, this stream, reconciliation's `myTrades`).
+    """
     exec_type = _EXEC_TYPES.get(event.get("x"))
     instrument = instruments.get(event.get("s"))
     if event.get("e") != "executionReport" or exec_type is None or instrument is None:
@@ -52,12 +56,14 @@ def parse_execution_report(event: Mapping[str, Any], instruments: Mapping[str, I
     # a cancel is reported under the cancel request's id, with the order's own in "C"
     client_order_id = event.get("C") or event["c"] if exec_type is ExecType.CANCELED else event["c"]
     fee_asset = event.get("N") or ""
+    trade_id = event.get("t", -1)  # -1 when the event is not about a trade
     return ExecutionReport(
         venue, client_order_id, str(event["i"]), exec_type, int(event["E"]) * 1_000_000,
         instrument.qty(event["z"]), instrument.qty(event["l"]), instrument.price(event["L"]),
         Decimal(event["n"]) if fee_asset else Decimal(0), fee_asset,
         (Liquidity.MAKER if event.get("m") else Liquidity.TAKER) if exec_type is ExecType.TRADE else None,
-        event.get("r", "") if exec_type is ExecType.REJECTED else "")
+        event.get("r", "") if exec_type is ExecType.REJECTED else "",
+        trade_id=str(trade_id) if exec_type is ExecType.TRADE and trade_id != -1 else "")
 
 
 class UserStream:

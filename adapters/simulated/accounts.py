@@ -1,5 +1,5 @@
-"""Accounts of the simulated exchange: balances and the orders they own, and the fixed windows that
-Binance counts request weight and orders in.
+"""Accounts of the simulated exchange: balances, the orders they own and the fills of those orders, and the
+fixed windows that Binance counts request weight and orders in.
 
 An account's repr shows none of its secret, balances or orders.
 """
@@ -9,7 +9,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # records.py imports this module
+    from adapters.simulated.exchange_records import Order, Trade
 
 _ZERO = Decimal(0)
 _TEN_SECONDS_MS, _DAY_MS = 10_000, 86_400_000
@@ -54,7 +57,8 @@ class Balance:
 class Account:
     """One API key's secret, balances and orders. Its default repr shows none of them."""
 
-    __slots__ = ("uid", "api_key", "secret", "balances", "orders_10s", "orders_1d", "by_client_id", "updated_ms")
+    __slots__ = ("uid", "api_key", "secret", "balances", "orders_10s", "orders_1d", "by_client_id", "orders",
+                 "trades", "updated_ms")
 
     def __init__(self, uid: int, api_key: str, secret: str, balances: Mapping[str, Decimal]):
         self.uid = uid
@@ -63,6 +67,8 @@ class Account:
         self.balances = {asset: Balance(Decimal(amount)) for asset, amount in balances.items()}
         self.orders_10s, self.orders_1d = Window(_TEN_SECONDS_MS), Window(_DAY_MS)
         self.by_client_id: dict[tuple[str, str], Any] = {}  # (venue symbol, client order id) → the exchange's latest order
+        self.orders: dict[str, list[Order]] = {}  # venue symbol → every order placed, oldest first (allOrders)
+        self.trades: dict[str, list[Trade]] = {}  # venue symbol → every fill, oldest first (myTrades)
         self.updated_ms = 0
 
     def balance(self, asset: str) -> Balance:

@@ -13,7 +13,10 @@ counterparty that behaves and fails like the real one, with nothing but pure cod
   PRICE_FILTER, LOT_SIZE and NOTIONAL filters, -1013), funds checked and locked (-2010 "Account has
   insufficient balance for requested action."), open client order ids unique per account and symbol
   (-2010 "Duplicate order sent."), then matched by `MatchingEngine` against the book views it is fed;
-- query (-2013), cancel (-2011), open orders, account, depth, exchangeInfo, time and ping.
+- query (-2013), cancel (-2011), cancel all of a symbol (-2011 when none is open), open orders, account,
+  depth, exchangeInfo, time and ping;
+- what reconciliation asks after a crash: every order of the account (allOrders) and every fill (myTrades,
+  under the trade ids the fills printed with), selected and paged as Binance does (-1127, -1128).
 
 It also publishes what Binance's streams would carry, as `VenueEvent`s to whoever `listen`s (the server's
 streams): per account, an `executionReport` for every change of an order and an `outboundAccountPosition`
@@ -27,10 +30,11 @@ with `fills[]` in FULL responses. Self-trade prevention (EXPIRE_MAKER by default
 expires an account's order that would meet its own resting order on the other side, as Binance does.
 Commission is charged in the asset received (base on a buy, quote on a sell), as Binance does without BNB,
 rounded to the asset's 8 decimals. Prices and quantities are the instruments' exact
-integers; balances and money are Decimal. Time comes only from the injected `now_ns` clock.
+integers; balances and money are Decimal. Time comes only from the injected `now_ns` clock. What the
+exchange keeps is in `adapters.simulated.exchange_records`; how Binance shows it, in `adapters.simulated.responses`.
 
 Not here yet: `quoteOrderQty` market orders and other order types (refused with -1014 / -2010), order
-lists, cancel-all, the STP modes NONE, DECREMENT and TRANSFER (refused with -1013: our orders never trade
+lists, the STP modes NONE, DECREMENT and TRANSFER (refused with -1013: our orders never trade
 with each other, since they are not in the book the market shows), and the 418 IP ban.
 """
 from __future__ import annotations
@@ -38,7 +42,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import (
-    ROUND_HALF_EVEN,
     Context,
     Decimal,
     DivisionByZero,
@@ -68,6 +71,7 @@ from adapters.simulated.matching import (
     MatchingEngine,
 )
 from adapters.simulated.queue import QueueModel
+from adapters.simulated.exchange_records import Listing, Order, Prevented, Trade
 from adapters.simulated.requests import (
     HttpRequest,
     HttpResponse,
@@ -76,11 +80,29 @@ from adapters.simulated.requests import (
     decimal_param,
     depth_weight,
     fixed_weight,
+    history_query,
     integer_param,
     mandatory,
     parameters,
     required,
+    time_param,
     ws_text,
+)
+from adapters.simulated.responses import (
+    DEFAULT_STP_MODE,
+    STP_MODES,
+    SUPPORTED_ORDER_TYPES,
+    account_info,
+    account_position,
+    account_trade,
+    asset_amount,
+    cancel_response,
+    execution_report,
+    full_fill,
+    order_fields,
+    order_status,
+    symbol_info,
+    wire_levels,
 )
 from engine.messages import (
     BookView,
@@ -98,8 +120,6 @@ from engine.model.orders import CLIENT_ORDER_ID
 
 USER = "user"
 """The `stream` of a user data event (an account's execution reports and balances)."""
-ASSET_PRECISION = 8
-"""Decimals of balances, commissions and quote amounts on the wire, as on Binance spot."""
 
 INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."
 NOTIONAL = "Filter failure: NOTIONAL"
@@ -112,18 +132,15 @@ _MS = 1_000_000
 _MINUTE_MS = 60_000
 _MAX_RECV_WINDOW_MS = 60_000
 _EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
-_QUANTUM = Decimal(1).scaleb(-ASSET_PRECISION)
 _ZERO = Decimal(0)
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
-_SIDE_NAMES = {Side.BUY: "BUY", Side.SELL: "SELL"}
 _BINANCE_ORDER_TYPES = {"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT",
                         "LIMIT_MAKER"}
-_SUPPORTED_ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
-STP_MODES = ("EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
-"""Self-trade prevention modes the venue allows; NONE is not among them, as on Binance spot's main symbols,
-since our orders never trade with each other here (they are not in the book the market shows)."""
-DEFAULT_STP_MODE = "EXPIRE_MAKER"
 _RESPONSE_TYPES = ("ACK", "RESULT", "FULL")
+_TRADE_FILTERS = ("orderId", "startTime", "endTime", "fromId")
+_TRADE_QUERIES = frozenset(map(frozenset, [(), ("orderId",), ("startTime",), ("endTime",), ("fromId",),
+                                           ("startTime", "endTime"), ("orderId", "fromId")]))
+"""The combinations of myTrades' optional filters Binance supports (rest-api.md, "Account trade list")."""
 _JSON = ("Content-Type", "application/json;charset=UTF-8")
 
 
@@ -137,45 +154,6 @@ class VenueEvent:
     stream: str
     payload: dict
     api_key: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    """One symbol the exchange lists: the instrument (tick and lot sizes) and its other filter bounds."""
-    instrument: Instrument
-    min_notional: Decimal = Decimal(5)
-    max_price: Decimal = Decimal(1_000_000)
-    max_qty: Decimal = Decimal(9_000)
-
-
-class _Order:
-    """An order as the exchange keeps it; `locked` is what is still held in `lock_asset` for it."""
-
-    __slots__ = ("order_id", "client_order_id", "account", "listing", "side", "order_type", "tif", "price", "qty",
-                 "cum_qty", "cum_quote", "status", "created_ms", "updated_ms", "lock_asset", "locked", "stp",
-                 "prevented")
-
-    def __init__(self, order_id: int, client_order_id: str, account: Account, listing: Listing, side: Side,
-                 order_type: OrderType, tif: TimeInForce, price: int, qty: int, lock_asset: str, locked: Decimal,
-                 now_ms: int, stp: str):
-        self.order_id, self.client_order_id, self.account, self.listing = order_id, client_order_id, account, listing
-        self.side, self.order_type, self.tif, self.price, self.qty = side, order_type, tif, price, qty
-        self.cum_qty, self.cum_quote, self.status = 0, _ZERO, "NEW"
-        self.created_ms = self.updated_ms = now_ms
-        self.lock_asset, self.locked = lock_asset, locked
-        self.stp = stp                     # its self-trade prevention mode
-        self.prevented: _Prevented | None = None  # set when self-trade prevention is expiring it
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in ("NEW", "PARTIALLY_FILLED")
-
-
-@dataclass(frozen=True, slots=True)
-class _Prevented:
-    """Why self-trade prevention expires an order: the prevented match, and the order on the other side."""
-    match_id: int
-    counter_order_id: int
 
 
 class _ShownBook:
@@ -224,8 +202,8 @@ class SimulatedBinance:
         self._last_execution_id = 0
         self._prevented_ids: dict[str, int] = {}      # venue symbol → last prevented match id
         self._accounts: dict[str, Account] = {}
-        self._orders: dict[int, _Order] = {}           # every order by order id
-        self._open: dict[int, _Order] = {}             # orders working on the book
+        self._orders: dict[int, Order] = {}            # every order by order id
+        self._open: dict[int, Order] = {}              # orders working on the book
         self._trade_ids: dict[str, int] = {}           # venue symbol → last trade id
         self._last_order_id = 0
         self._last_generated_id = 0
@@ -241,6 +219,10 @@ class SimulatedBinance:
             ("GET", "/api/v3/openOrders"): _Route(self._open_orders, lambda p: 6 if p.get("symbol") else 80,
                                                   signed=True),
             ("GET", "/api/v3/account"): _Route(self._account, fixed_weight(20), signed=True),
+            ("GET", "/api/v3/allOrders"): _Route(self._all_orders, fixed_weight(20), signed=True),
+            ("GET", "/api/v3/myTrades"): _Route(self._my_trades, lambda p: 5 if p.get("orderId") else 20,
+                                                signed=True),
+            ("DELETE", "/api/v3/openOrders"): _Route(self._cancel_open_orders, fixed_weight(1), signed=True),
         }
 
     def __repr__(self) -> str:
@@ -360,9 +342,8 @@ class SimulatedBinance:
     @staticmethod
     def _check_time(params: Mapping[str, str], now_ms: int) -> None:
         """`timestamp` (ms or µs) must be less than 1 s ahead of the venue and within `recvWindow` behind."""
-        timestamp = Decimal(integer_param(params, "timestamp"))
-        if timestamp >= 10 ** 15:  # microseconds
-            timestamp /= 1000
+        required(params, "timestamp")
+        timestamp = time_param(params, "timestamp")
         recv_window = decimal_param(params, "recvWindow", Decimal(5_000))
         if recv_window > _MAX_RECV_WINDOW_MS:
             raise Refusal(400, -1131, f"recvWindow must be less than {_MAX_RECV_WINDOW_MS}")
@@ -392,7 +373,7 @@ class SimulatedBinance:
         type_name = required(params, "type")
         if type_name not in _BINANCE_ORDER_TYPES:
             raise Refusal(400, -1116, "Invalid orderType.")
-        if type_name not in _SUPPORTED_ORDER_TYPES:
+        if type_name not in SUPPORTED_ORDER_TYPES:
             raise Refusal(400, -2010, "Order type not supported for this symbol.")
         if params.get("quoteOrderQty"):
             raise Refusal(400, -1014, "Unsupported order combination.")
@@ -431,7 +412,7 @@ class SimulatedBinance:
         balance.free -= locked
         balance.locked += locked
         self._last_order_id += 1
-        order = _Order(self._last_order_id, client_order_id, account, listing, side, order_type, tif, price, qty,
+        order = Order(self._last_order_id, client_order_id, account, listing, side, order_type, tif, price, qty,
                        lock_asset, locked, now_ms, stp)
         request = NewOrderRequest(client_order_id=str(order.order_id), venue=self.venue, instrument=instrument.symbol,
                                   side=side, qty=qty, price=price, order_type=order_type, tif=tif,
@@ -450,6 +431,7 @@ class SimulatedBinance:
             raise Refusal(400, -2010, reports[0].reason)
         self._orders[order.order_id] = order
         account.by_client_id[(instrument.venue_symbol, client_order_id)] = order
+        account.orders.setdefault(instrument.venue_symbol, []).append(order)
         self._open[order.order_id] = order
         self._apply(order, reports[0], now_ms)
         prevented = []
@@ -457,8 +439,9 @@ class SimulatedBinance:
             for maker in own:
                 prevented.append(self._prevent(maker, order, now_ms) | {"makerOrderId": maker.order_id})
         if expire_taker:
-            order.prevented = _Prevented(self._next_prevented_id(instrument), own[0].order_id)
-        fills = [fill for fill in (self._apply(order, report, now_ms) for report in reports[1:]) if fill is not None]
+            order.prevented = Prevented(self._next_prevented_id(instrument), own[0].order_id)
+        fills = [full_fill(trade) for trade in (self._apply(order, report, now_ms) for report in reports[1:])
+                 if trade is not None]
         if expire_taker:
             prevented.insert(0, {"preventedMatchId": order.prevented.match_id, "makerOrderId": own[0].order_id,
                                  "price": format_fixed(own[0].price, instrument.price_decimals),
@@ -469,7 +452,7 @@ class SimulatedBinance:
                "clientOrderId": client_order_id, "transactTime": now_ms}
         if response_type == "ACK":
             return ack
-        result = ack | _order_fields(order) | {"workingTime": order.created_ms, "selfTradePreventionMode": stp}
+        result = ack | order_fields(order) | {"workingTime": order.created_ms, "selfTradePreventionMode": stp}
         if response_type == "FULL":
             result["fills"] = fills
         if prevented:
@@ -477,7 +460,7 @@ class SimulatedBinance:
         return result
 
     def _own_crossed(self, account: Account, listing: Listing, side: Side, order_type: OrderType, price: int,
-                     qty: int) -> list[_Order]:
+                     qty: int) -> list[Order]:
         """The account's open orders on the other side that a new order would meet, best first.
 
         The new order meets one if its limit reaches the resting order's price and the book's liquidity at
@@ -487,7 +470,7 @@ class SimulatedBinance:
         levels = (offered.asks if side is Side.BUY else offered.bids) if offered is not None else ()
         sign = side.sign
 
-        def met(own: _Order) -> bool:
+        def met(own: Order) -> bool:
             if order_type is not OrderType.MARKET and own.price * sign > price * sign:
                 return False
             return sum(level_qty for level_price, level_qty in levels if level_price * sign < own.price * sign) < qty
@@ -495,10 +478,10 @@ class SimulatedBinance:
                    if o.account is account and o.listing is listing and o.side is not side and met(o)]
         return sorted(crossed, key=lambda o: (o.price * sign, o.order_id))
 
-    def _prevent(self, maker: _Order, taker: _Order, now_ms: int) -> dict:
+    def _prevent(self, maker: Order, taker: Order, now_ms: int) -> dict:
         """Expire a resting order that `taker` would have traded with (EXPIRE_MAKER, EXPIRE_BOTH)."""
         instrument = maker.listing.instrument
-        maker.prevented = _Prevented(self._next_prevented_id(instrument), taker.order_id)
+        maker.prevented = Prevented(self._next_prevented_id(instrument), taker.order_id)
         remaining = maker.qty - maker.cum_qty
         for report in self._matching.cancel(CancelRequest(str(maker.order_id), self.venue, instrument.symbol,
                                                           now_ms * _MS), now_ms * _MS):
@@ -517,41 +500,60 @@ class SimulatedBinance:
         order = self._find_order(params, account, listing)
         if order is None or not order.is_open:
             raise Refusal(400, -2011, UNKNOWN_ORDER)
-        cancel_id = params.get("newClientOrderId") or self._generated_id()
-        for report in self._matching.cancel(CancelRequest(str(order.order_id), self.venue, listing.instrument.symbol,
-                                                          now_ms * _MS), now_ms * _MS):
+        return self._cancel(order, params.get("newClientOrderId") or self._generated_id(), now_ms)
+
+    def _cancel_open_orders(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
+        """Cancel every open order of the account on the symbol, oldest first, all under one generated cancel id
+        (as Binance's example answer shows); with none open, -2011 "Unknown order sent." as Binance answers."""
+        listing = self._listing(params)
+        working = [order for order in self._open.values() if order.account is account and order.listing is listing]
+        if not working:
+            raise Refusal(400, -2011, UNKNOWN_ORDER)
+        cancel_id = self._generated_id()
+        return [self._cancel(order, cancel_id, now_ms) for order in sorted(working, key=lambda o: o.order_id)]
+
+    def _cancel(self, order: Order, cancel_id: str, now_ms: int) -> dict:
+        """Take an open order off the book; the cancel's answer. `cancel_id` is the cancel's own client id."""
+        for report in self._matching.cancel(CancelRequest(str(order.order_id), self.venue,
+                                                          order.listing.instrument.symbol, now_ms * _MS), now_ms * _MS):
             self._apply(order, report, now_ms, cancel_id)
-        return {"symbol": listing.instrument.venue_symbol, "origClientOrderId": order.client_order_id,
-                "orderId": order.order_id, "orderListId": -1, "clientOrderId": cancel_id, "transactTime": now_ms,
-                **_order_fields(order), "selfTradePreventionMode": order.stp}
+        return cancel_response(order, cancel_id, now_ms)
 
     def _query_order(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
         listing = self._listing(params)
         order = self._find_order(params, account, listing)
         if order is None:
             raise Refusal(400, -2013, NO_SUCH_ORDER)
-        return _order_status(order)
+        return order_status(order)
 
     def _open_orders(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
         listing = self._listing(params) if params.get("symbol") else None
-        return [_order_status(order) for order in self._open.values()
+        return [order_status(order) for order in self._open.values()
                 if order.account is account and (listing is None or order.listing is listing)]
 
+    def _all_orders(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
+        """The account's orders on the symbol, oldest first, by `orderId` (from it on) and their `time`."""
+        listing = self._listing(params)
+        query = history_query(params, "orderId")
+        orders = account.orders.get(listing.instrument.venue_symbol, ())
+        return [order_status(order) for order in query.select(orders, lambda o: o.order_id, lambda o: o.created_ms)]
+
+    def _my_trades(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
+        """The account's fills on the symbol, oldest first: of one order (`orderId`), from a trade id on (`fromId`),
+        by `time`, in the combinations Binance supports (others: -1128)."""
+        listing = self._listing(params)
+        sent = frozenset(name for name in _TRADE_FILTERS if params.get(name))
+        if sent not in _TRADE_QUERIES:
+            raise Refusal(400, -1128, "Combination of optional parameters invalid.")
+        query = history_query(params, "fromId")
+        trades = account.trades.get(listing.instrument.venue_symbol, ())
+        if "orderId" in sent:
+            order_id = integer_param(params, "orderId")
+            trades = [trade for trade in trades if trade.order.order_id == order_id]
+        return [account_trade(trade) for trade in query.select(trades, lambda t: t.trade_id, lambda t: t.time_ms)]
+
     def _account(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
-        omit_zero = params.get("omitZeroBalances") == "true"
-        return {
-            "makerCommission": int(self.maker_fee * 10_000), "takerCommission": int(self.taker_fee * 10_000),
-            "buyerCommission": 0, "sellerCommission": 0,
-            "commissionRates": {"maker": _money(self.maker_fee), "taker": _money(self.taker_fee),
-                                "buyer": _money(_ZERO), "seller": _money(_ZERO)},
-            "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
-            "requireSelfTradePrevention": False, "preventSor": False, "updateTime": account.updated_ms,
-            "accountType": "SPOT",
-            "balances": [{"asset": asset, "free": _money(b.free), "locked": _money(b.locked)}
-                         for asset, b in sorted(account.balances.items())
-                         if not (omit_zero and b.free == 0 and b.locked == 0)],
-            "permissions": ["SPOT"], "uid": account.uid,
-        }
+        return account_info(account, self.maker_fee, self.taker_fee, params.get("omitZeroBalances") == "true")
 
     # ------------------------------------------------------------ market data and metadata
 
@@ -565,8 +567,8 @@ class SimulatedBinance:
         shown = self._shown[instrument.venue_symbol]
         price, qty = instrument.price_decimals, instrument.qty_decimals
         return {"lastUpdateId": shown.update_id,
-                "bids": _wire_levels(sorted(shown.bids.items(), reverse=True)[:limit], price, qty),
-                "asks": _wire_levels(sorted(shown.asks.items())[:limit], price, qty)}
+                "bids": wire_levels(sorted(shown.bids.items(), reverse=True)[:limit], price, qty),
+                "asks": wire_levels(sorted(shown.asks.items())[:limit], price, qty)}
 
     def _exchange_info(self, params: dict[str, str], _account: None, now_ms: int) -> dict:
         if params.get("symbol"):
@@ -591,7 +593,7 @@ class SimulatedBinance:
                 {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": limits.orders_per_day},
             ],
             "exchangeFilters": [],
-            "symbols": [_symbol_info(listing) for listing in listings],
+            "symbols": [symbol_info(listing) for listing in listings],
         }
 
     # ------------------------------------------------------------ internals
@@ -647,31 +649,31 @@ class SimulatedBinance:
                 break
         return instrument.quote, cost
 
-    def _apply(self, order: _Order, report: ExecutionReport, now_ms: int, cancel_id: str = "") -> dict | None:
+    def _apply(self, order: Order, report: ExecutionReport, now_ms: int, cancel_id: str = "") -> Trade | None:
         """Move an order and its account's balances by one matching report, and tell its account's stream.
 
-        Returns a fill's `fills[]` entry (None for other reports); `cancel_id` is a cancel's own client id.
+        Returns the fill a TRADE report made (None for other reports); `cancel_id` is a cancel's own client id.
         """
         order.updated_ms = order.account.updated_ms = now_ms
         instrument = order.listing.instrument
         self._moved.setdefault(order.account, set()).update((instrument.base, instrument.quote))
         self._changed.add(instrument.venue_symbol)
-        fill = None
+        trade = None
         prevented_qty = order.qty - order.cum_qty
         if report.exec_type is ExecType.TRADE:
-            fill = self._fill(order, report, now_ms)
+            trade = self._fill(order, report, now_ms)
         elif report.exec_type in (ExecType.EXPIRED, ExecType.CANCELED):
             self._close(order, "EXPIRED_IN_MATCH" if order.prevented else report.exec_type.value)
         self._last_execution_id += 1
-        event = _execution_report(order, report, fill, self._last_execution_id, now_ms, cancel_id)
+        event = execution_report(order, report, trade, self._last_execution_id, now_ms, cancel_id)
         if order.status == "EXPIRED_IN_MATCH":
             quantity = format_fixed(prevented_qty, instrument.qty_decimals)
             event |= {"x": "TRADE_PREVENTION", "v": order.prevented.match_id, "U": order.prevented.counter_order_id,
                       "u": -1, "A": quantity, "B": quantity}
         self._emit(VenueEvent(USER, event, order.account.api_key))
-        return fill
+        return trade
 
-    def _close(self, order: _Order, status: str) -> None:
+    def _close(self, order: Order, status: str) -> None:
         """End an order's work: off the book, and whatever it still holds back is free again."""
         order.status = status
         del self._open[order.order_id]
@@ -680,7 +682,8 @@ class SimulatedBinance:
         balance.free += order.locked
         order.locked = _ZERO
 
-    def _fill(self, order: _Order, report: ExecutionReport, now_ms: int) -> dict:
+    def _fill(self, order: Order, report: ExecutionReport, now_ms: int) -> Trade:
+        """Book a fill: balances move, the public trade prints, and the account keeps it for myTrades."""
         instrument = order.listing.instrument
         qty, price = report.last_qty, report.last_price
         base_qty, quote_qty = instrument.qty_decimal(qty), instrument.notional(price, qty)
@@ -690,13 +693,13 @@ class SimulatedBinance:
         if order.side is Side.BUY:
             # a limit buy locked its limit price; a fill at a better price gives the difference back
             release = quote_qty if order.order_type is OrderType.MARKET else instrument.notional(order.price, qty)
-            commission, commission_asset = _commission(rate * base_qty), instrument.base
+            commission, commission_asset = asset_amount(rate * base_qty), instrument.base
             quote.locked -= release
             quote.free += release - quote_qty
             base.free += base_qty - commission
         else:
             release = base_qty
-            commission, commission_asset = _commission(rate * quote_qty), instrument.quote
+            commission, commission_asset = asset_amount(rate * quote_qty), instrument.quote
             base.locked -= release
             quote.free += quote_qty - commission
         order.locked -= release
@@ -707,12 +710,12 @@ class SimulatedBinance:
         else:
             order.status = "PARTIALLY_FILLED"
         buyer_is_maker = (order.side is Side.BUY) == (report.liquidity is Liquidity.MAKER)
-        trade_id = self._print(order.listing, price, qty, buyer_is_maker, now_ms)
-        return {"price": format_fixed(price, instrument.price_decimals),
-                "qty": format_fixed(qty, instrument.qty_decimals),
-                "commission": _money(commission), "commissionAsset": commission_asset, "tradeId": trade_id}
+        trade = Trade(self._print(order.listing, price, qty, buyer_is_maker, now_ms), order, price, qty, quote_qty,
+                      commission, commission_asset, now_ms, report.liquidity is Liquidity.MAKER)
+        account.trades.setdefault(instrument.venue_symbol, []).append(trade)
+        return trade
 
-    def _find_order(self, params: dict[str, str], account: Account, listing: Listing) -> _Order | None:
+    def _find_order(self, params: dict[str, str], account: Account, listing: Listing) -> Order | None:
         """By `orderId` first, then checked against `origClientOrderId` if both are sent (as Binance does)."""
         client_order_id = params.get("origClientOrderId")
         if params.get("orderId"):
@@ -746,11 +749,7 @@ class SimulatedBinance:
         self._changed.clear()
         for account, assets in self._moved.items():
             if self._listeners:
-                self._emit(VenueEvent(USER, {
-                    "e": "outboundAccountPosition", "E": now_ms, "u": account.updated_ms,
-                    "B": [{"a": asset, "f": _money(account.balance(asset).free),
-                           "l": _money(account.balance(asset).locked)} for asset in sorted(assets)]},
-                    account.api_key))
+                self._emit(VenueEvent(USER, account_position(account, assets, now_ms), account.api_key))
         self._moved.clear()
 
     def _show(self, listing: Listing, now_ms: int) -> None:
@@ -776,8 +775,8 @@ class SimulatedBinance:
         symbol, price, qty = instrument.venue_symbol, instrument.price_decimals, instrument.qty_decimals
         self._emit(VenueEvent(f"{symbol.lower()}@depth", {
             "e": "depthUpdate", "E": now_ms, "s": symbol, "U": shown.update_id, "u": shown.update_id,
-            "b": _wire_levels(sorted(changed_bids, reverse=True), price, qty),
-            "a": _wire_levels(sorted(changed_asks), price, qty)}))
+            "b": wire_levels(sorted(changed_bids, reverse=True), price, qty),
+            "a": wire_levels(sorted(changed_asks), price, qty)}))
         top = shown.top()
         if top is not None and top != old_top:
             (bid, bid_qty), (ask, ask_qty) = top
@@ -795,89 +794,6 @@ class SimulatedBinance:
         return f"sim-{self._last_generated_id}"
 
 
-# ---------------------------------------------------------------- response shapes
-
-def _order_fields(order: _Order) -> dict:
-    instrument = order.listing.instrument
-    return {"price": format_fixed(order.price, instrument.price_decimals),
-            "origQty": format_fixed(order.qty, instrument.qty_decimals),
-            "executedQty": format_fixed(order.cum_qty, instrument.qty_decimals),
-            "origQuoteOrderQty": _money(_ZERO), "cummulativeQuoteQty": _money(order.cum_quote),
-            "status": order.status, "timeInForce": order.tif.value, "type": order.order_type.value,
-            "side": _SIDE_NAMES[order.side]}
-
-
-def _order_status(order: _Order) -> dict:
-    """`GET /api/v3/order`'s shape."""
-    instrument = order.listing.instrument
-    fields = _order_fields(order)
-    quote_order_qty = fields.pop("origQuoteOrderQty")
-    return {"symbol": instrument.venue_symbol, "orderId": order.order_id, "orderListId": -1,
-            "clientOrderId": order.client_order_id, **fields,
-            "stopPrice": format_fixed(0, instrument.price_decimals),
-            "icebergQty": format_fixed(0, instrument.qty_decimals), "time": order.created_ms,
-            "updateTime": order.updated_ms, "isWorking": True, "workingTime": order.created_ms,
-            "origQuoteOrderQty": quote_order_qty, "selfTradePreventionMode": order.stp,
-            **({"preventedMatchId": order.prevented.match_id,
-                "preventedQuantity": format_fixed(order.qty - order.cum_qty, instrument.qty_decimals)}
-               if order.prevented else {})}
-
-
-def _symbol_info(listing: Listing) -> dict:
-    instrument = listing.instrument
-    price, qty = instrument.price_decimals, instrument.qty_decimals
-    return {
-        "symbol": instrument.venue_symbol, "status": "TRADING",
-        "baseAsset": instrument.base, "baseAssetPrecision": ASSET_PRECISION,
-        "quoteAsset": instrument.quote, "quotePrecision": ASSET_PRECISION, "quoteAssetPrecision": ASSET_PRECISION,
-        "baseCommissionPrecision": ASSET_PRECISION, "quoteCommissionPrecision": ASSET_PRECISION,
-        "orderTypes": list(_SUPPORTED_ORDER_TYPES),
-        "icebergAllowed": False, "ocoAllowed": False, "otoAllowed": False, "quoteOrderQtyMarketAllowed": False,
-        "allowTrailingStop": False, "cancelReplaceAllowed": False, "amendAllowed": False,
-        "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
-        "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": format_fixed(instrument.tick_size, price),
-             "maxPrice": _fixed_text(listing.max_price, price), "tickSize": format_fixed(instrument.tick_size, price)},
-            {"filterType": "LOT_SIZE", "minQty": format_fixed(instrument.lot_size, qty),
-             "maxQty": _fixed_text(listing.max_qty, qty), "stepSize": format_fixed(instrument.lot_size, qty)},
-            {"filterType": "NOTIONAL", "minNotional": _money(listing.min_notional), "applyMinToMarket": False,
-             "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
-        ],
-        "permissions": [], "permissionSets": [["SPOT"]],
-        "defaultSelfTradePreventionMode": DEFAULT_STP_MODE, "allowedSelfTradePreventionModes": list(STP_MODES),
-    }
-
-
-def _execution_report(order: _Order, report: ExecutionReport, fill: dict | None, execution_id: int, now_ms: int,
-                      cancel_id: str) -> dict:
-    """The user data stream's `executionReport` for one change of `order` (venues.md §1.6)."""
-    instrument = order.listing.instrument
-    price, qty = instrument.price_decimals, instrument.qty_decimals
-    exec_type = report.exec_type.value
-    cancelled = report.exec_type is ExecType.CANCELED and order.prevented is None
-    return {
-        "e": "executionReport", "E": now_ms, "s": instrument.venue_symbol,
-        "c": cancel_id if cancelled else order.client_order_id, "S": _SIDE_NAMES[order.side],
-        "o": order.order_type.value, "f": order.tif.value, "q": format_fixed(order.qty, qty),
-        "p": format_fixed(order.price, price), "P": format_fixed(0, price), "F": format_fixed(0, qty), "g": -1,
-        "C": order.client_order_id if cancelled else "", "x": exec_type, "X": order.status, "r": "NONE",
-        "i": order.order_id, "l": format_fixed(report.last_qty, qty), "z": format_fixed(order.cum_qty, qty),
-        "L": format_fixed(report.last_price, price),
-        "n": fill["commission"] if fill else "0", "N": fill["commissionAsset"] if fill else None,
-        "T": now_ms, "t": fill["tradeId"] if fill else -1, "I": execution_id,
-        "w": order.is_open and (order.order_type is OrderType.LIMIT_MAKER or (
-            order.order_type is OrderType.LIMIT and order.tif is TimeInForce.GTC)),
-        "m": report.liquidity is Liquidity.MAKER,
-        "M": False, "O": order.created_ms, "Z": _money(order.cum_quote),
-        "Y": _money(instrument.notional(report.last_price, report.last_qty)), "Q": _money(_ZERO),
-        "W": order.created_ms, "V": "NONE",
-    }
-
-
-def _wire_levels(levels: Iterable[tuple[int, int]], price_decimals: int, qty_decimals: int) -> list[list[str]]:
-    return [[format_fixed(p, price_decimals), format_fixed(q, qty_decimals)] for p, q in levels]
-
-
 def _changes(old: dict[int, int], new: dict[int, int]) -> list[tuple[int, int]]:
     """The levels that differ between two books, as (price, new quantity); 0 for a level that went away."""
     changed = [(price, qty) for price, qty in new.items() if old.get(price) != qty]
@@ -889,18 +805,3 @@ def too_much_weight(limits: RateLimits) -> str:
     """Binance's -1003 message."""
     return (f"Too much request weight used; current limit is {limits.request_weight_per_minute} request weight "
             "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.")
-
-
-# ---------------------------------------------------------------- amounts
-
-def _commission(amount: Decimal) -> Decimal:
-    return amount.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=Context(prec=100))
-
-
-def _money(amount: Decimal) -> str:
-    """An asset amount on the wire: exactly 8 decimals."""
-    return format(amount.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=Context(prec=100)), "f")
-
-
-def _fixed_text(amount: Decimal, decimals: int) -> str:
-    return format(amount.quantize(Decimal(1).scaleb(-decimals), context=Context(prec=100)), "f")

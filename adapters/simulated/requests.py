@@ -8,14 +8,21 @@ the asset allows (-1111), missing ones named (-1102), malformed ones named with 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
 from engine.model.numbers import NumberFormatError, parse_fixed
 
 NUMBER = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
+HISTORY_LIMIT, HISTORY_MAX_LIMIT = 500, 1_000
+"""Items a history endpoint (allOrders, myTrades) gives by default, and at most (`limit`)."""
+MORE_THAN_24_HOURS = "More than 24 hours between startTime and endTime."
+
+_DAY_MS = 86_400_000
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,32 @@ class Refusal(Exception):
         super().__init__(msg)
         self.status, self.code, self.msg, self.retry_after_s = status, code, msg, retry_after_s
 
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """What a history endpoint (allOrders, myTrades) was asked for: from which id, which times, how many.
+
+    Times are milliseconds, exact (a microsecond parameter is a fraction of one).
+    """
+    from_id: int | None
+    start_ms: Decimal | None
+    end_ms: Decimal | None
+    limit: int
+
+    def select(self, items: Sequence[_T], id_of: Callable[[_T], int], time_of: Callable[[_T], int]) -> list[_T]:
+        """The items asked for, oldest first, out of `items` held oldest first.
+
+        Binance's rule for lists (rest-api.md, "General API Information"): from an id or a `startTime`, the
+        oldest `limit` items from there (up to `endTime`, if sent); otherwise the most recent `limit` (up to
+        `endTime`, if sent).
+        """
+        chosen = [item for item in items
+                  if (self.from_id is None or id_of(item) >= self.from_id)
+                  and (self.start_ms is None or time_of(item) >= self.start_ms)
+                  and (self.end_ms is None or time_of(item) <= self.end_ms)]
+        if self.from_id is not None or self.start_ms is not None:
+            return chosen[:self.limit]
+        return chosen[-self.limit:]
 
 
 def parameters(request: HttpRequest) -> dict[str, str]:
@@ -109,3 +142,29 @@ def amount_param(params: dict[str, str], name: str, decimals: int) -> int:
         return parse_fixed(text, decimals)
     except NumberFormatError:
         raise Refusal(400, -1111, "Precision is over the maximum defined for this asset.") from None
+
+
+def time_param(params: dict[str, str], name: str) -> Decimal | None:
+    """A time parameter in milliseconds, None if not sent; Binance takes milliseconds or microseconds (a value
+    of 16 digits or more), so a microsecond value comes back as an exact fraction of a millisecond."""
+    if not params.get(name):
+        return None
+    value = Decimal(integer_param(params, name))
+    return value / 1000 if value >= 10 ** 15 else value
+
+
+def history_query(params: dict[str, str], id_name: str) -> HistoryQuery:
+    """A history request's `id_name` (allOrders' `orderId`, myTrades' `fromId`), times and `limit`.
+
+    Refused as Binance refuses: a span of more than 24 hours between `startTime` and `endTime` (-1127), and a
+    `limit` outside 1..1000 (-1100; that code for this case is from third-party material, unverified).
+    """
+    start_ms, end_ms = time_param(params, "startTime"), time_param(params, "endTime")
+    if start_ms is not None and end_ms is not None and end_ms - start_ms > _DAY_MS:
+        raise Refusal(400, -1127, MORE_THAN_24_HOURS)
+    limit = integer_param(params, "limit", HISTORY_LIMIT)
+    if not 1 <= limit <= HISTORY_MAX_LIMIT:
+        raise Refusal(400, -1100, f"Illegal characters found in parameter 'limit'; legal range is "
+                                  f"'1-{HISTORY_MAX_LIMIT}'.")
+    from_id = integer_param(params, id_name) if params.get(id_name) else None
+    return HistoryQuery(from_id, start_ms, end_ms, limit)

@@ -10,10 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.binance.orders import (
+    PAGE_LIMIT,
     Balance,
     BinanceOrderCodec,
     ErrorClass,
     OrderStatus,
+    OrderTrade,
     VenueError,
     VenueOrder,
     classify,
@@ -21,6 +23,9 @@ from adapters.binance.orders import (
     parse_exchange_info,
     parse_server_time,
     used_weight,
+    venue_order_state,
+    venue_order_states,
+    venue_order_status,
 )
 from adapters.binance.signing import Credentials, sign
 from engine.messages import (
@@ -31,6 +36,9 @@ from engine.messages import (
     OrderType,
     Side,
     TimeInForce,
+    VenueOrderState,
+    VenueOrderStatus,
+    VenueTrade,
 )
 from engine.model.numbers import Instrument
 
@@ -126,6 +134,7 @@ def test_full_response_of_a_filled_order_is_new_then_one_trade_per_fill() -> Non
     assert (trade.fee, trade.fee_asset, trade.liquidity) == (Decimal("0.00001000"), "BTC", Liquidity.TAKER)
     assert all(r.venue_order_id == "28" and r.ts_ns == 1507725176595_000_000 and r.client_order_id == "c-1"
                for r in reports)
+    assert [r.trade_id for r in reports] == ["", "56", "57"]        # each fill under the venue's trade id
 
 
 @pytest.mark.parametrize(("status", "last"), [("EXPIRED", ExecType.EXPIRED), ("EXPIRED_IN_MATCH", ExecType.EXPIRED),
@@ -189,7 +198,7 @@ VENUE_ORDER = VenueOrder("BTC/USDT", "c-1", "1", OrderStatus.PARTIALLY_FILLED, S
 
 def test_query_and_open_orders_become_venue_orders() -> None:
     assert CODEC.parse_order(200, OK, body(QUERIED)) == VENUE_ORDER
-    assert CODEC.parse_open_orders(200, OK, body([QUERIED, QUERIED])) == [VENUE_ORDER, VENUE_ORDER]
+    assert CODEC.parse_orders(200, OK, body([QUERIED, QUERIED])) == [VENUE_ORDER, VENUE_ORDER]
     assert VENUE_ORDER.status.is_open and not OrderStatus.CANCELED.is_open
     missing = CODEC.parse_order(400, OK, body({"code": -2013, "msg": "Order does not exist."}))
     assert isinstance(missing, VenueError) and missing.error_class is ErrorClass.NOT_FOUND
@@ -251,3 +260,135 @@ def test_parse_error_reads_code_message_and_retry_after() -> None:
     assert error == VenueError(ErrorClass.RETRY_SAFE, 429, -1003, "Too much request weight used", 17)
     assert parse_error(200, OK, b"{}") is None
     assert parse_error(502, OK, b"Bad Gateway") == VenueError(ErrorClass.UNKNOWN, 502, None, "HTTP 502")
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, -1022), (401, -2014), (401, -2015)])
+def test_auth_refusals_stay_fatal_and_never_become_rejected_orders(status: int, code: int) -> None:
+    refusal = body({"code": code, "msg": "refused"})
+    cancel = CancelRequest("c-1", "binance", "BTC/USDT", 0)
+    for answer in (CODEC.parse_new_order(new(), status, OK, refusal), CODEC.parse_cancel(cancel, status, OK, refusal),
+                   CODEC.parse_cancel_open_orders(status, OK, refusal), CODEC.parse_my_trades(status, OK, refusal)):
+        assert answer == VenueError(ErrorClass.FATAL_AUTH, status, code, "refused")
+
+
+# ---------------------------------------------------------------- reconciliation: allOrders, myTrades, cancel-all
+
+def signed_params(query: str) -> list[tuple[str, str]]:
+    unsigned, signature = query.rsplit("&signature=", 1)
+    assert signature == sign(SECRET, unsigned)
+    return parse_qsl(unsigned)
+
+
+def test_history_requests_ask_for_full_pages_signed_in_the_query_string() -> None:
+    first = CODEC.all_orders("BTC/USDT", 1_499_000_000_000, TS)
+    following = CODEC.all_orders("BTC/USDT", None, TS, order_id=1_001)
+    trades = CODEC.my_trades("BTC/USDT", TS, order_id=7, from_id=0)
+    since = CODEC.my_trades("BTC/USDT", TS, start_ms=1_499_000_000_000)
+    assert [(r.method, r.path, r.mutates, r.body) for r in (first, trades)] == [
+        ("GET", "/api/v3/allOrders", False, ""), ("GET", "/api/v3/myTrades", False, "")]
+    assert signed_params(first.query) == [("symbol", "BTCUSDT"), ("startTime", "1499000000000"), ("limit", "1000"),
+                                          ("recvWindow", "5000"), ("timestamp", str(TS))]
+    assert dict(signed_params(following.query)).items() >= {("orderId", "1001"), ("limit", str(PAGE_LIMIT))}
+    assert "startTime" not in dict(signed_params(following.query))
+    assert dict(signed_params(trades.query)).items() >= {("orderId", "7"), ("fromId", "0"), ("limit", "1000")}
+    assert dict(signed_params(since.query)).keys() == {"symbol", "startTime", "limit", "recvWindow", "timestamp"}
+
+
+@pytest.mark.parametrize("params", [{"start_ms": 1, "from_id": 0}, {"start_ms": 1, "order_id": 7}])
+def test_my_trades_combinations_binance_refuses_are_refused_before_sending(params: dict) -> None:
+    with pytest.raises(ValueError):
+        CODEC.my_trades("BTC/USDT", TS, **params)
+
+
+def test_cancel_all_is_a_signed_delete_that_may_change_orders() -> None:
+    request = CODEC.cancel_open_orders("BTC/USDT", TS)
+    assert (request.method, request.path, request.mutates, request.body) == ("DELETE", "/api/v3/openOrders", True, "")
+    assert signed_params(request.query)[0] == ("symbol", "BTCUSDT")
+
+
+# Binance's myTrades example (rest-api.md), on BTCUSDT's decimals; the id past 2**53
+MY_TRADE = {"symbol": "BTCUSDT", "id": 9_007_199_254_740_993, "orderId": 100234, "orderListId": -1,
+            "price": "60000.10", "qty": "0.01200", "quoteQty": "720.0012", "commission": "0.00001200",
+            "commissionAsset": "BTC", "time": 1499865549590, "isBuyer": True, "isMaker": False, "isBestMatch": True}
+
+
+def test_my_trades_become_our_fills_under_the_venues_trade_ids() -> None:
+    maker = {**MY_TRADE, "id": 28457, "orderId": 100235, "isMaker": True, "commission": "0.36000006",
+             "commissionAsset": "USDT"}
+    assert CODEC.parse_my_trades(200, OK, body([MY_TRADE, maker])) == [
+        OrderTrade("100234", VenueTrade("9007199254740993", 1_200, 6_000_010, Decimal("0.000012"), "BTC",
+                                        Liquidity.TAKER, 1499865549590_000_000)),
+        OrderTrade("100235", VenueTrade("28457", 1_200, 6_000_010, Decimal("0.36000006"), "USDT", Liquidity.MAKER,
+                                        1499865549590_000_000))]
+
+
+@pytest.mark.parametrize("broken", [{**MY_TRADE, "isMaker": "false"}, {**MY_TRADE, "id": "28457"},
+                                    {**MY_TRADE, "symbol": "ETHUSDT"}, {**MY_TRADE, "commission": "NaN"},
+                                    {**MY_TRADE, "qty": "0.000001"}])
+def test_a_malformed_trade_is_a_retry_safe_read_error(broken: dict) -> None:
+    error = CODEC.parse_my_trades(200, OK, body([broken]))
+    assert isinstance(error, VenueError) and error.error_class is ErrorClass.RETRY_SAFE
+
+
+# Binance's cancel-all example (rest-api.md), on BTCUSDT's decimals: two orders, then an order list
+CANCELLED = {"symbol": "BTCUSDT", "origClientOrderId": "E6APeyTJvkMvLMYMqu1KQ4", "orderId": 11, "orderListId": -1,
+             "clientOrderId": "pXLV6Hz6mprAcVYpVMTGgx", "transactTime": 1684804350068, "price": "60000.10",
+             "origQty": "0.03000", "executedQty": "0.01000", "origQuoteOrderQty": "0.000000",
+             "cummulativeQuoteQty": "600.001", "status": "CANCELED", "timeInForce": "GTC", "type": "LIMIT",
+             "side": "BUY", "selfTradePreventionMode": "NONE"}
+ORDER_LIST = {"orderListId": 1929, "contingencyType": "OCO", "listStatusType": "ALL_DONE",
+              "listOrderStatus": "ALL_DONE", "listClientOrderId": "2inzWQdDvZLHbbAmAozX2N",
+              "transactionTime": 1585230948299, "symbol": "BTCUSDT",
+              "orders": [{"symbol": "BTCUSDT", "orderId": 20, "clientOrderId": "CwOOIPHSmYywx6jZX77TdL"}],
+              "orderReports": [{**CANCELLED, "origClientOrderId": "CwOOIPHSmYywx6jZX77TdL", "orderId": 20,
+                                "orderListId": 1929, "transactTime": 1688005070874, "executedQty": "0.00000"}]}
+
+
+def test_cancel_all_is_one_canceled_report_per_order_under_its_own_client_id() -> None:
+    second = {**CANCELLED, "origClientOrderId": "A3EF2HCwxgZPFMrfwbgrhv", "orderId": 13, "executedQty": "0.00000"}
+    reports = CODEC.parse_cancel_open_orders(200, OK, body([CANCELLED, second, ORDER_LIST]))
+    assert [(r.client_order_id, r.venue_order_id, r.exec_type, r.cum_qty, r.ts_ns) for r in reports] == [
+        ("E6APeyTJvkMvLMYMqu1KQ4", "11", ExecType.CANCELED, 1_000, 1684804350068_000_000),
+        ("A3EF2HCwxgZPFMrfwbgrhv", "13", ExecType.CANCELED, 0, 1684804350068_000_000),
+        ("CwOOIPHSmYywx6jZX77TdL", "20", ExecType.CANCELED, 0, 1688005070874_000_000)]
+
+
+def test_cancel_all_with_nothing_open_is_no_report_and_a_lost_answer_is_unknown() -> None:
+    assert CODEC.parse_cancel_open_orders(400, OK, body({"code": -2011, "msg": "Unknown order sent."})) == []
+    lost = CODEC.parse_cancel_open_orders(503, OK, b"Service Unavailable")
+    assert isinstance(lost, VenueError) and lost.error_class is ErrorClass.UNKNOWN
+    garbled = CODEC.parse_cancel_open_orders(200, OK, body([{**CANCELLED, "orderId": "11"}]))
+    assert isinstance(garbled, VenueError) and garbled.error_class is ErrorClass.UNKNOWN
+
+
+@pytest.mark.parametrize(("status", "common"), [
+    (OrderStatus.NEW, VenueOrderStatus.OPEN), (OrderStatus.PENDING_NEW, VenueOrderStatus.OPEN),
+    (OrderStatus.PARTIALLY_FILLED, VenueOrderStatus.OPEN), (OrderStatus.PENDING_CANCEL, VenueOrderStatus.OPEN),
+    (OrderStatus.FILLED, VenueOrderStatus.FILLED), (OrderStatus.CANCELED, VenueOrderStatus.CANCELLED),
+    (OrderStatus.EXPIRED, VenueOrderStatus.EXPIRED), (OrderStatus.EXPIRED_IN_MATCH, VenueOrderStatus.EXPIRED),
+    (OrderStatus.REJECTED, VenueOrderStatus.REJECTED)])
+def test_every_binance_status_has_its_common_word(status: OrderStatus, common: VenueOrderStatus) -> None:
+    assert venue_order_status(status) is common
+    assert (common is VenueOrderStatus.OPEN) == status.is_open
+
+
+def trade(trade_id: str, qty: int) -> VenueTrade:
+    return VenueTrade(trade_id, qty, 6_000_010, Decimal("0.00001"), "BTC", Liquidity.MAKER, 0)
+
+
+def test_an_orders_state_has_its_fills_oldest_first_and_says_whether_they_add_up() -> None:
+    state = venue_order_state(VENUE_ORDER, [trade("10", 400), trade("9", 600)])       # executed 1_000
+    assert state == VenueOrderState("c-1", "1", "BTC/USDT", Side.SELL, 3_000, 6_000_010, VenueOrderStatus.OPEN, 1_000,
+                                    (trade("9", 600), trade("10", 400)), trades_complete=True)
+    assert [t.trade_id for t in venue_order_state(VENUE_ORDER, [trade("10", 1), trade("9", 1)]).trades] == ["9", "10"]
+    assert not venue_order_state(VENUE_ORDER, [trade("9", 600)]).trades_complete
+    assert not venue_order_state(VENUE_ORDER, [trade("9", 600), trade("10", 600)]).trades_complete
+
+
+def test_states_of_several_orders_take_each_its_own_fills() -> None:
+    other = VenueOrder("BTC/USDT", "c-2", "2", OrderStatus.FILLED, Side.BUY, 6_000_010, 500, 500, Decimal("300"), 0, 0)
+    fills = [OrderTrade("2", trade("12", 500)), OrderTrade("1", trade("11", 1_000)), OrderTrade("3", trade("13", 1))]
+    first, second = venue_order_states([VENUE_ORDER, other], fills)
+    assert [t.trade_id for t in first.trades] == ["11"] and first.trades_complete
+    assert (second.status, [t.trade_id for t in second.trades], second.trades_complete) == (
+        VenueOrderStatus.FILLED, ["12"], True)

@@ -47,8 +47,7 @@ from engine.messages import (
     VenueTrade,
 )
 from engine.model.numbers import Instrument
-from engine.runtime import ChildSpec, DelayedEdge, Lifecycle, Mailbox, Supervisor, VirtualClock
-from engine.runtime import FaultPlan as CrashPlan
+from engine.runtime import ChildSpec, CrashPlan, CrashRule, DelayedEdge, Lifecycle, Mailbox, Supervisor, VirtualClock
 
 BTC = Instrument("BTC/USDT", "sim", "BTCUSDT", "BTC", "USDT", price_decimals=2, qty_decimals=5)
 ETH = Instrument("ETH/USDT", "sim", "ETHUSDT", "ETH", "USDT", price_decimals=2, qty_decimals=4)
@@ -512,7 +511,7 @@ async def test_the_venue_actor_announces_each_start_and_carries_out_rate_limited
     spec = ChildSpec("venue", lambda ctx: SimulatedVenueActor(sim).run(ctx), inbox=inbox,
                      outputs={"reports": [DelayedEdge(orders, clock, LATENCY)]})
     tree = Supervisor("execution", [spec], clock=clock, lifecycle=Lifecycle(clock.now_ns),
-                      quiescence=clock.quiescence, faults=CrashPlan({"venue": 3}))
+                      quiescence=clock.quiescence, crashes=CrashPlan([CrashRule("venue", after_events=3)]))
     await nursery.start(tree.serve)
     await clock.advance_to(T0 + LATENCY)
     assert sink.received == [VenueSession("sim", T0, "started")]

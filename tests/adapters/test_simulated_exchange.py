@@ -12,7 +12,7 @@ from adapters.binance.signing import sign
 from adapters.simulated.accounts import RateLimits
 from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.requests import HttpRequest, HttpResponse
-from engine.messages import BookView
+from engine.messages import BookView, Side, Trade
 from engine.model.numbers import Instrument
 
 # Binance spot BTCUSDT: 8-decimal wire numbers, tick 0.01, lot 0.00001.
@@ -173,8 +173,11 @@ def test_public_endpoint_weights(path: str, params: dict, weight: int) -> None:
 def test_signed_endpoint_weights(venue: Venue) -> None:
     used = [int(header(venue.signed(method, path, **params), "X-MBX-USED-WEIGHT-1M")) for method, path, params in [
         ("GET", "/api/v3/account", {}), ("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"}),
-        ("GET", "/api/v3/openOrders", {}), ("POST", "/api/v3/order", {}), ("DELETE", "/api/v3/order", {})]]
-    assert [b - a for a, b in zip([0] + used[:-1], used, strict=True)] == [20, 6, 80, 1, 1]
+        ("GET", "/api/v3/openOrders", {}), ("POST", "/api/v3/order", {}), ("DELETE", "/api/v3/order", {}),
+        ("GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"}), ("GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}),
+        ("GET", "/api/v3/myTrades", {"symbol": "BTCUSDT", "orderId": "1"}),
+        ("DELETE", "/api/v3/openOrders", {"symbol": "BTCUSDT"})]]
+    assert [b - a for a, b in zip([0] + used[:-1], used, strict=True)] == [20, 6, 80, 1, 1, 20, 20, 5, 1]
 
 
 def test_new_orders_are_counted_per_account_and_past_the_limit_refused() -> None:
@@ -537,3 +540,154 @@ def test_the_market_streams_carry_trades_book_changes_and_tops_with_the_venues_o
     assert (taken["U"], taken["b"], taken["a"]) == (3, [], [["60001.00000000", "0.15000000"]])
     assert (new_top["u"], new_top["A"]) == (3, "0.15000000")
     assert ok(venue.public("/api/v3/depth", symbol="BTCUSDT"))["lastUpdateId"] == 3
+
+
+# ---------------------------------------------------------------- reconciliation: allOrders, myTrades, cancel-all
+
+def all_orders(venue: Venue, key: str = KEY, secret: str = SECRET, **params: str) -> list[dict]:
+    return ok(venue.signed("GET", "/api/v3/allOrders", key, secret, symbol="BTCUSDT", **params))
+
+
+def my_trades(venue: Venue, **params: str) -> list[dict]:
+    return ok(venue.signed("GET", "/api/v3/myTrades", symbol="BTCUSDT", **params))
+
+
+def test_all_orders_lists_every_order_of_the_account_and_symbol_oldest_first_in_query_shape(venue: Venue) -> None:
+    taken = venue.order(type="MARKET", quantity="0.1", newClientOrderId="a-taken")
+    venue.now_ms += 1_000
+    venue.order(quantity="0.1", price="50000", newClientOrderId="a-open")
+    venue.order(quantity="0.1", price="50000", newClientOrderId="a-gone")
+    venue.signed("DELETE", "/api/v3/order", symbol="BTCUSDT", origClientOrderId="a-gone")
+    ok(venue.signed("POST", "/api/v3/order", OTHER_KEY, OTHER_SECRET, symbol="BTCUSDT", side="BUY", type="LIMIT",
+                    timeInForce="GTC", quantity="0.1", price="50000", newClientOrderId="theirs"))
+    ok(venue.signed("POST", "/api/v3/order", symbol="LTCBTC", side="BUY", type="LIMIT", timeInForce="GTC",
+                    quantity="1", price="0.001", newClientOrderId="other-symbol"))
+    orders = all_orders(venue)
+    assert [(o["clientOrderId"], o["status"]) for o in orders] == [
+        ("a-taken", "FILLED"), ("a-open", "NEW"), ("a-gone", "CANCELED")]
+    assert orders[0] == ok(venue.query(orderId=str(taken["orderId"])))       # GET /api/v3/order's shape
+    assert [o["time"] for o in orders] == [T0_MS, T0_MS + 1_000, T0_MS + 1_000]
+    assert [o["clientOrderId"] for o in all_orders(venue, OTHER_KEY, OTHER_SECRET)] == ["theirs"]
+
+
+def test_all_orders_from_an_order_id_and_within_times(venue: Venue) -> None:
+    ids = []
+    for n in range(5):
+        ids.append(venue.order(quantity="0.1", price="50000", newClientOrderId=f"t-{n}")["orderId"])
+        venue.now_ms += 60_000
+
+    def names(orders: list[dict]) -> list[str]:
+        return [o["clientOrderId"] for o in orders]
+
+    assert names(all_orders(venue, orderId=str(ids[2]))) == ["t-2", "t-3", "t-4"]
+    assert names(all_orders(venue, orderId=str(ids[1]), limit="2")) == ["t-1", "t-2"]      # oldest from there
+    assert names(all_orders(venue, limit="2")) == ["t-3", "t-4"]                            # else the most recent
+    assert names(all_orders(venue, startTime=str(T0_MS + 60_000), limit="2")) == ["t-1", "t-2"]
+    assert names(all_orders(venue, endTime=str(T0_MS + 120_000), limit="2")) == ["t-1", "t-2"]
+    assert names(all_orders(venue, startTime=str(T0_MS + 60_000), endTime=str(T0_MS + 180_000))) == [
+        "t-1", "t-2", "t-3"]
+    in_microseconds = all_orders(venue, startTime=str((T0_MS + 60_000) * 1_000 + 1))        # just after t-1
+    assert names(in_microseconds) == ["t-2", "t-3", "t-4"]
+
+
+def test_all_orders_refuses_what_binance_refuses(venue: Venue) -> None:
+    day = 86_400_000
+    assert all_orders(venue, startTime=str(T0_MS - day), endTime=str(T0_MS)) == []          # exactly 24 h
+    assert venue.refused(venue.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT", startTime=str(T0_MS - day - 1),
+                                      endTime=str(T0_MS))) == (
+        400, -1127, "More than 24 hours between startTime and endTime.")
+    for limit in ("0", "1001"):
+        assert venue.refused(venue.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT", limit=limit)) == (
+            400, -1100, "Illegal characters found in parameter 'limit'; legal range is '1-1000'.")
+    assert venue.refused(venue.signed("GET", "/api/v3/allOrders"))[:2] == (400, -1102)
+    assert venue.refused(venue.signed("GET", "/api/v3/allOrders", symbol="DOGEUSDT"))[:2] == (400, -1121)
+    assert venue.refused(venue.signed("GET", "/api/v3/allOrders", symbol="BTCUSDT", orderId="first"))[:2] == (
+        400, -1100)
+
+
+def test_history_limits_default_to_500_and_reach_1000() -> None:
+    venue = Venue(RateLimits(orders_per_10s=1_000))
+    for n in range(501):
+        venue.order(quantity="0.001", price="50000", newClientOrderId=f"many-{n}")
+    assert [o["clientOrderId"] for o in all_orders(venue)][::499] == ["many-1", "many-500"]  # the 500 most recent
+    assert len(all_orders(venue, limit="1000")) == 501
+
+
+def test_my_trades_carry_the_trade_ids_of_the_full_fills_and_of_the_execution_reports(venue: Venue) -> None:
+    events = user_events(venue)
+    taken = venue.order(type="MARKET", quantity="0.3", newClientOrderId="taker")     # 0.2 @ 60001, 0.1 @ 60002
+    resting = venue.order(quantity="0.5", price="59000", newClientOrderId="maker")
+    venue.now_ms += 1_000
+    venue.update_id += 1
+    market_trade = Trade("BTC/USDT", venue.now_ms * 1_000_000, 0, p("59500"), q("1"), Side.SELL)
+    venue.exchange.on_book(BookView("BTC/USDT", venue.now_ms * 1_000_000, venue.update_id, BIDS,
+                                    ((p("58990"), q("0.2")),), (market_trade,)))   # prints, then our buy fills
+    trades = my_trades(venue)
+    reported = [e["t"] for e in events if e.get("x") == "TRADE"]
+    assert [t["id"] for t in trades] == reported == [f["tradeId"] for f in taken["fills"]] + [4]  # 3: the market's
+    assert trades[0] == {
+        "symbol": "BTCUSDT", "id": 1, "orderId": taken["orderId"], "orderListId": -1, "price": "60001.00000000",
+        "qty": "0.20000000", "quoteQty": "12000.20000000", "commission": "0.00040000", "commissionAsset": "BTC",
+        "time": T0_MS, "isBuyer": True, "isMaker": False, "isBestMatch": True}
+    maker = trades[2]
+    assert (maker["orderId"], maker["price"], maker["qty"], maker["isMaker"], maker["commission"], maker["time"]) == (
+        resting["orderId"], "59000.00000000", "0.20000000", True, "0.00020000", T0_MS + 1_000)   # the 0.2 offered
+    assert ok(venue.signed("GET", "/api/v3/myTrades", OTHER_KEY, OTHER_SECRET, symbol="BTCUSDT")) == []
+
+
+def test_my_trades_by_order_from_an_id_and_within_times(venue: Venue) -> None:
+    first = venue.order(type="MARKET", quantity="0.3")                                # trades 1 and 2
+    venue.now_ms += 60_000
+    venue.book()
+    second = venue.order("SELL", type="MARKET", quantity="0.1")                      # trade 3
+
+    def ids(trades: list[dict]) -> list[int]:
+        return [t["id"] for t in trades]
+
+    assert ids(my_trades(venue, orderId=str(first["orderId"]))) == [1, 2]
+    assert ids(my_trades(venue, orderId=str(first["orderId"]), fromId="2")) == [2]
+    assert ids(my_trades(venue, orderId=str(second["orderId"]))) == [3]
+    assert ids(my_trades(venue, fromId="2", limit="1")) == [2]                        # oldest from there
+    assert ids(my_trades(venue, limit="2")) == [2, 3]                                 # else the most recent
+    assert ids(my_trades(venue, startTime=str(T0_MS + 1))) == [3]
+    assert ids(my_trades(venue, endTime=str(T0_MS))) == [1, 2]
+    assert ids(my_trades(venue, startTime=str(T0_MS), endTime=str(T0_MS + 60_000), limit="2")) == [1, 2]
+
+
+@pytest.mark.parametrize("params", [{"fromId": "1", "startTime": str(T0_MS)}, {"fromId": "1", "endTime": str(T0_MS)},
+                                    {"orderId": "1", "startTime": str(T0_MS)}, {"orderId": "1", "endTime": str(T0_MS)}])
+def test_my_trades_refuses_combinations_binance_does_not_support(venue: Venue, params: dict) -> None:
+    assert venue.refused(venue.signed("GET", "/api/v3/myTrades", symbol="BTCUSDT", **params)) == (
+        400, -1128, "Combination of optional parameters invalid.")
+
+
+def test_cancel_all_cancels_every_open_order_of_the_symbol_tells_the_stream_and_frees_the_funds(venue: Venue) -> None:
+    partly = venue.order(quantity="0.3", price="60001.50", newClientOrderId="x-partly")   # 0.2 filled, 0.1 rests
+    rests = venue.order("SELL", quantity="0.4", price="61000", newClientOrderId="x-rests")
+    venue.order(quantity="0.1", type="MARKET")                                              # done: not cancelled
+    ok(venue.signed("POST", "/api/v3/order", symbol="LTCBTC", side="BUY", type="LIMIT", timeInForce="GTC",
+                    quantity="1", price="0.001", newClientOrderId="x-ltc"))
+    ok(venue.signed("POST", "/api/v3/order", OTHER_KEY, OTHER_SECRET, symbol="BTCUSDT", side="BUY", type="LIMIT",
+                    timeInForce="GTC", quantity="0.1", price="50000", newClientOrderId="x-theirs"))
+    events = user_events(venue)
+    venue.now_ms += 1_000
+    cancelled = ok(venue.signed("DELETE", "/api/v3/openOrders", symbol="BTCUSDT"))
+    assert [(c["origClientOrderId"], c["orderId"], c["status"], c["executedQty"]) for c in cancelled] == [
+        ("x-partly", partly["orderId"], "CANCELED", "0.20000000"), ("x-rests", rests["orderId"], "CANCELED",
+                                                                    "0.00000000")]
+    assert list(cancelled[0]) == ["symbol", "origClientOrderId", "orderId", "orderListId", "clientOrderId",
+                                  "transactTime", "price", "origQty", "executedQty", "origQuoteOrderQty",
+                                  "cummulativeQuoteQty", "status", "timeInForce", "type", "side",
+                                  "selfTradePreventionMode"]
+    cancel_id = cancelled[0]["clientOrderId"]
+    assert cancelled[1]["clientOrderId"] == cancel_id and cancelled[0]["transactTime"] == T0_MS + 1_000
+    reports = [e for e in events if e.get("e") == "executionReport"]
+    assert [(e["x"], e["X"], e["c"], e["C"], e["z"]) for e in reports] == [
+        ("CANCELED", "CANCELED", cancel_id, "x-partly", "0.20000000"),
+        ("CANCELED", "CANCELED", cancel_id, "x-rests", "0.00000000")]
+    assert venue.balances()["USDT"][1] == "0.00000000"
+    assert venue.balances()["BTC"][1] == "0.00100000"                    # only what the LTCBTC order holds
+    assert [o["clientOrderId"] for o in ok(venue.signed("GET", "/api/v3/openOrders"))] == ["x-ltc"]
+    assert len(ok(venue.signed("GET", "/api/v3/openOrders", OTHER_KEY, OTHER_SECRET))) == 1
+    assert venue.refused(venue.signed("DELETE", "/api/v3/openOrders", symbol="BTCUSDT")) == (
+        400, -2011, "Unknown order sent.")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from urllib.parse import parse_qsl
 
 import httpx
+import orjson
 import pytest
 import trio
 import trio.testing
@@ -19,10 +21,12 @@ from adapters.binance.orders import (
     ErrorClass,
     OrderStatus,
     VenueError,
+    venue_order_states,
 )
 from adapters.binance.signing import Credentials
 from adapters.simulated.accounts import RateLimits
 from adapters.simulated.exchange import Listing, SimulatedBinance
+from adapters.simulated.requests import HttpRequest, HttpResponse
 from adapters.simulated.server import feed_views, serve_exchange
 from engine.messages import (
     BookSnapshot,
@@ -36,6 +40,7 @@ from engine.messages import (
     OrderType,
     Side,
     TimeInForce,
+    VenueOrderStatus,
 )
 from engine.replay.synthetic import LOT, TICK, synthetic_frames
 
@@ -125,23 +130,147 @@ async def test_our_client_places_queries_cancels_and_reads_balances(nursery) -> 
         assert ours.used_weight_1m is not None and ours.used_weight_1m > 0
 
 
-async def test_a_bad_signature_is_a_fatal_auth_error(nursery) -> None:
+def recorded(venue: SimulatedBinance) -> list[tuple[HttpRequest, HttpResponse]]:
+    """Every request the exchange handles from now on, with its answer, in order."""
+    seen: list[tuple[HttpRequest, HttpResponse]] = []
+    handle = venue.handle
+
+    def record(request: HttpRequest) -> HttpResponse:
+        seen.append((request, handle(request)))
+        return seen[-1][1]
+    venue.handle = record
+    return seen
+
+
+async def test_auth_refusals_are_fatal_and_never_sent_again(nursery) -> None:
     clock = Clock()
-    port = await nursery.start(serve_exchange, exchange(clock.now_ns))
+    venue = exchange(clock.now_ns)
+    port = await nursery.start(serve_exchange, venue)
+    seen = recorded(venue)
     async with client(port, clock.now_ns, secret="not-the-secret") as ours:
-        error = await ours.place_order(order("x-1", Side.BUY, "0.1", "50000"))
-    assert isinstance(error, VenueError)
-    assert (error.error_class, error.http_status, error.code) == (ErrorClass.FATAL_AUTH, 400, -1022)
+        placed = await ours.place_order(order("x-1", Side.BUY, "0.1", "50000"))
+        cancelled = await ours.cancel_open_orders("BTC/USDT")
+    for error in (placed, cancelled):
+        assert isinstance(error, VenueError)
+        assert (error.error_class, error.http_status, error.code) == (ErrorClass.FATAL_AUTH, 400, -1022)
+    assert [(r.method, r.path) for r, _ in seen] == [("POST", "/api/v3/order"), ("DELETE", "/api/v3/openOrders")]
 
 
-async def test_a_stale_timestamp_is_retry_safe(nursery) -> None:
+# ---------------------------------------------------------------- the venue's clock
+
+@pytest.mark.parametrize(("venue_ahead_ns", "recv_window_ms", "refusal"), [
+    (3_000_000_000, 2_000, "Timestamp for this request is outside of the recvWindow."),
+    (-3_000_000_000, 5_000, "Timestamp for this request was 1000ms ahead of the server's time."),
+])
+async def test_a_request_refused_for_its_timestamp_is_sent_again_after_the_clock_is_synced(
+        nursery, venue_ahead_ns: int, recv_window_ms: int, refusal: str) -> None:
     clock = Clock()
-    port = await nursery.start(serve_exchange, exchange(clock.now_ns))
-    async with client(port, lambda: clock.ns - 6_000_000_000) as ours:   # our clock 6 s behind the venue's
-        error = await ours.place_order(order("x-1", Side.BUY, "0.1", "50000"))
-    assert isinstance(error, VenueError)
-    assert (error.error_class, error.code, error.message) == (
-        ErrorClass.RETRY_SAFE, -1021, "Timestamp for this request is outside of the recvWindow.")
+    venue = exchange(lambda: clock.ns + venue_ahead_ns)
+    port = await nursery.start(serve_exchange, venue)
+    seen = recorded(venue)
+    codec = BinanceOrderCodec(Credentials(KEY, SECRET), [BTC], recv_window_ms=recv_window_ms)
+    async with BinanceClient(codec, base_url=f"http://127.0.0.1:{port}", now_ns=clock.now_ns) as ours:
+        assert isinstance(await ours.balances(), dict)
+        assert ours.clock_offset_ns == venue_ahead_ns
+        assert isinstance(await ours.balances(), dict)                   # the offset is kept: right first time
+    assert [r.path for r, _ in seen] == ["/api/v3/account", "/api/v3/time", "/api/v3/account", "/api/v3/account"]
+    stamps = [dict(parse_qsl(r.query))["timestamp"] for r, _ in seen if r.path == "/api/v3/account"]
+    assert stamps == [str(clock.ns // 1_000_000)] + [str((clock.ns + venue_ahead_ns) // 1_000_000)] * 2
+    assert orjson.loads(seen[0][1].body) == {"code": -1021, "msg": refusal}
+
+
+async def test_sync_clock_takes_the_midpoint_of_the_round_trip(nursery) -> None:
+    clock = Clock()
+
+    def ticking() -> int:
+        """The one clock of the test, 2 ms later at every read: ours before sending, the venue's, ours after."""
+        clock.ns += 2_000_000
+        return clock.ns
+
+    port = await nursery.start(serve_exchange, exchange(lambda: ticking() + 3_000_000_000))
+    async with client(port, ticking) as ours:
+        assert await ours.sync_clock() == 3_000_000_000 == ours.clock_offset_ns
+
+
+@pytest.mark.parametrize(("time_status", "time_body"), [(200, b'{"serverTime":1700000000000}'),
+                                                        (503, b"Service Unavailable")])
+async def test_a_timestamp_refused_again_or_a_failed_sync_ends_the_retry(time_status: int, time_body: bytes) -> None:
+    paths: list[str] = []
+
+    def venue(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path == "/api/v3/time":
+            return httpx.Response(time_status, content=time_body)
+        return httpx.Response(400, content=b'{"code":-1021,"msg":"Timestamp for this request is outside of the '
+                                           b'recvWindow."}')
+
+    async with client(1, Clock().now_ns, transport=httpx.MockTransport(venue)) as ours:
+        error = await ours.cancel_open_orders("BTC/USDT")
+    assert isinstance(error, VenueError) and (error.error_class, error.code) == (ErrorClass.RETRY_SAFE, -1021)
+    assert paths == ["/api/v3/openOrders", "/api/v3/time"] + (["/api/v3/openOrders"] if time_status == 200 else [])
+
+
+# ---------------------------------------------------------------- reconciliation
+
+async def test_the_venues_records_of_our_orders_and_fills_and_cancel_all(nursery) -> None:
+    clock = Clock()
+    venue = exchange(clock.now_ns)
+    venue.on_book(view(1))
+    port = await nursery.start(serve_exchange, venue)
+    async with client(port, clock.now_ns) as ours:
+        taken = await ours.place_order(order("r-take", Side.BUY, "0.3", order_type=OrderType.MARKET))
+        await ours.place_order(order("r-rest", Side.BUY, "0.5", "59000"))
+        await ours.place_order(order("r-sell", Side.SELL, "0.2", "61000"))
+        clock.ns += 1_000_000_000
+        venue.on_book(view(2, asks=((BTC.price("58999"), BTC.qty("0.2")),)))    # 0.2 of r-rest fills as maker
+
+        orders = await ours.all_orders("BTC/USDT", start_ms=T0_NS // 1_000_000)
+        assert [(o.client_order_id, o.status, o.cum_qty) for o in orders] == [
+            ("r-take", OrderStatus.FILLED, BTC.qty("0.3")), ("r-rest", OrderStatus.PARTIALLY_FILLED, BTC.qty("0.2")),
+            ("r-sell", OrderStatus.NEW, 0)]
+        trades = await ours.my_trades("BTC/USDT")
+        assert [t.trade.trade_id for t in trades] == [r.trade_id for r in taken if r.exec_type is ExecType.TRADE] + [
+            "3"]
+        maker = trades[-1]
+        assert (maker.venue_order_id, maker.trade.liquidity, maker.trade.price, maker.trade.fee) == (
+            orders[1].venue_order_id, Liquidity.MAKER, BTC.price("59000"), Decimal("0.0002"))
+        assert maker.trade.ts_ns == T0_NS + 1_000_000_000
+        assert await ours.my_trades("BTC/USDT", order_id=int(orders[1].venue_order_id)) == [maker]
+        states = venue_order_states(orders, trades)
+        assert [(s.status, len(s.trades), s.trades_complete) for s in states] == [
+            (VenueOrderStatus.FILLED, 2, True), (VenueOrderStatus.OPEN, 1, True), (VenueOrderStatus.OPEN, 0, True)]
+
+        cancelled = await ours.cancel_open_orders("BTC/USDT")
+        assert [(r.client_order_id, r.exec_type, r.cum_qty) for r in cancelled] == [
+            ("r-rest", ExecType.CANCELED, BTC.qty("0.2")), ("r-sell", ExecType.CANCELED, 0)]
+        assert await ours.cancel_open_orders("BTC/USDT") == []                  # nothing left open: no report
+        assert await ours.open_orders("BTC/USDT") == []
+        assert all(balance.locked == 0 for balance in (await ours.balances()).values())
+
+
+async def test_histories_longer_than_a_page_are_read_page_after_page(nursery) -> None:
+    clock = Clock()
+    venue = exchange(clock.now_ns, RateLimits(orders_per_10s=2_000))
+    venue.on_book(view(1, asks=tuple((BTC.price("60001") + n * TICK, LOT) for n in range(1_200))))
+    port = await nursery.start(serve_exchange, venue)
+    async with client(port, clock.now_ns) as ours:
+        taken = await ours.place_order(order("p-take", Side.BUY, "0.012", order_type=OrderType.MARKET))
+        for n in range(1_000):      # straight to the exchange: a thousand orders need no thousand round trips
+            request = ours.codec.new_order(order(f"p-{n}", Side.BUY, "0.001", "50000"), T0_NS // 1_000_000)
+            placed = venue.handle(HttpRequest(request.method, request.path, request.query, request.body,
+                                              {name.lower(): value for name, value in request.headers}))
+            assert placed.status == 200
+        seen = recorded(venue)
+        trades = await ours.my_trades("BTC/USDT")
+        orders = await ours.all_orders("BTC/USDT", start_ms=T0_NS // 1_000_000)
+    fills = [r for r in taken if r.exec_type is ExecType.TRADE]
+    assert len(fills) == 1_200 and [t.trade.trade_id for t in trades] == [f.trade_id for f in fills]
+    assert [o.client_order_id for o in orders] == ["p-take"] + [f"p-{n}" for n in range(1_000)]
+    asked = [(r.path, {k: v for k, v in parse_qsl(r.query) if k in ("fromId", "orderId", "startTime")})
+             for r, _ in seen]
+    assert asked == [("/api/v3/myTrades", {"fromId": "0"}), ("/api/v3/myTrades", {"fromId": "1001"}),
+                     ("/api/v3/allOrders", {"startTime": str(T0_NS // 1_000_000)}),
+                     ("/api/v3/allOrders", {"orderId": "1001"})]
 
 
 async def test_past_the_weight_limit_the_venue_answers_429_with_retry_after(nursery) -> None:
@@ -289,6 +418,14 @@ async def test_the_official_binance_sdk_does_the_same_round_trip(nursery) -> Non
         seen["open"] = [o.client_order_id for o in rest.get_open_orders(symbol="BTCUSDT").data()]
         seen["balances"] = {b.asset: (b.free, b.locked) for b in rest.get_account().data().balances}
         seen["cancelled"] = rest.delete_order(symbol="BTCUSDT", orig_client_order_id="sdk-1").data().status
+        for n in (2, 3):
+            rest.new_order(symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=Decimal("0.1"),
+                           price=Decimal("59000"), new_client_order_id=f"sdk-{n}")
+        seen["cancelled_all"] = [(o.orig_client_order_id, o.status)
+                                 for o in rest.delete_open_orders(symbol="BTCUSDT").data()]
+        seen["all_orders"] = [(o.client_order_id, o.status) for o in rest.all_orders(symbol="BTCUSDT").data()]
+        seen["my_trades"] = [(t.id, t.price, t.is_maker, t.commission_asset)
+                             for t in rest.my_trades(symbol="BTCUSDT", from_id=0).data()]
         seen["depth"] = rest.depth(symbol="BTCUSDT", limit=5).data().asks
         try:
             rest.get_order(symbol="BTCUSDT", orig_client_order_id="sdk-1-never")
@@ -308,6 +445,9 @@ async def test_the_official_binance_sdk_does_the_same_round_trip(nursery) -> Non
         "open": ["sdk-1"],
         "balances": {"BTC": ("1.19980000", "0.00000000"), "USDT": ("81999.65000000", "6000.15000000")},
         "cancelled": "CANCELED",
+        "cancelled_all": [("sdk-2", "CANCELED"), ("sdk-3", "CANCELED")],
+        "all_orders": [("sdk-1", "CANCELED"), ("sdk-2", "CANCELED"), ("sdk-3", "CANCELED")],
+        "my_trades": [(1, "60001.00000000", False, "BTC")],
         "depth": [["60002.00000000", "1.00000000"]],
         "missing": -2013,
         "bad_signature": -1022,

@@ -1,0 +1,73 @@
+"""What the simulated exchange keeps about the symbols it lists and the orders placed on them.
+
+These are the exchange's own records, kept apart from `adapters.simulated.exchange` (which changes them)
+and `adapters.simulated.responses` (which shows them in Binance's shapes), so that each of the three
+reads on its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from adapters.simulated.accounts import Account
+from engine.messages import OrderType, Side, TimeInForce
+from engine.model.numbers import Instrument
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One symbol the exchange lists: the instrument (tick and lot sizes) and its other filter bounds."""
+    instrument: Instrument
+    min_notional: Decimal = Decimal(5)
+    max_price: Decimal = Decimal(1_000_000)
+    max_qty: Decimal = Decimal(9_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Prevented:
+    """Why self-trade prevention expires an order: the prevented match, and the order on the other side."""
+    match_id: int
+    counter_order_id: int
+
+
+class Order:
+    """An order as the exchange keeps it; `locked` is what is still held in `lock_asset` for it."""
+
+    __slots__ = ("order_id", "client_order_id", "account", "listing", "side", "order_type", "tif", "price", "qty",
+                 "cum_qty", "cum_quote", "status", "created_ms", "updated_ms", "lock_asset", "locked", "stp",
+                 "prevented")
+
+    def __init__(self, order_id: int, client_order_id: str, account: Account, listing: Listing, side: Side,
+                 order_type: OrderType, tif: TimeInForce, price: int, qty: int, lock_asset: str, locked: Decimal,
+                 now_ms: int, stp: str):
+        self.order_id, self.client_order_id, self.account, self.listing = order_id, client_order_id, account, listing
+        self.side, self.order_type, self.tif, self.price, self.qty = side, order_type, tif, price, qty
+        self.cum_qty, self.cum_quote, self.status = 0, _ZERO, "NEW"
+        self.created_ms = self.updated_ms = now_ms
+        self.lock_asset, self.locked = lock_asset, locked
+        self.stp = stp                     # its self-trade prevention mode
+        self.prevented: Prevented | None = None  # set when self-trade prevention is expiring it
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One fill of one of an account's orders, as the venue keeps it for `myTrades`.
+
+    `trade_id` is the symbol's public trade id, the one the fill printed under: the same as the order's FULL
+    `fills[].tradeId` and its `executionReport` `t`, so that a client can match the three.
+    """
+    trade_id: int
+    order: Order
+    price: int
+    qty: int
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time_ms: int
+    is_maker: bool
