@@ -1,8 +1,9 @@
 """Recorded frames in, market events out: the files of a recording, merged by receive time and decoded.
 
 Several files replay as one recording (a capture that continues past midnight into a second file), merged
-by their local receive timestamps; any format `engine.replay.recording` reads will do. A frame that is not valid JSON or that the codec refuses is counted and
-logged, never fatal. The source is one iterator for the whole run, so a feed actor restarted after a crash
+by their local receive timestamps; any format `engine.replay.recording` reads will do. A frame that is not
+valid JSON or that the codec refuses, and a line that cannot be read at all, is counted and logged, never
+fatal. The source is one iterator for the whole run, so a feed actor restarted after a crash
 goes on where the last one stopped.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 from adapters.base import MalformedFrame, UnknownSymbol
 from adapters.binance.market_data import BinanceMarketDataCodec
 from engine.messages import MarketEvent
-from engine.replay.recording import OPEN, WEBSOCKET, Record, read_recording
+from engine.replay.recording import MALFORMED, OPEN, WEBSOCKET, Record, read_recording
 
 log = logging.getLogger("engine.replay")
 
@@ -54,15 +55,16 @@ class RecordedFeed:
                         event = decode(loads(payload), ts)
                     elif source == OPEN:
                         event = None
+                    elif source == MALFORMED:
+                        self._count_malformed(count, ts, payload.decode())
+                        continue
                     else:
                         event = decode_rest(source, loads(payload), ts)
                 except UnknownSymbol:
                     self.skipped += 1  # an instrument this run does not trade
                     continue
                 except (orjson.JSONDecodeError, MalformedFrame) as exc:
-                    self.malformed += 1
-                    if self.malformed <= _LOGGED_MALFORMED:
-                        log.warning("malformed frame %d at %d ns: %s", count, ts, exc)
+                    self._count_malformed(count, ts, exc)
                     continue
                 if event is None:
                     self.skipped += 1
@@ -81,6 +83,9 @@ class RecordedFeed:
             for count, (ts, source, payload) in enumerate(records, 1):
                 if count == 1:
                     self.first_ts_ns = ts
+                if source == MALFORMED:
+                    self._count_malformed(count, ts, payload.decode())
+                    continue
                 if source != WEBSOCKET:
                     self.skipped += 1
                     continue
@@ -90,9 +95,7 @@ class RecordedFeed:
                     self.skipped += 1
                     continue
                 except MalformedFrame as exc:
-                    self.malformed += 1
-                    if self.malformed <= _LOGGED_MALFORMED:
-                        log.warning("malformed frame %d at %d ns: %s", count, ts, exc)
+                    self._count_malformed(count, ts, exc)
                     continue
                 if not events:
                     self.skipped += 1
@@ -102,3 +105,8 @@ class RecordedFeed:
             self.frames = count
             if count:
                 self.last_ts_ns = ts
+
+    def _count_malformed(self, index: int, ts: int, why: Any) -> None:
+        self.malformed += 1
+        if self.malformed <= _LOGGED_MALFORMED:
+            log.warning("malformed record %d at %d ns: %s", index, ts, why)
