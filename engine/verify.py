@@ -33,7 +33,7 @@ from adapters.okx.book_sync import OkxBookSync
 from adapters.okx.market_data import OkxMarketDataCodec
 from engine.messages import BookSnapshot, DepthDiff, TopOfBook
 from engine.model.numbers import Instrument
-from engine.replay.recording import OPEN, WEBSOCKET, Record, read_recording
+from engine.replay.recording import MALFORMED, OPEN, WEBSOCKET, Record, read_recording
 
 
 class UnusableInput(ValueError):
@@ -359,11 +359,14 @@ def verify(paths: list[Path], venue: str, max_logged: int = 20) -> FeedSummary:
     verifier: VenueVerifier = VERIFIERS[venue](summary)
     problems = summary.problems
     for record in read_recording(paths):
-        if record[1] == OPEN:
+        source = record[1]
+        if source == OPEN:
             verifier.reconnected()
             continue
         summary.messages += 1
         try:
+            if source == MALFORMED:  # a line that could not be read: its payload says where and why
+                raise MalformedFrame(record[2].decode())
             verifier.feed(record)
         except MalformedFrame as exc:
             summary.malformed += 1

@@ -93,6 +93,15 @@ def test_malformed_frames_are_counted_and_named_without_stopping(tmp_path):
     assert any("'U' should be an integer" in p for p in summary.problems)
 
 
+def test_a_line_that_cannot_be_read_is_a_malformed_message_named_by_file_and_line(tmp_path):
+    good = b'{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":5,"u":6,"b":[["1.5","2"]],"a":[]}'
+    path = tmp_path / "cap"
+    path.write_bytes(b"1 " + good + b"\nnot a capture line\n2 " + good + b"\n")
+    summary = verify([path], "binance")
+    assert (summary.messages, summary.malformed, summary.events["DepthDiff"]) == (3, 1, 2)
+    assert summary.problems == [f"message 2: {path}:2: expected '<local_ns> <json>', got b'not a capture line'"]
+
+
 EXCERPT = RECORDED / "ccxt+ccxt" / "ts" / "src" / "test" / "static" / "ws" / "kraken.json.watchOrderBook.excerpt.jsonl"
 
 

@@ -22,11 +22,12 @@ _CHUNK = 1 << 20
 _NS_PER_MS = 1_000_000
 
 
-def read_bybit_dump(path: str | PathLike[str]) -> Iterator[tuple[int, bytes]]:
+def read_bybit_dump(path: str | PathLike[str]) -> Iterator[tuple[int, bytes] | RecordingFormatError]:
     """Yield (ts_ns, json_bytes) for each frame line of a Bybit dump (zipped or not), in file order.
 
-    Blank lines are skipped; any other line must be a JSON object with an integer `ts`, else
-    `RecordingFormatError` names the file, member and line when that line is reached.
+    Blank lines are skipped; any other line must be a JSON object with an integer `ts`, else a
+    `RecordingFormatError` naming the file, member and line is yielded in its place (not raised: a replay
+    counts it and reads on).
     """
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
@@ -39,7 +40,7 @@ def read_bybit_dump(path: str | PathLike[str]) -> Iterator[tuple[int, bytes]]:
             yield from _frames(stream, str(path))
 
 
-def _frames(stream: IO[bytes], where: str) -> Iterator[tuple[int, bytes]]:
+def _frames(stream: IO[bytes], where: str) -> Iterator[tuple[int, bytes] | RecordingFormatError]:
     number = 0
     tail = b""
     while True:
@@ -50,7 +51,10 @@ def _frames(stream: IO[bytes], where: str) -> Iterator[tuple[int, bytes]]:
             number += 1
             line = line.rstrip(b"\r")
             if line.strip():
-                yield _frame_ts(line, where, number), line
+                try:
+                    yield _frame_ts(line, where, number), line
+                except RecordingFormatError as exc:
+                    yield exc
         if not chunk:
             return
 

@@ -17,8 +17,12 @@ _MSG_KEY = b'"msg":'
 _STEP_NS = 1_000_000
 
 
-def read_ccxt_excerpt(path: str | PathLike[str]) -> Iterator[tuple[int, bytes | None]]:
-    """(ts_ns, frame) for each incoming frame; (ts_ns, None) where a new case (connection) begins."""
+def read_ccxt_excerpt(path: str | PathLike[str]) -> Iterator[tuple[int, bytes | None] | RecordingFormatError]:
+    """(ts_ns, frame) for each incoming frame; (ts_ns, None) where a new case (connection) begins.
+
+    A line that is not an excerpt line comes as a `RecordingFormatError` naming the file and line, yielded in
+    its place rather than raised: a replay counts it and reads on.
+    """
     with open(path, "rb") as file:
         lines = file.read().splitlines()
     case = None
@@ -32,7 +36,8 @@ def read_ccxt_excerpt(path: str | PathLike[str]) -> Iterator[tuple[int, bytes | 
             if orjson.loads(frame) != entry["msg"]:
                 raise ValueError("'msg' is not the last key of the line")
         except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
-            raise RecordingFormatError(f"{path}:{number}: not a ccxt excerpt line: {exc}") from None
+            yield RecordingFormatError(f"{path}:{number}: not a ccxt excerpt line: {exc}")
+            continue
         ts = number * _STEP_NS
         if entry.get("case") != case:
             case = entry.get("case")

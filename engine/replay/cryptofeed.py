@@ -40,8 +40,12 @@ def seconds_to_ns(text: str) -> int:
     return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
-def read_cryptofeed(path: str | PathLike[str]) -> Iterator[RecordedLine]:
-    """Every line of a cryptofeed recording, in file order; `RecordingFormatError` names a bad line."""
+def read_cryptofeed(path: str | PathLike[str]) -> Iterator[RecordedLine | RecordingFormatError]:
+    """Every line of a cryptofeed recording, in file order.
+
+    A line that cannot be read comes as a `RecordingFormatError` naming the file and line, yielded in its
+    place rather than raised: a replay counts it and reads on.
+    """
     with open(path, "rb") as file:
         data = file.read()
     for number, line in enumerate(data.splitlines(), 1):
@@ -50,7 +54,7 @@ def read_cryptofeed(path: str | PathLike[str]) -> Iterator[RecordedLine]:
         try:
             yield _parse(line)
         except ValueError as exc:
-            raise RecordingFormatError(f"{path}:{number}: {exc}: {line[:80]!r}") from None
+            yield RecordingFormatError(f"{path}:{number}: {exc}: {line[:80]!r}")
 
 
 def _parse(line: bytes) -> RecordedLine:

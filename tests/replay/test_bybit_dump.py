@@ -1,6 +1,7 @@
 """Bybit's zipped order-book dumps: read in place, one frame a line, timed by the frame's own `ts`."""
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -63,9 +64,9 @@ def test_every_member_is_read_in_order_and_an_unzipped_file_as_well(tmp_path):
 
 @pytest.mark.parametrize("line", [b"not json", b'{"topic":"x","data":{}}', b'{"ts":"1733011200691"}',
                                   b'[{"ts":1}]'])
-def test_a_bad_line_is_named_by_file_member_and_line(tmp_path, line):
-    path = zipped(tmp_path, {"day.data": LINES[0] + b"\n" + line + b"\n"})
-    frames = read_bybit_dump(path)
-    next(frames)
-    with pytest.raises(RecordingFormatError, match=r"dump\.data\.zip:day\.data:2: expected a JSON object"):
-        next(frames)
+def test_a_bad_line_comes_in_its_place_named_by_file_member_and_line_and_reading_goes_on(tmp_path, line):
+    path = zipped(tmp_path, {"day.data": LINES[0] + b"\n" + line + b"\n" + LINES[1] + b"\n"})
+    first, bad, last = read_bybit_dump(path)
+    assert first == (1_733_011_200_691_000_000, LINES[0]) and last == (1_733_011_200_793_000_000, LINES[1])
+    assert type(bad) is RecordingFormatError
+    assert re.match(r".*dump\.data\.zip:day\.data:2: expected a JSON object", str(bad))

@@ -30,11 +30,12 @@ def test_every_line_kind(tmp_path):
     assert lines[2].payload == b'{"a":1}'
 
 
-def test_a_bad_line_is_named_by_file_and_number(tmp_path):
+def test_a_bad_line_comes_in_its_place_named_by_file_and_number_and_reading_goes_on(tmp_path):
     path = tmp_path / "bad"
-    path.write_bytes(b"1: {}\nnot a line\n")
-    with pytest.raises(RecordingFormatError, match=r"bad:2"):
-        list(read_cryptofeed(path))
+    path.write_bytes(b"1: {}\nnot a line\n2: {}\n")
+    first, bad, last = read_cryptofeed(path)
+    assert (first.ts_ns, last.ts_ns) == (1_000_000_000, 2_000_000_000)
+    assert type(bad) is RecordingFormatError and str(bad).startswith(f"{path}:2: ")
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"cryptofeed samples not found at {SAMPLES}")
