@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+import operator
 import types
 import typing
 from decimal import Decimal
@@ -42,14 +43,16 @@ from engine.messages import fast_constructor
 Convert = Callable[[Any], Any] | None
 """A field's converter one way; None when the value is the same on both sides (JSON does it natively)."""
 
+_ENUM_VALUE = operator.attrgetter("_value_")
+
 
 class _TypeCodec:
     """The encoder and decoder of one message dataclass: positional JSON arrays."""
 
-    __slots__ = ("cls", "encode", "decode")
+    __slots__ = ("kind", "encode", "decode")
 
     def __init__(self, cls: type, encode: Callable[[Any], list], decode: Callable[[list], Any]):
-        self.cls = cls
+        self.kind = cls.__name__
         self.encode = encode
         self.decode = decode
 
@@ -105,8 +108,8 @@ def _converters(annotation: Any, where: str) -> tuple[Convert, Convert]:
     if annotation is Any:
         return _encode_any, _decode_any
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        by_value = {member.value: member for member in annotation}
-        return _enum_value, by_value.__getitem__
+        # `_value_` read in C: an enum's `.value` and its hash are Python-level code, slow on the hot path.
+        return _ENUM_VALUE, {m.value: m for m in annotation}.__getitem__
     if dataclasses.is_dataclass(annotation):
         codec = _codec_of(annotation)
         return codec.encode, codec.decode
@@ -123,13 +126,9 @@ def _union_converters(annotation: Any, args: tuple, where: str) -> tuple[Convert
     if len(present) > 1:
         return _encode_any, _decode_any
     encode, decode = _converters(present[0], where)
-    if encode is decode is None:
-        return None, None
     if isinstance(present[0], type) and issubclass(present[0], enum.Enum):
-        # An optional enum decodes by one look-up: the table maps None to None too.
-        table = {member.value: member for member in present[0]}
-        table[None] = None
-        return _optional(encode), table.__getitem__
+        # An optional enum decodes by one look-up too: the table maps None to None.
+        return _optional(encode), {None: None, **{m.value: m for m in present[0]}}.__getitem__
     return _optional(encode), _optional(decode)
 
 
@@ -146,10 +145,6 @@ def _tuple_converters(args: tuple, where: str) -> tuple[Convert, Convert]:
 
 def _encode_bytes(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
-
-
-def _enum_value(member: enum.Enum) -> Any:
-    return member.value
 
 
 def _optional(convert: Convert) -> Convert:
@@ -242,9 +237,9 @@ def encode(msg: Any) -> tuple[str, bytes]:
     if codec is None:
         raise TypeError(f"{type(msg).__name__} is not a message of engine.messages")
     try:
-        return type(msg).__name__, orjson.dumps(codec.encode(msg))
+        return codec.kind, orjson.dumps(codec.encode(msg))
     except TypeError as exc:
-        raise TypeError(f"{type(msg).__name__}: {exc}") from exc
+        raise TypeError(f"{codec.kind}: {exc}") from exc
 
 
 def decode(kind: str, body: bytes) -> Any:

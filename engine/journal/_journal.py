@@ -1,28 +1,34 @@
 """The journal as the engine uses it: durable writes from many actors, group commit, subscribers, reads.
 
 Actors call `write()` in the trio thread. Their items get their seqs at once and join the batch being
-gathered; the writer service (`run()`) hands each gathered batch to a worker thread as one transaction, and
-whatever actors append while that transaction commits gathers into the next one (group commit: under load a
-commit carries many actors' writes, at the price of one fsync). After a commit, still in the trio thread,
-the subscribers get the committed entries, then the writers of that batch wake with their seqs. So an entry
-reaches a subscriber only once it is durable, and before its writer can act on it.
+gathered. While the writer service (`run()`) runs, a dedicated writer thread takes whatever is gathered the
+moment it is free, commits it as one transaction, and takes the next: what actors append while a commit is
+in progress goes together into the next one (group commit: under load a commit carries many actors' writes
+for the price of one fsync, and the trio thread's work on one batch overlaps the fsync of another). Each
+commit is handed back to the trio thread in commit order: the subscribers get its entries, then its writers
+wake with their seqs. So an entry reaches a subscriber only once it is durable, and before its writer can
+act on it.
 """
 from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from engine.messages import JournalEntry
+from engine.messages import JournalEntry, fast_constructor
 
 from ._codec import MESSAGE_TYPES, encode
 from ._errors import JournalError, JournalLocked
 from ._lock import LockHeld, OwnerLock
 from ._store import SCHEMA_VERSION, SYNC_MODES, Row, RunInfo, Store
+
+
+_make_entry = fast_constructor(JournalEntry)
 
 
 class _Batch:
@@ -39,7 +45,7 @@ class _Batch:
 
 
 class Journal:
-    """An open journal: this process's run, its lock, and the writer service's queue."""
+    """An open journal: this process's run, its lock, the batch being gathered and the writer service."""
 
     def __init__(self, store: Store, lock: OwnerLock, run: RunInfo, kill_at_write: int | None):
         self.path = store.path
@@ -53,11 +59,14 @@ class Journal:
         self._kill_at_write = kill_at_write
         self._appended = 0                         # rows this process committed (for kill_at_write)
         self._next_seq = self.last_seq + 1
-        self._gathering = _Batch()                 # what write() appends to
-        self._committing: _Batch | None = None     # the batch in the worker thread
-        self._wakeup = trio.Event()
+        self._work = threading.Condition()         # guards `_gathering` and `_stopping` across the two threads
+        self._gathering = _Batch()                 # what write() appends to and the writer thread takes
+        self._stopping = False                     # the writer thread ends once nothing is gathered
+        self._last_queued: _Batch | None = None    # the batch holding the last seq handed out
         self._subscribers: list[tuple[frozenset[type], Callable[[JournalEntry], None]]] = []
         self._failure: JournalError | None = None
+        self._subscriber_error: Exception | None = None
+        self._attention = trio.Event()             # the service must end: a failed commit or a subscriber raised
         self._running = False
         self._stopped = False                      # the writer service ran and returned: writes would wait forever
         self._closed = False
@@ -100,8 +109,9 @@ class Journal:
     # ------------------------------------------------------------ the writer service
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Commit what actors write, batch after batch, until cancelled; then commit what is already queued
-        and return. Raises JournalError once a commit failed (every waiting writer gets it too).
+        """Run the writer thread until cancelled; then let it commit what is already queued, and return.
+        Raises JournalError once a commit failed (every waiting writer gets it too), and the exception of a
+        subscriber that raised (the entries stay durable; the subscriber missed them).
 
         Writes made before it starts wait for it; writes made after it returned are refused (they would
         wait forever) until it runs again.
@@ -109,44 +119,51 @@ class Journal:
         self._check_usable()
         if self._running:
             raise RuntimeError(f"{self.path}: the journal's writer service is already running")
-        self._running, self._stopped = True, False
-        limiter = trio.CapacityLimiter(1)
+        self._running, self._stopped, self._stopping = True, False, False
+        self._attention = trio.Event()
+        thread_done = trio.Event()
+        writer = threading.Thread(target=self._writer_thread, args=(trio.lowlevel.current_trio_token(), thread_done),
+                                  name=f"journal writer {self.path.name}", daemon=True)
+        writer.start()
         try:
             task_status.started()
-            while True:
-                self._wakeup = trio.Event()
-                if not self._gathering.rows:
-                    await self._wakeup.wait()
-                    continue
-                await trio.lowlevel.checkpoint_if_cancelled()  # under steady load, the only place to stop
-                with trio.CancelScope(shield=True):  # a batch taken from the queue is always committed
-                    await self._commit_next(limiter)
+            await self._attention.wait()
         finally:
-            self._stopped = True  # refuse new writes, or a steady stream would keep the drain going forever
-            try:
-                with trio.CancelScope(shield=True):
-                    while self._gathering.rows and self._failure is None:
-                        await self._commit_next(limiter)
-            finally:
-                self._running = False
+            self._stopped = True  # refuse new writes, or a steady stream would keep the thread going forever
+            with self._work:
+                self._stopping = True
+                self._work.notify()
+            with trio.CancelScope(shield=True):
+                await thread_done.wait()  # every queued row committed and handed back
+            self._running = False
+        if self._failure is not None:
+            raise JournalError(str(self._failure)) from self._failure
+        raise self._subscriber_error
 
-    async def _commit_next(self, limiter: trio.CapacityLimiter) -> None:
-        batch = self._gathering
-        self._gathering = _Batch()
-        self._committing = batch
+    def _writer_thread(self, token: trio.lowlevel.TrioToken, done: trio.Event) -> None:
+        """The writer thread: commit the gathered batch, hand it to the trio thread, take the next."""
+        batch = None
         try:
-            await trio.to_thread.run_sync(self._append, batch, limiter=limiter)
+            while (batch := self._take_batch()) is not None:
+                self._append(batch)
+                token.run_sync_soon(self._committed, batch)
         except Exception as exc:
-            failure = self._fail(exc, batch)
-            if failure is exc:
-                raise
-            raise failure from exc
+            token.run_sync_soon(self._fail, exc, batch)
         finally:
-            self._committing = None
-        self._committed(batch)
+            token.run_sync_soon(done.set)
+
+    def _take_batch(self) -> _Batch | None:
+        """The gathered batch, once there is one; None when the service stops and nothing is left."""
+        with self._work:
+            while not self._gathering.rows and not self._stopping:
+                self._work.wait()
+            if not self._gathering.rows:
+                return None
+            batch, self._gathering = self._gathering, _Batch()
+            return batch
 
     def _append(self, batch: _Batch) -> None:
-        """Commit `batch` (in the worker thread); the chaos kill happens here, before anything else."""
+        """Commit `batch` (in the writer thread); the chaos kill happens here, before anything else."""
         self._store.append(batch.rows)
         self._appended += len(batch.rows)
         if self._kill_at_write is not None and self._appended >= self._kill_at_write:
@@ -158,6 +175,10 @@ class Journal:
         try:
             if self._subscribers:
                 self._publish(batch)
+        except Exception as exc:  # raising here would crash trio itself: the service raises it instead
+            if self._subscriber_error is None:
+                self._subscriber_error = exc
+            self._attention.set()
         finally:
             batch.done.set()
 
@@ -168,17 +189,21 @@ class Journal:
             for kinds, deliver in subscribers:
                 if kind in kinds:
                     if entry is None:
-                        entry = JournalEntry(seq, ts_ns, run_id, actor, msg)
+                        entry = _make_entry(seq, ts_ns, run_id, actor, msg)
                     deliver(entry)
 
-    def _fail(self, exc: Exception, batch: _Batch) -> JournalError:
-        """A commit failed: its writers, everything queued after it and every later write get the error."""
+    def _fail(self, exc: Exception, batch: _Batch | None) -> None:
+        """In the trio thread: a commit failed. Its writers, everything queued after it and every later write
+        get the error, and the service ends."""
         failure = exc if isinstance(exc, JournalError) else JournalError(f"{self.path}: commit failed: {exc!r}")
         self._failure = failure
-        for failed in (batch, self._gathering):
-            failed.error = failure
-            failed.done.set()
-        return failure
+        with self._work:
+            queued, self._gathering = self._gathering, _Batch()
+        for failed in (batch, queued):
+            if failed is not None:
+                failed.error = failure
+                failed.done.set()
+        self._attention.set()
 
     # ------------------------------------------------------------ actors' side
 
@@ -193,21 +218,24 @@ class Journal:
         self._check_usable()
         if self._stopped:
             raise JournalError(f"{self.path}: the journal's writer service has stopped; nothing can be written")
-        first = self._next_seq
-        rows = []
-        for offset, (ts_ns, msg) in enumerate(items):
-            if type(ts_ns) is not int:
-                raise TypeError(f"ts_ns must be an int of nanoseconds, got {ts_ns!r}")
-            kind, body = encode(msg)
-            rows.append((first + offset, ts_ns, self.run_id, SCHEMA_VERSION, actor, kind, body))
+        first, run_id = self._next_seq, self.run_id
+        rows = [(seq, ts_ns, run_id, SCHEMA_VERSION, actor, *encode(msg))
+                for seq, (ts_ns, msg) in enumerate(items, first)]
         if not rows:
             await trio.lowlevel.checkpoint()
             return []
-        batch = self._gathering
-        batch.rows += rows
-        batch.msgs += [msg for _, msg in items]
+        for row in rows:
+            if type(row[1]) is not int:
+                raise TypeError(f"ts_ns must be an int of nanoseconds, got {row[1]!r}")
+        msgs = [msg for _, msg in items]
+        with self._work:
+            batch = self._gathering
+            if not batch.rows:
+                self._work.notify()  # the writer thread waits only for an empty batch to fill
+            batch.rows += rows
+            batch.msgs += msgs
         self._next_seq = first + len(rows)
-        self._wakeup.set()
+        self._last_queued = batch
         await batch.done.wait()
         _raise_failure(batch)
         return list(range(first, first + len(rows)))
@@ -226,7 +254,7 @@ class Journal:
         names = None if kinds is None else [kind.__name__ for kind in _message_types(kinds)]
         actors = None if actors is None else list(actors)
         upto_seq = self._next_seq - 1
-        pending = self._gathering if self._gathering.rows else self._committing
+        pending = self._last_queued  # commits happen in order: once it is done, so is everything before it
         if pending is None:
             await trio.lowlevel.checkpoint()
         else:
@@ -246,8 +274,8 @@ class Journal:
     # ------------------------------------------------------------ lifetime
 
     def close(self) -> None:
-        """Commit anything still queued (a write made while no writer service ran), release the database and
-        the lock. Idempotent."""
+        """Commit anything still queued (a write made while no writer service ran; its subscribers are not
+        called), release the database and the lock. Idempotent."""
         if self._closed:
             return
         if self._running:
@@ -255,12 +283,9 @@ class Journal:
         try:
             if self._gathering.rows and self._failure is None:
                 batch, self._gathering = self._gathering, _Batch()
-                try:
-                    self._append(batch)
-                except JournalError as exc:
-                    self._fail(exc, batch)
-                    raise
-                self._committed(batch)
+                self._append(batch)  # no trio run is left to serve subscribers: only the rows count now
+                self.commits += 1
+                batch.done.set()
         finally:
             self._closed = True
             self._store.close()

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import gzip
 import heapq
+from collections import deque
 from collections.abc import Iterator
-from operator import itemgetter
+from itertools import islice
+from operator import countOf, itemgetter
 from pathlib import Path
 
 import orjson
@@ -72,18 +74,63 @@ def detect_format(path: Path) -> str:
                                f"(capture, cryptofeed, Bybit zip dump, ccxt excerpt): starts {first[:60]!r}")
 
 
-def read_records(path: Path) -> Iterator[Record]:
-    """The records of one file, in file order; a line that cannot be read is a `MALFORMED` record."""
-    return _READERS[detect_format(path)](path)
+class Recording:
+    """One recording, whose records can be read again and again, from any record on.
+
+    A replay feed restarted after a crash reads the recording again up to where it stopped, and a rebuilder
+    of snapshots reads it apart from the feed. So the lines of capture files are decompressed once and kept
+    for every reading (a reading holds them all anyway: a capture is read whole), and a reading that starts
+    past the first records of a single capture file starts at their line rather than reading through them.
+    A recording with a missing file or a file in no format we read is refused when made, before any reading.
+    """
+
+    def __init__(self, paths: list[Path]):
+        self.paths = [Path(path) for path in paths]
+        missing = [str(path) for path in self.paths if not path.is_file()]
+        if missing:
+            raise FileNotFoundError(f"recording not found: {', '.join(missing)}")
+        self._formats = [detect_format(path) for path in self.paths]
+        self._lines: dict[Path, list[bytes]] = {}
+
+    def records(self, skip: int = 0) -> Iterator[Record]:
+        """The records of all files merged by receive time, without the first `skip` of them."""
+        if self._formats == ["capture"]:
+            path = self.paths[0]
+            return _capture_records(path, self._capture_lines(path), skip)
+        streams = [self._records_of(path, kind) for path, kind in zip(self.paths, self._formats)]
+        records = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(0))
+        deque(islice(records, skip), maxlen=0)
+        return records
+
+    def _records_of(self, path: Path, kind: str) -> Iterator[Record]:
+        if kind == "capture":
+            return _capture_records(path, self._capture_lines(path), 0)
+        return _READERS[kind](path)
+
+    def _capture_lines(self, path: Path) -> list[bytes]:
+        lines = self._lines.get(path)
+        if lines is None:
+            lines = self._lines[path] = capture_lines(path)
+        return lines
 
 
-def _capture_records(path: Path) -> Iterator[Record]:
-    """read_capture's loop, fused with the REST and connection lines' tests: the replay's hot path."""
-    ts = 0
-    for line_number, line in enumerate(capture_lines(path), 1):
+def read_recording(paths: list[Path]) -> Iterator[Record]:
+    """The records of all `paths`, merged by receive time, read once. A bad recording is refused before any
+    is read."""
+    return Recording(paths).records()
+
+
+def _capture_records(path: Path, lines: list[bytes], skip: int) -> Iterator[Record]:
+    """read_capture's loop, fused with the REST and connection lines' tests: the replay's hot path.
+
+    Every line but an empty one is a record; one that is not `<local_ns> <json>` is a MALFORMED one.
+    """
+    start = _line_after(lines, skip)
+    ts = _time_before(lines, start)
+    for line_number, line in enumerate(islice(lines, start, None), start + 1):
         stamp, _, frame = line.partition(b" ")
         if not (stamp.isdigit() and frame[:1] in JSON_START):
-            if line.strip():
+            if line:
                 yield ts, MALFORMED, str(line_error(path, line_number, line)).encode()
         elif frame.startswith(_REST_PREFIX):
             ts = int(stamp)
@@ -94,6 +141,25 @@ def _capture_records(path: Path) -> Iterator[Record]:
         else:
             ts = int(stamp)
             yield ts, WEBSOCKET, frame
+
+
+def _line_after(lines: list[bytes], records: int) -> int:
+    """The index of the line after the first `records` records of a capture (its non-empty lines)."""
+    index = records
+    empty = countOf(islice(lines, index), b"")
+    while empty:  # as many more lines as there were empty ones, and again for the empty ones among those
+        start, index = index, index + empty
+        empty = countOf(islice(lines, start, index), b"")
+    return index
+
+
+def _time_before(lines: list[bytes], index: int) -> int:
+    """The receive time of the last record before line `index` that has one (0 if none)."""
+    for before in range(min(index, len(lines)) - 1, -1, -1):
+        stamp, _, frame = lines[before].partition(b" ")
+        if stamp.isdigit() and frame[:1] in JSON_START:
+            return int(stamp)
+    return 0
 
 
 def _cryptofeed_records(path: Path) -> Iterator[Record]:
@@ -128,28 +194,9 @@ def _unreadable(ts: int, error: RecordingFormatError) -> Record:
     return ts, MALFORMED, str(error).encode()
 
 
-_READERS = {"capture": _capture_records, "cryptofeed": _cryptofeed_records,
+_READERS = {"cryptofeed": _cryptofeed_records,
             "bybit-zip": lambda path: _frame_records(read_bybit_dump(path)),
             "ccxt-excerpt": lambda path: _frame_records(read_ccxt_excerpt(path))}
-
-
-def check_recording(paths: list[Path]) -> None:
-    """Refuse a recording with a missing file (`FileNotFoundError`) or a file in no format we read
-    (`RecordingFormatError`), before any of it is read."""
-    missing = [str(p) for p in paths if not Path(p).is_file()]
-    if missing:
-        raise FileNotFoundError(f"recording not found: {', '.join(missing)}")
-    for path in paths:
-        detect_format(Path(path))
-
-
-def read_recording(paths: list[Path]) -> Iterator[Record]:
-    """The records of all `paths`, merged by receive time. A bad recording is refused before any is read."""
-    check_recording(paths)
-    streams = [read_records(Path(p)) for p in paths]
-    if len(streams) == 1:
-        return streams[0]
-    return heapq.merge(*streams, key=itemgetter(0))
 
 
 def rest_line(ts_ns: int, url: str, body: bytes) -> bytes:

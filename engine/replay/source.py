@@ -22,8 +22,6 @@ from __future__ import annotations
 import copy
 import logging
 from array import array
-from collections import deque
-from itertools import islice
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,7 +30,7 @@ import orjson
 from adapters.base import MalformedFrame, UnknownSymbol
 from adapters.binance.market_data import BinanceMarketDataCodec
 from engine.messages import MarketEvent
-from engine.replay.recording import MALFORMED, OPEN, WEBSOCKET, Record, check_recording, read_recording
+from engine.replay.recording import MALFORMED, OPEN, WEBSOCKET, Record, Recording
 
 log = logging.getLogger("engine.replay")
 
@@ -48,8 +46,8 @@ class RecordedFeed:
     """
 
     def __init__(self, files: list[Path], codec: Any, *, logged: bool = True):
-        check_recording(files)  # refuses missing or unknown files now
         self.files = files
+        self._recording = Recording(files)  # refuses missing or unknown files now
         self.frames = 0
         self.malformed = 0
         self.skipped = 0
@@ -78,7 +76,9 @@ class RecordedFeed:
     def independent_events(self) -> Iterator[tuple[int, MarketEvent]]:
         """The same events, read apart for another consumer (a snapshot rebuilder's shadow books): with a
         codec of its own, counted apart, logging nothing; the feed's reading and counts are left alone."""
-        return RecordedFeed(self.files, self._codec, logged=False).events()
+        apart = RecordedFeed(self.files, self._codec, logged=False)
+        apart._recording = self._recording  # the same lines, decompressed once
+        return apart.events()
 
     def _decode(self, codec: Any, skip: int) -> Iterator[tuple[int, MarketEvent]]:
         records, index, drop = self._open(skip)
@@ -154,11 +154,9 @@ class RecordedFeed:
 
     def _open(self, skip: int) -> tuple[Iterator[Record], int, int]:
         """The records of a new reading, past the records that hold its first `skip` events as far as the
-        counts know them (passed unread); how many it passed; and how many events are still to be dropped."""
+        counts know them (passed undecoded); how many it passed; and how many events are still to be dropped."""
         passed, drop = self._resume_point(skip)
-        records = read_recording(self.files)
-        deque(islice(records, passed), maxlen=0)
-        return records, passed, drop
+        return self._recording.records(passed), passed, drop
 
     def _resume_point(self, skip: int) -> tuple[int, int]:
         """(records that hold no more than the first `skip` events, events left to drop after them)."""

@@ -268,3 +268,21 @@ def test_rows_carry_the_schema_version(path):
         trio.run(_write_rows, journal, 2)
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT DISTINCT schema_version, run_id FROM events").fetchall() == [(SCHEMA_VERSION, 1)]
+
+
+async def test_a_subscriber_that_raises_ends_the_service_loudly_and_loses_no_row(journal):
+    class Broken(Exception):
+        pass
+
+    def deliver(entry: JournalEntry) -> None:
+        raise Broken(f"subscriber refused seq {entry.seq}")
+
+    journal.subscribe([Fill], deliver)
+    with pytest.raises(ExceptionGroup) as raised:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(journal.run)
+            assert await journal.write("ledger", [(1, report(1)), (2, fill(2))]) == [1, 2]
+    assert raised.group_contains(Broken, match="refused seq 2")
+    assert [e.seq for e in journal.entries()] == [1, 2]
+    with pytest.raises(JournalError, match="writer service has stopped"):
+        await journal.write("ledger", [(3, fill(3))])
