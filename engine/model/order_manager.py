@@ -1,0 +1,443 @@
+"""The order manager's decisions: the whole order lifecycle, as a pure object the actor feeds and journals.
+
+Every message the order manager acts on goes through `handle(msg, now, out)`, which changes the order table
+and writes into `out` what must follow: requests for the venue, facts for the journal (order updates, fills,
+reconciliation findings), timers, and news for the session. Because the decisions depend on nothing but the
+messages and their times, the journal of the messages is enough to rebuild the table after a crash or a
+kill: `rebuild` hands them over again and drops what they would send.
+
+What it decides, besides applying the venue's reports:
+
+- **Nothing before reconciliation.** At start, after the order stream (re)starts (`VenueSession`), it asks
+  the venue for its account of our orders of each instrument; child orders wait (the actor defers them in its
+  mailbox) until the answer is in and applied.
+- **Unknown outcomes are asked about, never resent.** A create without an ack in time, or any request whose
+  outcome the venue did not state, moves the order to `unknown`, and the venue is asked about it by client
+  order id, again every `requery` interval, until its answer or its stream settles it. A create the venue
+  does not know once its validity window (`recv_window`) has passed never reached it: it is rejected.
+- **Fills found by reconciliation are booked once**, under the venue's trade id; the rest of a terminal order's
+  quantity that the venue executed but cannot list is booked as one inferred fill under a deterministic id.
+- **Orders that outlived their purpose are cancelled**: a working order on the other side of a newer parent (the
+  strategy changed its mind), a resting order past its time to live, and a passive order the market has left
+  (cancelled, then its remainder placed again at the touch, never beyond the parent's limit). A cancel whose
+  answer does not come is asked about like a create.
+- **A clean end.** `CancelAll` cancels every working order with the venue's cancel-all, refuses new ones when
+  it halts, and says `OrdersSettled` once no order is working or unresolved. An authentication error stops
+  order entry and tells the session the run cannot go on (`RunFailure`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine.messages import (
+    BookView,
+    CancelAll,
+    CancelAllRequest,
+    CancelOrder,
+    ChildOrder,
+    ExecType,
+    ExecutionReport,
+    FailureClass,
+    Fill,
+    OrdersSettled,
+    ReconcileFinding,
+    ReconcileReply,
+    ReconcileRequest,
+    RequestFailed,
+    RequestKind,
+    RunFailure,
+    Side,
+    TimeInForce,
+    TimerFired,
+    VenueOrderState,
+    VenueOrderStatus,
+    VenueSession,
+)
+from engine.model.orders import IllegalTransition, Order, OrderState, OrderTable
+
+log = logging.getLogger("engine.orders")
+
+_MS = 1_000_000
+INFER_AFTER_QUERIES = 3
+"""A venue that still cannot list an ended order's trades after this many answers gets its quantity inferred."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSettings:
+    """The order manager's timings and policies (`[execution]` in a scenario), in nanoseconds of the clock."""
+    ack_timeout_ns: int = 5_000 * _MS
+    recv_window_ns: int = 5_000 * _MS
+    requery_ns: int = 1_000 * _MS
+    reconcile_timeout_ns: int = 5_000 * _MS
+    order_ttl_ns: int = 0     # cancel a resting order older than this (0: never)
+    chase_ticks: int = 0      # re-place a passive order once the touch is this many ticks past it (0: never)
+    tick_size: dict[str, int] = field(default_factory=dict)
+
+
+class Decisions:
+    """What handling one message decided; the actor journals `journal` and then sends the rest."""
+    __slots__ = ("venue", "journal", "timers", "control", "restore_deferred")
+
+    def __init__(self) -> None:
+        self.venue: list[Any] = []
+        self.journal: list[Any] = []
+        self.timers: list[TimerFired] = []
+        self.control: list[Any] = []
+        self.restore_deferred = False
+
+
+INPUTS = (ChildOrder, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
+          CancelAll)
+"""The messages the order manager journals as it takes them: replayed in order, they rebuild its table."""
+
+
+@dataclass(slots=True)
+class _Query:
+    instrument: str
+    client_order_ids: tuple[str, ...]     # empty: a full reconciliation of the instrument
+
+
+class OrderManager:
+    """The order table and every decision about it."""
+
+    def __init__(self, table: OrderTable, instruments: list[str], venue: str, settings: ExecutionSettings,
+                 since_ns: int = 0):
+        self.table = table
+        self.instruments = list(instruments)
+        self.venue = venue
+        self.settings = settings
+        self.since_ns = since_ns                   # the journal's first run began here
+        self.halted = False
+        self.settling = False
+        self.refused_children = 0
+        self.illegal_reports = 0
+        self.foreign_reports = 0
+        self._ready: dict[str, bool] = dict.fromkeys(self.instruments, False)
+        self._queries: dict[str, _Query] = {}
+        self._next_request = 1
+        self._asked: dict[str, int] = {}           # client order id → answers that could not list its trades
+        self._replacing: dict[str, str] = {}       # client order id being cancelled → why it will be re-placed
+        self._settled_said = False
+        self._touch: dict[str, BookView] = {}
+
+    # ------------------------------------------------------------ the actor's entry points
+
+    def must_wait(self, msg: Any) -> bool:
+        """A child order waits while its instrument's account is being reconciled."""
+        return type(msg) is ChildOrder and not self._ready.get(msg.instrument, True)
+
+    def handle(self, msg: Any, now: int, out: Decisions) -> None:
+        kind = type(msg)
+        if kind is ExecutionReport:
+            self._on_report(msg, now, out)
+        elif kind is ChildOrder:
+            self._on_child(msg, now, out)
+        elif kind is TimerFired:
+            self._on_timer(msg, now, out)
+        elif kind is ReconcileReply:
+            self._on_reply(msg, now, out)
+        elif kind is RequestFailed:
+            self._on_failure(msg, now, out)
+        elif kind is VenueSession:
+            self.reconcile_all(now, out)
+        elif kind is CancelOrder:
+            order = self.table.get(msg.client_order_id)
+            if order is not None:
+                self._cancel(order, now, out, msg.reason)
+        elif kind is CancelAll:
+            self._cancel_all(msg, now, out)
+        self._say_if_settled(now, out)
+
+    def on_view(self, view: BookView, now: int) -> list[CancelOrder]:
+        """The cancels a new view calls for: passive orders the touch has left by `chase_ticks` or more."""
+        self._touch[view.instrument] = view
+        ticks = self.settings.chase_ticks
+        if not ticks or self.halted:
+            return []
+        step = ticks * self.settings.tick_size.get(view.instrument, 1)
+        cancels = []
+        for order in self.table.open_orders(view.instrument):
+            if order.tif is not TimeInForce.GTC or not order.is_working or order.client_order_id in self._replacing:
+                continue
+            touch = view.best_bid if order.side is Side.BUY else view.best_ask
+            if touch is None:
+                continue
+            left = touch - order.price if order.side is Side.BUY else order.price - touch
+            if left >= step:
+                cancels.append(CancelOrder(order.client_order_id, now, "chase"))
+        return cancels
+
+    def wants_views(self) -> bool:
+        """Whether a new view could call for a decision: a passive order rests and chasing is on."""
+        return bool(self.settings.chase_ticks) and any(
+            order.tif is TimeInForce.GTC and order.is_working for order in self.table.open_orders())
+
+    def reconcile_all(self, now: int, out: Decisions) -> None:
+        """Ask the venue for its account of every instrument; child orders wait until it is applied."""
+        for instrument in self.instruments:
+            self._ready[instrument] = False
+            self._ask(instrument, (), now, out)
+
+    def new_run(self) -> None:
+        """Forget what belonged to the previous run (its halt, its requests in flight): its orders stay."""
+        self.halted = self.settling = self._settled_said = False
+        self._queries.clear()
+        self._replacing.clear()
+        self._ready = dict.fromkeys(self.instruments, False)
+
+    def rebuild(self, entries: Any, run_id: int) -> int:
+        """Replay journaled inputs (oldest first), each under its own run; returns how many. The table is left
+        in run `run_id`, and nothing counts as reconciled: the caller reconciles before it trades."""
+        table = self.table
+        count = 0
+        for entry in entries:
+            if entry.run_id != table.run_id:
+                self.new_run()
+                table.begin_run(entry.run_id)
+            self.handle(entry.msg, entry.ts_ns, Decisions())
+            count += 1
+        if table.run_id != run_id:
+            self.new_run()
+            table.begin_run(run_id)
+        self._ready = dict.fromkeys(self.instruments, False)
+        self._queries.clear()
+        return count
+
+    # ------------------------------------------------------------ orders
+
+    def _on_child(self, child: ChildOrder, now: int, out: Decisions) -> None:
+        if self.halted:
+            self.refused_children += 1
+            log.warning("child order %s refused: order entry is halted", child.child_id or child.parent_id)
+            return
+        if self.table.find_child(child.child_id) is not None:
+            return  # handed over again after a restart: it is one order
+        for order in self.table.open_orders(child.instrument):
+            if order.side is not child.side and order.parent_id != child.parent_id:
+                self._cancel(order, now, out, "superseded")
+        order = self.table.create(child, now)
+        out.journal.append(order.as_update())
+        out.venue.append(order.new_request())
+        out.timers.append(TimerFired(f"ack:{order.client_order_id}", now + self.settings.ack_timeout_ns))
+        if self.settings.order_ttl_ns and order.tif is TimeInForce.GTC:
+            out.timers.append(TimerFired(f"ttl:{order.client_order_id}", now + self.settings.order_ttl_ns))
+
+    def _on_report(self, report: ExecutionReport, now: int, out: Decisions) -> None:
+        order = self.table.get(report.client_order_id)
+        if order is None:
+            if self.table.owns(report.client_order_id):  # ours, and not in the table: its record was lost
+                out.journal.append(ReconcileFinding("", report.client_order_id, now, "unknown_order_report",
+                                                    report.exec_type.value))
+                for instrument in self.instruments:
+                    self._ask_all_of(instrument, now, out)
+            else:
+                self.foreign_reports += 1
+            return
+        self._step(order, now, out, order.apply, report)
+        if order.state.is_terminal and order.missing_qty > 0:
+            self._ask(order.instrument, (order.client_order_id,), now, out)  # fetch the trades the stream lost
+        self._after_cancel(order, now, out)
+
+    def _on_failure(self, failure: RequestFailed, now: int, out: Decisions) -> None:
+        order = self.table.get(failure.client_order_id)
+        if failure.failure is FailureClass.AUTH:
+            self.halted = True
+            out.control.append(RunFailure("orders", now, f"{failure.venue} refused our credentials on a "
+                                                          f"{failure.request.value} request: {failure.reason}"))
+            if order is not None and failure.request is RequestKind.NEW and order.state is OrderState.PENDING:
+                refused = ExecutionReport(failure.venue, order.client_order_id, "", ExecType.REJECTED, now, 0,
+                                          reason=failure.reason)
+                self._step(order, now, out, order.apply, refused)
+            return
+        if order is None:
+            return
+        if failure.failure is FailureClass.NOT_FOUND:
+            self._step(order, now, out, order.cancel_refused, now)
+        elif not self._step(order, now, out, order.outcome_unknown, failure.request, now):
+            return
+        self._ask(order.instrument, (order.client_order_id,), now, out)
+
+    def _cancel(self, order: Order, now: int, out: Decisions, reason: str) -> None:
+        if not (order.is_working or order.state is OrderState.UNKNOWN and order.unknown_of is RequestKind.NEW):
+            return
+        request = self._step(order, now, out, order.request_cancel, now)
+        if reason == "chase":
+            self._replacing[order.client_order_id] = reason
+        out.venue.append(request)
+        out.timers.append(TimerFired(f"cancel:{order.client_order_id}", now + self.settings.ack_timeout_ns))
+
+    def _cancel_all(self, command: CancelAll, now: int, out: Decisions) -> None:
+        self.halted = self.halted or command.halt
+        self.settling = True
+        self._settled_said = False
+        for instrument in self.instruments:
+            cancelled = False
+            for order in self.table.open_orders(instrument):
+                if order.is_working or order.unknown_of is RequestKind.NEW:
+                    self._step(order, now, out, order.request_cancel, now)
+                    out.timers.append(TimerFired(f"cancel:{order.client_order_id}",
+                                                 now + self.settings.ack_timeout_ns))
+                    cancelled = True
+            if cancelled:
+                out.venue.append(CancelAllRequest(self.venue, instrument, now))
+
+    def _after_cancel(self, order: Order, now: int, out: Decisions) -> None:
+        """A passive order cancelled because the market left it is placed again, for its remainder, at the touch."""
+        if self._replacing.get(order.client_order_id) is None or not order.state.is_terminal:
+            return
+        del self._replacing[order.client_order_id]
+        remainder = order.qty - order.cum_qty
+        view = self._touch.get(order.instrument)
+        touch = None if view is None else view.best_bid if order.side is Side.BUY else view.best_ask
+        if remainder <= 0 or touch is None or self.halted:
+            return
+        price = min(touch, order.limit_price) if order.side is Side.BUY else max(touch, order.limit_price)
+        replaces = sum(1 for o in self.table if o.parent_id == order.parent_id)
+        child = ChildOrder(order.parent_id, order.venue, order.instrument, order.side, remainder, price,
+                           order.order_type, order.tif, now, order.signal_mid_x2,
+                           child_id=f"{order.parent_id}.r{replaces}", limit_price=order.limit_price)
+        self._on_child(child, now, out)
+
+    # ------------------------------------------------------------ timers
+
+    def _on_timer(self, timer: TimerFired, now: int, out: Decisions) -> None:
+        what, _, subject = timer.key.partition(":")
+        if what == "reconcile":
+            instrument, _, request_id = subject.rpartition(":")
+            if request_id in self._queries:   # unanswered: ask again
+                del self._queries[request_id]
+                self._ask(instrument, (), now, out)
+            return
+        order = self.table.get(subject)
+        if order is None:
+            return
+        if what == "ack" and order.state is OrderState.PENDING:
+            self._step(order, now, out, order.outcome_unknown, RequestKind.NEW, now)
+            self._ask(order.instrument, (order.client_order_id,), now, out)
+        elif what == "cancel" and order.state is OrderState.CANCELLING:
+            self._step(order, now, out, order.outcome_unknown, RequestKind.CANCEL, now)
+            self._ask(order.instrument, (order.client_order_id,), now, out)
+        elif what == "requery" and self._unresolved(order):
+            self._ask(order.instrument, (order.client_order_id,), now, out)
+        elif what == "ttl" and order.is_working:
+            self._cancel(order, now, out, "ttl")
+
+    # ------------------------------------------------------------ reconciliation
+
+    def _ask(self, instrument: str, client_order_ids: tuple[str, ...], now: int, out: Decisions) -> None:
+        request_id = f"{self.table.run_id}-{self._next_request}"
+        self._next_request += 1
+        self._queries[request_id] = _Query(instrument, client_order_ids)
+        since = self._since(instrument) if not client_order_ids else 0
+        out.venue.append(ReconcileRequest(request_id, self.venue, instrument, client_order_ids, since, now))
+        if client_order_ids:
+            for client_order_id in client_order_ids:
+                out.timers.append(TimerFired(f"requery:{client_order_id}", now + self.settings.requery_ns))
+        else:
+            out.timers.append(TimerFired(f"reconcile:{instrument}:{request_id}",
+                                         now + self.settings.reconcile_timeout_ns))
+
+    def _ask_all_of(self, instrument: str, now: int, out: Decisions) -> None:
+        if not any(q.instrument == instrument and not q.client_order_ids for q in self._queries.values()):
+            self._ask(instrument, (), now, out)
+
+    def _since(self, instrument: str) -> int:
+        """Where a full reconciliation starts: the oldest order still open, or the journal's first run."""
+        open_orders = self.table.open_orders(instrument)
+        oldest = min((order.created_ts_ns for order in open_orders), default=self.since_ns)
+        return min(oldest, self.since_ns) if self.since_ns else oldest
+
+    def _on_reply(self, reply: ReconcileReply, now: int, out: Decisions) -> None:
+        query = self._queries.pop(reply.request_id, None)
+        if query is None:
+            return  # an answer to a request already asked again, or from before a restart
+        if reply.error:
+            log.warning("the venue could not answer reconciliation %s: %s", reply.request_id, reply.error)
+            if not query.client_order_ids:
+                out.timers.append(TimerFired(f"reconcile:{query.instrument}:{reply.request_id}",
+                                             now + self.settings.requery_ns))
+                self._queries[reply.request_id] = query
+            return
+        found = {state.client_order_id: state for state in reply.orders}
+        if query.client_order_ids:
+            for client_order_id in query.client_order_ids:
+                order = self.table.get(client_order_id)
+                if order is not None:
+                    self._bring_to(order, found.get(client_order_id), now, out)
+            return
+        for state in reply.orders:
+            order = self.table.get(state.client_order_id)
+            if order is None:
+                if not self.table.owns(state.client_order_id):
+                    continue  # an order of the account's that is not ours
+                order = self.table.adopt(state, now)
+                out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "adopted",
+                                                    f"the venue holds it {state.status.value}"))
+                out.journal.append(order.as_update())
+            self._bring_to(order, state, now, out)
+        for order in self.table.open_orders(query.instrument):
+            if order.client_order_id not in found:
+                self._bring_to(order, None, now, out)
+        self._ready[query.instrument] = True
+        out.restore_deferred = True
+
+    def _bring_to(self, order: Order, venue: VenueOrderState | None, now: int, out: Decisions) -> None:
+        """Apply the venue's account of `order` (None: the venue does not know it)."""
+        before = order.state
+        if venue is None:
+            if order.acknowledged or order.state.is_terminal:
+                if not order.state.is_terminal:
+                    out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now,
+                                                        "missing_at_venue", f"held {order.state.value}"))
+                return
+            if now - order.created_ts_ns >= self.settings.recv_window_ns:
+                self._step(order, now, out, order.never_placed, now)
+                out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "never_placed"))
+            else:  # it may still be on its way: ask again once its window has passed
+                out.timers.append(TimerFired(f"requery:{order.client_order_id}", now + self.settings.requery_ns))
+            return
+        fills = self._step(order, now, out, order.reconcile, venue, now)
+        for fill in fills:
+            out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "missed_fill",
+                                                f"trade {fill.trade_id}: {fill.qty} at {fill.price}"))
+        if venue.status is not VenueOrderStatus.OPEN and order.cum_qty < venue.cum_qty:
+            asked = self._asked[order.client_order_id] = self._asked.get(order.client_order_id, 0) + 1
+            if asked >= INFER_AFTER_QUERIES or venue.trades_complete:
+                fill = self._step(order, now, out, order.inferred_fill, venue, now)
+                if fill is not None:
+                    out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now,
+                                                        "inferred_fill", f"{fill.qty} at {fill.price}"))
+        if order.state is not before:
+            out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "state_corrected",
+                                                f"{before.value} -> {order.state.value}"))
+        if self.settling and order.is_working:
+            self._cancel(order, now, out, "settling")
+        self._after_cancel(order, now, out)
+
+    # ------------------------------------------------------------ internals
+
+    def _step(self, order: Order, now: int, out: Decisions, step, *args):
+        """Run one transition of `order`; journal its fills and, if it changed, its update."""
+        before = (order.state, order.cum_qty)
+        try:
+            result = self.table.changed(order, step, *args)
+        except IllegalTransition as exc:
+            self.illegal_reports += 1
+            log.error("refused: %s", exc)
+            return [] if step == order.reconcile else None
+        out.journal.extend(result if isinstance(result, list) else [result] if isinstance(result, Fill) else [])
+        if (order.state, order.cum_qty) != before:
+            out.journal.append(order.as_update())
+        return result
+
+    def _unresolved(self, order: Order) -> bool:
+        return order.state in (OrderState.UNKNOWN, OrderState.PENDING) or \
+            (order.state.is_terminal and order.missing_qty > 0)
+
+    def _say_if_settled(self, now: int, out: Decisions) -> None:
+        if self.settling and not self._settled_said and not self.table.open_orders() and not any(
+                self._unresolved(order) for order in self.table):
+            self._settled_said = True
+            out.control.append(OrdersSettled(now, len(self.table)))
