@@ -443,6 +443,17 @@ class VenueSession:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReconcileFinding:
+    """Something reconciliation found in the venue's account that the order table did not hold (a missed fill,
+    a state corrected, an order that never reached the venue, one adopted): journaled and reported."""
+    instrument: str
+    client_order_id: str
+    ts_ns: int
+    finding: str
+    detail: str = ""
+
+
 # ---------------------------------------------------------------- order manager → portfolio / risk / report
 
 @dataclass(frozen=True, slots=True)

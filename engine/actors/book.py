@@ -21,18 +21,53 @@ _STALENESS = "stale"
 class BookStats:
     """Counters that outlive restarts of the book actor, for the run report.
 
-    A restarted book actor starts fresh syncs; what the ones it replaces counted is kept (`retire`).
+    A restarted book actor starts fresh syncs; what the ones it replaces counted is kept (`adopt`). It also
+    keeps, per instrument, how long the book was not live (from the first event it saw until the run's end,
+    an outage that is still open at the end included) and the longest single outage, so that a run can tell
+    how long a crash or a gap cost.
     """
 
     def __init__(self) -> None:
         self.syncs: dict[str, Any] = {}
         self.views = 0
         self._retired: list[Any] = []
+        self._down_since: dict[str, int] = {}    # instrument → when its book last stopped being live
+        self._not_live_ns: dict[str, int] = {}
+        self._longest_ns: dict[str, int] = {}
 
-    def adopt(self, syncs: dict[str, Any]) -> None:
-        """Count `syncs` from now on, keeping the counts of those they replace."""
-        self._retired.extend(self.syncs[symbol] for symbol in syncs if symbol in self.syncs)
+    def adopt(self, syncs: dict[str, Any]) -> bool:
+        """Count `syncs` from now on, keeping the counts of those they replace; True if they replace any (a
+        restarted book)."""
+        replaced = [symbol for symbol in syncs if symbol in self.syncs]
+        self._retired.extend(self.syncs[symbol] for symbol in replaced)
         self.syncs.update(syncs)
+        return bool(replaced)
+
+    def went(self, symbol: str, state: BookState, ts_ns: int) -> None:
+        """The book of `symbol` changed state at `ts_ns`."""
+        if state is BookState.LIVE:
+            since = self._down_since.pop(symbol, None)
+            if since is not None:
+                self._outage(symbol, max(ts_ns - since, 0))
+        else:
+            self._down_since.setdefault(symbol, ts_ns)
+
+    def liveness(self, end_ns: int) -> dict[str, dict[str, int | bool]]:
+        """Per instrument: live at `end_ns`, the time not live in ms, and the longest outage in ms."""
+        out = {}
+        for symbol in sorted(self.syncs):
+            since = self._down_since.get(symbol)
+            total, longest = self._not_live_ns.get(symbol, 0), self._longest_ns.get(symbol, 0)
+            if since is not None:
+                total += max(end_ns - since, 0)
+                longest = max(longest, end_ns - since)
+            out[symbol] = {"live_at_end": self.syncs[symbol].state is BookState.LIVE,
+                           "not_live_ms": total // 1_000_000, "longest_outage_ms": longest // 1_000_000}
+        return out
+
+    def _outage(self, symbol: str, span_ns: int) -> None:
+        self._not_live_ns[symbol] = self._not_live_ns.get(symbol, 0) + span_ns
+        self._longest_ns[symbol] = max(self._longest_ns.get(symbol, 0), span_ns)
 
     def mid_x2(self, symbol: str) -> int | None:
         """Twice the mid of the book as it stands (None unless live with both sides)."""
@@ -72,15 +107,22 @@ class BookActor(Actor):
         self.depth = depth
         self.stats = stats
         self.syncs = {symbol: sync_factory(symbol) for symbol in instruments}
-        stats.adopt(self.syncs)
+        self.restarted = stats.adopt(self.syncs)
         self.stale_after_ns = stale_after_ns
         self._states = {symbol: BookState.SYNCING for symbol in instruments}
         self._asked: dict[str, int] = {}  # instrument → when its snapshot was asked for
         self._heard: dict[str, int] = {}  # instrument → when its venue last sent a book event
 
     async def start(self, ctx: ActorContext) -> None:
+        """Tell downstream the books are not live yet; a restarted book asks at once for fresh snapshots."""
+        now = ctx.clock.now_ns()
+        for symbol in self.syncs:
+            await ctx.emit("status", BookStatus(symbol, now, BookState.SYNCING, "book started"))
+            if self.restarted:   # the crash began an outage: it lasts until the book is live again
+                self.stats.went(symbol, BookState.SYNCING, now)
+                self._asked[symbol] = now
+                await ctx.emit("resync", ResyncRequest(symbol, now, "restart"))
         if self.stale_after_ns:
-            now = ctx.clock.now_ns()
             self._heard = dict.fromkeys(self.syncs, now)
             self._check_staleness_at(ctx, now)
 
@@ -130,6 +172,7 @@ class BookActor(Actor):
         for symbol, sync in syncs.items():
             if sync.state is not self._states[symbol]:
                 self._states[symbol] = sync.state
+                self.stats.went(symbol, sync.state, ts)
                 await ctx.emit("status", BookStatus(symbol, ts, sync.state))
             if sync.state is not BookState.LIVE and symbol in wanted and symbol not in self._asked:
                 self._asked[symbol] = ts

@@ -1,59 +1,111 @@
 """The replay feed: the source of a replay, and the driver of its virtual clock.
 
 It reads recorded (or synthetic) frames already decoded by the venue codec, groups them into batches that
-follow the data and the clock (a batch never spans a `batch_ns` window, and is cut before any message the
-clock has due), moves the clock to each batch's last event, hands the batch to the book in one hop, and
+follow the data and the clock (a batch never spans a `batch_ns` window, what the clock has due before a
+batch's first event is delivered before it, and a batch is cut before any message the clock has due within
+it), moves the clock to each batch's last event, hands the batch to the book in one hop, and
 waits until the whole pipeline has handled it. Batches therefore never depend on the scheduler's timing,
 and the same recording gives the same run.
 
-The event source outlives the actor: a restarted feed goes on where its predecessor stopped (the batch the
-crashed one held is lost, and the book sees the gap).
+It also serves what a venue's REST snapshot serves live: a book that asks for a resync (after a gap, a
+checksum failure, its own restart) gets the book rebuilt from the recording as it stands at the feed's
+position, in the next step. Requests are read only once the pipeline is idle, so they are served at the
+same point of the data in every run.
+
+A crash costs the feed one event. Its position is a count of the events it handed over (`delivered`), not a
+half-read generator: a restarted feed reopens the recording there, and skips the event that was in hand when
+it crashed (a dead letter, as for any actor).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any
 
 import trio
 
-from engine.messages import MarketBatch, MarketEvent
-from engine.runtime import ActorContext, VirtualClock
+from engine.messages import MarketBatch, MarketEvent, ResyncRequest
+from engine.runtime import ActorContext, InjectedCrash, InjectedFault, VirtualClock
 
 
 class ReplayFeed:
-    def __init__(self, events: Iterator[tuple[int, MarketEvent]], clock: VirtualClock, batch_ns: int,
-                 finished: trio.Event):
-        self.events = events
+    def __init__(self, source: Any, clock: VirtualClock, batch_ns: int, finished: trio.Event,
+                 rebuilder: Any = None):
+        self.source = source            # events(skip=n): a fresh reading of the recording from event n
         self.clock = clock
         self.batch_ns = batch_ns
         self.finished = finished
+        self.rebuilder = rebuilder      # snapshot(instrument, upto, ts_ns): the book rebuilt from the recording
+        self.delivered = 0              # events handed to the book, dead letters included
         self.batches = 0
+        self.snapshots_served = 0
+        self.dead: set[int] = set()     # positions of the events set aside as dead letters
 
     async def run(self, ctx: ActorContext) -> None:
         ctx.started()
-        clock, batch_ns = self.clock, self.batch_ns
+        clock, batch_ns, dead = self.clock, self.batch_ns, self.dead
+        crashes = ctx.crashes if ctx.crashes is not None and ctx.crashes.watches(ctx.name) else None
         pending: list[MarketEvent] = []
         window_end = last_ts = 0
         cut_at = None  # the batch ends before this time: its window's end, or a message due on the clock
-        for ts, event in self.events:
+        position = self.delivered
+        for ts, event in self.source.events(skip=position):
+            if position in dead:
+                position += 1
+                continue
             if pending and ts >= cut_at:
-                await self._deliver(ctx, last_ts, pending)
+                await self._deliver(ctx, last_ts, pending, position)
                 pending = []
             if not pending:
-                window_end = (ts // batch_ns + 1) * batch_ns
                 due = clock.next_due_ns()  # only a delivery can schedule: read it once per batch
+                if due is not None and due < ts:
+                    await clock.advance_to(ts - 1)   # what falls due before the batch's first event, first
+                    due = clock.next_due_ns()
+                window_end = (ts // batch_ns + 1) * batch_ns
                 cut_at = window_end if due is None or due > window_end else max(due, ts + 1)
+            if crashes is not None:
+                try:
+                    crashes.on_message(ctx.name)
+                except InjectedFault as error:
+                    dead.add(position)
+                    ctx.dead_letter(event, error)
+                    raise
             pending.append(event)
             last_ts = ts
+            position += 1
         if pending:
-            await self._deliver(ctx, last_ts, pending)
+            await self._deliver(ctx, last_ts, pending, position)
         await clock.advance_to(last_ts)
+        await self._serve_requests(ctx)
         self.finished.set()
 
-    async def _deliver(self, ctx: ActorContext, ts: int, events: list[MarketEvent]) -> None:
-        if ctx.crashes is not None:
-            for _ in events:
-                ctx.crashes.on_message(ctx.name)
+    async def _deliver(self, ctx: ActorContext, ts: int, events: list[MarketEvent], position: int) -> None:
         await self.clock.advance_to(ts)
         await ctx.emit("market", MarketBatch(ts, tuple(events)))
+        self.delivered = position
         self.batches += 1
         await self.clock.quiescence.wait_idle()
+        await self._serve_requests(ctx)
+
+    async def _serve_requests(self, ctx: ActorContext) -> None:
+        """Answer the books' resync requests with the book rebuilt from the recording at this position."""
+        inbox = ctx.inbox
+        if inbox is None or not len(inbox):
+            return
+        wanted: dict[str, ResyncRequest] = {}
+        for msg in inbox.take_waiting():
+            if type(msg) is InjectedCrash:
+                ctx.crashes.fired(ctx.name)
+                raise InjectedFault(f"fault injected into {ctx.name!r} at {msg.due_ns} ns")
+            if type(msg) is ResyncRequest:
+                wanted.setdefault(msg.instrument, msg)
+        if self.rebuilder is None:
+            return
+        now = self.clock.now_ns()
+        snapshots = []
+        for instrument in sorted(wanted):
+            snapshot = self.rebuilder.snapshot(instrument, self.delivered, now)
+            if snapshot is not None:
+                snapshots.append(snapshot)
+        if snapshots:
+            await ctx.emit("market", MarketBatch(now, tuple(snapshots)))
+            self.snapshots_served += len(snapshots)
+            await self.clock.quiescence.wait_idle()

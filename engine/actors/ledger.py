@@ -1,34 +1,33 @@
-"""The ledger actor: accounts fills into the portfolio and execution statistics.
+"""The ledger actor: folds the order manager's journaled fills and order updates, and tells the risk gate each
+instrument's exposure.
 
-Its state belongs to the session (it is what the run report is made from) and outlives restarts.
+It receives journal entries (the journal hands them over once they are durable), never fills sent by hand,
+so nothing between the order manager's journal and its sends can make it miss one. A fresh incarnation folds
+the journal from the start, then skips what its mailbox hands it again (`Ledger` counts each entry once).
 """
 from __future__ import annotations
 
-from engine.messages import Fill, OrderUpdate
+from typing import Any, Mapping
+
+from engine.model.ledger import FOLDED, Ledger
 from engine.model.numbers import Instrument
-from engine.model.portfolio import Portfolio
-from engine.report.tca import ExecutionStats
 from engine.runtime import Actor, ActorContext
 
 
-class Ledger:
-    def __init__(self, instruments: dict[str, Instrument]):
-        self.instruments = instruments
-        self.portfolio = Portfolio()
-        self.stats = ExecutionStats()
-
-
 class LedgerActor(Actor):
-    def __init__(self, ledger: Ledger):
-        self.ledger = ledger
+    def __init__(self, journal: Any, instruments: Mapping[str, Instrument]):
+        self.journal = journal
+        self.ledger = Ledger(instruments)
 
-    async def handle(self, batch: list, ctx: ActorContext) -> None:
-        ledger = self.ledger
-        for msg in batch:
-            kind = type(msg)
-            if kind is Fill:
-                instrument = ledger.instruments[msg.instrument]
-                ledger.portfolio.apply_fill(msg, instrument)
-                ledger.stats.on_fill(msg, instrument)
-            elif kind is OrderUpdate:
-                ledger.stats.on_order(msg, ledger.instruments[msg.instrument])
+    async def start(self, ctx: ActorContext) -> None:
+        entries = await self.journal.read(kinds=FOLDED)
+        self.ledger.fold(entries)
+        now = ctx.clock.now_ns()
+        for instrument in self.ledger.instruments:
+            await ctx.emit("exposure", self.ledger.exposure(instrument, now))
+
+    async def handle(self, batch, ctx: ActorContext) -> None:
+        touched = self.ledger.fold(batch)
+        now = ctx.clock.now_ns()
+        for instrument in sorted(touched):
+            await ctx.emit("exposure", self.ledger.exposure(instrument, now))

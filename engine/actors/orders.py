@@ -1,48 +1,58 @@
 """The order manager actor: the only writer of order state.
 
-Child orders from the router become orders under idempotent client order ids and go to their venue;
-execution reports from the venue move the orders' state machines. Every change goes out as an order
-update and, for fills, a fill; the exposure of each instrument it touched goes to the risk gate.
-The order table is owned by the session and outlives restarts of this actor (a journal will rebuild it).
+A thin loop around `engine.model.order_manager.OrderManager`: each message is decided by the pure core, journaled
+with what it decided, and only then are the venue requests sent and the timers set (`JournaledActor`). A fresh
+incarnation (the first, or one restarted after a crash, or a new engine process resuming a journal) rebuilds
+its order table by replaying its journaled inputs, then asks the venue for its account of our orders before it
+takes new ones. Fills and order updates reach the ledger through the journal, not from here, so no crash
+between journaling and sending can make the ledger miss one.
 """
 from __future__ import annotations
 
-from engine.messages import ChildOrder, ExecutionReport
-from engine.model.orders import IllegalTransition, OrderTable
-from engine.runtime import Actor, ActorContext
+from typing import Any, Callable
+
+from engine.actors.journaled import JournaledActor, Staged
+from engine.messages import BookView, VenueSession
+from engine.model.order_manager import INPUTS, Decisions, OrderManager
+from engine.runtime import ActorContext
 
 
-class OrderManagerActor(Actor):
-    def __init__(self, table: OrderTable, positions: dict[str, int]):
-        self.table = table
-        self.positions = positions
-        self.illegal_reports = 0
+class OrderManagerActor(JournaledActor):
+    def __init__(self, journal: Any, make_core: Callable[[], OrderManager]):
+        super().__init__(journal)
+        self.make_core = make_core
+        self.core: OrderManager | None = None
 
-    async def handle(self, batch: list, ctx: ActorContext) -> None:
-        table = self.table
-        touched: dict[str, None] = {}
-        for msg in batch:
-            if type(msg) is ChildOrder:
-                order = table.create(msg)
-                touched[order.instrument] = None
-                await ctx.emit("updates", order.as_update())
-                await ctx.emit("venue", order.new_request())
-            elif type(msg) is ExecutionReport:
-                order = table.get(msg.client_order_id)
-                try:
-                    fill = table.apply(msg)
-                except IllegalTransition as exc:
-                    self.illegal_reports += 1
-                    ctx.log.error("report refused: %s", exc)
-                    continue
-                if order is None:
-                    ctx.log.warning("report for unknown order %s", msg.client_order_id)
-                    continue
-                touched[order.instrument] = None
-                if fill is not None:
-                    self.positions[fill.instrument] = self.positions.get(fill.instrument, 0) + fill.side.sign * fill.qty
-                    await ctx.emit("fills", fill)
-                await ctx.emit("updates", order.as_update())
+    async def start(self, ctx: ActorContext) -> None:
+        core = self.core = self.make_core()
+        entries = await self.journal.read(actors=[ctx.name], kinds=INPUTS)
+        replayed = core.rebuild(entries, self.journal.run_id)
+        if replayed:
+            ctx.log.info("rebuilt %d orders from %d journaled inputs", len(core.table), replayed)
+        staged = Staged()
         now = ctx.clock.now_ns()
-        for instrument in touched:
-            await ctx.emit("exposure", table.exposure(instrument, self.positions.get(instrument, 0), now))
+        self._take(VenueSession(core.venue, now, "order manager started"), now, staged)
+        await self.commit(staged, ctx)
+
+    def decide(self, msg: Any, ctx: ActorContext, staged: Staged) -> None:
+        now = ctx.clock.now_ns()
+        if type(msg) is BookView:
+            for cancel in self.core.on_view(msg, now):
+                self._take(cancel, now, staged)
+        elif self.core.must_wait(msg):
+            ctx.inbox.defer(msg)
+        else:
+            self._take(msg, now, staged)
+
+    def _take(self, msg: Any, now: int, staged: Staged) -> None:
+        out = Decisions()
+        self.core.handle(msg, now, out)
+        staged.rows.append((now, msg))
+        staged.rows.extend((now, fact) for fact in out.journal)
+        staged.sends.extend(("venue", request) for request in out.venue)
+        staged.sends.extend(("control", news) for news in out.control)
+        staged.timers.extend(out.timers)
+        staged.restore_deferred = staged.restore_deferred or out.restore_deferred
+
+    def after_batch(self, ctx: ActorContext) -> None:
+        ctx.inbox.watch_state = self.core.wants_views()

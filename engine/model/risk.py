@@ -28,8 +28,9 @@ class RiskLimits:
 class RiskGate:
     """The pure risk state: exposures, latest mids, the kill switch, and the decision for a signal."""
 
-    def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument]):
+    def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument], parent_prefix: str = "P"):
         self.limits = limits
+        self.parent_prefix = parent_prefix  # parent ids are the prefix and a count: give each run its own
         self.instruments = instruments
         self.exposures: dict[str, Exposure] = {}
         self.mids_x2: dict[str, int] = {}
@@ -76,7 +77,7 @@ class RiskGate:
             return self._reject(sig, "max_position",
                                 f"position could reach {worst}, beyond {limits.max_position}")
         self.approved += 1
-        return ParentOrder(f"P{self.approved}", sig.instrument, side, qty, limit, sig.urgency, sig.ts_ns,
+        return ParentOrder(f"{self.parent_prefix}{self.approved}", sig.instrument, side, qty, limit, sig.urgency, sig.ts_ns,
                            sig.mid_x2)
 
     def _reject(self, sig: Signal, rule: str, detail: str) -> RiskRejection:

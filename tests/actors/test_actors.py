@@ -3,21 +3,37 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+import trio
+
 from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
 from engine.actors.book import BookActor, BookStats
 from engine.actors.orders import OrderManagerActor
+from engine.journal import Journal
 from engine.actors.risk import RiskActor
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, ChildOrder, DepthDiff, ExecType,
                              ExecutionReport, Exposure, Fill, MarketBatch, NewOrderRequest, OrderType,
-                             OrderUpdate, Side, Signal, TimeInForce, TopOfBook, Trade, Urgency)
+                             OrderUpdate, ReconcileReply, Side, Signal, TimeInForce, TopOfBook, Trade, Urgency)
 from engine.model.numbers import Instrument
+from engine.model.ledger import FOLDED, Ledger
+from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
 from engine.model.risk import RiskGate, RiskLimits
 from engine.runtime import ActorContext, Mailbox, VirtualClock
 
 BTC = Instrument("BTC/USDT", "binance", "BTCUSDT", "BTC", "USDT", 2, 3)
+
+
+@pytest.fixture
+async def journal(tmp_path):
+    """A real journal with its writer service running."""
+    with Journal.open(tmp_path / "journal.sqlite", sync="normal", scenario="test", started_ns=0) as journal:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(journal.run)
+            yield journal
+            nursery.cancel_scope.cancel()
 
 
 class Capture:
@@ -75,9 +91,9 @@ async def test_book_checks_the_venue_top_of_book_and_drops_a_book_that_disagrees
     assert out["status"].sent[-1].state is BookState.STALE
 
 
-async def test_risk_refuses_signals_while_the_book_is_stale():
+async def test_risk_refuses_signals_while_the_book_is_stale_and_journals_each_decision(journal):
     gate = RiskGate(RiskLimits(Decimal("1000000"), 10_000, 50, 10), {"BTC/USDT": BTC})
-    actor = RiskActor(gate)
+    actor = RiskActor(journal, gate)
     ctx, out = context("risk", "orders")
     view = BookView("BTC/USDT", 1, 1, ((9_900, 5),), ((10_100, 5),))
     signal = Signal("s", "BTC/USDT", 2, 1_000, Urgency.AGGRESSIVE, 20_000)
@@ -85,24 +101,68 @@ async def test_risk_refuses_signals_while_the_book_is_stale():
     assert out["orders"].sent == [] and gate.rejections["book_stale"] == 1
     await actor.handle([BookStatus("BTC/USDT", 2, BookState.LIVE), signal], ctx)
     assert out["orders"].sent[0].qty == 1_000
+    kinds = [type(e.msg).__name__ for e in await journal.read(actors=["risk"])]
+    assert kinds == ["Signal", "RiskRejection", "Signal", "ParentOrder"]
 
 
-async def test_order_manager_sends_the_order_then_accounts_fills_and_exposure():
-    actor = OrderManagerActor(OrderTable("t"), positions={})
-    ctx, out = context("orders", "venue", "updates", "fills", "exposure")
-    child = ChildOrder("P1", "binance", "BTC/USDT", Side.BUY, 3, 10_100, OrderType.LIMIT, TimeInForce.IOC, 1, 20_000)
+async def test_a_restarted_risk_gate_never_gives_a_parent_id_twice(journal):
+    ctx, out = context("risk", "orders")
+    signal = Signal("s", "BTC/USDT", 2, 1_000, Urgency.AGGRESSIVE, 20_000)
+    view = BookView("BTC/USDT", 1, 1, ((9_900, 5),), ((10_100, 5),))
+    for _ in range(2):   # an incarnation, then the next one after a crash
+        actor = RiskActor(journal, RiskGate(RiskLimits(Decimal("1000000"), 10_000, 50, 10), {"BTC/USDT": BTC}))
+        await actor.start(ctx)
+        await actor.handle([view, signal], ctx)
+    assert [p.parent_id for p in out["orders"].sent] == ["P1", "P2"]
+
+
+async def test_order_manager_journals_first_and_sends_second_and_the_ledger_follows_the_journal(journal):
+    clock = VirtualClock(start_ns=1000)
+    inbox, ledger_box = Mailbox("orders"), Mailbox("ledger")
+    journal.subscribe(FOLDED, ledger_box.deliver)
+    settings = ExecutionSettings()
+    actor = OrderManagerActor(journal, lambda: OrderManager(OrderTable("t"), ["BTC/USDT"], "binance", settings))
+    ctx, out = context("orders", "venue", "control", inbox=inbox, clock=clock)
+    await actor.start(ctx)
+    [reconcile] = out["venue"].sent
+    await actor.handle([ReconcileReply(reconcile.request_id, "binance", "BTC/USDT", 1000)], ctx)
+    child = ChildOrder("P1", "binance", "BTC/USDT", Side.BUY, 3, 10_100, OrderType.LIMIT, TimeInForce.IOC, 1, 20_000,
+                       child_id="P1.1")
     await actor.handle([child], ctx)
-    [request] = out["venue"].sent
-    assert isinstance(request, NewOrderRequest) and request.client_order_id == "t-1"
-    assert out["exposure"].sent[-1] == Exposure("BTC/USDT", 1000, 0, 3, 0)
-    fill = ExecutionReport("binance", "t-1", "1", ExecType.TRADE, 5, cum_qty=2, last_qty=2, last_price=10_100,
-                           fee=Decimal("0.2"), fee_asset="USDT")
-    expire = ExecutionReport("binance", "t-1", "1", ExecType.EXPIRED, 5, cum_qty=2)
+    request = out["venue"].sent[-1]
+    assert isinstance(request, NewOrderRequest) and request.client_order_id == "t-1-1"
+    fill = ExecutionReport("binance", "t-1-1", "1", ExecType.TRADE, 5, cum_qty=2, last_qty=2, last_price=10_100,
+                           fee=Decimal("0.2"), fee_asset="USDT", trade_id="77")
+    expire = ExecutionReport("binance", "t-1-1", "1", ExecType.EXPIRED, 5, cum_qty=2)
     await actor.handle([fill, fill, expire], ctx)  # the duplicate adds nothing
-    assert [f.qty for f in out["fills"].sent] == [2]
-    assert isinstance(out["fills"].sent[0], Fill)
-    assert out["exposure"].sent[-1] == Exposure("BTC/USDT", 1000, 2, 0, 0)
-    assert [u.state for u in out["updates"].sent if isinstance(u, OrderUpdate)][-1] == "expired"
+    entries = await journal.read(actors=["orders"])
+    assert [type(e.msg).__name__ for e in entries] == [
+        "VenueSession", "ReconcileReply", "ChildOrder", "OrderUpdate", "ExecutionReport", "Fill", "OrderUpdate",
+        "ExecutionReport", "ExecutionReport", "OrderUpdate"]
+    folded = await ledger_box.receive_batch()
+    ledger = Ledger({"BTC/USDT": BTC})
+    ledger.fold(folded)
+    assert ledger.exposure("BTC/USDT", 9) == Exposure("BTC/USDT", 9, 2, 0, 0)
+    assert [f.trade_id for f in ledger.fills] == ["77"]
+
+
+async def test_a_restarted_order_manager_rebuilds_its_orders_from_the_journal(journal):
+    clock = VirtualClock(start_ns=1000)
+    settings = ExecutionSettings()
+    core = lambda: OrderManager(OrderTable("t"), ["BTC/USDT"], "binance", settings)  # noqa: E731
+    child = ChildOrder("P1", "binance", "BTC/USDT", Side.BUY, 3, 10_100, OrderType.LIMIT, TimeInForce.GTC, 1, 20_000,
+                       child_id="P1.1")
+    first = OrderManagerActor(journal, core)
+    ctx, out = context("orders", "venue", "control", inbox=Mailbox("orders"), clock=clock)
+    await first.start(ctx)
+    await first.handle([ReconcileReply(out["venue"].sent[0].request_id, "binance", "BTC/USDT", 1000), child], ctx)
+    await first.handle([ExecutionReport("binance", "t-1-1", "1", ExecType.NEW, 5, cum_qty=0)], ctx)
+    second = OrderManagerActor(journal, core)
+    await second.start(ctx)
+    order = second.core.table.get("t-1-1")
+    assert order.state.value == "submitted" and second.core.must_wait(child)   # reconciles before it trades
+    await second.handle([child], ctx)
+    assert len(second.core.table) == 1          # the same child order again is the same order
 
 
 async def test_venue_asks_to_see_views_only_while_an_order_rests():
@@ -135,6 +195,7 @@ async def test_a_book_silent_for_too_long_is_dropped_as_stale_and_resynced_alone
         messages = [MarketBatch(clock.now_ns(), (btc,))] + (await inbox.receive_batch() if len(inbox) else [])
         await actor.handle(messages, ctx)
     assert [(s.instrument, s.state) for s in out["status"].sent] == [
+        ("BTC/USDT", BookState.SYNCING), ("ETH/USDT", BookState.SYNCING),   # said at start: not live yet
         ("BTC/USDT", BookState.LIVE), ("ETH/USDT", BookState.LIVE), ("ETH/USDT", BookState.STALE)]
     [request] = out["resync"].sent
     assert (request.instrument, request.reason) == ("ETH/USDT", "stale")
