@@ -296,4 +296,4 @@ def test_a_bad_venue_scenario_names_the_file_and_the_key(tmp_path: Path, change,
 def order(client_order_id: str, side: Side, qty: str, price: int = 0,
           order_type: OrderType = OrderType.LIMIT) -> NewOrderRequest:
     return NewOrderRequest(client_order_id, "binance", "BTC/USDT", side, BTC.qty(qty), price, order_type,
-                           TimeInForce.GTC, ts_ns=0)
+                           TimeInForce.GTC, ts_ns=time.time_ns())  # created now: the venue checks its timestamp

@@ -79,8 +79,14 @@ class BinanceClient:
     # ------------------------------------------------------------ orders
 
     async def place_order(self, req: NewOrderRequest) -> list[ExecutionReport] | VenueError:
-        """NEW, its immediate TRADEs and an EXPIRED remainder; a refusal is one REJECTED report."""
-        return await self._signed(partial(self.codec.new_order, req), partial(self.codec.parse_new_order, req))
+        """NEW, its immediate TRADEs and an EXPIRED remainder; a refusal is one REJECTED report.
+
+        The request is stamped with the order's creation time (`req.ts_ns`, on the venue's clock), not the time
+        it is sent: the venue refuses a new order older than its recvWindow, so an order it does not know once
+        that window has passed never reached it, however often the request was retried.
+        """
+        return await self._signed(lambda _now_ms: self.codec.new_order(req, self._timestamp_ms(req.ts_ns)),
+                                  partial(self.codec.parse_new_order, req))
 
     async def cancel_order(self, req: CancelRequest) -> list[ExecutionReport] | VenueError:
         return await self._signed(partial(self.codec.cancel, req), partial(self.codec.parse_cancel, req))
@@ -189,6 +195,10 @@ class BinanceClient:
         self.used_weight_1m = used_weight(response.headers)
         return parse(response.status_code, response.headers, response.content)
 
-    def _timestamp_ms(self) -> int:
-        """The venue's time now, as far as we know it, for a signed request's `timestamp`."""
-        return (self._now_ns() + self.clock_offset_ns) // _MS
+    def venue_time_ms(self) -> int:
+        """The venue's time now, as far as the measured offset tells (for the user stream's signature)."""
+        return self._timestamp_ms()
+
+    def _timestamp_ms(self, at_ns: int | None = None) -> int:
+        """The venue's time now (or at `at_ns` of ours), as far as we know it, for a signed request's `timestamp`."""
+        return ((self._now_ns() if at_ns is None else at_ns) + self.clock_offset_ns) // _MS

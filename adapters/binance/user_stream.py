@@ -16,7 +16,7 @@ import logging
 import random
 from decimal import Decimal
 from itertools import count
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import orjson
 import trio
@@ -24,7 +24,7 @@ from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from adapters.binance.signing import Credentials, sign
 from adapters.ws import Backoff
-from engine.messages import ExecType, ExecutionReport, Liquidity
+from engine.messages import ExecType, ExecutionReport, Liquidity, RunFailure, VenueSession
 from engine.model.numbers import Instrument
 from engine.runtime import ActorContext
 
@@ -66,12 +66,22 @@ def parse_execution_report(event: Mapping[str, Any], instruments: Mapping[str, I
         trade_id=str(trade_id) if exec_type is ExecType.TRADE and trade_id != -1 else "")
 
 
+AUTH_CODES = (-1022, -2014, -2015)
+"""Binance's refusals of a key or a signature (venues.md §1.5): fatal, not worth a reconnect."""
+
+
 class UserStream:
-    """The actor holding the user data stream of one account; reports go out on `reports`."""
+    """The actor holding the user data stream of one account; reports go out on `reports`.
+
+    Each subscription starts a new order stream: it says so (`VenueSession` on `reports`), so that the order
+    manager reconciles what the venue sent while the stream was down. A refusal of our credentials is sent on
+    `control` as a `RunFailure`: the run cannot go on without its orders' news.
+    """
 
     def __init__(self, url: str, credentials: Credentials, instruments: Mapping[str, Instrument], venue: str,
-                 backoff: Backoff | None = None):
+                 backoff: Backoff | None = None, venue_time_ms: Callable[[], int] | None = None):
         self.url = url
+        self.venue_time_ms = venue_time_ms  # the venue's clock as the order client measured it
         self.credentials = credentials
         self.by_venue_symbol = {inst.venue_symbol: inst for inst in instruments.values()}
         self.venue = venue
@@ -84,8 +94,8 @@ class UserStream:
         while True:
             try:
                 async with open_websocket_url(self.url) as ws:
-                    await ws.send_message(subscribe_request(self.credentials, ctx.clock.now_ns() // 1_000_000,
-                                                            next(self._ids)))
+                    now_ms = self.venue_time_ms() if self.venue_time_ms else ctx.clock.now_ns() // 1_000_000
+                    await ws.send_message(subscribe_request(self.credentials, now_ms, next(self._ids)))
                     while True:
                         await self._on_message(orjson.loads(await ws.get_message()), ctx)
             except (OSError, HandshakeError, ConnectionClosed, orjson.JSONDecodeError) as exc:
@@ -96,10 +106,15 @@ class UserStream:
         if type(message) is not dict:
             return
         if "error" in message:
-            log.error("%s: the venue refused the user data stream: %s", ctx.name, message["error"])
+            error = message["error"]
+            log.error("%s: the venue refused the user data stream: %s", ctx.name, error)
+            if type(error) is dict and error.get("code") in AUTH_CODES:
+                await ctx.emit("control", RunFailure(ctx.name, ctx.clock.now_ns(), f"{self.venue} refused our "
+                                                     f"credentials for the user data stream: {error}"))
             return
         if message.get("result") is not None:
-            self.backoff.reset()  # subscribed
+            self.backoff.reset()  # subscribed: a new stream, and what the old one missed must be reconciled
+            await ctx.emit("reports", VenueSession(self.venue, ctx.clock.now_ns(), "user data stream subscribed"))
         event = message.get("event")
         if type(event) is dict:
             report = parse_execution_report(event, self.by_venue_symbol, self.venue)

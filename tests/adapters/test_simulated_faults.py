@@ -76,7 +76,7 @@ def our_client(port: int, timeout_s: float = 5.0) -> BinanceClient:
 
 def order(client_order_id: str) -> NewOrderRequest:
     return NewOrderRequest(client_order_id, "binance", "BTC/USDT", Side.BUY, BTC.qty("0.01"), BTC.price("50000"),
-                           OrderType.LIMIT, TimeInForce.GTC, ts_ns=0)
+                           OrderType.LIMIT, TimeInForce.GTC, ts_ns=T0_NS)
 
 
 # ---------------------------------------------------------------- the plan
@@ -285,7 +285,7 @@ async def test_duplicated_and_reordered_execution_reports_over_the_websocket_api
         assert orjson.loads(await api.get_message())["result"] == {"subscriptionId": 0}
         async with our_client(port) as ours:   # a market buy taking two levels: NEW, TRADE, TRADE, balances
             await ours.place_order(NewOrderRequest("m-1", "binance", "BTC/USDT", Side.BUY, BTC.qty("0.3"), 0,
-                                                   OrderType.MARKET, TimeInForce.GTC, ts_ns=0))
+                                                   OrderType.MARKET, TimeInForce.GTC, ts_ns=T0_NS))
         with trio.fail_after(5):
             events = [orjson.loads(await api.get_message())["event"] for _ in range(5)]
     assert [(e["e"], e.get("x"), e.get("I")) for e in events] == [

@@ -77,7 +77,7 @@ def client(port: int, clock, secret: str = SECRET, **kw) -> BinanceClient:
 def order(client_order_id: str, side: Side, qty: str, price: str = "0", order_type: OrderType = OrderType.LIMIT,
           tif: TimeInForce = TimeInForce.GTC) -> NewOrderRequest:
     return NewOrderRequest(client_order_id, "binance", "BTC/USDT", side, BTC.qty(qty), BTC.price(price), order_type,
-                           tif, ts_ns=0)
+                           tif, ts_ns=T0_NS)  # created at the clock's time: the venue checks its timestamp
 
 
 def view(update_id: int, bids=BIDS, asks=ASKS) -> BookView:
