@@ -1,14 +1,17 @@
-"""The front door: `python -m engine run | verify-feed | record | venue ...`.
+"""The front door: `python -m engine run | chaos | verify-feed | record | venue ...`.
 
-Exit codes: 0 the run completed (verify-feed: the recording is consistent); 1 the engine failed while
-running (a supervisor gave up), or verify-feed found an integrity failure; 2 the input is unusable (a bad
-scenario, a missing recording, missing credentials), with a message that names the problem.
+Exit codes: 0 the run completed (verify-feed: the recording is consistent; chaos: no run broke an invariant);
+1 the engine failed while running (a supervisor gave up, the venue refused our credentials, orders did not
+settle at the end), or verify-feed found an integrity failure, or chaos found a violation; 2 the input is
+unusable (a bad scenario, a missing recording, missing credentials, a journal another engine holds), with a
+message that names the problem.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -16,6 +19,7 @@ import trio
 
 from engine import scenario as scenario_file
 from engine import session
+from engine.journal import JournalError
 from engine.replay.formats import RecordingFormatError
 from engine.runtime import SupervisorGaveUp
 from engine.verify import VENUES
@@ -40,14 +44,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"engine: {exc}", file=sys.stderr)
         return 2
     out_dir = Path(args.out) if args.out else Path("out") / scenario.name
+    journal = Path(args.journal) if args.journal else None
     try:
-        outcome = trio.run(session.run, scenario, out_dir)
+        outcome = trio.run(partial(session.run, scenario, out_dir, journal=journal,
+                                   kill_at_write=args.kill_at_write))
     except FileNotFoundError as exc:
         print(f"engine: {args.scenario}: {exc}", file=sys.stderr)
         return 2
-    except scenario_file.ScenarioError as exc:
+    except (scenario_file.ScenarioError, JournalError) as exc:
         print(f"engine: {exc}", file=sys.stderr)
         return 2
+    except session.RunFailed as exc:
+        path = write_report(exc.report, out_dir)
+        print(f"engine: run failed: {exc}", file=sys.stderr)
+        print(f"report: {path}", file=sys.stderr)
+        return 1
     except BaseException as exc:  # noqa: BLE001 - report what stopped the engine, then exit non-zero
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -65,9 +76,32 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"realized P&L {report['realized_pnl']}, position {report['position']}")
     restarts = {k: v for k, v in report["actor_restarts"].items() if v}
     if restarts:
-        print(f"actor restarts: {restarts}")
+        dead = {k: v for k, v in report["dead_letters"].items() if v}
+        print(f"actor restarts: {restarts}; dead letters: {dead or 'none'}")
     print(f"report: {path}")
     return 0
+
+
+def _load_for(path: str, kinds: tuple[str, ...], purpose: str) -> scenario_file.Scenario | None:
+    """The scenario at `path` if its feed is one of `kinds`; else None, having said why on stderr."""
+    try:
+        scenario = scenario_file.load(path)
+        if scenario.feed.kind not in kinds:
+            raise scenario_file.ScenarioError(f"{path}: [feed] kind must be {' or '.join(map(repr, kinds))} "
+                                              f"{purpose}, got {scenario.feed.kind!r}")
+    except scenario_file.ScenarioError as exc:
+        print(f"engine: {exc}", file=sys.stderr)
+        return None
+    return scenario
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from engine import chaos
+    scenario = _load_for(args.scenario, ("synthetic", "recording"), "for chaos, which replays it")
+    if scenario is None:
+        return 2
+    out = Path(args.out) if args.out else Path("out") / scenario.name / "chaos"
+    return chaos.main(scenario, args.runs, args.seed, out, kills=not args.no_kills)
 
 
 def cmd_verify_feed(args: argparse.Namespace) -> int:
@@ -90,13 +124,8 @@ def cmd_verify_feed(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     from engine import record
-    try:
-        scenario = scenario_file.load(args.scenario)
-        if scenario.feed.kind != "live":
-            raise scenario_file.ScenarioError(f"{args.scenario}: [feed] kind must be \"live\" to record, "
-                                              f"got {scenario.feed.kind!r}")
-    except scenario_file.ScenarioError as exc:
-        print(f"engine: {exc}", file=sys.stderr)
+    scenario = _load_for(args.scenario, ("live",), "to record")
+    if scenario is None:
         return 2
     out = Path(args.out) if args.out else Path("out") / scenario.name / "capture.gz"
     duration = args.duration if args.duration is not None else scenario.feed.duration_s
@@ -131,7 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run a scenario headless and write its report")
     run.add_argument("scenario", help="the scenario file (TOML)")
     run.add_argument("--out", help="directory for report.json and generated feeds (default out/<scenario name>)")
+    run.add_argument("--journal", help="the journal to create or resume (default: <out>/journal.sqlite, made "
+                                       "afresh for a replay)")
+    run.add_argument("--kill-at-write", type=int, help=argparse.SUPPRESS)  # chaos: SIGKILL at this journal row
     run.set_defaults(func=cmd_run)
+    cha = commands.add_parser("chaos", help="crash actors, fail the venue and kill the engine at random, seeded; "
+                                             "check the engine against the venue after every run")
+    cha.add_argument("scenario", help="a replayed scenario (synthetic or recording)")
+    cha.add_argument("--runs", type=int, default=20, help="how many runs (default 20)")
+    cha.add_argument("--seed", type=int, default=1, help="run i draws its schedule from seed + i (default 1)")
+    cha.add_argument("--out", help="directory for the runs' reports and journals (default out/<name>/chaos)")
+    cha.add_argument("--no-kills", action="store_true", help="only in-process runs: no engine kills")
+    cha.set_defaults(func=cmd_chaos)
     rec = commands.add_parser("record", help="record a live feed into the project's capture format")
     rec.add_argument("scenario", help="a scenario whose [feed] kind is \"live\"")
     rec.add_argument("--out", help="the capture file to write (default out/<scenario name>/capture.gz)")

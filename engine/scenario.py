@@ -67,12 +67,41 @@ class VenueSpec:
     url: str = ""                             # a Binance-protocol venue's REST base URL; "" = in process
     api_key_env: str = "BINANCE_API_KEY"      # the environment variables holding its credentials
     secret_env: str = "BINANCE_API_SECRET"
+    ws_api_url: str = ""                      # its WebSocket API (the user data stream), a setting of its own
+    timeout_s: float = 10.0                   # an HTTP request unanswered this long has an unknown outcome
+    recv_window_ns: int = 5_000_000_000       # the in-process venue refuses requests older than this
+    seed: int = 0                             # the in-process venue's fault draws
+    faults: tuple["SimFaultSpec", ...] = ()   # the in-process venue's faults
 
 
 @dataclass(frozen=True)
 class FaultSpec:
+    """One `[[faults]]` entry: crash `actor` at its N-th message, at a time of the run, or at seeded random."""
     actor: str
-    after_events: int
+    after_events: int | None = None
+    at_ns: int | None = None                  # from the run's first event
+    rate_ppm: int = 0
+    seed: int = 0
+    times: int = 1
+
+
+@dataclass(frozen=True)
+class ExecutionSpec:
+    """`[execution]`: how the order manager treats orders (times in ns of the run's clock)."""
+    cancel_on_exit: bool = True
+    ack_timeout_ns: int = 5_000_000_000
+    requery_ns: int = 1_000_000_000
+    reconcile_timeout_ns: int = 5_000_000_000
+    order_ttl_ns: int = 0
+    chase_ticks: int = 0
+    settle_timeout_ns: int = 60_000_000_000
+
+
+@dataclass(frozen=True)
+class JournalSpec:
+    """`[journal]`: where the run's journal is (None: in its output folder) and how durable each write is."""
+    path: Path | None = None
+    sync: str | None = None                   # "full" or "normal"; None: normal for replays, full for live
 
 
 @dataclass(frozen=True)
@@ -87,9 +116,12 @@ class Scenario:
     book_depth: int
     faults: tuple[FaultSpec, ...] = field(default=())
     book_stale_after_ns: int | None = None  # a book silent this long is dropped and resynced
+    execution: ExecutionSpec = ExecutionSpec()
+    journal: JournalSpec = JournalSpec()
+    resync_within_ns: int = 5_000_000_000   # a crashed book must be live again within this (chaos checks it)
 
 
-ACTORS = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger")
+ACTORS = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger", "user_stream")
 
 
 class _Reader:
@@ -179,6 +211,7 @@ def load(path: str | Path) -> Scenario:
         max_slippage_bps=risk_table.int("max_slippage_bps", minimum=0),
     )
     venue_table = root.table_("venue")
+    venue_faults = venue_table._get("faults", [], (list,), "a list of [[venue.faults]] tables")
     venue = VenueSpec(
         name=venue_table.str("name", "binance"),
         maker_fee=venue_table.decimal("maker_fee"),
@@ -187,14 +220,48 @@ def load(path: str | Path) -> Scenario:
         url=venue_table.str("url", ""),
         api_key_env=venue_table.str("api_key_env", "BINANCE_API_KEY"),
         secret_env=venue_table.str("secret_env", "BINANCE_API_SECRET"),
+        ws_api_url=venue_table.str("ws_api_url", ""),
+        timeout_s=venue_table.int("timeout_ms", 10_000, minimum=1) / 1000,
+        recv_window_ns=venue_table.int("recv_window_ms", 5_000, minimum=1) * 1_000_000,
+        seed=venue_table.int("seed", 0),
+        faults=tuple(_sim_fault(path, i, table, tuple(k.value for k in FaultKind))
+                     for i, table in enumerate(venue_faults)),
     )
     if venue.url and not venue.url.startswith(("http://", "https://")):
         raise venue_table.error("url", f"must start with http:// or https://, got {venue.url!r}")
+    if venue.url and not venue.ws_api_url:
+        raise venue_table.error("ws_api_url", "is required with url: the venue's WebSocket API address "
+                                              "(Binance: wss://ws-api.binance.com:443/ws-api/v3)")
+    if venue.ws_api_url and not venue.ws_api_url.startswith(("ws://", "wss://")):
+        raise venue_table.error("ws_api_url", f"must start with ws:// or wss://, got {venue.ws_api_url!r}")
     book = _Reader(path, doc.get("book", {}), "book")
     faults = tuple(_fault(path, i, table) for i, table in enumerate(doc.get("faults", [])))
     stale_after_ms = book.int("stale_after_ms", 0, minimum=0)
     return Scenario(name, path, instruments, feed, strategy, risk, venue,
-                    book.int("depth", 20, minimum=1), faults, stale_after_ms * 1_000_000 or None)
+                    book.int("depth", 20, minimum=1), faults, stale_after_ms * 1_000_000 or None,
+                    _execution(_Reader(path, doc.get("execution", {}), "execution")),
+                    _journal(path, _Reader(path, doc.get("journal", {}), "journal")),
+                    book.int("resync_within_ms", 5_000, minimum=1) * 1_000_000)
+
+
+def _execution(r: _Reader) -> ExecutionSpec:
+    ms = 1_000_000
+    return ExecutionSpec(
+        cancel_on_exit=r.bool("cancel_on_exit", True),
+        ack_timeout_ns=r.int("ack_timeout_ms", 5_000, minimum=1) * ms,
+        requery_ns=r.int("requery_ms", 1_000, minimum=1) * ms,
+        reconcile_timeout_ns=r.int("reconcile_timeout_ms", 5_000, minimum=1) * ms,
+        order_ttl_ns=r.int("order_ttl_ms", 0, minimum=0) * ms,
+        chase_ticks=r.int("chase_ticks", 0, minimum=0),
+        settle_timeout_ns=r.int("settle_timeout_ms", 60_000, minimum=1) * ms)
+
+
+def _journal(path: Path, r: _Reader) -> JournalSpec:
+    where = r.table.get("path")
+    if where is not None and not isinstance(where, str):
+        raise r.error("path", f"must be a file path, got {where!r}")
+    return JournalSpec(path=(path.parent / where).resolve() if where else None,
+                       sync=r.str("sync", choices=("full", "normal")) if "sync" in r.table else None)
 
 
 def _instruments(path: Path, doc: dict[str, Any]) -> dict[str, Instrument]:
@@ -267,7 +334,21 @@ def _fault(path: Path, i: int, table: Any) -> FaultSpec:
     if not isinstance(table, dict):
         raise ScenarioError(f"{path}: [[faults]] entry {i} must be a table")
     r = _Reader(path, table, f"faults[{i}]")
-    return FaultSpec(r.str("actor", choices=ACTORS), r.int("after_events", minimum=1))
+    actor = r.str("actor", choices=ACTORS)
+    given = [key for key in ("after_events", "at_ms", "rate") if key in table]
+    if len(given) != 1:
+        raise r.error("after_events", "give exactly one of after_events (the N-th message the actor receives), "
+                                      f"at_ms (a time from the run's first event) or rate; got {given or 'none'}")
+    times = r.int("times", 1, minimum=1)
+    if "after_events" in table:
+        return FaultSpec(actor, after_events=r.int("after_events", minimum=1), times=times)
+    if "at_ms" in table:
+        return FaultSpec(actor, at_ns=r.int("at_ms", minimum=0) * 1_000_000, times=times)
+    rate = r.decimal("rate")
+    ppm = rate * 1_000_000
+    if rate > 1 or ppm != ppm.to_integral_value():
+        raise r.error("rate", f"must be a probability from 0 to 1 with at most 6 decimals, got {table['rate']!r}")
+    return FaultSpec(actor, rate_ppm=int(ppm), seed=r.int("seed", 0), times=times)
 
 
 # ---------------------------------------------------------------- a simulated venue served on its own

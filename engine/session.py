@@ -1,71 +1,84 @@
-"""One run of a scenario: build the supervision tree, drive its feed (a replay or a live connection), and
-make the report.
+"""One run of a scenario: open its journal, build the supervision tree, drive its feed (a replay or a live
+connection), end it cleanly, and make the report from the journal.
 
 The tree, every actor under it, started from the sinks to the source so that nobody sends into an actor
 that is not there yet:
 
     root (one_for_one)
-    ├── execution (one_for_all): ledger, venue, orders
+    ├── execution (one_for_one): ledger, venue, orders [, user_stream]
     ├── decision (rest_for_one): router, risk, strategy
     └── market (rest_for_one): book, feed
 
 and the edges between them, each with its policy when the receiver is behind:
 
     feed ─block─▶ book ─conflate─▶ strategy ─block─▶ risk ─block─▶ router ─block─▶ orders ─link─▶ venue
-                  book ─latest─▶ risk, router, venue (views);  book ─block─▶ risk (status)
-                  book ─block─▶ feed (resync requests, live feeds only)
-                  venue ─link─▶ orders ─block─▶ ledger (updates, fills);  orders ─latest─▶ risk (exposure)
+                  book ─latest─▶ risk, router, venue (views);  book ─latest─▶ risk (status)
+                  book ─block─▶ feed (resync requests: a REST snapshot live, one rebuilt from the recording in a replay)
+                  venue ─link─▶ orders;  orders ─block─▶ session (settled, run failures)
+                  orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk (exposure)
 
-A link is the scenario's latency on the clock when the venue is the in-process simulated one, and a plain
-blocking edge when the venue is reached over HTTP through the Binance order gateway (the network is the
-latency then).
+Each truth has one owner that rebuilds it on restart: the order manager its orders (from the journal, then
+reconciled with the venue), the ledger positions and cash (folded from the journal), the book its book (from a
+fresh snapshot), the venue its own records (the simulated venue belongs to the session, as an exchange
+outlives its clients). A link is the scenario's latency on the clock when the venue is the in-process simulated
+one, and a plain blocking edge when the venue is reached over HTTP through the Binance order gateway.
 
-A hop costs about ten book updates, so views reach only the strategy as events: the others keep the
-latest view as state and read it when an order wakes them (the venue is woken by views only while one
-of our orders rests on its book).
+A run ends when its feed does (a replay) or its duration has passed (a live feed). With `[execution]
+cancel_on_exit` (the default) the order manager then cancels every working order and the run waits, on the run's
+clock, until every order has settled; a run whose orders do not settle, or that an actor says cannot go on
+(the venue refused our credentials), ends with `RunFailed` and its report, never quietly.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import trio
 
-from adapters.binance.client import BinanceClient
-from adapters.binance.gateway import GatewayStats, OrderGateway
-from adapters.binance.orders import BinanceOrderCodec
-from adapters.binance.signing import Credentials
-from adapters.binance.user_stream import UserStream
+from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
-from adapters.venues import LiveMarketData, live_market_data, recorded_market_data
+from adapters.venues import live_market_data, recorded_market_data
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
 from engine.actors.feed import ReplayFeed
-from engine.actors.ledger import Ledger, LedgerActor
+from engine.actors.ledger import LedgerActor
 from engine.actors.orders import OrderManagerActor
 from engine.actors.risk import RiskActor
 from engine.actors.router import RouterActor
 from engine.actors.strategy import StrategyActor
-from engine.messages import Urgency
-from engine.model.numbers import format_decimal, format_fixed
+from engine.http_venue import HttpVenue
+from engine.journal import Journal
+from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, Urgency
+from engine.model.ledger import FOLDED
+from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
 from engine.model.risk import RiskGate, RiskLimits
 from engine.model.routing import SingleVenueRouter
 from engine.replay import synthetic
+from engine.replay.shadow_books import ShadowBooks
 from engine.replay.source import RecordedFeed
-from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, CrashPlan, CrashRule, LatestValueEdge,
-                            Lifecycle, LifecycleKind, LiveClock, Mailbox, Quiescence, Restart, Strategy,
-                            Supervisor, VirtualClock, actor_runner)
-from engine.scenario import ACTORS, Scenario, ScenarioError
+from engine.report.run import REPORTED, journal_section, venue_truth_section
+from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, CrashPlan, CrashRule, DelayedEdge,
+                            InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
+                            Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
+from engine.scenario import ACTORS, Scenario
 from engine.strategies.ema_cross import EmaCross
 
 MAILBOX_CAPACITY = 4096
+JOURNAL_FILE = "journal.sqlite"
+
+
+@dataclass
+class Evidence:
+    """What a check of the run against its venue needs beyond the report (the chaos command reads it)."""
+    fill_trade_ids: list[str]               # every fill the journal holds, by the venue's trade id
+    venue_trades: dict[str, dict[str, int]]  # the venue's own trades of ours: instrument → trade id → signed qty
+    received: dict[str, int]                 # messages each actor took in hand
+    reconciliations: int                     # the venue's answers to reconciliation requests
 
 
 @dataclass
@@ -73,6 +86,16 @@ class RunOutcome:
     report: dict[str, Any]
     frames: int
     wall_s: float
+    evidence: Evidence | None = None
+
+
+class RunFailed(Exception):
+    """The run could not do what its scenario asked; `report` is what it did."""
+
+    def __init__(self, reason: str, report: dict[str, Any], evidence: Evidence | None = None):
+        super().__init__(reason)
+        self.report = report
+        self.evidence = evidence
 
 
 def _by_instrument(msg: Any) -> tuple[str, str]:
@@ -90,29 +113,51 @@ def feed_files(scenario: Scenario, out_dir: Path) -> list[Path]:
     return [path]
 
 
+def journal_path(scenario: Scenario, out_dir: Path, given: Path | None) -> Path:
+    """Where the run journals: `--journal`, else `[journal] path`, else its output folder."""
+    return given or scenario.journal.path or out_dir / JOURNAL_FILE
+
+
+def open_journal(scenario: Scenario, out_dir: Path, given: Path | None, kill_at_write: int | None) -> Journal:
+    """Create or resume the run's journal. A replay's own journal (in its output folder, none named) is its
+    record of that run alone, so a new run of the replay starts it afresh; a named journal is always resumed."""
+    path = journal_path(scenario, out_dir, given)
+    live = scenario.feed.kind == "live"
+    if not live and given is None and scenario.journal.path is None:
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+    sync = scenario.journal.sync or ("full" if live else "normal")
+    return Journal.open(path, sync=sync, scenario=scenario.name, started_ns=time.time_ns(),
+                        kill_at_write=kill_at_write)
+
+
 @dataclass
 class _Market:
     """Where a run's market data comes from: a replay (virtual time) or a live feed (wall time)."""
     feed: Any                            # the feed child's run function
     restart: Restart
-    inbox: Mailbox | None                # resync requests, for a live feed
-    until_done: Any                      # awaitable factory: returns when the run is over
+    inbox: Mailbox                       # resync requests (and timed crashes)
+    until_done: Any                      # awaitable factory: returns when the feed is over
     summary: Any                         # callable: the report's account of the market data
+    first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
 
 
 def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Market, Any]:
     traded = scenario.instruments[scenario.feed.instrument]
     codec, sync_factory = recorded_market_data([traded], traded.venue_symbol)
     source = RecordedFeed(feed_files(scenario, out_dir), codec)
+    first_ts = next(iter(source.independent_events()), (0, None))[0]
+    rebuilder = ShadowBooks(source.independent_events, sync_factory, [traded.symbol])
     finished = trio.Event()
-    feed = ReplayFeed(iter(source), clock, scenario.feed.batch_ns, finished)
-    return _Market(feed.run, Restart.TRANSIENT, None, finished.wait, lambda: {
+    feed = ReplayFeed(source, clock, scenario.feed.batch_ns, finished, rebuilder)
+    inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
+    return _Market(feed.run, Restart.TRANSIENT, inbox, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
-        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns}}
-    ), sync_factory
+        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
+                   "snapshots_rebuilt": feed.snapshots_served}}, first_ts), sync_factory
 
 
-def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple[_Market, LiveMarketData]:
+def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple[_Market, Any]:
     spec = scenario.feed
     instrument = scenario.instruments[spec.instrument]
     venue = live_market_data(instrument.venue, [instrument], spec.stream_url, spec.rest_url, spec.silence_s,
@@ -124,20 +169,46 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple
                      lambda: trio.sleep(spec.duration_s), lambda: {
                          "events": stats.frames, "malformed_frames": stats.malformed,
                          "live": {"connects": stats.connects, "disconnects": stats.disconnects,
-                                  "silent_drops": stats.silent_drops, "resyncs_requested": stats.resyncs_requested}})
+                                  "silent_drops": stats.silent_drops, "resyncs_requested": stats.resyncs_requested}},
+                     clock.now_ns())
     return market, venue
 
 
-async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
-    """Run `scenario` to the end of its feed (a replay) or its duration (a live feed).
+def _crash_plan(scenario: Scenario) -> CrashPlan:
+    rules = []
+    for fault in scenario.faults:
+        rules.append(CrashRule(fault.actor, after_events=fault.after_events, at_ns=fault.at_ns,
+                               rate_ppm=fault.rate_ppm, seed=fault.seed, times=fault.times))
+    return CrashPlan(rules)
 
-    A replay's report holds no wall-clock figure: the same scenario and recording give the same bytes.
-    Orders go to the in-process simulated venue, or with `[venue] url` to a Binance-protocol venue over
-    HTTP (the simulated one served by `python -m engine venue`, for paper trading), with the API key and
-    secret read from the environment variables the scenario names.
+
+def _in_process_venue(scenario: Scenario) -> InProcessVenue:
+    venue = scenario.venue
+    faults = FaultPlan(venue.seed, [
+        FaultRule(FaultKind(f.kind), frozenset(f.at), f.rate_ppm, retry_after_s=f.retry_after_s, status=f.status,
+                  executed=f.executed, delay_ms=f.delay_ms, duration_ms=f.duration_ms) for f in venue.faults])
+    matching = MatchingEngine(scenario.instruments, venue.maker_fee, venue.taker_fee, venue.name)
+    return InProcessVenue(matching, faults, recv_window_ns=venue.recv_window_ns)
+
+
+def _settings(scenario: Scenario) -> ExecutionSettings:
+    spec = scenario.execution
+    return ExecutionSettings(ack_timeout_ns=spec.ack_timeout_ns, recv_window_ns=scenario.venue.recv_window_ns,
+                             requery_ns=spec.requery_ns, reconcile_timeout_ns=spec.reconcile_timeout_ns,
+                             order_ttl_ns=spec.order_ttl_ns, chase_ticks=spec.chase_ticks,
+                             tick_size={s: i.tick_size for s, i in scenario.instruments.items()})
+
+
+async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
+              kill_at_write: int | None = None) -> RunOutcome:
+    """Run `scenario` to the end of its feed (a replay) or its duration (a live feed), and report it.
+
+    The journal (`journal`, else the scenario's, else `out_dir/journal.sqlite`) is created or resumed first: a
+    resumed run rebuilds its orders and positions from it and reconciles with the venue before it trades, and
+    its report covers every run the journal holds. Raises `RunFailed` (with the report) when the run could not
+    do what the scenario asked.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    instruments = scenario.instruments
     live = scenario.feed.kind == "live"
     clock: Any = LiveClock() if live else VirtualClock()
     quiescence = Quiescence() if live else clock.quiescence
@@ -146,15 +217,26 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
         rest, sync_factory = venue_data.rest, venue_data.sync
     else:
         (market, sync_factory), rest = _replay(scenario, out_dir, clock), None
-    lifecycle = Lifecycle(clock.now_ns)
-    crashes = CrashPlan(CrashRule(f.actor, after_events=f.after_events) for f in scenario.faults)
-    box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
-    if market.inbox is not None:
-        box["feed"] = market.inbox
-    gateway = _gateway(scenario, clock) if scenario.venue.url else None
+    book = open_journal(scenario, out_dir, journal, kill_at_write)
+    try:
+        return await _run(scenario, book, clock, quiescence, market, sync_factory, rest, live)
+    finally:
+        book.close()
 
-    def conflate(name: str) -> ConflatingEdge:
-        return ConflatingEdge(box[name], _by_instrument)
+
+async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Quiescence, market: _Market,
+               sync_factory: Any, rest: Any, live: bool) -> RunOutcome:
+    instruments = scenario.instruments
+    lifecycle = Lifecycle(clock.now_ns)
+    crashes = _crash_plan(scenario)
+    box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
+    box["feed"] = market.inbox
+    control = Mailbox("session", MAILBOX_CAPACITY, Quiescence())   # the session reads it; it holds no replay up
+    prefix = _order_prefix(scenario.name)
+    gateway = HttpVenue(scenario, clock, prefix) if scenario.venue.url else None
+    simulated = None if gateway else _in_process_venue(scenario)
+    settings = _settings(scenario)
+    journal.subscribe(FOLDED, box["ledger"].deliver)
 
     def latest(name: str) -> LatestValueEdge:
         return LatestValueEdge(box[name], _by_instrument)
@@ -163,42 +245,37 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
         """An order link to or from the venue: the scenario's latency in process, the network's otherwise."""
         return BlockingEdge(box[name]) if gateway else DelayedEdge(box[name], clock, scenario.venue.latency_ns)
 
+    views = [ConflatingEdge(box["strategy"], _by_instrument), latest("risk"), latest("router"), latest("venue")]
+    if settings.chase_ticks:
+        views.append(latest("orders"))
     outputs = {
         "feed": {"market": [BlockingEdge(box["book"])]},
-        "book": {"views": [conflate("strategy"), latest("risk"), latest("router"), latest("venue")],
-                 "status": [BlockingEdge(box["risk"])],
-                 "resync": [BlockingEdge(box["feed"])] if "feed" in box else []},
+        "book": {"views": views, "status": [latest("risk")], "resync": [BlockingEdge(box["feed"])]},
         "strategy": {"signals": [BlockingEdge(box["risk"])]},
         "risk": {"orders": [BlockingEdge(box["router"])]},
         "router": {"orders": [BlockingEdge(box["orders"])]},
-        "orders": {"venue": [link("venue")],
-                   "updates": [BlockingEdge(box["ledger"])], "fills": [BlockingEdge(box["ledger"])],
-                   "exposure": [latest("risk")]},
-        "venue": {"reports": [link("orders")]},
-        "ledger": {},
+        "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
+        "venue": {"reports": [link("orders")], "control": [BlockingEdge(control)]},
+        "ledger": {"exposure": [latest("risk")]},
+        "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
-
-    # State that outlives restarts of its actor: the session owns it (until a journal rebuilds it).
     book_stats = BookStats()
-    ledger = Ledger(instruments)
-    order_table = OrderTable(prefix=_order_prefix(scenario.name))
-    positions: dict[str, int] = {}
-    simulated_venue = InProcessVenue(MatchingEngine(instruments, scenario.venue.maker_fee, scenario.venue.taker_fee,
-                                                    scenario.venue.name))
-    gate = RiskGate(RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position,
-                               scenario.risk.price_band_bps, scenario.risk.max_slippage_bps), instruments)
     strat = scenario.strategy
+    run_id = journal.run_id
+    since_ns = journal.runs[0].started_ns if live else 0
 
     def child(name: str, run: Any, restart: Restart = Restart.PERMANENT) -> ChildSpec:
         return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name])
 
     factories = {
-        "ledger": lambda: LedgerActor(ledger),
-        "venue": (lambda: OrderGateway(gateway[0], instruments, gateway[1])) if gateway
-        else (lambda: SimulatedVenueActor(simulated_venue)),
-        "orders": lambda: OrderManagerActor(order_table, positions),
+        "ledger": lambda: LedgerActor(journal, instruments),
+        "venue": (lambda: gateway.actor()) if gateway else (lambda: SimulatedVenueActor(simulated)),
+        "orders": lambda: OrderManagerActor(journal, lambda: OrderManager(
+            OrderTable(prefix, run_id), sorted(instruments), scenario.venue.name, settings, since_ns)),
         "router": lambda: RouterActor(SingleVenueRouter(scenario.venue.name)),
-        "risk": lambda: RiskActor(gate),
+        "risk": lambda: RiskActor(journal, RiskGate(
+            RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
+                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-")),
         "strategy": lambda: StrategyActor(lambda: EmaCross(
             "ema_cross", strat.instrument, strat.fast, strat.slow, strat.position, Urgency(strat.urgency),
             strat.long_only)),
@@ -209,8 +286,7 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
     spec["feed"] = child("feed", market.feed, market.restart)
     execution = ["ledger", "venue", "orders"]
     if gateway:  # what happens to our orders after their REST answer: the venue's user data stream
-        spec["user_stream"] = ChildSpec("user_stream", gateway[2].run,
-                                        outputs={"reports": [BlockingEdge(box["orders"])]})
+        spec["user_stream"] = child("user_stream", gateway.user_stream.run)
         execution.append("user_stream")
 
     def supervisor(name: str, names: list[str], strategy: Strategy) -> Supervisor:
@@ -218,81 +294,160 @@ async def run(scenario: Scenario, out_dir: Path) -> RunOutcome:
                           max_restarts=5, period_s=60, quiescence=quiescence, crashes=crashes)
 
     root = Supervisor("root", [
-        supervisor("execution", execution, Strategy.ONE_FOR_ALL).as_child(),
+        supervisor("execution", execution, Strategy.ONE_FOR_ONE).as_child(),
         supervisor("decision", ["router", "risk", "strategy"], Strategy.REST_FOR_ONE).as_child(),
         supervisor("market", ["book", "feed"], Strategy.REST_FOR_ONE).as_child(),
     ], clock=clock, lifecycle=lifecycle, max_restarts=3, period_s=60, quiescence=quiescence, crashes=crashes)
+    for actor, at_ns in crashes.timed():
+        due = market.first_ts_ns + at_ns
+        clock.deliver_at(due, box[actor], InjectedCrash(actor, due))
 
+    ending = _Ending(scenario, clock, live, control)
     started = time.perf_counter()
     try:
-        async with trio.open_nursery() as nursery:
+        async with trio.open_nursery() as services:
+            await services.start(journal.run)
             if live:
-                nursery.start_soon(clock.run)
+                services.start_soon(clock.run)
             async with trio.open_nursery() as tree:
                 root_ctx = await tree.start(root.serve)
-                await market.until_done()
+                tree.start_soon(ending.watch)
+                await ending.until(market.until_done())
+                if scenario.execution.cancel_on_exit and ending.failure is None:
+                    await ending.settle(box["orders"])
+                ending.stop_watching()
                 root_ctx.stop_requested.set()
-            nursery.cancel_scope.cancel()
+            truth = simulated.truth() if simulated else await gateway.truth(since_ns)
+            services.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
-            for client in (rest, gateway[0] if gateway else None):
+            for client in (rest, gateway.client if gateway else None):
                 if client is not None:
                     await client.aclose()
     wall_s = time.perf_counter() - started
 
-    report = _report(scenario, market.summary(), book_stats, ledger, order_table, gate, lifecycle, box)
+    entries = list(journal.entries(kinds=REPORTED))
+    mids = {symbol: book_stats.mid_x2(symbol) for symbol in instruments}
+    report = {
+        "scenario": scenario.name,
+        **market.summary(),
+        **journal_section(entries, instruments, mids),
+        "book": {**book_stats.as_dict(), **_liveness(book_stats, clock.now_ns())},
+        "conflations": {name: box[name].conflated for name in sorted(box)},
+        "actor_restarts": _per_actor(lifecycle, LifecycleKind.RESTARTED),
+        "dead_letters": _per_actor(lifecycle, LifecycleKind.DEAD_LETTER),
+        "crashes_injected": dict(sorted(crashes.injected.items())),
+        "journal": {"run_id": journal.run_id, "runs": len(journal.runs)},
+        "venue_truth": venue_truth_section(truth, instruments),
+    }
+    if simulated is not None:
+        report["venue_faults"] = simulated.faults_fired()
     if gateway:
-        report["gateway"] = {**dataclasses.asdict(gateway[1]), "user_stream_reports": gateway[2].events}
-    return RunOutcome(report, report["events"], wall_s)
+        report["gateway"] = gateway.stats_dict()
+    evidence = Evidence(
+        fill_trade_ids=[entry.msg.trade_id for entry in entries if type(entry.msg) is Fill],
+        venue_trades={symbol: dict(account.get("trades", {})) for symbol, account in truth.items()},
+        received=dict(crashes.received),
+        reconciliations=sum(1 for _ in journal.entries(actors=["orders"], kinds=[ReconcileReply])))
+    failure = ending.failure or _unsettled(report, scenario)
+    if failure:
+        report["failure"] = failure
+        raise RunFailed(failure, report, evidence)
+    return RunOutcome(report, report["events"], wall_s, evidence)
 
 
-def _gateway(scenario: Scenario, clock: Any) -> tuple[BinanceClient, GatewayStats, UserStream]:
-    """The HTTP client of a Binance-protocol venue and its user data stream, with the credentials the
-    scenario names in the environment."""
-    venue = scenario.venue
-    try:
-        credentials = Credentials.from_env(key_var=venue.api_key_env, secret_var=venue.secret_env)
-    except KeyError as exc:
-        raise ScenarioError(f"{scenario.path}: [venue] needs its credentials: {exc.args[0]}") from None
-    codec = BinanceOrderCodec(credentials, scenario.instruments.values(), venue=venue.name)
-    ws_url = "ws" + venue.url.removeprefix("http").rstrip("/") + "/ws-api/v3"
-    return (BinanceClient(codec, base_url=venue.url, now_ns=clock.now_ns), GatewayStats(),
-            UserStream(ws_url, credentials, scenario.instruments, venue.name))
+class _Ending:
+    """How a run ends: when its feed is over, after its orders settle, or at once when an actor says it cannot
+    go on (`RunFailure` on the session's mailbox)."""
+
+    def __init__(self, scenario: Scenario, clock: Any, live: bool, control: Mailbox):
+        self.scenario, self.clock, self.live, self.control = scenario, clock, live, control
+        self.failure: str | None = None
+        self.settled = trio.Event()
+        self._failed = trio.Event()
+        self._watching = trio.CancelScope()
+
+    async def watch(self) -> None:
+        """Read the session's mailbox until the run stops."""
+        with self._watching:
+            while True:
+                for msg in await self.control.receive_batch():
+                    self._take(msg)
+
+    def stop_watching(self) -> None:
+        self._watching.cancel()
+
+    def _take(self, msg: Any) -> None:
+        if type(msg) is OrdersSettled:
+            self.settled.set()
+        elif type(msg) is RunFailure and self.failure is None:
+            self.failure = f"{msg.actor}: {msg.reason}"
+            self._failed.set()
+
+    async def until(self, done: Any) -> None:
+        """Wait for `done` (the feed's end) or a failure, whichever comes first."""
+        async with trio.open_nursery() as nursery:
+            async def finish() -> None:
+                await done
+                nursery.cancel_scope.cancel()
+
+            async def fail() -> None:
+                await self._failed.wait()
+                nursery.cancel_scope.cancel()
+            nursery.start_soon(finish)
+            nursery.start_soon(fail)
+
+    async def settle(self, orders: Mailbox) -> None:
+        """Cancel every working order and wait, on the run's clock, until the order manager says all is settled."""
+        timeout_ns = self.scenario.execution.settle_timeout_ns
+        orders.deliver(CancelAll(self.clock.now_ns(), "end of run"))
+        if self.live:
+            with trio.move_on_after(timeout_ns / 1e9):
+                await self.until(self.settled.wait())
+            return
+        clock = self.clock
+        deadline = clock.now_ns() + timeout_ns
+        await clock.quiescence.wait_idle()
+        while not self.settled.is_set() and self.failure is None:
+            for msg in self.control.take_waiting():
+                self._take(msg)
+            if self.settled.is_set():
+                break
+            due = clock.next_due_ns()
+            if due is None or due > deadline:
+                break
+            await clock.advance_to(due)
+        for msg in self.control.take_waiting():
+            self._take(msg)
+
+
+def _unsettled(report: dict[str, Any], scenario: Scenario) -> str | None:
+    """Why the run did not end as asked: orders left open or unresolved after its cancel-all, or a replayed
+    book that never came back."""
+    dead = [symbol for symbol, live in report["book"]["live_at_end"].items() if not live]
+    if dead and scenario.feed.kind != "live":
+        return f"the book of {', '.join(dead)} was not live at the end of the replay: its market data stopped"
+    if not scenario.execution.cancel_on_exit:
+        return None
+    left = report["open_orders"]
+    if left:
+        return (f"{len(left)} order(s) still open or unresolved at the end of the run after cancelling "
+                f"({', '.join(left[:10])}); the venue did not settle them within [execution] settle_timeout_ms")
+    return None
+
+
+def _liveness(stats: BookStats, end_ns: int) -> dict[str, dict[str, Any]]:
+    per = stats.liveness(end_ns)
+    return {key: {symbol: values[key] for symbol, values in per.items()}
+            for key in ("live_at_end", "not_live_ms", "longest_outage_ms")}
+
+
+def _per_actor(lifecycle: Lifecycle, kind: LifecycleKind) -> dict[str, int]:
+    counts = lifecycle.per_actor(kind)
+    return {name: counts.get(name, 0) for name in sorted(set(ACTORS) | set(counts))}
 
 
 def _order_prefix(name: str) -> str:
     cleaned = "".join(c for c in name if c.isalnum())[:20]
     return cleaned or "engine"
-
-
-def _report(scenario: Scenario, market: dict[str, Any], book_stats: BookStats, ledger: Ledger,
-            order_table: OrderTable, gate: RiskGate, lifecycle: Lifecycle, box: dict[str, Mailbox]) -> dict[str, Any]:
-    execution = ledger.stats.as_dict()
-    portfolio = ledger.portfolio
-    positions, realized, unrealized = {}, {}, {}
-    for symbol, inst in sorted(scenario.instruments.items()):
-        positions[symbol] = format_fixed(portfolio.position(symbol), inst.qty_decimals)
-        realized[symbol] = format_decimal(portfolio.realized(symbol), inst.price_decimals)
-        mid_x2 = book_stats.mid_x2(symbol)
-        mark_value = portfolio.unrealized(symbol, mid_x2 // 2) if mid_x2 is not None else Decimal(0)
-        unrealized[symbol] = format_decimal(mark_value, inst.price_decimals)
-    restarts = lifecycle.per_actor(LifecycleKind.RESTARTED)
-    return {
-        "scenario": scenario.name,
-        **market,
-        "orders": execution["orders"],
-        "fills": execution["fills"],
-        "fill_ratio": execution["fill_ratio"],
-        "avg_slippage_bps": execution["avg_slippage_bps"],
-        "fees": execution["fees"],
-        "orders_by_state": execution["orders_by_state"],
-        "instruments": execution["instruments"],
-        "realized_pnl": realized,
-        "unrealized_pnl": unrealized,
-        "position": positions,
-        "risk_rejections": dict(sorted(gate.rejections.items())),
-        "book": book_stats.as_dict(),
-        "conflations": {name: box[name].conflated for name in sorted(box)},
-        "actor_restarts": {name: restarts.get(name, 0) for name in sorted(set(ACTORS) | set(restarts))},
-    }
 

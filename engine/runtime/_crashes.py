@@ -71,6 +71,10 @@ class CrashPlan:
         """(actor, time) of every crash due at a clock time, for the session to schedule."""
         return [(rule.actor, rule.at_ns) for rule in self.rules if rule.at_ns is not None]
 
+    def watches(self, actor: str) -> bool:
+        """Whether a rule counts `actor`'s messages (an actor on a hot path may skip the count otherwise)."""
+        return actor in self._by_actor
+
     def on_message(self, actor: str) -> None:
         """Count one message `actor` takes in hand; raise `InjectedFault` if a rule says it crashes on it."""
         n = self.received[actor] = self.received[actor] + 1

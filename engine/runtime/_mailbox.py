@@ -153,15 +153,29 @@ class Mailbox:
             await trio.lowlevel.checkpoint()
         while not self._queue:
             await self._receiver.park()
-        queue, slots = self._queue, self._slots
         batch = []
         if self._unread:
             state = self._state
             batch.extend(state[key] for key in self._unread)
             self._unread = {}
+        self._taken = taken = self._pop(min(limit, len(self._queue)), batch)
+        self.received += len(batch)
+        return batch
+
+    def take_waiting(self) -> list[Any]:
+        """Every message waiting now, without waiting for one, counted as handled at once: for an actor that looks
+        at its inbox between steps of its own (the replay feed between batches)."""
+        self.release_taken()
+        batch: list[Any] = []
+        self.quiescence.done(self._pop(len(self._queue), batch))
+        self.received += len(batch)
+        return batch
+
+    def _pop(self, count: int, batch: list[Any]) -> int:
+        """Move the `count` oldest messages into `batch` (a conflated slot gives its newest message); `count`."""
+        queue, slots = self._queue, self._slots
         freed = 0
-        taken = min(limit, len(queue))
-        for _ in range(taken):
+        for _ in range(count):
             item = queue.popleft()
             if type(item) is _Slot:
                 del slots[item.key]
@@ -172,9 +186,7 @@ class Mailbox:
         if freed:
             self._unslotted -= freed
             self._senders.unpark_all()
-        self._taken = taken
-        self.received += len(batch)
-        return batch
+        return count
 
     def release_taken(self) -> None:
         """Count the last batch as handled (its actor came back for more, or crashed)."""

@@ -1,0 +1,189 @@
+"""The chaos runs that kill the engine: paper trading against a venue process that outlives it.
+
+A killed engine must not take the truth with it, so these runs trade against `python -m engine venue` in a
+process of its own: the scenario's market replayed at speed, the venue's own faults on (seeded). The engine
+runs on paper in a second process with `--kill-at-write N` and kills itself with SIGKILL right after its N-th
+journal row is durable; it is then started again on the same journal, which it resumes (rebuild, reconcile,
+trade on), and ends with its cancel-all. The venue is asked for its account at the end, and held against the
+engine's journal with the same checks as every chaos run.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import trio
+
+from engine.chaos import RunResult, violations
+from engine.journal import decode
+from engine.scenario import Scenario
+from engine.session import Evidence
+
+SPEED = 20                 # market seconds per second of the venue's replay
+FIRST_RUN_S = 6            # the engine's duration before a restart (it is killed within it, or not at all)
+SECOND_RUN_S = 4
+WRITES = 30                # the kill is drawn among the first this many journal rows (start-up alone writes ~6)
+KEY, SECRET = "chaos-key", "chaos-secret"
+KILL_FAULTS = (("rate_limit", "retry_after_s = 1"), ("server_error", "executed = false"),
+               ("server_error", "executed = true"), ("lost_reply", ""), ("duplicate_report", ""),
+               ("reordered_reports", ""), ("drop_connection", ""))
+
+
+def run_killed(scenario: Scenario, index: int, seed: int, run_dir: Path) -> RunResult:
+    rng = random.Random(seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result = RunResult(index, seed, "killed")
+    faults = _draw_faults(rng)
+    kill_at = rng.randint(1, WRITES)
+    venue_file = run_dir / "venue.toml"
+    venue_file.write_text(_venue_toml(scenario, seed, faults))
+    venue = subprocess.Popen([sys.executable, "-m", "engine", "venue", str(venue_file), "--port", "0"],
+                             stdout=subprocess.PIPE, stderr=open(run_dir / "venue.log", "wb"), text=True)
+    try:
+        url = venue.stdout.readline().rsplit(" ", 1)[-1].strip()
+        base = url.removeprefix("http://")
+        journal = run_dir / "journal.sqlite"
+        env = {**os.environ, "CHAOS_KEY": KEY, "CHAOS_SECRET": SECRET}
+        first = _engine(scenario, run_dir / "first", base, journal, FIRST_RUN_S, env, kill_at)
+        if first.returncode == -signal.SIGKILL:
+            result.kills = 1
+            second = _engine(scenario, run_dir / "second", base, journal, SECOND_RUN_S, env, None)
+            final, out = second, run_dir / "second"
+        else:
+            final, out = first, run_dir / "first"
+        report_file = out / "report.json"
+        if not report_file.exists():
+            result.violations.append(f"the engine wrote no report (exit {final.returncode}): "
+                                     f"{final.stderr.strip().splitlines()[-1:] }")
+            return result
+        report = orjson.loads(report_file.read_bytes())
+        evidence = Evidence(_journal_fills(journal), trio.run(_venue_trades, scenario, url), {}, 0)
+        result.reconciliations = _reconciliations(journal)
+        result.dead_letters = sum(report["dead_letters"].values())
+        result.faults.update({f"venue {kind}": 1 for kind, _ in faults})
+        if result.kills:
+            result.faults["kill"] += 1
+        result.violations = violations(report, evidence, scenario.resync_within_ns)
+        if final.returncode not in (0,) and not report.get("failure"):
+            result.violations.append(f"the engine exited {final.returncode}")
+        return result
+    finally:
+        venue.send_signal(signal.SIGINT)
+        try:
+            venue.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            venue.kill()
+
+
+def _draw_faults(rng: random.Random) -> list[tuple[str, str]]:
+    """Some of the venue's fault kinds, one rule each (the venue takes at most one rule per kind)."""
+    chosen: dict[str, str] = {}
+    for kind, extra in KILL_FAULTS:
+        if kind not in chosen and rng.random() < 0.4:
+            chosen[kind] = extra
+    return list(chosen.items())
+
+
+def _engine(scenario: Scenario, out: Path, base: str, journal: Path, duration_s: int, env: dict[str, str],
+            kill_at: int | None) -> subprocess.CompletedProcess:
+    out.mkdir(parents=True, exist_ok=True)
+    paper = out / "paper.toml"
+    paper.write_text(_paper_toml(scenario, base, duration_s))
+    command = [sys.executable, "-m", "engine", "run", str(paper), "--out", str(out), "--journal", str(journal)]
+    if kill_at is not None:
+        command += ["--kill-at-write", str(kill_at)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration_s + 120)
+    (out / "engine.log").write_text(done.stderr)
+    return done
+
+
+def _instruments_toml(scenario: Scenario) -> str:
+    from engine.model.numbers import format_fixed
+    parts = []
+    for inst in scenario.instruments.values():
+        parts.append(f'[[instruments]]\nsymbol = "{inst.symbol}"\nvenue = "{inst.venue}"\n'
+                     f'venue_symbol = "{inst.venue_symbol}"\nbase = "{inst.base}"\nquote = "{inst.quote}"\n'
+                     f"price_decimals = {inst.price_decimals}\nqty_decimals = {inst.qty_decimals}\n"
+                     f'tick_size = "{format_fixed(inst.tick_size, inst.price_decimals)}"\n'
+                     f'lot_size = "{format_fixed(inst.lot_size, inst.qty_decimals)}"\n')
+    return "\n".join(parts)
+
+
+def _venue_toml(scenario: Scenario, seed: int, faults: list[tuple[str, str]]) -> str:
+    feed = scenario.feed
+    if feed.kind == "synthetic":
+        market = f'kind = "synthetic"\nseed = {feed.seed}\nduration_s = {feed.duration_s}'
+    else:
+        market = f'kind = "recording"\nfiles = [{", ".join(orjson.dumps(str(f)).decode() for f in feed.files)}]'
+    rules = "".join(f'\n[[venue.faults]]\nkind = "{kind}"\nrate = "0.05"\n{extra}\n' for kind, extra in faults)
+    base = scenario.instruments[feed.instrument].base
+    quote = scenario.instruments[feed.instrument].quote
+    return (f'[engine]\nname = "chaos_venue"\n\n{_instruments_toml(scenario)}\n'
+            f'[feed]\n{market}\ninstrument = "{feed.instrument}"\nspeed = {SPEED}\n\n'
+            f'[venue]\nname = "{scenario.venue.name}"\nmaker_fee = "{scenario.venue.maker_fee}"\n'
+            f'taker_fee = "{scenario.venue.taker_fee}"\nseed = {seed}\n\n'
+            f'[[venue.accounts]]\napi_key = "{KEY}"\nsecret = "{SECRET}"\n'
+            f'balances = {{ {quote} = "10000000", {base} = "1000" }}\n{rules}')
+
+
+def _paper_toml(scenario: Scenario, base: str, duration_s: int) -> str:
+    strat, risk, venue = scenario.strategy, scenario.risk, scenario.venue
+    from engine.model.numbers import format_fixed
+    traded = scenario.instruments[strat.instrument]
+    return (f'[engine]\nname = "{scenario.name}"\n\n{_instruments_toml(scenario)}\n'
+            f'[feed]\nkind = "live"\ninstrument = "{scenario.feed.instrument}"\nstream_url = "ws://{base}"\n'
+            f'rest_url = "http://{base}"\nsilence_s = 5\nduration_s = {duration_s}\n\n'
+            f'[book]\ndepth = {scenario.book_depth}\nstale_after_ms = 3000\n'
+            f'resync_within_ms = {scenario.resync_within_ns // 1_000_000}\n\n'
+            f'[strategy]\nkind = "{strat.kind}"\ninstrument = "{strat.instrument}"\nfast = {strat.fast}\n'
+            f'slow = {strat.slow}\nposition = "{format_fixed(strat.position, traded.qty_decimals)}"\n'
+            f'urgency = "{strat.urgency}"\nlong_only = {str(strat.long_only).lower()}\n\n'
+            f'[risk]\nmax_order_notional = "{risk.max_order_notional}"\n'
+            f'max_position = "{format_fixed(risk.max_position, traded.qty_decimals)}"\n'
+            f"price_band_bps = {risk.price_band_bps}\nmax_slippage_bps = {risk.max_slippage_bps}\n\n"
+            f'[venue]\nname = "{venue.name}"\nurl = "http://{base}"\nws_api_url = "ws://{base}/ws-api/v3"\n'
+            f'api_key_env = "CHAOS_KEY"\nsecret_env = "CHAOS_SECRET"\nmaker_fee = "{venue.maker_fee}"\n'
+            f'taker_fee = "{venue.taker_fee}"\ntimeout_ms = 1000\n\n'
+            f"[execution]\nack_timeout_ms = 2000\nrequery_ms = 500\nsettle_timeout_ms = 20000\n\n"
+            f'[journal]\nsync = "full"\n')
+
+
+def _journal_fills(path: Path) -> list[str]:
+    """Every fill's trade id in the journal, read without opening it for writing."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return [decode(kind, body).trade_id for kind, body in
+                db.execute("SELECT kind, body FROM events WHERE kind = 'Fill' ORDER BY seq")]
+
+
+def _reconciliations(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return db.execute("SELECT count(*) FROM events WHERE kind = 'ReconcileReply'").fetchone()[0]
+
+
+async def _venue_trades(scenario: Scenario, url: str) -> dict[str, dict[str, int]]:
+    """The venue's own trades of ours, per instrument: trade id → signed quantity."""
+    from adapters.binance.client import BinanceClient
+    from adapters.binance.orders import BinanceOrderCodec, VenueError
+    from adapters.binance.signing import Credentials
+    import time
+    codec = BinanceOrderCodec(Credentials(KEY, SECRET), scenario.instruments.values(), venue=scenario.venue.name)
+    out: dict[str, dict[str, int]] = {}
+    async with BinanceClient(codec, base_url=url, now_ns=time.time_ns) as client:
+        await client.sync_clock()
+        for symbol in scenario.instruments:
+            orders = await client.all_orders(symbol, None, order_id=0)
+            trades = await client.my_trades(symbol)
+            if isinstance(orders, VenueError) or isinstance(trades, VenueError):
+                raise RuntimeError(f"the venue could not say what it traded: {orders}, {trades}")
+            side = {order.venue_order_id: order.side for order in orders}
+            out[symbol] = {item.trade.trade_id: item.trade.qty * (1 if side[item.venue_order_id].value == "buy"
+                                                                  else -1) for item in trades}
+    return out

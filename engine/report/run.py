@@ -1,0 +1,80 @@
+"""The run report (`report.json`), made from the journal: what the run traded is what the journal holds.
+
+Orders, fills, positions, cash, P&L, risk decisions and reconciliation findings are folded from the journal
+with the same `Ledger` the ledger actor runs, so a run resumed from a journal reports everything the journal
+holds, every run in it included, and no report can say what no durable record says. The market data, the
+runtime's own counts (restarts, dead letters, conflations) and the venue's own account (`venue_truth`) come
+from the run itself. A replay's report holds no wall-clock figure and no path: the same scenario and
+recording give the same bytes.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from engine.messages import JournalEntry, ParentOrder, ReconcileFinding, RiskRejection
+from engine.model.ledger import FOLDED, Ledger
+from engine.model.numbers import Instrument, format_decimal, format_fixed
+
+REPORTED = (*FOLDED, ParentOrder, RiskRejection, ReconcileFinding)
+"""The journal entries a report reads."""
+
+
+def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, Instrument],
+                    mids_x2: Mapping[str, int | None]) -> dict[str, Any]:
+    """The report's account of trading, folded from the journal's entries (oldest first)."""
+    ledger = Ledger(instruments)
+    rejections: Counter[str] = Counter()
+    findings: Counter[str] = Counter()
+    approved = 0
+    for entry in entries:
+        msg = entry.msg
+        if type(msg) is RiskRejection:
+            rejections[msg.rule] += 1
+        elif type(msg) is ParentOrder:
+            approved += 1
+        elif type(msg) is ReconcileFinding:
+            findings[msg.finding] += 1
+        else:
+            ledger.apply(entry)
+    execution = ledger.stats.as_dict()
+    portfolio = ledger.portfolio
+    positions, realized, unrealized = {}, {}, {}
+    for symbol, inst in sorted(instruments.items()):
+        positions[symbol] = format_fixed(portfolio.position(symbol), inst.qty_decimals)
+        realized[symbol] = format_decimal(portfolio.realized(symbol), inst.price_decimals)
+        mid_x2 = mids_x2.get(symbol)
+        mark_value = portfolio.unrealized(symbol, mid_x2 // 2) if mid_x2 is not None else Decimal(0)
+        unrealized[symbol] = format_decimal(mark_value, inst.price_decimals)
+    return {
+        "orders": execution["orders"],
+        "fills": execution["fills"],
+        "fill_ratio": execution["fill_ratio"],
+        "avg_slippage_bps": execution["avg_slippage_bps"],
+        "fees": execution["fees"],
+        "orders_by_state": execution["orders_by_state"],
+        "instruments": execution["instruments"],
+        "realized_pnl": realized,
+        "unrealized_pnl": unrealized,
+        "position": positions,
+        "open_orders": ledger.open_orders(),
+        "risk_rejections": dict(sorted(rejections.items())),
+        "parent_orders": approved,
+        "reconciliation": dict(sorted(findings.items())),
+    }
+
+
+def venue_truth_section(truth: Mapping[str, Mapping[str, Any]], instruments: Mapping[str, Instrument]) -> dict:
+    """The venue's own account per instrument (fills, net position, open orders, client ids used twice), with
+    positions written in the instrument's decimals like the engine's; an instrument the venue holds nothing of
+    is reported as such, not left out."""
+    out = {}
+    for symbol, inst in sorted(instruments.items()):
+        account = {"fills": 0, "position": 0, "open_orders": [], "reused_client_order_ids": {},
+                   **truth.get(symbol, {})}
+        if isinstance(account["position"], int):
+            account["position"] = format_fixed(account["position"], inst.qty_decimals)
+        account.pop("trades", None)
+        out[symbol] = account
+    return out
