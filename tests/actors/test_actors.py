@@ -10,11 +10,12 @@ from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
 from engine.actors.book import BookActor, BookStats
+from engine.actors.ledger import LedgerActor
 from engine.actors.orders import OrderManagerActor
 from engine.journal import Journal
 from engine.actors.risk import RiskActor
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, ChildOrder, DepthDiff, ExecType,
-                             ExecutionReport, Exposure, Fill, MarketBatch, NewOrderRequest, OrderType,
+                             ExecutionReport, Exposure, Fill, Liquidity, MarketBatch, NewOrderRequest, OrderType,
                              OrderUpdate, ReconcileReply, Side, Signal, TimeInForce, TopOfBook, Trade, Urgency)
 from engine.model.numbers import Instrument
 from engine.model.ledger import FOLDED, Ledger
@@ -222,3 +223,13 @@ async def test_a_restarted_book_keeps_what_the_crashed_one_counted():
     await first.handle([MarketBatch(3, (snapshot(), diff(11, 12), diff(14, 15)))], ctx)  # one gap
     BookActor(["BTC/USDT"], depth=5, stats=stats)  # the supervisor's next incarnation
     assert stats.as_dict()["sequence_gaps"] == 1 and stats.as_dict()["resyncs"] == {"gap": 1}
+
+
+async def test_a_restarted_ledger_tells_the_risk_gate_the_exposure_the_journal_holds(journal):
+    fill = Fill("t-1-1", "P1", "binance", "BTC/USDT", Side.BUY, 3, 10_100, Decimal("0.01"), "USDT",
+                Liquidity.TAKER, 5, 20_000, trade_id="9")
+    update = OrderUpdate("t-1-1", "P1", "BTC/USDT", Side.BUY, "partially_filled", 5, 3, 5)
+    await journal.write("orders", [(5, fill), (5, update)])
+    ctx, out = context("ledger", "exposure", clock=VirtualClock(start_ns=77))
+    await LedgerActor(journal, {"BTC/USDT": BTC}).start(ctx)
+    assert out["exposure"].sent == [Exposure("BTC/USDT", 77, 3, 2, 0)]
