@@ -15,13 +15,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections import Counter
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import orjson
 import trio
 
+from adapters.binance.client import BinanceClient, read_patiently
+from adapters.binance.orders import BinanceOrderCodec, OrderTrade, VenueError, VenueOrder
+from adapters.binance.signing import Credentials
 from engine.chaos import RunResult, violations
 from engine.journal import decode
 from engine.scenario import Scenario
@@ -43,44 +47,49 @@ def run_killed(scenario: Scenario, index: int, seed: int, run_dir: Path) -> RunR
     result = RunResult(index, seed, "killed")
     faults = _draw_faults(rng)
     kill_at = rng.randint(1, WRITES)
-    venue_file = run_dir / "venue.toml"
-    venue_file.write_text(_venue_toml(scenario, seed, faults))
-    venue = subprocess.Popen([sys.executable, "-m", "engine", "venue", str(venue_file), "--port", "0"],
-                             stdout=subprocess.PIPE, stderr=open(run_dir / "venue.log", "wb"), text=True)
-    try:
-        url = venue.stdout.readline().rsplit(" ", 1)[-1].strip()
-        base = url.removeprefix("http://")
+    with venue_process(scenario, seed, faults, run_dir) as url:
         journal = run_dir / "journal.sqlite"
-        env = {**os.environ, "CHAOS_KEY": KEY, "CHAOS_SECRET": SECRET}
-        first = _engine(scenario, run_dir / "first", base, journal, FIRST_RUN_S, env, kill_at)
+        first = run_engine(scenario, run_dir / "first", url, journal, FIRST_RUN_S, kill_at)
         if first.returncode == -signal.SIGKILL:
             result.kills = 1
-            second = _engine(scenario, run_dir / "second", base, journal, SECOND_RUN_S, env, None)
-            final, out = second, run_dir / "second"
+            final, out = run_engine(scenario, run_dir / "second", url, journal, SECOND_RUN_S, None), run_dir / "second"
         else:
             final, out = first, run_dir / "first"
         report_file = out / "report.json"
         if not report_file.exists():
             result.violations.append(f"the engine wrote no report (exit {final.returncode}): "
-                                     f"{final.stderr.strip().splitlines()[-1:] }")
+                                     f"{final.stderr.strip().splitlines()[-1:]}")
             return result
         report = orjson.loads(report_file.read_bytes())
-        evidence = Evidence(_journal_fills(journal), trio.run(_venue_trades, scenario, url), {}, 0)
-        result.reconciliations = _reconciliations(journal)
-        result.dead_letters = sum(report["dead_letters"].values())
-        result.faults.update({f"venue {kind}": 1 for kind, _ in faults})
-        if result.kills:
-            result.faults["kill"] += 1
-        result.violations = violations(report, evidence, scenario.resync_within_ns)
-        if final.returncode not in (0,) and not report.get("failure"):
-            result.violations.append(f"the engine exited {final.returncode}")
-        return result
-    finally:
-        venue.send_signal(signal.SIGINT)
+        evidence = Evidence(journal_fills(journal), trio.run(venue_trades, scenario, url), {}, 0)
+    result.reconciliations = _reconciliations(journal)
+    result.dead_letters = sum(report["dead_letters"].values())
+    result.faults.update({f"venue {kind}": 1 for kind, _ in faults})
+    if result.kills:
+        result.faults["kill"] += 1
+    result.violations = violations(report, evidence, scenario.resync_within_ns)
+    if final.returncode != 0 and not report.get("failure"):
+        result.violations.append(f"the engine exited {final.returncode}")
+    return result
+
+
+@contextmanager
+def venue_process(scenario: Scenario, seed: int, faults: list[tuple[str, str]], run_dir: Path) -> Iterator[str]:
+    """`python -m engine venue` serving the scenario's market at speed, with `faults`; yields its URL."""
+    venue_file = run_dir / "venue.toml"
+    venue_file.write_text(_venue_toml(scenario, seed, faults))
+    with open(run_dir / "venue.log", "wb") as log:
+        venue = subprocess.Popen([sys.executable, "-m", "engine", "venue", str(venue_file), "--port", "0"],
+                                 stdout=subprocess.PIPE, stderr=log, text=True)
         try:
-            venue.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            venue.kill()
+            yield venue.stdout.readline().rsplit(" ", 1)[-1].strip()
+        finally:
+            venue.send_signal(signal.SIGINT)
+            try:
+                venue.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                venue.kill()
+                venue.wait()
 
 
 def _draw_faults(rng: random.Random) -> list[tuple[str, str]]:
@@ -92,14 +101,17 @@ def _draw_faults(rng: random.Random) -> list[tuple[str, str]]:
     return list(chosen.items())
 
 
-def _engine(scenario: Scenario, out: Path, base: str, journal: Path, duration_s: int, env: dict[str, str],
-            kill_at: int | None) -> subprocess.CompletedProcess:
+def run_engine(scenario: Scenario, out: Path, url: str, journal: Path, duration_s: int,
+               kill_at: int | None) -> subprocess.CompletedProcess:
+    """The scenario's engine on paper against the venue at `url` for `duration_s`, on `journal`, in a process of
+    its own; with `kill_at`, it kills itself at that journal row."""
     out.mkdir(parents=True, exist_ok=True)
     paper = out / "paper.toml"
-    paper.write_text(_paper_toml(scenario, base, duration_s))
+    paper.write_text(_paper_toml(scenario, url.removeprefix("http://"), duration_s))
     command = [sys.executable, "-m", "engine", "run", str(paper), "--out", str(out), "--journal", str(journal)]
     if kill_at is not None:
         command += ["--kill-at-write", str(kill_at)]
+    env = {**os.environ, "CHAOS_KEY": KEY, "CHAOS_SECRET": SECRET}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration_s + 120)
     (out / "engine.log").write_text(done.stderr)
     return done
@@ -156,7 +168,7 @@ def _paper_toml(scenario: Scenario, base: str, duration_s: int) -> str:
             f'[journal]\nsync = "full"\n')
 
 
-def _journal_fills(path: Path) -> list[str]:
+def journal_fills(path: Path) -> list[str]:
     """Every fill's trade id in the journal, read without opening it for writing."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         return [decode(kind, body).trade_id for kind, body in
@@ -168,22 +180,25 @@ def _reconciliations(path: Path) -> int:
         return db.execute("SELECT count(*) FROM events WHERE kind = 'ReconcileReply'").fetchone()[0]
 
 
-async def _venue_trades(scenario: Scenario, url: str) -> dict[str, dict[str, int]]:
-    """The venue's own trades of ours, per instrument: trade id → signed quantity."""
-    from adapters.binance.client import BinanceClient
-    from adapters.binance.orders import BinanceOrderCodec, VenueError
-    from adapters.binance.signing import Credentials
-    import time
+async def venue_account(scenario: Scenario, url: str) -> dict[str, tuple[list[VenueOrder], list[OrderTrade]]]:
+    """Every order and trade the venue holds for the chaos account, per instrument."""
     codec = BinanceOrderCodec(Credentials(KEY, SECRET), scenario.instruments.values(), venue=scenario.venue.name)
-    out: dict[str, dict[str, int]] = {}
+    out = {}
     async with BinanceClient(codec, base_url=url, now_ns=time.time_ns) as client:
         await client.sync_clock()
         for symbol in scenario.instruments:
-            orders = await client.all_orders(symbol, None, order_id=0)
-            trades = await client.my_trades(symbol)
+            orders = await read_patiently(lambda: client.all_orders(symbol, None, order_id=0))
+            trades = await read_patiently(lambda: client.my_trades(symbol))
             if isinstance(orders, VenueError) or isinstance(trades, VenueError):
                 raise RuntimeError(f"the venue could not say what it traded: {orders}, {trades}")
-            side = {order.venue_order_id: order.side for order in orders}
-            out[symbol] = {item.trade.trade_id: item.trade.qty * (1 if side[item.venue_order_id].value == "buy"
-                                                                  else -1) for item in trades}
+            out[symbol] = (orders, trades)
+    return out
+
+
+async def venue_trades(scenario: Scenario, url: str) -> dict[str, dict[str, int]]:
+    """The venue's own trades of ours, per instrument: trade id → signed quantity."""
+    out = {}
+    for symbol, (orders, trades) in (await venue_account(scenario, url)).items():
+        side = {order.venue_order_id: order.side.sign for order in orders}
+        out[symbol] = {item.trade.trade_id: item.trade.qty * side[item.venue_order_id] for item in trades}
     return out

@@ -13,7 +13,7 @@ import dataclasses
 from collections import Counter
 from typing import Any
 
-from adapters.binance.client import BinanceClient
+from adapters.binance.client import BinanceClient, read_patiently
 from adapters.binance.gateway import GatewayStats, OrderGateway
 from adapters.binance.orders import BinanceOrderCodec, VenueError, venue_order_states
 from adapters.binance.signing import Credentials
@@ -53,8 +53,8 @@ class HttpVenue:
         out: dict[str, dict[str, Any]] = {}
         start_ms = since_ns // 1_000_000 if since_ns else None
         for symbol in sorted(self.instruments):
-            orders = await self.client.all_orders(symbol, start_ms)
-            trades = await self.client.my_trades(symbol, start_ms=start_ms)
+            orders = await read_patiently(lambda: self.client.all_orders(symbol, start_ms))
+            trades = await read_patiently(lambda: self.client.my_trades(symbol, start_ms=start_ms))
             if isinstance(orders, VenueError) or isinstance(trades, VenueError):
                 error = orders if isinstance(orders, VenueError) else trades
                 out[symbol] = {"error": f"{error.http_status} {error.code}: {error.message}"}

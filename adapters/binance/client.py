@@ -18,11 +18,12 @@ The base URL is configurable, so the same code talks to Binance or to the simula
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
 import httpx
+import trio
 
 from adapters.binance.orders import (
     INVALID_TIMESTAMP,
@@ -51,6 +52,23 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 Parse = Callable[[int, httpx.Headers, bytes], "_T | VenueError"]
 Signed = Callable[[int], VenueRequest]
 """A signed request built for a given `timestamp` (ms), so that a resend is signed afresh."""
+
+
+RETRIABLE_READS = (ErrorClass.UNKNOWN, ErrorClass.RETRY_SAFE)
+"""A read that failed so (a 5xx, a timeout, a refusal at the door) may be asked again: it changes nothing."""
+
+
+async def read_patiently(read: Callable[[], Awaitable[_T | VenueError]], attempts: int = 8,
+                         pause_s: float = 0.25) -> _T | VenueError:
+    """`read()`, asked again after a pause (the venue's Retry-After when it gives one) while it fails in a way a
+    read may be retried after; the last error once `attempts` are spent. Never for an order or a cancel."""
+    for attempt in range(attempts):
+        answer = await read()
+        if not isinstance(answer, VenueError) or answer.error_class not in RETRIABLE_READS \
+                or attempt == attempts - 1:
+            return answer
+        await trio.sleep(answer.retry_after_s or pause_s)
+    raise AssertionError("unreachable")
 
 
 class BinanceClient:

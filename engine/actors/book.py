@@ -32,6 +32,7 @@ class BookStats:
         self.views = 0
         self._retired: list[Any] = []
         self._down_since: dict[str, int] = {}    # instrument → when its book last stopped being live
+        self._first_sync: dict[str, int] = {}    # instrument → when its first sync began, until it is live
         self._not_live_ns: dict[str, int] = {}
         self._longest_ns: dict[str, int] = {}
 
@@ -43,9 +44,14 @@ class BookStats:
         self.syncs.update(syncs)
         return bool(replaced)
 
+    def first_sync(self, symbol: str, ts_ns: int) -> None:
+        """The book of `symbol` began its first sync: not an outage, unless it never ends."""
+        self._first_sync.setdefault(symbol, ts_ns)
+
     def went(self, symbol: str, state: BookState, ts_ns: int) -> None:
         """The book of `symbol` changed state at `ts_ns`."""
         if state is BookState.LIVE:
+            self._first_sync.pop(symbol, None)
             since = self._down_since.pop(symbol, None)
             if since is not None:
                 self._outage(symbol, max(ts_ns - since, 0))
@@ -56,7 +62,7 @@ class BookStats:
         """Per instrument: live at `end_ns`, the time not live in ms, and the longest outage in ms."""
         out = {}
         for symbol in sorted(self.syncs):
-            since = self._down_since.get(symbol)
+            since = self._down_since.get(symbol, self._first_sync.get(symbol))
             total, longest = self._not_live_ns.get(symbol, 0), self._longest_ns.get(symbol, 0)
             if since is not None:
                 total += max(end_ns - since, 0)
@@ -122,6 +128,8 @@ class BookActor(Actor):
                 self.stats.went(symbol, BookState.SYNCING, now)
                 self._asked[symbol] = now
                 await ctx.emit("resync", ResyncRequest(symbol, now, "restart"))
+            else:
+                self.stats.first_sync(symbol, now)
         if self.stale_after_ns:
             self._heard = dict.fromkeys(self.syncs, now)
             self._check_staleness_at(ctx, now)
