@@ -60,8 +60,8 @@ class _TypeCodec:
 _CODECS: dict[type, _TypeCodec] = {}
 """Every message dataclass's codec, by type."""
 
-_ENUMS: dict[str, type[enum.Enum]] = {}
-"""The vocabulary's enums by name, for tagged values."""
+_ENUM_TYPES: set[type[enum.Enum]] = set()
+"""The vocabulary's enums, which a tagged value may hold."""
 
 _TAGGED: dict[str, Callable[[Any], Any]] = {}
 """Decoders of tagged values (`Any` and union fields), by tag."""
@@ -78,11 +78,11 @@ def _encode_any(value: Any) -> Any:
     if kind is Decimal:
         return ["Decimal", str(value)]
     if kind is bytes:
-        return ["bytes", base64.b64encode(value).decode("ascii")]
+        return ["bytes", _encode_bytes(value)]
     codec = _CODECS.get(kind)
     if codec is not None:
         return [kind.__name__, codec.encode(value)]
-    if isinstance(value, enum.Enum) and _ENUMS.get(kind.__name__) is kind:
+    if kind in _ENUM_TYPES:
         return [kind.__name__, value.value]
     raise TypeError(f"the journal cannot hold a {kind.__name__} ({value!r})")
 
@@ -115,13 +115,13 @@ def _converters(annotation: Any, where: str) -> tuple[Convert, Convert]:
         return codec.encode, codec.decode
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
-        return _union_converters(annotation, args, where)
+        return _union_converters(args, where)
     if origin is tuple:
         return _tuple_converters(args, where)
     raise TypeError(f"{where}: the journal has no codec for {annotation!r}")
 
 
-def _union_converters(annotation: Any, args: tuple, where: str) -> tuple[Convert, Convert]:
+def _union_converters(args: tuple, where: str) -> tuple[Convert, Convert]:
     present = [arg for arg in args if arg is not type(None)]
     if len(present) > 1:
         return _encode_any, _decode_any
@@ -209,9 +209,8 @@ def _build_registry() -> None:
         if not isinstance(value, type) or value.__module__ != messages.__name__:
             continue
         if issubclass(value, enum.Enum):
-            _ENUMS[value.__name__] = value
-            by_value = {member.value: member for member in value}
-            _TAGGED[value.__name__] = by_value.__getitem__
+            _ENUM_TYPES.add(value)
+            _TAGGED[value.__name__] = {member.value: member for member in value}.__getitem__
     for value in vars(messages).values():
         if isinstance(value, type) and value.__module__ == messages.__name__ and dataclasses.is_dataclass(value):
             _TAGGED[value.__name__] = _codec_of(value).decode

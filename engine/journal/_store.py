@@ -1,5 +1,5 @@
-"""The journal's SQLite file: schema, runs, batched appends and reads. Synchronous and trio-free; the trio
-layer (`_journal.py`) calls it from a worker thread.
+"""The journal's SQLite file: schema, runs, batched appends and reads. Synchronous and trio-free: the trio
+layer (`_journal.py`) appends from its writer thread and reads from worker threads.
 
 One table of events, one of runs. `PRAGMA user_version` holds the schema version and `application_id` marks
 the file as a journal, so that a file of another kind is refused before anything is written to it. The

@@ -1,6 +1,7 @@
 """A second engine process for the journal's tests: what it does is the first argument.
 
 - `hold PATH`: open the journal, print `ready PID`, then hold it until stdin closes (or a signal ends it);
+- `try-open PATH`: open the journal and close it; print `opened`, or the error's type and message;
 - `kill-at PATH N`: open with `kill_at_write=N`, write groups of 3 KillSwitch messages one after the other,
   printing `subscribed SEQ` for each entry a subscriber gets and `wrote SEQ...` after each write returns;
 - `disk-full PATH`: write a group, then cap the size of files this process may write (RLIMIT_FSIZE, as a
@@ -25,6 +26,14 @@ def hold(path: str) -> None:
     with Journal.open(path, sync="full", scenario="holder", started_ns=0):
         print(f"ready {os.getpid()}", flush=True)
         sys.stdin.read()
+
+
+def try_open(path: str) -> None:
+    try:
+        Journal.open(path, sync="full", scenario="second engine", started_ns=0).close()
+        print("opened")
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}")
 
 
 def kill_at(path: str, n: int) -> None:
@@ -68,5 +77,5 @@ def disk_full(path: str) -> None:
 
 if __name__ == "__main__":
     command, journal_path, *rest = sys.argv[1:]
-    {"hold": lambda: hold(journal_path), "kill-at": lambda: kill_at(journal_path, int(rest[0])),
+    {"hold": lambda: hold(journal_path), "try-open": lambda: try_open(journal_path), "kill-at": lambda: kill_at(journal_path, int(rest[0])),
      "disk-full": lambda: disk_full(journal_path)}[command]()

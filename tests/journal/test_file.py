@@ -112,6 +112,18 @@ def test_a_second_open_in_the_same_process_is_locked_out_until_the_first_closes(
         assert second.last_seq == 3
 
 
+def test_another_process_is_locked_out_while_this_one_holds_the_journal(path):
+    def try_open() -> str:
+        return subprocess.run([sys.executable, str(CHILD), "try-open", str(path)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+
+    with open_journal(path):
+        refused = try_open()
+        assert refused.startswith(f"JournalLocked: {path}: in use by pid {os.getpid()} ")
+    assert try_open() == "opened"
+
+
 def test_a_live_holder_process_locks_the_journal_until_it_closes(path):
     holder, pid = start_holder(path)
     try:
