@@ -7,9 +7,12 @@ In alternating rounds, so that the machine's drift hits both alike:
 - raw SQLite: the same rows (read back from the engine's file) inserted with `executemany`, one transaction
   per batch of the sizes the engine's commits had, into the same table with the same sync setting.
 It prints durable appends per second (best round and median of each), the p99 time from a `write()` call to
-its durability, then the time to rebuild state from a journal of a million events of the same mix: read and
-decode every row, and fold it into an `OrderTable` and a `Portfolio` (`fold`), best of up to 3 rebuilds, each
-checked against what was written. Last line: `ratio=R` = best engine rate / best raw rate.
+its durability, then the time to rebuild state from a journal of a million events of the same mix, as a
+restarted engine does: the order manager replays its journaled inputs into its order table
+(`OrderManager.rebuild`) and the ledger folds the journaled fills and order updates (`Ledger.fold`), best of
+up to 3 rebuilds, each checked against what was written. The rows are the order manager's own: its inputs
+(child orders, execution reports) and what it derived from them (order updates, fills), made by running it.
+Last line: `ratio=R` = best engine rate / best raw rate.
 
 Run: python benchmarks/journal.py [--rounds N] [--writers W] [--group G] [--quick] [--dir DIR]
 (`--quick`: a few thousand rows a round and a small rebuild, for a smoke test.)
@@ -35,11 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from engine.journal import Journal  # noqa: E402
 from engine.messages import (  # noqa: E402
-    ChildOrder, ExecType, ExecutionReport, JournalEntry, Liquidity, OrderType, Side, TimeInForce,
+    ChildOrder, ExecType, ExecutionReport, Fill, JournalEntry, Liquidity, OrderType, OrderUpdate, Side, TimeInForce,
 )
+from engine.model.ledger import FOLDED, Ledger  # noqa: E402
 from engine.model.numbers import Instrument, to_decimal  # noqa: E402
+from engine.model.order_manager import INPUTS, Decisions, ExecutionSettings, OrderManager  # noqa: E402
 from engine.model.orders import OrderTable  # noqa: E402
-from engine.model.portfolio import Portfolio  # noqa: E402
 
 INSTRUMENT = Instrument("BTC/USDT", "binance", "BTCUSDT", "BTC", "USDT", price_decimals=8, qty_decimals=8,
                         tick_size=1_000_000, lot_size=1_000)
@@ -47,9 +51,9 @@ PREFIX = "r1"
 FEE_RATE = Decimal("0.001")
 
 
-def order_events(orders: int, seed: int, first_ts_ns: int = 1_700_000_000_000_000_000) -> Iterator[tuple[int, Any]]:
-    """`(ts_ns, msg)` of `orders` order lifecycles: a ChildOrder, its NEW report, then 1 to 3 TRADE reports
-    filling it (client order ids `PREFIX-n`, as the `OrderTable` of `fold` will name them)."""
+def order_inputs(orders: int, seed: int, first_ts_ns: int = 1_700_000_000_000_000_000) -> Iterator[tuple[int, Any]]:
+    """`(ts_ns, msg)` of `orders` order lifecycles as the order manager receives them: a ChildOrder, its NEW
+    report, then 1 to 3 TRADE reports filling it (client order ids `PREFIX-1-n`, as its table names them)."""
     rng = random.Random(seed)
     ts = first_ts_ns
     mid = 6_000_000_000_000  # 60,000.00000000
@@ -59,7 +63,7 @@ def order_events(orders: int, seed: int, first_ts_ns: int = 1_700_000_000_000_00
         side = Side.BUY if rng.random() < 0.5 else Side.SELL
         qty = rng.randrange(1, 200) * INSTRUMENT.lot_size
         price = mid + side.sign * 2 * INSTRUMENT.tick_size
-        client_id = f"{PREFIX}-{n}"
+        client_id = f"{PREFIX}-1-{n}"
         yield ts, ChildOrder(f"p{n}", "binance", INSTRUMENT.symbol, side, qty, price, OrderType.LIMIT,
                              TimeInForce.IOC, ts, 2 * mid, child_id=f"p{n}-1", limit_price=price)
         ts += 300_000
@@ -75,20 +79,38 @@ def order_events(orders: int, seed: int, first_ts_ns: int = 1_700_000_000_000_00
             cum = upto
 
 
-def fold(entries: Iterable[JournalEntry]) -> tuple[OrderTable, Portfolio]:
-    """The state a restarted engine rebuilds: orders from ChildOrders and reports, positions and cash from
-    the fills those reports add. (The order manager's own fold replaces this one.)"""
-    table, portfolio = OrderTable(PREFIX), Portfolio()
-    create, apply, apply_fill = table.create, table.apply, portfolio.apply_fill
-    for entry in entries:
-        msg = entry.msg
-        if type(msg) is ExecutionReport:
-            fill = apply(msg)
-            if fill is not None:
-                apply_fill(fill, INSTRUMENT)
-        elif type(msg) is ChildOrder:
-            create(msg)
-    return table, portfolio
+def manager() -> OrderManager:
+    core = OrderManager(OrderTable(PREFIX), [INSTRUMENT.symbol], "binance", ExecutionSettings())
+    core.new_run()
+    core._ready[INSTRUMENT.symbol] = True   # noqa: SLF001 - the journal's rows need no venue to be made
+    return core
+
+
+def order_events(rows: int, seed: int) -> Iterator[tuple[int, Any]]:
+    """About `rows` journal rows as the order manager writes them: each input it takes, then the order updates
+    and fills it derived from it, by running one."""
+    core = manager()
+    made = 0
+    for ts, msg in order_inputs(rows, seed):
+        out = Decisions()
+        core.handle(msg, ts, out)
+        for item in ((ts, msg), *((ts, fact) for fact in out.journal)):
+            yield item
+            made += 1
+            if made >= rows:
+                return
+
+
+def fold(journal: Journal) -> tuple[int, int, int]:
+    """What a restarted engine rebuilds: the order manager's table from its journaled inputs, the ledger's
+    positions and cash from the journaled fills and updates; (orders, fills, position)."""
+    core = OrderManager(OrderTable(PREFIX), [INSTRUMENT.symbol], "binance", ExecutionSettings())
+    core.rebuild(journal.entries(kinds=INPUTS), journal.run_id)
+    ledger = Ledger({INSTRUMENT.symbol: INSTRUMENT}, stats=False)   # as the ledger actor rebuilds
+    ledger.fold(journal.entries(kinds=FOLDED))
+    if len(ledger.fills) != sum(len(order.trade_ids) for order in core.table):
+        raise SystemExit("rebuild wrong: the ledger's fills and the order table's trades disagree")
+    return len(core.table), len(ledger.fills), ledger.portfolio.position(INSTRUMENT.symbol)
 
 
 # ---------------------------------------------------------------- appends
@@ -105,7 +127,7 @@ async def engine_appends(journal: Journal, streams: list[list[tuple[int, Any]]],
             sizes.append(0)
         sizes[-1] += 1
 
-    journal.subscribe((ChildOrder, ExecutionReport), count)
+    journal.subscribe((ChildOrder, ExecutionReport, OrderUpdate, Fill), count)
 
     async def actor(name: str, items: list[tuple[int, Any]]) -> None:
         clock = time.perf_counter
@@ -162,24 +184,22 @@ def rows_of(path: Path) -> list[tuple]:
 # ---------------------------------------------------------------- rebuild
 
 def build_journal(path: Path, events: int) -> tuple[int, int, int]:
-    """A journal of about `events` order events, written through the journal in large groups; returns what a
-    correct rebuild must find: (orders, fills, position)."""
+    """A journal of `events` rows as the order manager writes them, in large groups; returns what a correct
+    rebuild must find: (orders, fills, position)."""
     orders = fills = position = 0
-    sides: dict[str, Side] = {}
 
     async def write_all(journal: Journal) -> None:
         nonlocal orders, fills, position
         async with trio.open_nursery() as service:
             await service.start(journal.run)
             chunk: list[tuple[int, Any]] = []
-            for item in order_events(events // 4, seed=11):
+            for item in order_events(events, seed=11):
                 msg = item[1]
                 if type(msg) is ChildOrder:
                     orders += 1
-                    sides[f"{PREFIX}-{orders}"] = msg.side
-                elif msg.exec_type is ExecType.TRADE:
+                elif type(msg) is Fill:
                     fills += 1
-                    position += sides[msg.client_order_id].sign * msg.last_qty
+                    position += msg.side.sign * msg.qty
                 chunk.append(item)
                 if len(chunk) == 10_000:
                     await journal.write("orders", chunk)
@@ -199,10 +219,9 @@ def rebuild(path: Path) -> tuple[float, float, int, tuple[int, int, int]]:
         t0 = time.perf_counter()
         count = sum(1 for _ in journal.entries())
         t1 = time.perf_counter()
-        table, portfolio = fold(journal.entries())
+        state = fold(journal)
         t2 = time.perf_counter()
-    return t1 - t0, t2 - t1, count, (table.counters.created, table.counters.fills,
-                                     portfolio.position(INSTRUMENT.symbol))
+    return t1 - t0, t2 - t1, count, state
 
 
 # ---------------------------------------------------------------- main
@@ -220,7 +239,7 @@ def main() -> None:
     if args.quick:
         args.rounds, args.rows, args.rebuild_events = 1, 4_000, 20_000
 
-    events = list(order_events(args.rows // 3 + 1, seed=7))[:args.rows]  # 3 to 5 events an order
+    events = list(order_events(args.rows, seed=7))
     per_writer = -(-len(events) // args.writers)
     streams = [events[k * per_writer:(k + 1) * per_writer] for k in range(args.writers)]
     engine_rates, raw_rates, latencies, batches = [], [], [], []
@@ -255,8 +274,8 @@ def main() -> None:
               f"{args.rounds} ({', '.join(f'{r:,.0f}' for r in rates)})")
     print(f"write() to durable: p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms over {len(latencies):,} writes")
     print(f"rebuild of {count:,} events ({expected[0]:,} orders, {expected[1]:,} fills; written in {built_s:.1f} s), "
-          f"best of {len(total_times)}: read + decode {min(read_times):.2f} s, read + decode + fold into "
-          f"OrderTable and Portfolio {min(total_times):.2f} s (medians {statistics.median(read_times):.2f} s, "
+          f"best of {len(total_times)}: read + decode {min(read_times):.2f} s, read + decode + the order "
+          f"manager's and the ledger's folds {min(total_times):.2f} s (medians {statistics.median(read_times):.2f} s, "
           f"{statistics.median(total_times):.2f} s)")
     print(f"median ratio {statistics.median(engine_rates) / statistics.median(raw_rates):.3f}")
     print(f"ratio={max(engine_rates) / max(raw_rates):.3f}")

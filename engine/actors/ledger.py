@@ -17,7 +17,7 @@ from engine.runtime import Actor, ActorContext
 class LedgerActor(Actor):
     def __init__(self, journal: Any, instruments: Mapping[str, Instrument]):
         self.journal = journal
-        self.ledger = Ledger(instruments)
+        self.ledger = Ledger(instruments, stats=False)   # exposure is its job; the report folds its own
 
     async def start(self, ctx: ActorContext) -> None:
         entries = await self.journal.read(kinds=FOLDED)

@@ -23,12 +23,16 @@ FOLDED = (Fill, OrderUpdate)
 
 
 class Ledger:
-    """The fold of the order manager's updates and fills, and what it says per instrument."""
+    """The fold of the order manager's updates and fills, and what it says per instrument.
 
-    def __init__(self, instruments: Mapping[str, Instrument]):
+    With `stats`, it also keeps the execution statistics a report shows; the ledger actor, which only has to
+    say each instrument's exposure, leaves them out of its rebuild.
+    """
+
+    def __init__(self, instruments: Mapping[str, Instrument], stats: bool = True):
         self.instruments = instruments
         self.portfolio = Portfolio()
-        self.stats = ExecutionStats()
+        self.stats = ExecutionStats() if stats else None
         self.fills: list[Fill] = []
         self.high_seq = 0
         self._open: dict[str, OrderUpdate] = {}   # client order id → latest update of an order still open
@@ -51,11 +55,13 @@ class Ledger:
         if type(msg) is Fill:
             instrument = self.instruments[msg.instrument]
             self.portfolio.apply_fill(msg, instrument)
-            self.stats.on_fill(msg, instrument)
+            if self.stats is not None:
+                self.stats.on_fill(msg, instrument)
             self.fills.append(msg)
             return msg.instrument
         if type(msg) is OrderUpdate:
-            self.stats.on_order(msg, self.instruments[msg.instrument])
+            if self.stats is not None:
+                self.stats.on_order(msg, self.instruments[msg.instrument])
             if msg.state in TERMINAL_STATES:
                 self._open.pop(msg.client_order_id, None)
             else:

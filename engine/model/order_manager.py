@@ -88,6 +88,24 @@ class Decisions:
         self.restore_deferred = False
 
 
+class _Nowhere(list):
+    """A list that keeps nothing: where a rebuild's decisions go (they were sent when first decided)."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+
+class _Discarded(Decisions):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self.venue = self.journal = self.timers = self.control = _Nowhere()
+        self.restore_deferred = False
+
+
 INPUTS = (ChildOrder, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
           CancelAll)
 """The messages the order manager journals as it takes them: replayed in order, they rebuild its table."""
@@ -192,11 +210,12 @@ class OrderManager:
         in run `run_id`, and nothing counts as reconciled: the caller reconciles before it trades."""
         table = self.table
         count = 0
+        nowhere = _Discarded()
         for entry in entries:
             if entry.run_id != table.run_id:
                 self.new_run()
                 table.begin_run(entry.run_id)
-            self.handle(entry.msg, entry.ts_ns, Decisions())
+            self.handle(entry.msg, entry.ts_ns, nowhere)
             count += 1
         if table.run_id != run_id:
             self.new_run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
 
 from engine.messages import Fill, Side
@@ -20,6 +20,7 @@ from engine.model.numbers import Instrument, to_decimal
 
 _EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
 """Money here must never round: a result that would need rounding raises instead."""
+_ZERO = Decimal(0)
 
 
 class _Holding:
@@ -75,14 +76,17 @@ class Portfolio:
         if holding is None:
             holding = self._holdings[instrument.symbol] = _Holding(instrument)
         realized = holding.trade(fill.side, fill.price, fill.qty)
-        with localcontext(_EXACT):
-            sign = fill.side.sign
-            self._credit(instrument.base, sign * instrument.qty_decimal(fill.qty))
-            self._credit(instrument.quote, -sign * instrument.notional(fill.price, fill.qty))
-            if fill.fee_asset:
-                self._credit(fill.fee_asset, -fill.fee)
-                self.fees[fill.fee_asset] = self.fees.get(fill.fee_asset, Decimal(0)) + fill.fee
-            return _money(realized, instrument)
+        sign, add, cash = fill.side.sign, _EXACT.add, self.cash
+        base, quote = instrument.base, instrument.quote   # context methods: exact, and cheaper than a `with`
+        scaled = _EXACT.scaleb
+        cash[base] = add(cash.get(base, _ZERO), scaled(sign * fill.qty, -instrument.qty_decimals))
+        cash[quote] = add(cash.get(quote, _ZERO), scaled(-sign * fill.price * fill.qty,
+                                                          -(instrument.price_decimals + instrument.qty_decimals)))
+        if fill.fee_asset:
+            asset, fee = fill.fee_asset, fill.fee
+            cash[asset] = _EXACT.subtract(cash.get(asset, _ZERO), fee)
+            self.fees[asset] = add(self.fees.get(asset, _ZERO), fee)
+        return _money(realized, instrument)
 
     def position(self, symbol: str) -> int:
         holding = self._holdings.get(symbol)
@@ -111,12 +115,8 @@ class Portfolio:
         value = direction * (mark * abs(holding.position) - holding.entry_value)
         return _money(value, holding.instrument)
 
-    def _credit(self, asset: str, amount: Decimal) -> None:
-        self.cash[asset] = self.cash.get(asset, Decimal(0)) + amount
-
 
 def _money(value: int, instrument: Instrument) -> Decimal:
     """A count of price×qty units as the quote-asset amount it stands for."""
-    with localcontext(_EXACT):
-        return to_decimal(value, instrument.price_decimals + instrument.qty_decimals)
+    return _EXACT.scaleb(value, -(instrument.price_decimals + instrument.qty_decimals))
 
