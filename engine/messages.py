@@ -532,6 +532,13 @@ class CancelAll:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderManagerStarted:
+    """The order manager (re)started: a request its predecessor decided may never have left, so every cancel
+    it had in flight is unknown until the venue says."""
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class OrdersSettled:
     """The order manager, after a `CancelAll`, has no order left working or unresolved at any venue."""
     ts_ns: int

@@ -3,7 +3,8 @@
 For each actor, a crash on the 5th message it receives and one about halfway through the messages it receives
 in the quickstart. After each run: it completed (no `RunFailed`), every order ended filled, cancelled, rejected
 or expired, the book was live at the end, and the engine's fills and position equal the simulated venue's own
-account of the run (`venue_truth`), fill for fill by trade id.
+account of the run (`venue_truth`), fill for fill by trade id. The README's table of these runs is checked
+against them, row by row.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from engine import session
 from engine.scenario import FaultSpec, load
 
 ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
 ACTORS = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger")
 TERMINAL = {"filled", "cancelled", "rejected", "expired"}
 
@@ -51,3 +53,13 @@ def test_a_crashed_actor_comes_back_right(quickstart, received, tmp_path, actor,
     assert report["position"]["BTC/USDT"] == venue["position"]
     assert report["fills"] == venue["fills"] and venue["open_orders"] == []
     assert Counter(evidence.fill_trade_ids) == Counter(evidence.venue_trades["BTC/USDT"].keys())  # each fill once
+    row = readme_row(actor, after, report)
+    assert row in README, f"README's recovery table should have the row:\n{row}"
+
+
+def readme_row(actor: str, after: int, report: dict) -> str:
+    venue = report["venue_truth"]["BTC/USDT"]
+    found = ", ".join(f"{kind} {n}" for kind, n in report["reconciliation"].items()) or "none"
+    return (f"| {actor} | {after} | {report['orders']} | {report['fills']} | {report['position']['BTC/USDT']} | "
+            f"{venue['fills']}, {venue['position']} | {report['dead_letters'][actor]} | "
+            f"{report['book']['longest_outage_ms']['BTC/USDT']} | {found} |")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from engine.actors.journaled import JournaledActor, Staged
-from engine.messages import BookView, VenueSession
+from engine.messages import BookView, OrderManagerStarted
 from engine.model.order_manager import INPUTS, Decisions, OrderManager
 from engine.runtime import ActorContext
 
@@ -31,7 +31,7 @@ class OrderManagerActor(JournaledActor):
             ctx.log.info("rebuilt %d orders from %d journaled inputs", len(core.table), replayed)
         staged = Staged()
         now = ctx.clock.now_ns()
-        self._take(VenueSession(core.venue, now, "order manager started"), now, staged)
+        self._take(OrderManagerStarted(now), now, staged)
         await self.commit(staged, ctx)
 
     def decide(self, msg: Any, ctx: ActorContext, staged: Staged) -> None:

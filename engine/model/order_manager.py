@@ -8,9 +8,11 @@ kill: `rebuild` hands them over again and drops what they would send.
 
 What it decides, besides applying the venue's reports:
 
-- **Nothing before reconciliation.** At start, after the order stream (re)starts (`VenueSession`), it asks
-  the venue for its account of our orders of each instrument; child orders wait (the actor defers them in its
-  mailbox) until the answer is in and applied.
+- **Nothing before reconciliation.** At start (`OrderManagerStarted`), and after the order stream (re)starts
+  (`VenueSession`), it asks the venue for its account of our orders of each instrument; child orders wait (the
+  actor defers them in its mailbox) until the answer is in and applied. A cancel its predecessor decided may
+  never have left: at start every cancel in flight becomes unknown, and one the venue did not carry out is
+  sent again.
 - **Unknown outcomes are asked about, never resent.** A create without an ack in time, or any request whose
   outcome the venue did not state, moves the order to `unknown`, and the venue is asked about it by client
   order id, again every `requery` interval, until its answer or its stream settles it. A create the venue
@@ -41,6 +43,7 @@ from engine.messages import (
     ExecutionReport,
     FailureClass,
     Fill,
+    OrderManagerStarted,
     OrdersSettled,
     ReconcileFinding,
     ReconcileReply,
@@ -107,7 +110,7 @@ class _Discarded(Decisions):
 
 
 INPUTS = (ChildOrder, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
-          CancelAll)
+          CancelAll, OrderManagerStarted)
 """The messages the order manager journals as it takes them: replayed in order, they rebuild its table."""
 
 
@@ -139,6 +142,7 @@ class OrderManager:
         self._replacing: dict[str, str] = {}       # client order id being cancelled → why it will be re-placed
         self._settled_said = False
         self._touch: dict[str, BookView] = {}
+        self._cancel_again: set[str] = set()       # cancels a predecessor decided: sent again if still open
 
     # ------------------------------------------------------------ the actor's entry points
 
@@ -160,6 +164,8 @@ class OrderManager:
             self._on_failure(msg, now, out)
         elif kind is VenueSession:
             self.reconcile_all(now, out)
+        elif kind is OrderManagerStarted:
+            self._on_started(now, out)
         elif kind is CancelOrder:
             order = self.table.get(msg.client_order_id)
             if order is not None:
@@ -197,6 +203,14 @@ class OrderManager:
         for instrument in self.instruments:
             self._ready[instrument] = False
             self._ask(instrument, (), now, out)
+
+    def _on_started(self, now: int, out: Decisions) -> None:
+        """A new incarnation: its predecessor's cancels in flight are unknown; then reconcile everything."""
+        for order in self.table.open_orders():
+            if order.state is OrderState.CANCELLING:
+                self._step(order, now, out, order.outcome_unknown, RequestKind.CANCEL, now)
+                self._cancel_again.add(order.client_order_id)
+        self.reconcile_all(now, out)
 
     def new_run(self) -> None:
         """Forget what belonged to the previous run (its halt, its requests in flight): its orders stay."""
@@ -431,8 +445,11 @@ class OrderManager:
         if order.state is not before:
             out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "state_corrected",
                                                 f"{before.value} -> {order.state.value}"))
-        if self.settling and order.is_working:
-            self._cancel(order, now, out, "settling")
+        if order.state.is_terminal:
+            self._cancel_again.discard(order.client_order_id)
+        elif order.is_working and (self.settling or order.client_order_id in self._cancel_again):
+            self._cancel_again.discard(order.client_order_id)
+            self._cancel(order, now, out, "settling" if self.settling else "again, after a restart")
         self._after_cancel(order, now, out)
 
     # ------------------------------------------------------------ internals

@@ -138,7 +138,7 @@ async def test_order_manager_journals_first_and_sends_second_and_the_ledger_foll
     await actor.handle([fill, fill, expire], ctx)  # the duplicate adds nothing
     entries = await journal.read(actors=["orders"])
     assert [type(e.msg).__name__ for e in entries] == [
-        "VenueSession", "ReconcileReply", "ChildOrder", "OrderUpdate", "ExecutionReport", "Fill", "OrderUpdate",
+        "OrderManagerStarted", "ReconcileReply", "ChildOrder", "OrderUpdate", "ExecutionReport", "Fill", "OrderUpdate",
         "ExecutionReport", "ExecutionReport", "OrderUpdate"]
     folded = await ledger_box.receive_batch()
     ledger = Ledger({"BTC/USDT": BTC})

@@ -9,7 +9,8 @@ import pytest
 
 from engine.messages import (BookView, CancelAll, CancelAllRequest, CancelOrder, CancelRequest, ChildOrder, ExecType,
                              ExecutionReport, FailureClass, Fill, JournalEntry, Liquidity, NewOrderRequest,
-                             OrdersSettled, OrderType, OrderUpdate, ReconcileFinding, ReconcileReply,
+                             OrderManagerStarted, OrdersSettled, OrderType, OrderUpdate, ReconcileFinding,
+                             ReconcileReply,
                              ReconcileRequest, RequestFailed, RequestKind, RunFailure, Side, TimeInForce, TimerFired,
                              VenueOrderState, VenueOrderStatus, VenueSession, VenueTrade)
 from engine.model.order_manager import INPUTS, Decisions, ExecutionSettings, OrderManager
@@ -397,3 +398,24 @@ def test_a_new_run_keeps_the_orders_but_not_the_previous_runs_halt():
                            0, child_id="P2-1.1"), h.now, out)
     [request] = out.venue
     assert request.client_order_id == "q-2-1"
+
+
+def test_a_cancel_decided_before_a_restart_is_sent_again_if_the_venue_still_holds_the_order():
+    h = Harness()
+    sent, never_sent = h.place(tif=TimeInForce.GTC), h.place(tif=TimeInForce.GTC, parent="P2")
+    h.take(report(sent, ExecType.NEW))
+    h.take(CancelAll(h.now, "end of run 1"))          # decided and journaled; the process dies before sending
+    core = OrderManager(OrderTable("q", run_id=2), [BTC], "binance", SETTINGS)
+    core.rebuild(h.inputs, run_id=2)
+    later = h.now + 600 * MS                          # past the window of the create that never left
+    out = Decisions()
+    core.handle(OrderManagerStarted(later), later, out)
+    assert core.table.get(sent).state is OrderState.UNKNOWN and core.must_wait(h.child(parent="P3"))
+    [request] = out.venue
+    out = Decisions()
+    core.handle(ReconcileReply(request.request_id, "binance", BTC, later, (account(sent, VenueOrderStatus.OPEN),)),
+                later, out)
+    [again] = [r for r in out.venue if type(r) is CancelRequest]
+    assert again.client_order_id == sent and core.table.get(sent).state is OrderState.CANCELLING
+    assert core.table.get(never_sent).state is OrderState.REJECTED
+    assert "never_placed" in findings(out)
