@@ -1,8 +1,8 @@
 """`python -m engine chaos SCENARIO --runs N --seed S`: break the engine on purpose, many times, and check it
 against the venue, which holds the truth.
 
-Run `i` draws its whole schedule from the seed `S + i` alone, so `--runs 1 --seed S+i` replays it. A run is one
-of two kinds:
+Run `i` draws its whole schedule from its own seed, `S + 1009 i`, alone, so `--runs 1 --seed <its seed>` replays
+it (the stride keeps the runs of seeds 1, 2, 3... apart). A run is one of two kinds:
 
 - **in process** (a replay on the virtual clock): crashes of random actors (every kind) at random moments (the
   N-th message an actor receives, or a time of the market), and the simulated venue's faults (5xx before and
@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import trio
 
 from adapters.simulated.faults import FaultKind
@@ -41,6 +42,8 @@ CRASHABLE = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "l
 IN_PROCESS_FAULTS = (FaultKind.SERVER_ERROR, FaultKind.LOST_REPLY, FaultKind.RATE_LIMIT,
                      FaultKind.DUPLICATE_REPORT, FaultKind.REORDERED_REPORTS, FaultKind.DROP_CONNECTION)
 RATES = (Decimal("0.02"), Decimal("0.05"), Decimal("0.1"))
+RUN_SEED_STRIDE = 1009
+"""Run `i` of `--seed S` has the seed `S + 1009 i`: run 0 is `S` itself, and nearby `S` share no run."""
 KILL_SHARE = 0.3
 """The share of runs, drawn, that kill the engine process and restart it from its journal."""
 
@@ -144,6 +147,7 @@ async def run_in_process(scenario: Scenario, base: Baseline, index: int, seed: i
         report, evidence = outcome.report, outcome.evidence
     except session.RunFailed as failed:
         report, evidence = failed.report, failed.evidence
+    (out_dir / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     result.faults.update({kind: n for kind, n in report.get("venue_faults", {}).items() if n})
     result.faults.update({f"crash_{actor}": n for actor, n in report["crashes_injected"].items() if n})
     result.reconciliations = evidence.reconciliations
@@ -160,7 +164,7 @@ def main(scenario: Scenario, runs: int, seed: int, out_dir: Path, kills: bool = 
     base = trio.run(baseline, scenario, out_dir / "baseline")
     results = []
     for index in range(runs):
-        run_seed = seed + index
+        run_seed = seed + RUN_SEED_STRIDE * index
         rng = random.Random(f"kill:{run_seed}")
         run_dir = out_dir / f"run-{run_seed}"
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -32,8 +32,8 @@ from engine.scenario import Scenario
 from engine.session import Evidence
 
 SPEED = 20                 # market seconds per second of the venue's replay
-FIRST_RUN_S = 6            # the engine's duration before a restart (it is killed within it, or not at all)
-SECOND_RUN_S = 4
+FIRST_RUN_S = 5            # the engine's duration before a restart (it is killed within it, or not at all)
+SECOND_RUN_S = 3
 WRITES = 30                # the kill is drawn among the first this many journal rows (start-up alone writes ~6)
 KEY, SECRET = "chaos-key", "chaos-secret"
 KILL_FAULTS = (("rate_limit", "retry_after_s = 1"), ("server_error", "executed = false"),

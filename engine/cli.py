@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                                              "check the engine against the venue after every run")
     cha.add_argument("scenario", help="a replayed scenario (synthetic or recording)")
     cha.add_argument("--runs", type=int, default=20, help="how many runs (default 20)")
-    cha.add_argument("--seed", type=int, default=1, help="run i draws its schedule from seed + i (default 1)")
+    cha.add_argument("--seed", type=int, default=1, help="run i draws its schedule from seed + 1009 i (default 1)")
     cha.add_argument("--out", help="directory for the runs' reports and journals (default out/<name>/chaos)")
     cha.add_argument("--no-kills", action="store_true", help="only in-process runs: no engine kills")
     cha.set_defaults(func=cmd_chaos)
