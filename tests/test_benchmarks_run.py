@@ -18,6 +18,7 @@ CAPTURE = ROOT.parent / "shared" / "recorded" / "nkaz001+hftbacktest" / "example
     pytest.param("feed.py", ["--rounds", "1"],
                  marks=pytest.mark.skipif(not CAPTURE.is_file(), reason=f"capture not found at {CAPTURE}")),
     ("journal.py", ["--quick"]),
+    ("resync.py", ["--rounds", "1", "--synthetic-s", "60"]),
 ])
 def test_benchmark_prints_its_ratio_last(script, args):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT,

@@ -419,3 +419,123 @@ def test_a_cancel_decided_before_a_restart_is_sent_again_if_the_venue_still_hold
     assert again.client_order_id == sent and core.table.get(sent).state is OrderState.CANCELLING
     assert core.table.get(never_sent).state is OrderState.REJECTED
     assert "never_placed" in findings(out)
+
+
+# ---------------------------------------------------------------- every field of what it decides
+
+def test_a_refused_key_is_said_exactly_and_rejects_the_create_with_the_venues_words():
+    h = Harness()
+    coid = h.place()
+    out = h.take(RequestFailed("binance", BTC, coid, RequestKind.NEW, FailureClass.AUTH, h.now, "401 -2015: no"))
+    assert out.control == [RunFailure("orders", h.now, "binance refused our credentials on a new request: "
+                                                        "401 -2015: no")]
+    order = h.core.table.get(coid)
+    assert (order.state, order.reason, order.venue_order_id) == (OrderState.REJECTED, "401 -2015: no", "")
+    assert out.journal == [order.as_update()] and out.venue == []
+
+
+def test_a_refused_key_on_a_cancel_stops_entry_but_leaves_the_order_to_the_venue():
+    h = Harness()
+    coid = h.place(tif=TimeInForce.GTC)
+    h.take(report(coid, ExecType.NEW))
+    h.take(CancelOrder(coid, h.now, "test"))
+    out = h.take(RequestFailed("binance", BTC, coid, RequestKind.CANCEL, FailureClass.AUTH, h.now, "-1022"))
+    assert h.state(coid) is OrderState.CANCELLING and h.core.halted and len(out.control) == 1
+    out = h.take(RequestFailed("binance", BTC, "nobody", RequestKind.NEW, FailureClass.AUTH, h.now, "-1022"))
+    assert len(out.control) == 1 and out.journal == []
+
+
+def test_what_reconciliation_finds_is_journaled_in_full():
+    h = Harness()
+    coid = h.place()
+    h.take(report(coid, ExecType.NEW))
+    h.core.table.get(coid).created_ts_ns = h.now - 600 * MS
+    young = h.place(parent="P2")
+    out = h.take(VenueSession("binance", h.now, "reconnected"))
+    [request] = out.venue
+    assert request == ReconcileRequest(request.request_id, "binance", BTC, (), h.now - 600 * MS, h.now)
+    assert out.timers == [TimerFired(f"reconcile:{BTC}:{request.request_id}", h.now + 200 * MS)]
+    out = h.take(ReconcileReply(request.request_id, "binance", BTC, h.now))
+    assert [f for f in out.journal if type(f) is ReconcileFinding] == [
+        ReconcileFinding(BTC, coid, h.now, "missing_at_venue", "held submitted")]
+    assert out.timers == [TimerFired(f"requery:{young}", h.now + 50 * MS)]
+    assert h.state(coid) is OrderState.SUBMITTED
+
+
+def test_a_named_query_asks_by_client_id_and_is_asked_again_on_its_timer():
+    h = Harness()
+    coid = h.place()
+    out = h.take(TimerFired(f"ack:{coid}", h.now))
+    assert out.venue == [ReconcileRequest("1-2", "binance", BTC, (coid,), 0, h.now)]
+    assert out.timers == [TimerFired(f"requery:{coid}", h.now + 50 * MS)]
+    assert out.journal == [h.core.table.get(coid).as_update()]
+    h.take(ReconcileReply("1-2", "binance", BTC, h.now, (account(coid, VenueOrderStatus.OPEN),)))
+    assert h.state(coid) is OrderState.SUBMITTED
+
+
+def test_a_full_reconciliation_starts_at_the_oldest_open_order_or_the_journals_first_run():
+    core = OrderManager(OrderTable("q"), [BTC], "binance", SETTINGS, since_ns=5_000)
+    out = Decisions()
+    core.reconcile_all(9_000, out)
+    assert [r.since_ns for r in out.venue] == [5_000]
+    core.handle(ReconcileReply(out.venue[0].request_id, "binance", BTC, 9_000), 9_000, Decisions())
+    core.handle(ChildOrder("P1", "binance", BTC, Side.BUY, 5, 100, OrderType.LIMIT, TimeInForce.GTC, 3_000, 0,
+                           child_id="P1.1"), 3_000, Decisions())
+    out = Decisions()
+    core.reconcile_all(9_000, out)
+    assert [r.since_ns for r in out.venue] == [3_000]
+    fresh = OrderManager(OrderTable("q"), [BTC], "binance", SETTINGS)
+    out = Decisions()
+    fresh.reconcile_all(9_000, out)
+    assert [r.since_ns for r in out.venue] == [0]
+
+
+def test_the_replacement_of_a_sell_the_market_left_is_a_child_of_the_same_parent_at_the_touch():
+    h = Harness(ExecutionSettings(chase_ticks=2, tick_size={BTC: 10}))
+    coid = h.place(side=Side.SELL, tif=TimeInForce.GTC, price=6_000_100)     # limit 5_999_100
+    h.take(report(coid, ExecType.NEW))
+    assert h.core.on_view(BookView(BTC, h.now, 1, ((6_000_000, 5),), ((6_000_090, 5),)), h.now) == []
+    [cancel] = h.core.on_view(BookView(BTC, h.now, 2, ((6_000_000, 5),), ((6_000_080, 5),)), h.now)
+    assert cancel == CancelOrder(coid, h.now, "chase")
+    h.take(cancel)
+    out = h.take(report(coid, ExecType.CANCELED))
+    [update, placed] = [x for x in out.journal if type(x) is OrderUpdate][-2:]
+    again = h.core.table.get(placed.client_order_id)
+    assert (again.parent_id, again.child_id, again.side, again.qty, again.price, again.limit_price) == (
+        "P1", "P1.r1", Side.SELL, 10, 6_000_080, 5_999_100)
+    assert (again.tif, again.order_type, again.signal_mid_x2, again.venue, again.instrument) == (
+        TimeInForce.GTC, OrderType.LIMIT, 12_000_000, "binance", BTC)
+    assert again.created_ts_ns == h.now and update.state == "cancelled"
+
+
+def test_only_a_working_passive_order_is_chased_and_nothing_is_replaced_once_halted():
+    h = Harness(ExecutionSettings(chase_ticks=1, tick_size={BTC: 10}))
+    ioc = h.place(parent="P1")                                        # IOC: never chased
+    h.take(report(ioc, ExecType.NEW))
+    gtc = h.place(parent="P2", tif=TimeInForce.GTC, n=2)
+    view = BookView(BTC, h.now, 1, ((6_001_000, 5),), ((6_002_000, 5),))
+    [cancel] = h.core.on_view(view, h.now)
+    assert cancel.client_order_id == gtc
+    h.take(cancel)
+    h.take(CancelAll(h.now, "end"))
+    out = h.take(report(gtc, ExecType.CANCELED))
+    assert [r for r in out.venue if type(r) is NewOrderRequest] == []
+    assert h.core.on_view(view, h.now) == []
+    assert not h.core.wants_views()
+
+
+def test_cancel_all_cancels_with_the_venues_cancel_all_and_a_timer_per_order():
+    h = Harness()
+    a = h.place(tif=TimeInForce.GTC)
+    h.take(report(a, ExecType.NEW))
+    out = h.take(CancelAll(h.now, "end"))
+    assert out.venue == [CancelAllRequest("binance", BTC, h.now)]
+    assert out.timers == [TimerFired(f"cancel:{a}", h.now + 100 * MS)]
+    assert h.core.halted and h.core.settling
+
+
+def test_cancel_all_that_does_not_halt_lets_new_orders_in():
+    h = Harness()
+    h.take(CancelAll(h.now, "flatten", halt=False))
+    assert not h.core.halted
+    assert [type(r) for r in h.take(h.child(parent="P9")).venue] == [NewOrderRequest]

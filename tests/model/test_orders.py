@@ -427,3 +427,67 @@ def test_table_tracks_open_orders_states_and_counters() -> None:
     other.reconcile(venue_state(VenueOrderStatus.OPEN, 0, client_order_id="t-1-3"), 7)
     table.changed(other, lambda: None)
     assert table.open_orders("ETH/USDT") == [other]   # reopened: the venue still had it
+
+
+# ---------------------------------------------------------------- every field of what it says
+
+@pytest.mark.parametrize(("start", "event", "name"), [
+    ("filled", "request_cancel", "request_cancel"), ("submitted", "cancel_refused", "cancel_refused"),
+    ("submitted", "never_placed", "never_placed"), ("submitted", "REJECTED", "REJECTED after the venue acknowledged"),
+])
+def test_an_illegal_event_names_the_order_and_itself(start, event, name):
+    order = order_in(start)
+    with pytest.raises(IllegalTransition) as caught:
+        order.never_placed(9) if event == "never_placed" else fire(order, event)
+    assert (caught.value.client_order_id, caught.value.event) == ("c-1", name)
+
+
+def test_ignored_reports_add_up():
+    order = order_in("filled")
+    for count in range(1, 4):
+        order.apply(report(ExecType.NEW))
+        assert order.ignored_reports == count
+    order.cancel_refused(9)
+    assert order.ignored_reports == 4
+
+
+def test_an_adopted_order_is_a_limit_order_of_no_parent_created_when_found():
+    table = OrderTable("t")
+    order = table.adopt(venue_state(VenueOrderStatus.OPEN, 0, client_order_id="t-1-9"), ts_ns=44)
+    assert (order.parent_id, order.venue, order.order_type, order.tif, order.signal_mid_x2) == (
+        "", "", OrderType.LIMIT, TimeInForce.GTC, 0)
+    assert (order.created_ts_ns, order.child_id, order.state, order.reason) == (44, "", OrderState.PENDING, "")
+    assert order.as_update().instrument == "BTC/USDT" and order.as_update().side is Side.BUY
+
+
+def test_an_inferred_fill_books_exactly_the_missing_quantity_without_a_fee():
+    order = order_in("partially_filled")                       # 4 booked
+    venue = venue_state(VenueOrderStatus.CANCELLED, 5, complete=False)
+    fill = order.inferred_fill(venue, 10)
+    assert (fill.qty, fill.fee, fill.fee_asset, fill.liquidity, fill.ts_ns) == (1, Decimal(0), "", Liquidity.TAKER, 10)
+    assert order.fees == {"USDT": Decimal(0)} and order.state is OrderState.CANCELLED
+    assert order_in("submitted").inferred_fill(venue_state(VenueOrderStatus.OPEN, 3), 10) is None
+
+
+def test_a_fill_ends_the_order_with_no_reason_and_a_new_order_knows_nothing_yet():
+    order = Order("c-1", child(child_id="P1.1"))
+    assert (order.child_id, order.acknowledged, order.unknown_of, order.reason, order.venue_order_id) == (
+        "P1.1", False, None, "", "")
+    assert order.before_cancel is OrderState.PENDING and order.limit_price == 6_000_000
+    order.apply(trade(QTY, QTY))
+    assert (order.state, order.reason, order.final_cum_qty) == (OrderState.FILLED, "", QTY)
+
+
+def test_the_venue_order_id_is_kept_from_its_first_mention():
+    order = order_in("pending")
+    order.apply(ExecutionReport("binance", "c-1", "", ExecType.NEW, 2, 0))
+    assert order.venue_order_id == ""
+    order.apply(trade(2, 2))
+    order.apply(ExecutionReport("binance", "c-1", "other", ExecType.TRADE, 3, 4, 2, 1, trade_id="x"))
+    assert order.venue_order_id == "77"
+
+
+def test_reconcile_books_the_venues_fee_asset_and_ends_with_no_reason():
+    order = order_in("unknown_new")
+    order.reconcile(venue_state(VenueOrderStatus.FILLED, QTY, [venue_trade("9", QTY)]), 8)
+    assert order.fees == {"USDT": Decimal("0.01")} and (order.state, order.reason) == (OrderState.FILLED, "")
