@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.messages import Fill, JournalEntry, Liquidity, OrderUpdate, ReconcileFinding, Side
+from engine.messages import Exposure, Fill, JournalEntry, Liquidity, OrderUpdate, ReconcileFinding, Side
 from engine.model.ledger import Ledger
 from engine.model.numbers import Instrument
 
@@ -45,3 +45,12 @@ def test_an_order_whose_outcome_is_unknown_still_counts_as_open():
     ledger = Ledger({"BTC/USDT": BTC})
     ledger.fold([entry(1, update("a", "unknown", 5, 0))])
     assert ledger.exposure("BTC/USDT", 1).open_buy_qty == 5 and ledger.open_orders() == ["a"]
+
+
+def test_exposure_counts_what_is_left_of_every_open_order_on_each_side():
+    ledger = Ledger({"BTC/USDT": BTC}, stats=False)
+    ledger.fold([entry(1, update("a", "partially_filled", 10, 4)), entry(2, update("b", "submitted", 3, 0)),
+                 entry(3, update("c", "partially_filled", 8, 2, Side.SELL)), entry(4, update("d", "pending", 1, 0, Side.SELL)),
+                 entry(5, update("e", "filled", 7, 7))])
+    assert ledger.exposure("BTC/USDT", 5) == Exposure("BTC/USDT", 5, 0, 9, 7)
+    assert ledger.stats is None and ledger.fold([entry(5, fill("a", 1))]) == set()   # seq 5 was folded

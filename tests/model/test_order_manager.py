@@ -539,3 +539,81 @@ def test_cancel_all_that_does_not_halt_lets_new_orders_in():
     h.take(CancelAll(h.now, "flatten", halt=False))
     assert not h.core.halted
     assert [type(r) for r in h.take(h.child(parent="P9")).venue] == [NewOrderRequest]
+
+
+def test_reports_of_others_and_refused_children_are_counted_each():
+    h = Harness()
+    h.take(report("someone-1", ExecType.NEW))
+    h.take(report("someone-2", ExecType.NEW))
+    assert h.core.foreign_reports == 2
+    h.take(CancelAll(h.now, "end"))
+    h.take(h.child(parent="P8"))
+    h.take(h.child(parent="P9"))
+    assert h.core.refused_children == 2
+
+
+def test_an_unknown_order_of_ours_reported_is_found_in_full_and_asked_about_once():
+    h = Harness()
+    out = h.take(report("q-0-3", ExecType.NEW))
+    assert [f for f in out.journal] == [ReconcileFinding("", "q-0-3", h.now, "unknown_order_report", "NEW")]
+    [request] = out.venue
+    assert (request.instrument, request.client_order_ids) == (BTC, ())
+    again = h.take(report("q-0-4", ExecType.NEW))            # a full reconciliation is already asked
+    assert again.venue == []
+    h.take(h.child())                                        # a named query does not count as one
+    h.take(ReconcileReply(request.request_id, "binance", BTC, h.now))
+    assert kinds(h.take(report("q-0-5", ExecType.NEW)).venue) == ["ReconcileRequest"]
+
+
+def test_an_ended_order_missing_even_one_unit_of_fills_is_asked_about():
+    h = Harness()
+    coid = h.place()
+    h.take(report(coid, ExecType.NEW))
+    h.take(report(coid, ExecType.TRADE, 9, 9, trade_id="a"))
+    out = h.take(report(coid, ExecType.CANCELED, 10))
+    [query] = out.venue
+    assert (query.instrument, query.client_order_ids) == (BTC, (coid,))
+    other = h.place(parent="P2", side=Side.SELL)
+    h.take(report(other, ExecType.NEW))
+    out = h.take(report(other, ExecType.CANCELED, 0))
+    assert out.venue == []
+
+
+def test_a_time_to_live_is_set_only_on_resting_orders_and_only_when_asked():
+    h = Harness(ExecutionSettings(order_ttl_ns=300 * MS))
+    ioc = h.place()
+    assert [t.key for t in h.out.timers] == [f"ack:{ioc}"]
+    h2 = Harness(ExecutionSettings())
+    gtc = h2.place(tif=TimeInForce.GTC)
+    assert [t.key for t in h2.out.timers] == [f"ack:{gtc}"]
+
+
+def test_a_superseded_order_gets_a_cancel_timer_and_an_unknown_create_can_be_cancelled():
+    h = Harness()
+    buy = h.place(tif=TimeInForce.GTC)
+    h.take(RequestFailed("binance", BTC, buy, RequestKind.NEW, FailureClass.UNKNOWN, h.now, "timeout"))
+    out = h.take(h.child(side=Side.SELL, parent="P2"))
+    assert TimerFired(f"cancel:{buy}", h.now + 100 * MS) in out.timers
+    assert h.state(buy) is OrderState.CANCELLING
+    h.take(RequestFailed("binance", BTC, buy, RequestKind.CANCEL, FailureClass.UNKNOWN, h.now, "timeout"))
+    out = h.take(h.child(side=Side.SELL, parent="P3", n=3))  # an unknown cancel is not cancelled again
+    assert [r.client_order_id for r in out.venue if type(r) is CancelRequest] == []
+
+
+def test_a_passive_remainder_of_one_unit_is_still_placed_again():
+    h = Harness(ExecutionSettings(chase_ticks=1, tick_size={BTC: 10}))
+    coid = h.place(tif=TimeInForce.GTC, qty=10)
+    h.take(report(coid, ExecType.NEW))
+    h.take(report(coid, ExecType.TRADE, 9, 9, trade_id="a"))
+    [cancel] = h.core.on_view(BookView(BTC, h.now, 1, ((6_000_010, 5),), ((6_000_100, 5),)), h.now)
+    h.take(cancel)
+    out = h.take(report(coid, ExecType.CANCELED, 9))
+    [again] = [r for r in out.venue if type(r) is NewOrderRequest]
+    assert again.qty == 1
+
+
+def test_a_new_run_must_reconcile_again_before_it_trades():
+    h = Harness()
+    assert not h.core.must_wait(h.child())
+    h.core.new_run()
+    assert h.core.must_wait(h.child())
