@@ -51,7 +51,7 @@ from engine.actors.risk import RiskActor
 from engine.actors.router import RouterActor
 from engine.actors.strategy import StrategyActor
 from engine.http_venue import HttpVenue
-from engine.journal import Journal
+from engine.journal import Journal, JournalError
 from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, Urgency
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
@@ -218,6 +218,12 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     else:
         (market, sync_factory), rest = _replay(scenario, out_dir, clock), None
     book = open_journal(scenario, out_dir, journal, kill_at_write)
+    if not scenario.venue.url and len(book.runs) > 1:
+        book.close()
+        raise JournalError(f"{book.path}: holds {len(book.runs) - 1} earlier run(s), and this scenario trades with "
+                           "the in-process simulated venue, whose account of them ended with their process: it "
+                           "cannot be reconciled with. Give a run of it a journal of its own (a new --journal, or "
+                           "none); a journal is resumed by runs whose venue outlives the engine (paper, live)")
     try:
         return await _run(scenario, book, clock, quiescence, market, sync_factory, rest, live)
     finally:

@@ -120,3 +120,27 @@ def test_a_recording_of_another_venue_replays_through_its_own_codec_twice_alike(
     assert report["events"] == 411 and report["malformed_frames"] == 0
     assert report["book"]["checksums_ok"] > 50 and report["book"]["checksums_failed"] == 0
     assert report["orders"] > 0
+
+
+def test_a_journal_held_by_another_engine_is_refused_with_exit_2(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom engine.journal import Journal\n"
+        f"Journal.open({str(tmp_path / 'held.sqlite')!r}, sync='normal', scenario='x', started_ns=0)\n"
+        "print('held', flush=True)\ntime.sleep(60)")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        done = run_engine("run", "scenarios/quickstart.toml", "--out", str(tmp_path / "out"),
+                          "--journal", str(tmp_path / "held.sqlite"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 2
+    assert f"in use by pid {holder.pid}" in done.stderr and not (tmp_path / "out" / "report.json").exists()
+
+
+def test_a_replay_refuses_to_resume_a_journal_its_in_process_venue_cannot_account_for(tmp_path):
+    journal = str(tmp_path / "replay.sqlite")
+    assert run_engine("run", "scenarios/quickstart.toml", "--out", str(tmp_path / "a"), "--journal",
+                      journal).returncode == 0
+    again = run_engine("run", "scenarios/quickstart.toml", "--out", str(tmp_path / "b"), "--journal", journal)
+    assert again.returncode == 2 and "holds 1 earlier run(s)" in again.stderr
