@@ -405,10 +405,12 @@ class OrderManager:
             if order is None:
                 if not self.table.owns(state.client_order_id):
                     continue  # an order of the account's that is not ours
-                order = self.table.adopt(state, now)
+                order = self.table.adopt(state, now)   # its record was lost: the venue's is all there is
                 out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "adopted",
                                                     f"the venue holds it {state.status.value}"))
                 out.journal.append(order.as_update())
+                self._step(order, now, out, order.reconcile, state, now)
+                continue
             self._bring_to(order, state, now, out)
         for order in self.table.open_orders(query.instrument):
             if order.client_order_id not in found:

@@ -221,7 +221,7 @@ def test_a_full_reconciliation_adopts_ours_ignores_others_and_settles_what_the_v
     adopted = h.core.table.get("q-0-9")
     assert adopted.state is OrderState.PARTIALLY_FILLED and adopted.cum_qty == 2
     assert h.state(old) is OrderState.REJECTED and h.state(young) is OrderState.PENDING
-    assert sorted(findings(out)) == ["adopted", "missed_fill", "never_placed", "state_corrected"]
+    assert sorted(findings(out)) == ["adopted", "never_placed"]   # an adopted order's fills come with it
     assert out.restore_deferred and not h.core.must_wait(h.child(parent="P3"))
 
 
@@ -617,3 +617,29 @@ def test_a_new_run_must_reconcile_again_before_it_trades():
     assert not h.core.must_wait(h.child())
     h.core.new_run()
     assert h.core.must_wait(h.child())
+
+
+def test_every_finding_says_which_order_when_and_what_in_full():
+    h = Harness()
+    lost = h.place()
+    h.core.table.get(lost).created_ts_ns = h.now - 500 * MS          # exactly its window ago
+    unknown = h.place(parent="P2")
+    h.take(RequestFailed("binance", BTC, unknown, RequestKind.NEW, FailureClass.UNKNOWN, h.now, "503"))
+    short = h.place(parent="P3", n=3)
+    h.take(report(short, ExecType.NEW))
+    h.take(report(short, ExecType.CANCELED, 2))
+    out = h.take(VenueSession("binance", h.now, "reconnected"))
+    [request] = out.venue
+    reply = ReconcileReply(request.request_id, "binance", BTC, h.now, (
+        account(unknown, VenueOrderStatus.FILLED, 10, [("t9", 10)]),
+        account(short, VenueOrderStatus.CANCELLED, 2, (), complete=True),   # it lists no trade: inferred at once
+        account("q-0-7", VenueOrderStatus.OPEN)))
+    out = h.take(reply)
+    assert [f for f in out.journal if type(f) is ReconcileFinding] == [
+        ReconcileFinding(BTC, unknown, h.now, "missed_fill", "trade t9: 10 at 6000000"),
+        ReconcileFinding(BTC, unknown, h.now, "state_corrected", "unknown -> filled"),
+        ReconcileFinding(BTC, short, h.now, "inferred_fill", "2 at 6000000"),
+        ReconcileFinding(BTC, "q-0-7", h.now, "adopted", "the venue holds it open"),
+        ReconcileFinding(BTC, lost, h.now, "never_placed", ""),
+    ]
+    assert h.state(lost) is OrderState.REJECTED and h.state(short) is OrderState.CANCELLED
