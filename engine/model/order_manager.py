@@ -409,7 +409,7 @@ class OrderManager:
                 out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "adopted",
                                                     f"the venue holds it {state.status.value}"))
                 out.journal.append(order.as_update())
-                self._step(order, now, out, order.reconcile, state, now)
+                self._bring_to(order, state, now, out, adopted=True)
                 continue
             self._bring_to(order, state, now, out)
         for order in self.table.open_orders(query.instrument):
@@ -418,8 +418,10 @@ class OrderManager:
         self._ready[query.instrument] = True
         out.restore_deferred = True
 
-    def _bring_to(self, order: Order, venue: VenueOrderState | None, now: int, out: Decisions) -> None:
-        """Apply the venue's account of `order` (None: the venue does not know it)."""
+    def _bring_to(self, order: Order, venue: VenueOrderState | None, now: int, out: Decisions,
+                  adopted: bool = False) -> None:
+        """Apply the venue's account of `order` (None: the venue does not know it); an order just `adopted` from
+        that account is found once, as such, not as fills and a state the table missed."""
         before = order.state
         if venue is None:
             if order.acknowledged or order.state.is_terminal:
@@ -434,7 +436,7 @@ class OrderManager:
                 out.timers.append(TimerFired(f"requery:{order.client_order_id}", now + self.settings.requery_ns))
             return
         fills = self._step(order, now, out, order.reconcile, venue, now)
-        for fill in fills:
+        for fill in () if adopted else fills:
             out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "missed_fill",
                                                 f"trade {fill.trade_id}: {fill.qty} at {fill.price}"))
         if venue.status is not VenueOrderStatus.OPEN and order.cum_qty < venue.cum_qty:
@@ -444,7 +446,7 @@ class OrderManager:
                 if fill is not None:
                     out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now,
                                                         "inferred_fill", f"{fill.qty} at {fill.price}"))
-        if order.state is not before:
+        if order.state is not before and not adopted:
             out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "state_corrected",
                                                 f"{before.value} -> {order.state.value}"))
         if order.state.is_terminal:

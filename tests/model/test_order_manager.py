@@ -643,3 +643,13 @@ def test_every_finding_says_which_order_when_and_what_in_full():
         ReconcileFinding(BTC, lost, h.now, "never_placed", ""),
     ]
     assert h.state(lost) is OrderState.REJECTED and h.state(short) is OrderState.CANCELLED
+
+
+def test_an_order_adopted_while_settling_is_cancelled_like_any_other():
+    h = Harness()
+    h.take(CancelAll(h.now, "end"))
+    out = h.take(VenueSession("binance", h.now, "reconnected"))
+    out = h.take(ReconcileReply(out.venue[0].request_id, "binance", BTC, h.now,
+                                (account("q-0-2", VenueOrderStatus.OPEN),)))
+    assert findings(out) == ["adopted"]
+    assert [r.client_order_id for r in out.venue if type(r) is CancelRequest] == ["q-0-2"]
