@@ -332,7 +332,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                     await client.aclose()
     wall_s = time.perf_counter() - started
 
-    entries = list(journal.entries(kinds=REPORTED))
+    entries = list(journal.entries(kinds=(*REPORTED, ReconcileReply)))   # one read serves report and evidence
     mids = {symbol: book_stats.mid_x2(symbol) for symbol in instruments}
     report = {
         "scenario": scenario.name,
@@ -354,7 +354,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         fill_trade_ids=[entry.msg.trade_id for entry in entries if type(entry.msg) is Fill],
         venue_trades={symbol: dict(account.get("trades", {})) for symbol, account in truth.items()},
         received=dict(crashes.received),
-        reconciliations=sum(1 for _ in journal.entries(actors=["orders"], kinds=[ReconcileReply])))
+        reconciliations=sum(1 for entry in entries if type(entry.msg) is ReconcileReply))
     failure = ending.failure or _unsettled(report, scenario)
     if failure:
         report["failure"] = failure

@@ -36,7 +36,7 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
             approved += 1
         elif type(msg) is ReconcileFinding:
             findings[msg.finding] += 1
-        else:
+        elif type(msg) in FOLDED:
             ledger.apply(entry)
     execution = ledger.stats.as_dict()
     portfolio = ledger.portfolio
