@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from engine import scenario as scenario_file  # noqa: E402
-from engine import session  # noqa: E402
+from engine.app import scenario as scenario_file  # noqa: E402
+from engine.app import session  # noqa: E402
 from baseline import bare_loop  # noqa: E402
 from engine.replay.formats import read_capture  # noqa: E402
 

@@ -1,6 +1,6 @@
-"""`python -m engine`: see `engine.cli`."""
+"""`python -m engine`: see `engine.app.cli`."""
 import sys
 
-from engine.cli import main
+from engine.app.cli import main
 
 sys.exit(main())

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.chaos import violations
-from engine.session import Evidence
+from engine.app.chaos import violations
+from engine.app.session import Evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 

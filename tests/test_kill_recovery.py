@@ -20,8 +20,8 @@ import orjson
 import pytest
 import trio
 
-from engine.chaos_kill import journal_fills, run_engine, venue_account, venue_process
-from engine.scenario import load
+from engine.app.chaos_kill import journal_fills, run_engine, venue_account, venue_process
+from engine.app.scenario import load
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULTS = [("lost_reply", ""), ("duplicate_report", ""), ("reordered_reports", ""),

@@ -23,15 +23,15 @@ from adapters.binance.signing import Credentials
 from adapters.simulated.faults import FaultKind
 from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
-from engine import session
-from engine.chaos_kill import venue_process
+from engine.app import session
+from engine.app.chaos_kill import venue_process
 from engine.messages import (BookView, CancelOrder, ChildOrder, ExecType, ExecutionReport, NewOrderRequest, OrderType,
                              ReconcileRequest, Side, TimeInForce)
 from engine.model.numbers import Instrument
 from engine.model.order_manager import Decisions, ExecutionSettings, OrderManager
 from engine.model.orders import OrderState, OrderTable
-from engine.scenario import SimFaultSpec, load, load_venue
-from engine.venue import serve_venue
+from engine.app.scenario import SimFaultSpec, load, load_venue
+from engine.app.venue import serve_venue
 
 ROOT = Path(__file__).resolve().parents[1]
 SPOT_CAPTURE = ROOT.parent / "shared" / "recorded" / "nkaz001+hftbacktest" / "examples" / "spot" / "btcusdt_20240808.gz"

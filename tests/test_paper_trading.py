@@ -20,9 +20,9 @@ import trio
 from adapters.binance.client import BinanceClient
 from adapters.binance.orders import BinanceOrderCodec
 from adapters.binance.signing import Credentials
-from engine import session
-from engine.scenario import load, load_venue
-from engine.venue import serve_venue
+from engine.app import session
+from engine.app.scenario import load, load_venue
+from engine.app.venue import serve_venue
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli
-from engine.scenario import load
+from engine.app import cli
+from engine.app.scenario import load
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

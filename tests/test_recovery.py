@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from engine import session
-from engine.scenario import FaultSpec, load
+from engine.app import session
+from engine.app.scenario import FaultSpec, load
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -27,7 +27,7 @@ from adapters.binance.orders import Balance, BinanceOrderCodec, ErrorClass, Orde
 from adapters.binance.signing import Credentials, sign
 from engine.messages import CancelRequest, ExecType, Liquidity, NewOrderRequest, OrderType, Side, TimeInForce
 from engine.model.numbers import format_fixed
-from engine.scenario import ScenarioError, load_venue
+from engine.app.scenario import ScenarioError, load_venue
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "sim_binance.toml"

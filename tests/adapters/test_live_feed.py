@@ -215,9 +215,9 @@ async def test_feed_reconnects_and_resyncs_only_the_instrument_each_fault_touche
 
 @pytest.mark.trio
 async def test_the_recorder_captures_a_live_feed_that_then_verifies_and_replays(tmp_path):
-    from engine.record import record
-    from engine.scenario import load
-    from engine.verify import verify
+    from engine.app.record import record
+    from engine.app.scenario import load
+    from engine.app.verify import verify
 
     venue = LoopbackBinance(skip_eth_diff_at=10 ** 9, corrupt_btc_ticker_at=10 ** 9, drop_at=400, lost_on_drop=300)
     async with trio.open_nursery() as nursery:

@@ -211,9 +211,9 @@ async def test_checksum_failures_and_a_drop_resubscribe_only_the_books_they_touc
 
 @pytest.mark.trio
 async def test_the_recorder_captures_okx_books_that_then_verify(tmp_path):
-    from engine.record import record
-    from engine.scenario import load
-    from engine.verify import verify
+    from engine.app.record import record
+    from engine.app.scenario import load
+    from engine.app.verify import verify
 
     venue = LoopbackOkx(corrupt_at=10 ** 9, lose_at=10 ** 9, drop_at=10 ** 9, lost_on_drop=0, subscribers=1)
     async with trio.open_nursery() as nursery:
@@ -235,8 +235,8 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.tom
 
 @pytest.mark.trio
 async def test_a_scenario_trades_live_on_okx_books(tmp_path):
-    from engine import session
-    from engine.scenario import load
+    from engine.app import session
+    from engine.app.scenario import load
 
     venue = LoopbackOkx(corrupt_at=10 ** 9, lose_at=10 ** 9, drop_at=10 ** 9, lost_on_drop=0, subscribers=1)
     async with trio.open_nursery() as nursery:

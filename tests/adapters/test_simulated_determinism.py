@@ -24,8 +24,8 @@ from adapters.simulated.requests import HttpRequest
 from engine.messages import BookSnapshot, BookState, BookView, DepthDiff, Trade
 from engine.model.numbers import format_fixed
 from engine.replay.synthetic import synthetic_frames
-from engine.scenario import LatencySpec, SimVenueSpec, load_venue
-from engine.venue import VIEW_DEPTH, build_exchange, latency_model
+from engine.app.scenario import LatencySpec, SimVenueSpec, load_venue
+from engine.app.venue import VIEW_DEPTH, build_exchange, latency_model
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "sim_binance.toml"
 

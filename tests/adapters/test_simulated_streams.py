@@ -35,8 +35,8 @@ from engine.messages import (
     Trade,
 )
 from engine.replay.synthetic import LOT, TICK, synthetic_frames
-from engine.scenario import load_venue
-from engine.venue import serve_venue
+from engine.app.scenario import load_venue
+from engine.app.venue import serve_venue
 
 BTC = binance_spot_instrument("BTCUSDT", "BTC", "USDT", tick_size=TICK, lot_size=LOT)
 KEY, SECRET = "stream-key", "stream-secret"

@@ -26,10 +26,10 @@ import trio
 from adapters.binance.client import BinanceClient, read_patiently
 from adapters.binance.orders import BinanceOrderCodec, OrderTrade, VenueError, VenueOrder
 from adapters.binance.signing import Credentials
-from engine.chaos import RunResult, violations
+from engine.app.chaos import RunResult, violations
 from engine.journal import decode
-from engine.scenario import Scenario
-from engine.session import Evidence
+from engine.app.scenario import Scenario
+from engine.app.session import Evidence
 
 SPEED = 20                 # market seconds per second of the venue's replay
 FIRST_RUN_S = 5            # the engine's duration before a restart (it is killed within it, or not at all)

@@ -26,7 +26,7 @@ from engine.messages import FeedConnected, MarketBatch, RawFrame, ResyncRequest
 from engine.replay.recording import WEBSOCKET, open_line, rest_line
 from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox,
                             Supervisor, actor_runner)
-from engine.scenario import Scenario
+from engine.app.scenario import Scenario
 
 
 @dataclass

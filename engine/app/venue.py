@@ -49,7 +49,7 @@ from engine.runtime import (
     Supervisor,
     actor_runner,
 )
-from engine.scenario import SimVenueSpec
+from engine.app.scenario import SimVenueSpec
 
 log = logging.getLogger("engine.venue")
 

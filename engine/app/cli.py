@@ -17,12 +17,12 @@ from pathlib import Path
 import orjson
 import trio
 
-from engine import scenario as scenario_file
-from engine import session
+from engine.app import scenario as scenario_file
+from engine.app import session
 from engine.journal import JournalError
 from engine.replay.formats import RecordingFormatError
 from engine.runtime import SupervisorGaveUp
-from engine.verify import VENUES
+from engine.app.verify import VENUES
 
 
 def _flatten(exc: BaseException) -> list[BaseException]:
@@ -96,7 +96,7 @@ def _load_for(path: str, kinds: tuple[str, ...], purpose: str) -> scenario_file.
 
 
 def cmd_chaos(args: argparse.Namespace) -> int:
-    from engine import chaos
+    from engine.app import chaos
     scenario = _load_for(args.scenario, ("synthetic", "recording"), "for chaos, which replays it")
     if scenario is None:
         return 2
@@ -105,7 +105,7 @@ def cmd_chaos(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_feed(args: argparse.Namespace) -> int:
-    from engine import verify
+    from engine.app import verify
     try:
         summary = verify.verify([Path(f) for f in args.files], args.venue)
     except (FileNotFoundError, verify.UnusableInput, RecordingFormatError) as exc:
@@ -123,7 +123,7 @@ def cmd_verify_feed(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from engine import record
+    from engine.app import record
     scenario = _load_for(args.scenario, ("live",), "to record")
     if scenario is None:
         return 2
@@ -136,7 +136,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_venue(args: argparse.Namespace) -> int:
-    from engine import venue
+    from engine.app import venue
     try:
         spec = scenario_file.load_venue(args.scenario)
     except scenario_file.ScenarioError as exc:

@@ -19,7 +19,7 @@ from adapters.binance.orders import BinanceOrderCodec, VenueError, venue_order_s
 from adapters.binance.signing import Credentials
 from adapters.binance.user_stream import UserStream
 from engine.messages import Side, VenueOrderStatus
-from engine.scenario import Scenario, ScenarioError
+from engine.app.scenario import Scenario, ScenarioError
 
 
 class HttpVenue:

@@ -34,8 +34,8 @@ import orjson
 import trio
 
 from adapters.simulated.faults import FaultKind
-from engine import session
-from engine.scenario import FaultSpec, Scenario, SimFaultSpec
+from engine.app import session
+from engine.app.scenario import FaultSpec, Scenario, SimFaultSpec
 
 CRASHABLE = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger")
 """Every kind of actor a replay runs."""
@@ -169,7 +169,7 @@ def main(scenario: Scenario, runs: int, seed: int, out_dir: Path, kills: bool = 
         run_dir = out_dir / f"run-{run_seed}"
         shutil.rmtree(run_dir, ignore_errors=True)
         if kills and rng.random() < KILL_SHARE:
-            from engine.chaos_kill import run_killed   # subprocesses and sockets: only for the runs that kill
+            from engine.app.chaos_kill import run_killed   # subprocesses and sockets: only for the runs that kill
             result = run_killed(scenario, index, run_seed, run_dir)
         else:
             result = trio.run(run_in_process, scenario, base, index, run_seed, run_dir)

@@ -50,7 +50,7 @@ from engine.actors.orders import OrderManagerActor
 from engine.actors.risk import RiskActor
 from engine.actors.router import RouterActor
 from engine.actors.strategy import StrategyActor
-from engine.http_venue import HttpVenue
+from engine.app.http_venue import HttpVenue
 from engine.journal import Journal, JournalError
 from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, Urgency
 from engine.model.ledger import FOLDED
@@ -65,7 +65,7 @@ from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
                             Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
-from engine.scenario import ACTORS, Scenario
+from engine.app.scenario import ACTORS, Scenario
 from engine.strategies.ema_cross import EmaCross
 
 MAILBOX_CAPACITY = 4096
