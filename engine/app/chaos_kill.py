@@ -134,34 +134,46 @@ def _instruments_toml(scenario: Scenario) -> str:
 
 def _venue_toml(scenario: Scenario, seed: int, faults: list[tuple[str, str]]) -> str:
     feed = scenario.feed
+    [connection] = feed.connections   # chaos kills runs of one instrument's market
     if feed.kind == "synthetic":
         market = f'kind = "synthetic"\nseed = {feed.seed}\nduration_s = {feed.duration_s}'
     else:
-        market = f'kind = "recording"\nfiles = [{", ".join(orjson.dumps(str(f)).decode() for f in feed.files)}]'
+        files = ", ".join(orjson.dumps(str(f)).decode() for f in connection.files)
+        market = f'kind = "recording"\nfiles = [{files}]'
     rules = "".join(f'\n[[venue.faults]]\nkind = "{kind}"\nrate = "{RATES.get(kind, "0.05")}"\n{extra}\n'
                     for kind, extra in faults)
-    base = scenario.instruments[feed.instrument].base
-    quote = scenario.instruments[feed.instrument].quote
+    traded = scenario.instruments[connection.instruments[0]]
     return (f'[engine]\nname = "chaos_venue"\n\n{_instruments_toml(scenario)}\n'
-            f'[feed]\n{market}\ninstrument = "{feed.instrument}"\nspeed = {SPEED}\n\n'
+            f'[feed]\n{market}\ninstruments = ["{traded.symbol}"]\nspeed = {SPEED}\n\n'
             f'[venue]\nname = "{scenario.venue.name}"\nmaker_fee = "{scenario.venue.maker_fee}"\n'
             f'taker_fee = "{scenario.venue.taker_fee}"\nseed = {seed}\n\n'
             f'[[venue.accounts]]\napi_key = "{KEY}"\nsecret = "{SECRET}"\n'
-            f'balances = {{ {quote} = "10000000", {base} = "1000" }}\n{rules}')
+            f'balances = {{ {traded.quote} = "10000000", {traded.base} = "1000" }}\n{rules}')
+
+
+def _strategy_toml(scenario: Scenario) -> str:
+    from engine.model.numbers import format_fixed
+    parts = []
+    for strat in scenario.strategies:
+        decimals = scenario.instruments[strat.instruments[0]].qty_decimals
+        parts.append(f'[[strategy]]\nname = "{strat.name}"\nkind = "{strat.kind}"\n'
+                     f'instruments = {orjson.dumps(list(strat.instruments)).decode()}\nfast = {strat.fast}\n'
+                     f'slow = {strat.slow}\nposition = "{format_fixed(strat.position, decimals)}"\n'
+                     f'urgency = "{strat.urgency}"\nlong_only = {str(strat.long_only).lower()}\n')
+    return "\n".join(parts)
 
 
 def _paper_toml(scenario: Scenario, base: str, duration_s: int) -> str:
-    strat, risk, venue = scenario.strategy, scenario.risk, scenario.venue
+    risk, venue = scenario.risk, scenario.venue
     from engine.model.numbers import format_fixed
-    traded = scenario.instruments[strat.instrument]
+    traded = scenario.instruments[scenario.strategies[0].instruments[0]]
     return (f'[engine]\nname = "{scenario.name}"\n\n{_instruments_toml(scenario)}\n'
-            f'[feed]\nkind = "live"\ninstrument = "{scenario.feed.instrument}"\nstream_url = "ws://{base}"\n'
+            f'[feed]\nkind = "live"\ninstruments = {orjson.dumps(list(scenario.feed.instruments)).decode()}\n'
+            f'stream_url = "ws://{base}"\n'
             f'rest_url = "http://{base}"\nsilence_s = 5\nduration_s = {duration_s}\n\n'
             f'[book]\ndepth = {scenario.book_depth}\nstale_after_ms = 3000\n'
             f'resync_within_ms = {scenario.resync_within_ns // 1_000_000}\n\n'
-            f'[strategy]\nkind = "{strat.kind}"\ninstrument = "{strat.instrument}"\nfast = {strat.fast}\n'
-            f'slow = {strat.slow}\nposition = "{format_fixed(strat.position, traded.qty_decimals)}"\n'
-            f'urgency = "{strat.urgency}"\nlong_only = {str(strat.long_only).lower()}\n\n'
+            f'{_strategy_toml(scenario)}\n'
             f'[risk]\nmax_order_notional = "{risk.max_order_notional}"\n'
             f'max_position = "{format_fixed(risk.max_position, traded.qty_decimals)}"\n'
             f"price_band_bps = {risk.price_band_bps}\nmax_slippage_bps = {risk.max_slippage_bps}\n\n"

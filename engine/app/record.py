@@ -63,10 +63,14 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
     spec = scenario.feed
     if spec.kind != "live":
         raise ValueError(f"{scenario.path}: [feed] kind must be \"live\" to record, got {spec.kind!r}")
-    instruments = [scenario.instruments[spec.instrument]]
+    if len(spec.connections) != 1:
+        raise ValueError(f"{scenario.path}: [feed] connections: a capture records one connection, "
+                         f"got {len(spec.connections)}: record each in a scenario of its own")
+    [connection] = spec.connections
+    instruments = [scenario.instruments[symbol] for symbol in connection.instruments]
     clock = LiveClock()
-    venue = instruments[0].venue
-    live = live_market_data(venue, instruments, spec.stream_url, spec.rest_url, spec.silence_s, clock.now_ns)
+    live = live_market_data(connection.venue, instruments, connection.stream_url, connection.rest_url,
+                            spec.silence_s, clock.now_ns)
     rest = live.rest  # Binance's snapshot source; the other venues send their snapshots on the stream
 
     def raw(frame: bytes | str, ts_ns: int) -> list[RawFrame]:
@@ -75,7 +79,7 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
     async def snapshot(_ws: Any, request: ResyncRequest) -> list[RawFrame]:
         path, params = snapshot_request(scenario.instruments[request.instrument])
         body = await rest.get_json(path, params)
-        return [RawFrame(clock.now_ns(), f"{spec.rest_url}{path}?{urlencode(params)}", orjson.dumps(body))]
+        return [RawFrame(clock.now_ns(), f"{connection.rest_url}{path}?{urlencode(params)}", orjson.dumps(body))]
 
     snapshots = tuple(i.symbol for i in instruments) if rest is not None else ()
     stats = FeedStats()

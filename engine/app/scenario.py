@@ -1,8 +1,15 @@
 """Scenario files: what a run is made of, read from TOML and checked before anything starts.
 
-A scenario names its instruments, its market data (a synthetic feed made from a seed, or recorded files),
-the strategy, the risk limits, the simulated venue and any faults to inject. Every problem is reported
-as a `ScenarioError` naming the file and the key, so that a bad scenario fails before a single actor runs.
+A scenario names its instruments, its market data (a synthetic feed made from a seed, recorded files, or
+live venues), its strategies, the risk limits, the simulated venue and any faults to inject. Every problem
+is reported as a `ScenarioError` naming the file and the key, so that a bad scenario fails before a single
+actor runs: a strategy naming an instrument no feed carries would trade nothing and still exit 0.
+
+One run holds many instruments of any venue. An instrument's id is its `[[instruments]] symbol`, unique in
+the run: `BASE/QUOTE`, or `BASE/QUOTE@venue` where the same pair is listed on several venues (BTC/USDT on
+Binance and `BTC/USDT@okx`). Market data comes over venue connections (`[[feed.connections]]`, or the
+`[feed]` table itself for one connection), each carrying instruments of one venue; a replay merges them by
+receive time. Strategies are an array (`[[strategy]]`), each seeing the views of the instruments it names.
 
 A simulated venue served on its own (`python -m engine venue`) is read by `load_venue`: its instruments, the
 market that drives it (`[feed]`, replayed `speed` times real time) and the venue itself (`[venue]`: fees,
@@ -10,6 +17,7 @@ seed, queue model, latency, rate limits, demo accounts and faults).
 """
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -19,6 +27,7 @@ from typing import Any
 from adapters.simulated.faults import FaultKind
 from adapters.simulated.latency import LATENCY_MODELS
 from adapters.simulated.queue import QUEUE_MODELS
+from adapters.synthetic import synthetic_problem
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
 
 
@@ -27,22 +36,38 @@ class ScenarioError(ValueError):
 
 
 @dataclass(frozen=True)
-class FeedSpec:
-    kind: str                      # "synthetic", "recording" or "live"
-    instrument: str
-    batch_ns: int
-    files: tuple[Path, ...] = ()
-    seed: int = 0
-    duration_s: int = 0
+class ConnectionSpec:
+    """One venue connection of the feed: the instruments it carries (all of one venue) and where its frames
+    come from (recorded files, a live venue's URLs, or the synthetic market as this venue would send it)."""
+    venue: str
+    instruments: tuple[str, ...]
+    files: tuple[Path, ...] = ()   # recording
     stream_url: str = ""           # live: the venue's WebSocket base URL
     rest_url: str = ""             # live: the venue's REST base URL
+    depth: int = 0                 # synthetic: levels a side the venue sends (0: its default)
+    delay_ns: int = 0              # synthetic: how late the venue's frames arrive
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    kind: str                      # "synthetic", "recording" or "live": the whole run replays or is live
+    connections: tuple[ConnectionSpec, ...]
+    batch_ns: int
+    seed: int = 0
+    duration_s: int = 0
     silence_s: int = 60            # live: a connection silent this long is dead
+
+    @property
+    def instruments(self) -> tuple[str, ...]:
+        """Every instrument the feed carries, in the order of its connections."""
+        return tuple(symbol for connection in self.connections for symbol in connection.instruments)
 
 
 @dataclass(frozen=True)
 class StrategySpec:
+    name: str                      # unique in the run; defaults to `kind`
     kind: str
-    instrument: str
+    instruments: tuple[str, ...]   # the instruments whose views it receives
     fast: int
     slow: int
     position: int                  # target absolute position, in quantity units
@@ -110,7 +135,7 @@ class Scenario:
     path: Path
     instruments: dict[str, Instrument]
     feed: FeedSpec
-    strategy: StrategySpec
+    strategies: tuple[StrategySpec, ...]
     risk: RiskSpec
     venue: VenueSpec
     book_depth: int
@@ -120,8 +145,38 @@ class Scenario:
     journal: JournalSpec = JournalSpec()
     resync_within_ns: int = 5_000_000_000   # a crashed book must be live again within this (chaos checks it)
 
+    @property
+    def feed_actors(self) -> tuple[str, ...]:
+        """The names of the feed actors: one replay driver, or one live feed per connection."""
+        if self.feed.kind != "live" or len(self.feed.connections) == 1:
+            return ("feed",)
+        return _labels("feed", [connection.venue for connection in self.feed.connections])
+
+    @property
+    def strategy_actors(self) -> tuple[str, ...]:
+        """The names of the strategy actors, in `strategies` order: `strategy` alone, or one per strategy."""
+        if len(self.strategies) == 1:
+            return ("strategy",)
+        return tuple(f"strategy.{strategy.name}" for strategy in self.strategies)
+
+    @property
+    def actors(self) -> tuple[str, ...]:
+        """Every actor of the run's tree (`user_stream` only runs with a venue over HTTP)."""
+        return (*self.feed_actors, *(a for a in ACTORS if a not in ("feed", "strategy")), *self.strategy_actors)
+
 
 ACTORS = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger", "user_stream")
+
+
+def _labels(prefix: str, names: list[str]) -> tuple[str, ...]:
+    """`prefix.name` for each name, numbered where a name repeats (`feed.binance.1`, `feed.binance.2`)."""
+    seen: dict[str, int] = {}
+    repeated = {name for name in names if names.count(name) > 1}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(f"{prefix}.{name}.{seen[name]}" if name in repeated else f"{prefix}.{name}")
+    return tuple(out)
 
 
 class _Reader:
@@ -201,16 +256,15 @@ def load(path: str | Path) -> Scenario:
 
     instruments = _instruments(path, doc)
     feed = _feed(path, root.table_("feed"), instruments)
-    strategy = _strategy(root.table_("strategy"), instruments)
+    venue_table = root.table_("venue")
+    strategies = _strategies(path, doc, instruments, feed, venue_table.str("name", "binance"))
     risk_table = root.table_("risk")
-    traded = instruments[strategy.instrument]
     risk = RiskSpec(
         max_order_notional=risk_table.decimal("max_order_notional"),
-        max_position=risk_table.fixed("max_position", traded.qty_decimals),
+        max_position=risk_table.fixed("max_position", _traded_qty_decimals(risk_table, strategies, instruments)),
         price_band_bps=risk_table.int("price_band_bps", minimum=0),
         max_slippage_bps=risk_table.int("max_slippage_bps", minimum=0),
     )
-    venue_table = root.table_("venue")
     venue_faults = venue_table._get("faults", [], (list,), "a list of [[venue.faults]] tables")
     venue = VenueSpec(
         name=venue_table.str("name", "binance"),
@@ -235,13 +289,14 @@ def load(path: str | Path) -> Scenario:
     if venue.ws_api_url and not venue.ws_api_url.startswith(("ws://", "wss://")):
         raise venue_table.error("ws_api_url", f"must start with ws:// or wss://, got {venue.ws_api_url!r}")
     book = _Reader(path, doc.get("book", {}), "book")
-    faults = tuple(_fault(path, i, table) for i, table in enumerate(doc.get("faults", [])))
     stale_after_ms = book.int("stale_after_ms", 0, minimum=0)
-    return Scenario(name, path, instruments, feed, strategy, risk, venue,
-                    book.int("depth", 20, minimum=1), faults, stale_after_ms * 1_000_000 or None,
+    scenario = Scenario(name, path, instruments, feed, strategies, risk, venue,
+                    book.int("depth", 20, minimum=1), (), stale_after_ms * 1_000_000 or None,
                     _execution(_Reader(path, doc.get("execution", {}), "execution")),
                     _journal(path, _Reader(path, doc.get("journal", {}), "journal")),
                     book.int("resync_within_ms", 5_000, minimum=1) * 1_000_000)
+    faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.get("faults", [])))
+    return dataclasses.replace(scenario, faults=faults)
 
 
 def _execution(r: _Reader) -> ExecutionSpec:
@@ -278,63 +333,151 @@ def _instruments(path: Path, doc: dict[str, Any]) -> dict[str, Instrument]:
             base=r.str("base"), quote=r.str("quote"),
             price_decimals=price_decimals, qty_decimals=qty_decimals,
             tick_size=r.fixed("tick_size", price_decimals), lot_size=r.fixed("lot_size", qty_decimals))
-        if inst.symbol != f"{inst.base}/{inst.quote}":
-            raise r.error("symbol", f"must be BASE/QUOTE ({inst.base}/{inst.quote}), got {inst.symbol!r}")
+        pair = f"{inst.base}/{inst.quote}"
+        if inst.symbol not in (pair, f"{pair}@{inst.venue}"):
+            raise r.error("symbol", f"must be BASE/QUOTE ({pair}), or {pair}@{inst.venue} where the pair is listed "
+                                    f"on several venues, got {inst.symbol!r}")
         if inst.tick_size <= 0 or inst.lot_size <= 0:
             raise r.error("tick_size", "tick_size and lot_size must be positive")
         if inst.symbol in out:
-            raise r.error("symbol", f"{inst.symbol!r} is listed twice")
+            raise r.error("symbol", f"{inst.symbol!r} is listed twice: an instrument's symbol is its id in the run "
+                                    f"(the same pair on another venue is {pair}@<venue>)")
         out[inst.symbol] = inst
     return out
 
 
-def _instrument_ref(r: _Reader, instruments: dict[str, Instrument]) -> str:
-    symbol = r.str("instrument")
-    if symbol not in instruments:
-        raise r.error("instrument", f"{symbol!r} is not one of the [[instruments]] ({', '.join(instruments)})")
-    return symbol
+def _instrument_refs(r: _Reader, instruments: dict[str, Instrument]) -> tuple[str, ...]:
+    """The `instruments = [...]` of a table: a non-empty list of [[instruments]] symbols, none twice."""
+    if "instrument" in r.table:
+        raise r.error("instrument", "is not read: name them as a list, instruments = [...]")
+    symbols = r._get("instruments", _REQUIRED, (list,), "a list of [[instruments]] symbols")
+    if not symbols or not all(isinstance(symbol, str) for symbol in symbols):
+        raise r.error("instruments", f"must be a non-empty list of [[instruments]] symbols, got {symbols!r}")
+    for symbol in symbols:
+        if symbol not in instruments:
+            raise r.error("instruments", f"{symbol!r} is not one of the [[instruments]] ({', '.join(instruments)})")
+        if symbols.count(symbol) > 1:
+            raise r.error("instruments", f"{symbol!r} is named twice")
+    return tuple(symbols)
+
+
+_CONNECTION_KEYS = ("instruments", "instrument", "files", "stream_url", "rest_url", "depth", "delay_ms")
 
 
 def _feed(path: Path, r: _Reader, instruments: dict[str, Instrument]) -> FeedSpec:
+    """`[feed]`: what kind of market data, its batching, and its connections (`[[feed.connections]]`, or the
+    `[feed]` table itself for a feed of one connection)."""
     kind = r.str("kind", choices=("synthetic", "recording", "live"))
-    instrument = _instrument_ref(r, instruments)
     batch_ns = r.int("batch_ms", 100, minimum=1) * 1_000_000
+    if "connections" in r.table:
+        tables = r._get("connections", _REQUIRED, (list,), "a list of [[feed.connections]] tables")
+        inline = [key for key in _CONNECTION_KEYS if key in r.table]
+        if inline:
+            raise r.error(inline[0], "belongs in each [[feed.connections]] table once the feed has connections")
+        if not tables or not all(isinstance(table, dict) for table in tables):
+            raise r.error("connections", "must be one or more [[feed.connections]] tables")
+        readers = [_Reader(path, table, f"feed.connections[{i}]") for i, table in enumerate(tables)]
+    else:
+        readers = [r]
+    connections = tuple(_connection(path, kind, reader, instruments) for reader in readers)
+    carried: dict[str, str] = {}
+    for reader, connection in zip(readers, connections):
+        for symbol in connection.instruments:
+            if symbol in carried:
+                raise reader.error("instruments", f"{symbol!r} is carried by two connections ({carried[symbol]} too)")
+            carried[symbol] = f"[{reader.where}]"
     if kind == "synthetic":
-        return FeedSpec(kind, instrument, batch_ns, seed=r.int("seed"), duration_s=r.int("duration_s", minimum=1))
+        return FeedSpec(kind, connections, batch_ns, seed=r.int("seed"), duration_s=r.int("duration_s", minimum=1))
+    if kind == "live":
+        return FeedSpec(kind, connections, batch_ns, duration_s=r.int("duration_s", 60, minimum=1),
+                        silence_s=r.int("silence_s", 60, minimum=1))
+    return FeedSpec(kind, connections, batch_ns)
+
+
+def _connection(path: Path, kind: str, r: _Reader, instruments: dict[str, Instrument]) -> ConnectionSpec:
+    symbols = _instrument_refs(r, instruments)
+    venues = sorted({instruments[symbol].venue for symbol in symbols})
+    if len(venues) > 1:
+        raise r.error("instruments", f"a connection is to one venue; these are of {', '.join(venues)}")
+    venue = venues[0]
+    if kind == "synthetic":
+        if len(symbols) > 1:
+            raise r.error("instruments", "a synthetic connection writes the one synthetic market: name one instrument")
+        depth = r.int("depth", 0, minimum=0)
+        problem = synthetic_problem(instruments[symbols[0]], depth)
+        if problem:
+            raise r.error("depth" if depth and "depth" in problem else "instruments", problem)
+        return ConnectionSpec(venue, symbols, depth=depth, delay_ns=r.int("delay_ms", 0, minimum=0) * 1_000_000)
     if kind == "live":
         urls = {}
         for key, schemes in (("stream_url", ("ws://", "wss://")), ("rest_url", ("http://", "https://"))):
             urls[key] = r.str(key)
             if not urls[key].startswith(schemes):
                 raise r.error(key, f"must start with {' or '.join(schemes)}, got {urls[key]!r}")
-        return FeedSpec(kind, instrument, batch_ns, duration_s=r.int("duration_s", 60, minimum=1),
-                        silence_s=r.int("silence_s", 60, minimum=1), **urls)
+        return ConnectionSpec(venue, symbols, **urls)
     files = r._get("files", _REQUIRED, (list,), "a list of file paths")
     if not files or not all(isinstance(f, str) for f in files):
         raise r.error("files", "must be a non-empty list of file paths")
-    resolved = tuple((path.parent / f).resolve() for f in files)
-    return FeedSpec(kind, instrument, batch_ns, files=resolved)
+    return ConnectionSpec(venue, symbols, files=tuple((path.parent / f).resolve() for f in files))
 
 
-def _strategy(r: _Reader, instruments: dict[str, Instrument]) -> StrategySpec:
+def _strategies(path: Path, doc: dict[str, Any], instruments: dict[str, Instrument], feed: FeedSpec,
+                trading_venue: str) -> tuple[StrategySpec, ...]:
+    tables = doc.get("strategy")
+    if isinstance(tables, dict):
+        raise ScenarioError(f"{path}: [strategy]: is a single table; write [[strategy]] (an array of tables, one "
+                            "per strategy)")
+    if not isinstance(tables, list) or not tables or not all(isinstance(table, dict) for table in tables):
+        raise ScenarioError(f"{path}: [[strategy]]: at least one strategy is required")
+    out: list[StrategySpec] = []
+    for i, table in enumerate(tables):
+        strategy = _strategy(_Reader(path, table, f"strategy[{i}]"), instruments, feed, trading_venue)
+        if any(strategy.name == other.name for other in out):
+            raise _Reader(path, table, f"strategy[{i}]").error(
+                "name", f"{strategy.name!r} is the name of another strategy: give each a name of its own")
+        out.append(strategy)
+    return tuple(out)
+
+
+def _strategy(r: _Reader, instruments: dict[str, Instrument], feed: FeedSpec, trading_venue: str) -> StrategySpec:
     kind = r.str("kind", choices=("ema_cross",))
-    instrument = _instrument_ref(r, instruments)
+    name = r.str("name", kind)
+    symbols = _instrument_refs(r, instruments)
+    for symbol in symbols:
+        if symbol not in feed.instruments:
+            raise r.error("instruments", f"{symbol!r} has no feed: no [feed] connection carries it "
+                                         f"(the feed carries {', '.join(feed.instruments)})")
+    if len(symbols) != 1:
+        raise r.error("instruments", f"{kind} trades one instrument, got {len(symbols)}")
+    instrument = instruments[symbols[0]]
+    if instrument.venue != trading_venue:
+        raise r.error("instruments", f"{kind} trades {instrument.symbol!r}, an instrument of {instrument.venue}, and "
+                                     f"orders go to the [venue] {trading_venue!r}")
     fast, slow = r.int("fast", minimum=1), r.int("slow", minimum=2)
     if fast >= slow:
         raise r.error("fast", f"must be shorter than slow ({slow}), got {fast}")
-    position = r.fixed("position", instruments[instrument].qty_decimals)
+    position = r.fixed("position", instrument.qty_decimals)
     if position <= 0:
         raise r.error("position", "must be positive")
-    return StrategySpec(kind, instrument, fast, slow, position,
+    return StrategySpec(name, kind, symbols, fast, slow, position,
                         r.str("urgency", "aggressive", choices=("aggressive", "passive")),
                         r.bool("long_only", False))
 
 
-def _fault(path: Path, i: int, table: Any) -> FaultSpec:
+def _traded_qty_decimals(r: _Reader, strategies: tuple[StrategySpec, ...], instruments: dict[str, Instrument]) -> int:
+    """The quantity precision of every traded instrument: `[risk] max_position` is one limit for them all."""
+    decimals = {instruments[symbol].qty_decimals for strategy in strategies for symbol in strategy.instruments}
+    if len(decimals) > 1:
+        raise r.error("max_position", "is one limit for every traded instrument, and theirs have different "
+                                      f"qty_decimals ({', '.join(map(str, sorted(decimals)))})")
+    return decimals.pop()
+
+
+def _fault(path: Path, i: int, table: Any, actors: tuple[str, ...]) -> FaultSpec:
     if not isinstance(table, dict):
         raise ScenarioError(f"{path}: [[faults]] entry {i} must be a table")
     r = _Reader(path, table, f"faults[{i}]")
-    actor = r.str("actor", choices=ACTORS)
+    actor = r.str("actor", choices=actors)
     given = [key for key in ("after_events", "at_ms", "rate") if key in table]
     if len(given) != 1:
         raise r.error("after_events", "give exactly one of after_events (the N-th message the actor receives), "
@@ -411,6 +554,9 @@ def load_venue(path: str | Path) -> SimVenueSpec:
     instruments = _instruments(path, doc)
     feed_table = root.table_("feed")
     feed = _feed(path, feed_table, instruments)
+    if len(feed.instruments) != 1:
+        raise feed_table.error("instruments", "the simulated venue's book follows one instrument's market, "
+                                              f"got {', '.join(feed.instruments)}")
     speed = feed_table.int("speed", 1, minimum=1)
 
     r = root.table_("venue")

@@ -6,20 +6,21 @@ that is not there yet:
 
     root (one_for_one)
     ├── execution (one_for_one): ledger, venue, orders [, user_stream]
-    ├── decision (rest_for_one): router, risk, strategy
-    └── market (rest_for_one): book, feed
+    ├── decision (rest_for_one): router, risk, strategy (one per [[strategy]]: strategy.<name> when several)
+    └── market (rest_for_one): book, feed (a replay's one driver; live, one per connection: feed.<venue>)
 
 and the edges between them, each with its policy when the receiver is behind:
 
     feed ─block─▶ book ─conflate─▶ strategy ─block─▶ risk ─block─▶ router ─block─▶ orders ─link─▶ venue
                   book ─latest─▶ risk, router, venue (views);  book ─latest─▶ risk (status)
                   book ─block─▶ feed (resync requests: a REST snapshot live, one rebuilt from the recording in a replay)
+                  (a strategy gets the views of the instruments it names; a live feed the requests of its connection's)
                   venue ─link─▶ orders;  orders ─block─▶ session (settled, run failures)
                   orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk (exposure)
 
 Each truth has one owner that rebuilds it on restart: the order manager its orders (from the journal, then
 reconciled with the venue), the ledger positions and cash (folded from the journal), the book its book (from a
-fresh snapshot), the venue its own records (the simulated venue belongs to the session, as an exchange
+fresh snapshot, each instrument kept by its venue's sync), the venue its own records (the simulated venue belongs to the session, as an exchange
 outlives its clients). A link is the scenario's latency on the clock when the venue is the in-process simulated
 one, and a plain blocking edge when the venue is reached over HTTP through the Binance order gateway.
 
@@ -41,6 +42,7 @@ from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
+from adapters.synthetic import SyntheticConnection, write_synthetic_market
 from adapters.venues import live_market_data, recorded_market_data
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
@@ -59,13 +61,15 @@ from engine.model.orders import OrderTable
 from engine.model.risk import RiskGate, RiskLimits
 from engine.model.routing import SingleVenueRouter
 from engine.replay import synthetic
+from engine.replay.merged import MergedFeed
 from engine.replay.shadow_books import ShadowBooks
 from engine.replay.source import RecordedFeed
 from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
                             Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
-from engine.app.scenario import ACTORS, Scenario
+from engine.app.edges import ForInstruments
+from engine.app.scenario import Scenario, StrategySpec
 from engine.strategies.ema_cross import EmaCross
 
 MAILBOX_CAPACITY = 4096
@@ -102,15 +106,25 @@ def _by_instrument(msg: Any) -> tuple[str, str]:
     return type(msg).__name__, msg.instrument
 
 
-def feed_files(scenario: Scenario, out_dir: Path) -> list[Path]:
-    """The recording to replay: the scenario's files, or the synthetic feed written into `out_dir`."""
+def feed_files(scenario: Scenario, out_dir: Path) -> list[list[Path]]:
+    """The recording of each feed connection: the scenario's files, or the synthetic market written into
+    `out_dir` as each connection's venue sends it."""
     spec = scenario.feed
     if spec.kind == "recording":
-        return list(spec.files)
-    inst = scenario.instruments[spec.instrument]
-    path = out_dir / f"synthetic-{inst.venue_symbol.lower()}-seed{spec.seed}-{spec.duration_s}s.capture"
-    synthetic.generate(path, seed=spec.seed, duration_s=spec.duration_s, symbol=inst.venue_symbol)
-    return [path]
+        return [list(connection.files) for connection in spec.connections]
+    paths = []
+    for connection in spec.connections:
+        inst = scenario.instruments[connection.instruments[0]]
+        paths.append(out_dir / f"synthetic-{inst.venue}-{inst.venue_symbol.lower()}-seed{spec.seed}-"
+                               f"{spec.duration_s}s.capture")
+    if [conn.venue for conn in spec.connections] == ["binance"] and not spec.connections[0].delay_ns:
+        synthetic.generate(paths[0], seed=spec.seed, duration_s=spec.duration_s,
+                           symbol=scenario.instruments[spec.instruments[0]].venue_symbol)
+    else:
+        write_synthetic_market([
+            SyntheticConnection(path, scenario.instruments[conn.instruments[0]], conn.depth, conn.delay_ns)
+            for path, conn in zip(paths, spec.connections)], seed=spec.seed, duration_s=spec.duration_s)
+    return [[path] for path in paths]
 
 
 def journal_path(scenario: Scenario, out_dir: Path, given: Path | None) -> Path:
@@ -133,45 +147,69 @@ def open_journal(scenario: Scenario, out_dir: Path, given: Path | None, kill_at_
 
 @dataclass
 class _Market:
-    """Where a run's market data comes from: a replay (virtual time) or a live feed (wall time)."""
-    feed: Any                            # the feed child's run function
+    """Where a run's market data comes from: a replay (virtual time) or live feeds (wall time)."""
+    feeds: dict[str, tuple[Any, Mailbox]]  # feed actor → its run function and inbox (resync requests, timed crashes)
     restart: Restart
-    inbox: Mailbox                       # resync requests (and timed crashes)
     until_done: Any                      # awaitable factory: returns when the feed is over
     summary: Any                         # callable: the report's account of the market data
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
 
 
 def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Market, Any]:
-    traded = scenario.instruments[scenario.feed.instrument]
-    codec, sync_factory = recorded_market_data([traded], traded.venue_symbol)
-    source = RecordedFeed(feed_files(scenario, out_dir), codec)
+    """One replay driver over the recordings of every connection, merged by receive time; the book sync of
+    each instrument is its venue's."""
+    sources, syncs = [], {}
+    for connection, files in zip(scenario.feed.connections, feed_files(scenario, out_dir)):
+        carried = [scenario.instruments[symbol] for symbol in connection.instruments]
+        # a bare REST snapshot in a capture names no symbol: it is the one instrument's of its connection
+        codec, sync_factory = recorded_market_data(carried, carried[0].venue_symbol if len(carried) == 1 else None)
+        sources.append(RecordedFeed(files, codec))
+        syncs.update(dict.fromkeys(connection.instruments, sync_factory))
+    source = sources[0] if len(sources) == 1 else MergedFeed(sources)
     first_ts = next(iter(source.independent_events()), (0, None))[0]
-    rebuilder = ShadowBooks(source.independent_events, sync_factory, [traded.symbol])
+    sync_of = _sync_of(syncs)
+    rebuilder = ShadowBooks(source.independent_events, sync_of, scenario.feed.instruments)
     finished = trio.Event()
     feed = ReplayFeed(source, clock, scenario.feed.batch_ns, finished, rebuilder)
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
-    return _Market(feed.run, Restart.TRANSIENT, inbox, finished.wait, lambda: {
+    return _Market({"feed": (feed.run, inbox)}, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
         "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
-                   "snapshots_rebuilt": feed.snapshots_served}}, first_ts), sync_factory
+                   "snapshots_rebuilt": feed.snapshots_served}}, first_ts), sync_of
 
 
-def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple[_Market, Any]:
+def _sync_of(factories: dict[str, Any]) -> Any:
+    """One sync factory for every instrument of the run: each instrument's is its own venue's."""
+    if len(set(factories.values())) == 1:
+        return next(iter(factories.values()))
+    return lambda symbol: factories[symbol](symbol)
+
+
+def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple[_Market, Any, list[Any]]:
+    """One live feed per connection, each with the stream plan, codec and resync of its venue."""
     spec = scenario.feed
-    instrument = scenario.instruments[spec.instrument]
-    venue = live_market_data(instrument.venue, [instrument], spec.stream_url, spec.rest_url, spec.silence_s,
-                             clock.now_ns)
-    stats = FeedStats()
-    feed = WebSocketFeed(venue.plan, venue.feed.decode, venue.feed.resync, Backoff(), stats,
-                         on_connect=venue.on_connect)
-    market = _Market(feed.run, Restart.PERMANENT, Mailbox("feed", MAILBOX_CAPACITY, quiescence),
-                     lambda: trio.sleep(spec.duration_s), lambda: {
-                         "events": stats.frames, "malformed_frames": stats.malformed,
-                         "live": {"connects": stats.connects, "disconnects": stats.disconnects,
-                                  "silent_drops": stats.silent_drops, "resyncs_requested": stats.resyncs_requested}},
-                     clock.now_ns())
-    return market, venue
+    feeds, syncs, rests, all_stats = {}, {}, [], []
+    for name, connection in zip(scenario.feed_actors, spec.connections):
+        carried = [scenario.instruments[symbol] for symbol in connection.instruments]
+        venue = live_market_data(connection.venue, carried, connection.stream_url, connection.rest_url,
+                                 spec.silence_s, clock.now_ns)
+        stats = FeedStats()
+        feed = WebSocketFeed(venue.plan, venue.feed.decode, venue.feed.resync, Backoff(), stats,
+                             on_connect=venue.on_connect)
+        feeds[name] = (feed.run, Mailbox(name, MAILBOX_CAPACITY, quiescence))
+        syncs.update(dict.fromkeys(connection.instruments, venue.sync))
+        rests.append(venue.rest)
+        all_stats.append(stats)
+
+    def total(field: str) -> int:
+        return sum(getattr(stats, field) for stats in all_stats)
+
+    market = _Market(feeds, Restart.PERMANENT, lambda: trio.sleep(spec.duration_s), lambda: {
+        "events": total("frames"), "malformed_frames": total("malformed"),
+        "live": {"connects": total("connects"), "disconnects": total("disconnects"),
+                 "silent_drops": total("silent_drops"), "resyncs_requested": total("resyncs_requested")}},
+        clock.now_ns())
+    return market, _sync_of(syncs), [rest for rest in rests if rest is not None]
 
 
 def _crash_plan(scenario: Scenario) -> CrashPlan:
@@ -213,10 +251,9 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     clock: Any = LiveClock() if live else VirtualClock()
     quiescence = Quiescence() if live else clock.quiescence
     if live:
-        market, venue_data = _live(scenario, clock, quiescence)
-        rest, sync_factory = venue_data.rest, venue_data.sync
+        market, sync_factory, rests = _live(scenario, clock, quiescence)
     else:
-        (market, sync_factory), rest = _replay(scenario, out_dir, clock), None
+        (market, sync_factory), rests = _replay(scenario, out_dir, clock), []
     book = open_journal(scenario, out_dir, journal, kill_at_write)
     if not scenario.venue.url and len(book.runs) > 1:
         book.close()
@@ -225,18 +262,19 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
                            "cannot be reconciled with. Give a run of it a journal of its own (a new --journal, or "
                            "none); a journal is resumed by runs whose venue outlives the engine (paper, live)")
     try:
-        return await _run(scenario, book, clock, quiescence, market, sync_factory, rest, live)
+        return await _run(scenario, book, clock, quiescence, market, sync_factory, rests, live)
     finally:
         book.close()
 
 
 async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Quiescence, market: _Market,
-               sync_factory: Any, rest: Any, live: bool) -> RunOutcome:
+               sync_factory: Any, rests: list[Any], live: bool) -> RunOutcome:
     instruments = scenario.instruments
     lifecycle = Lifecycle(clock.now_ns)
     crashes = _crash_plan(scenario)
-    box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
-    box["feed"] = market.inbox
+    feeds = market.feeds
+    box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in scenario.actors if name not in feeds}
+    box.update({name: inbox for name, (_, inbox) in feeds.items()})
     control = Mailbox("session", MAILBOX_CAPACITY, Quiescence())   # the session reads it; it holds no replay up
     prefix = _order_prefix(scenario.name)
     gateway = HttpVenue(scenario, clock, prefix) if scenario.venue.url else None
@@ -251,13 +289,20 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         """An order link to or from the venue: the scenario's latency in process, the network's otherwise."""
         return BlockingEdge(box[name]) if gateway else DelayedEdge(box[name], clock, scenario.venue.latency_ns)
 
-    views = [ConflatingEdge(box["strategy"], _by_instrument), latest("risk"), latest("router"), latest("venue")]
+    strategies = dict(zip(scenario.strategy_actors, scenario.strategies))
+    everything = set(scenario.feed.instruments)
+    views = [_for(ConflatingEdge(box[name], _by_instrument), strat.instruments, everything)
+             for name, strat in strategies.items()]
+    views += [latest("risk"), latest("router"), latest("venue")]
     if settings.chase_ticks:
         views.append(latest("orders"))
+    connections = scenario.feed.connections if live else [scenario.feed]   # a replay has one driver
     outputs = {
-        "feed": {"market": [BlockingEdge(box["book"])]},
-        "book": {"views": views, "status": [latest("risk")], "resync": [BlockingEdge(box["feed"])]},
-        "strategy": {"signals": [BlockingEdge(box["risk"])]},
+        **{name: {"market": [BlockingEdge(box["book"])]} for name in feeds},
+        "book": {"views": views, "status": [latest("risk")],
+                 "resync": [_for(BlockingEdge(box[name]), conn.instruments, everything)
+                            for name, conn in zip(feeds, connections)]},
+        **{name: {"signals": [BlockingEdge(box["risk"])]} for name in strategies},
         "risk": {"orders": [BlockingEdge(box["router"])]},
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
@@ -266,7 +311,6 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
     book_stats = BookStats()
-    strat = scenario.strategy
     run_id = journal.run_id
     since_ns = journal.runs[0].started_ns if live else 0
 
@@ -282,14 +326,12 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "risk": lambda: RiskActor(journal, RiskGate(
             RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
                        scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-")),
-        "strategy": lambda: StrategyActor(lambda: EmaCross(
-            "ema_cross", strat.instrument, strat.fast, strat.slow, strat.position, Urgency(strat.urgency),
-            strat.long_only)),
-        "book": lambda: BookActor([scenario.feed.instrument], scenario.book_depth, book_stats,
+        **{name: _strategy_factory(strat) for name, strat in strategies.items()},
+        "book": lambda: BookActor(list(scenario.feed.instruments), scenario.book_depth, book_stats,
                                   sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns),
     }
     spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
-    spec["feed"] = child("feed", market.feed, market.restart)
+    spec.update({name: child(name, run, market.restart) for name, (run, _) in feeds.items()})
     execution = ["ledger", "venue", "orders"]
     if gateway:  # what happens to our orders after their REST answer: the venue's user data stream
         spec["user_stream"] = child("user_stream", gateway.user_stream.run)
@@ -301,8 +343,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
 
     root = Supervisor("root", [
         supervisor("execution", execution, Strategy.ONE_FOR_ONE).as_child(),
-        supervisor("decision", ["router", "risk", "strategy"], Strategy.REST_FOR_ONE).as_child(),
-        supervisor("market", ["book", "feed"], Strategy.REST_FOR_ONE).as_child(),
+        supervisor("decision", ["router", "risk", *strategies], Strategy.REST_FOR_ONE).as_child(),
+        supervisor("market", ["book", *feeds], Strategy.REST_FOR_ONE).as_child(),
     ], clock=clock, lifecycle=lifecycle, max_restarts=3, period_s=60, quiescence=quiescence, crashes=crashes)
     for actor, at_ns in crashes.timed():
         due = market.first_ts_ns + at_ns
@@ -327,7 +369,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
             services.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
-            for client in (rest, gateway.client if gateway else None):
+            for client in (*rests, gateway.client if gateway else None):
                 if client is not None:
                     await client.aclose()
     wall_s = time.perf_counter() - started
@@ -340,8 +382,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         **journal_section(entries, instruments, mids),
         "book": {**book_stats.as_dict(), **_liveness(book_stats, clock.now_ns())},
         "conflations": {name: box[name].conflated for name in sorted(box)},
-        "actor_restarts": _per_actor(lifecycle, LifecycleKind.RESTARTED),
-        "dead_letters": _per_actor(lifecycle, LifecycleKind.DEAD_LETTER),
+        "actor_restarts": _per_actor(lifecycle, LifecycleKind.RESTARTED, scenario.actors),
+        "dead_letters": _per_actor(lifecycle, LifecycleKind.DEAD_LETTER, scenario.actors),
         "crashes_injected": dict(sorted(crashes.injected.items())),
         "journal": {"run_id": journal.run_id, "runs": len(journal.runs)},
         "venue_truth": venue_truth_section(truth, instruments),
@@ -448,9 +490,20 @@ def _liveness(stats: BookStats, end_ns: int) -> dict[str, dict[str, Any]]:
             for key in ("live_at_end", "not_live_ms", "longest_outage_ms")}
 
 
-def _per_actor(lifecycle: Lifecycle, kind: LifecycleKind) -> dict[str, int]:
+def _per_actor(lifecycle: Lifecycle, kind: LifecycleKind, actors: tuple[str, ...]) -> dict[str, int]:
     counts = lifecycle.per_actor(kind)
-    return {name: counts.get(name, 0) for name in sorted(set(ACTORS) | set(counts))}
+    return {name: counts.get(name, 0) for name in sorted(set(actors) | set(counts))}
+
+
+def _for(edge: Any, instruments: tuple[str, ...], everything: set[str]) -> Any:
+    """`edge`, carrying only the messages of `instruments` when they are not all the run's."""
+    return edge if everything <= set(instruments) else ForInstruments(edge, instruments)
+
+
+def _strategy_factory(spec: StrategySpec) -> Any:
+    """The strategy actor of one [[strategy]] (each kind: `ema_cross` today)."""
+    return lambda: StrategyActor(lambda: EmaCross(
+        spec.name, spec.instruments[0], spec.fast, spec.slow, spec.position, Urgency(spec.urgency), spec.long_only))
 
 
 def _order_prefix(name: str) -> str:

@@ -87,7 +87,7 @@ async def serve_venue(spec: SimVenueSpec, *, host: str = "127.0.0.1", port: int 
     """Serve the scenario's venue on `host:port` until cancelled; `nursery.start` returns the bound port."""
     clock = LiveClock()
     exchange = build_exchange(spec, clock.now_ns)
-    rest = RestClient(spec.feed.rest_url) if spec.feed.kind == "live" else None
+    rest = RestClient(spec.feed.connections[0].rest_url) if spec.feed.kind == "live" else None
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(clock.run)
@@ -167,13 +167,14 @@ class PacedReplay:
 
 def _market(spec: SimVenueSpec, exchange: SimulatedBinance, clock: LiveClock, rest: RestClient | None) -> Supervisor:
     feed = spec.feed
-    traded = spec.instruments[feed.instrument]
+    [connection] = feed.connections   # one instrument's market: `load_venue` checked it
+    traded = spec.instruments[connection.instruments[0]]
     exchange_box, book_box, feed_box = Mailbox("exchange"), Mailbox("book"), Mailbox("feed")
     book_outputs = {"views": [BlockingEdge(exchange_box)]}
     if rest is not None:
         book_outputs["resync"] = [BlockingEdge(feed_box)]   # a replay brings its own snapshots
         live = BinanceMarketFeed([traded], rest, clock.now_ns)
-        source = WebSocketFeed(stream_plan([traded], feed.stream_url, feed.silence_s), live.decode, live.resync,
+        source = WebSocketFeed(stream_plan([traded], connection.stream_url, feed.silence_s), live.decode, live.resync,
                                Backoff(rng=random.Random(spec.seed)), FeedStats())
         run_feed, restart = source.run, Restart.PERMANENT
     else:
@@ -182,11 +183,11 @@ def _market(spec: SimVenueSpec, exchange: SimulatedBinance, clock: LiveClock, re
             frames = synthetic.synthetic_frames(seed=feed.seed, duration_s=feed.duration_s, symbol=traded.venue_symbol)
             events = _decoded(frames, codec)
         else:
-            events = iter(RecordedFeed(list(feed.files), codec))
+            events = iter(RecordedFeed(list(connection.files), codec))
         run_feed, restart = PacedReplay(events, spec.speed).run, Restart.TRANSIENT
     return Supervisor("market", [
         ChildSpec("exchange", actor_runner(lambda: ExchangeFeeder(exchange)), inbox=exchange_box),
-        ChildSpec("book", actor_runner(lambda: BookActor([feed.instrument], VIEW_DEPTH, BookStats())), inbox=book_box,
+        ChildSpec("book", actor_runner(lambda: BookActor([traded.symbol], VIEW_DEPTH, BookStats())), inbox=book_box,
                   outputs=book_outputs),
         ChildSpec("feed", run_feed, restart=restart, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]}),
     ], clock=clock, lifecycle=Lifecycle(clock.now_ns), strategy=Strategy.REST_FOR_ONE, max_restarts=5, period_s=60)

@@ -1,4 +1,4 @@
-"""A seeded synthetic market, written as a Binance spot capture.
+"""A seeded synthetic market, written as a Binance spot capture, and shown as any other venue would show it.
 
 It exists so that scenarios and tests can run minutes of realistic, deterministic market data that the
 project generated itself, in exactly the shape of the real recordings (`engine.replay.formats`): gzip
@@ -19,12 +19,19 @@ The market, all in integers (8-decimal units as Binance sends them; tick 0.01, l
   just before that diff, as Binance's real-time bookTicker runs ahead of the 100 ms depth stream.
 
 Same arguments, same bytes: one `random.Random(seed)`, no clock, gzip with mtime 0 and no file name.
+
+The same market can be sent by several venues at once (`market_windows`, `VenueBook`): each window hands out
+the Binance lines, the book as it stands after the window and the window's trades, and a `VenueBook` shows
+that book as a venue of another tick size and depth does (levels aggregated to its ticks, cut to its depth)
+and says what changed since the venue last sent it. The venues' own wire formats are written from there by
+their adapters (`adapters/synthetic.py`), so multi-venue runs need no recorded data.
 """
 from __future__ import annotations
 
 import gzip
 import random
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from os import PathLike
 
 import orjson
@@ -66,13 +73,108 @@ def synthetic_frames(*, seed: int, duration_s: int | float, symbol: str = "BTCUS
                      start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00",
                      ) -> Iterator[tuple[int, bytes]]:
     """The (local_ns, json_bytes) lines `generate` writes, in order, without touching the disk."""
+    for window in market_windows(seed=seed, duration_s=duration_s, symbol=symbol, start_ns=start_ns,
+                                 start_price=start_price):
+        yield from window.lines
+
+
+@dataclass(frozen=True, slots=True)
+class MarketWindow:
+    """One 100 ms window of the synthetic market.
+
+    `bids` and `asks` are the market's book after the window (price → quantity, 8-decimal units), shared
+    with the generator: read them before asking for the next window. `trades` are the window's trades as
+    (time, price, quantity, whether the buyer took liquidity).
+    """
+    end_ns: int
+    lines: list[tuple[int, bytes]]          # the window as Binance sends it (local receive times)
+    bids: SortedDict
+    asks: SortedDict
+    trades: list[tuple[int, int, int, bool]]
+
+
+def market_windows(*, seed: int, duration_s: int | float, symbol: str = "BTCUSDT",
+                   start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00") -> Iterator[MarketWindow]:
+    """The synthetic market window by window: what every venue that sends it is written from."""
     windows = round(duration_s * 1_000_000_000) // WINDOW_NS
     if windows <= _SNAPSHOT_WINDOW:
         raise ValueError(f"duration_s={duration_s} is too short: the snapshot comes after "
                          f"{_SNAPSHOT_WINDOW + 1} depth windows of 100 ms")
     venue = _SyntheticVenue(random.Random(seed), symbol, parse_fixed(start_price, DECIMALS) // TICK)
     for index in range(windows):
-        yield from venue.window(start_ns + index * WINDOW_NS, take_snapshot=index == _SNAPSHOT_WINDOW)
+        window_start = start_ns + index * WINDOW_NS
+        lines = venue.window(window_start, take_snapshot=index == _SNAPSHOT_WINDOW)
+        yield MarketWindow(window_start + WINDOW_NS, lines, venue.bids, venue.asks, venue.trades)
+
+
+class VenueBook:
+    """The synthetic market's book as one venue shows it, and what changed since that venue last sent it.
+
+    The venue quotes in its instrument's units (`price_decimals`, `qty_decimals`) on its own tick: bids are
+    aggregated down to a tick and asks up, so its book is never crossed where the market's is not; it shows
+    its best `depth` levels a side, so a level that leaves them is sent as a deletion, as OKX's 400-level
+    and Bybit's 50-level books are. Quantities are cut to the venue's lot; a level left with none is not shown.
+    """
+
+    def __init__(self, *, price_decimals: int, qty_decimals: int, tick_size: int, lot_size: int, depth: int):
+        problem = venue_book_problem(price_decimals, qty_decimals, tick_size)
+        if problem or depth < 1:
+            raise ValueError(problem or f"a venue shows at least one level a side, got depth={depth}")
+        self._price_unit = 10 ** (DECIMALS - price_decimals)
+        self._qty_unit = 10 ** (DECIMALS - qty_decimals)
+        self._tick = tick_size * self._price_unit   # in the market's 8-decimal units
+        self._lot = lot_size
+        self.depth = depth
+        self.bids: dict[int, int] = {}   # what the venue has sent, in its units
+        self.asks: dict[int, int] = {}
+
+    def update(self, window: MarketWindow) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Take the book after `window`; return the changed levels (quantity 0: deleted), bids and asks best first."""
+        bids = self._show(reversed(window.bids.items()), is_bid=True)
+        asks = self._show(iter(window.asks.items()), is_bid=False)
+        changes = (_changes(self.bids, bids, reverse=True), _changes(self.asks, asks, reverse=False))
+        self.bids, self.asks = bids, asks
+        return changes
+
+    def top(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The best `levels` levels a side of what the venue has sent, best first."""
+        return sorted(self.bids.items(), reverse=True)[:levels], sorted(self.asks.items())[:levels]
+
+    def price(self, market_price: int, *, is_bid: bool) -> int:
+        """A market price on the venue's tick, in its units: down for a bid, up for an ask."""
+        tick = self._tick
+        ticks = market_price // tick if is_bid else -(-market_price // tick)
+        return ticks * tick // self._price_unit
+
+    def qty(self, market_qty: int) -> int:
+        """A market quantity in the venue's units, cut to its lot."""
+        qty = market_qty // self._qty_unit
+        return qty - qty % self._lot
+
+    def _show(self, levels: Iterator[tuple[int, int]], *, is_bid: bool) -> dict[int, int]:
+        shown: dict[int, int] = {}
+        for market_price, market_qty in levels:
+            price = self.price(market_price, is_bid=is_bid)
+            if price not in shown and len(shown) == self.depth:
+                break
+            shown[price] = shown.get(price, 0) + market_qty
+        return {price: qty for price, qty in ((p, self.qty(q)) for p, q in shown.items()) if qty}
+
+
+def venue_book_problem(price_decimals: int, qty_decimals: int, tick_size: int) -> str:
+    """Why a venue of this precision and tick cannot show the synthetic market (tick 0.01, 8 decimals), or ''."""
+    if price_decimals > DECIMALS or qty_decimals > DECIMALS:
+        return f"the synthetic market has {DECIMALS} decimals: a venue showing it cannot have more"
+    if tick_size * 10 ** (DECIMALS - price_decimals) % TICK:
+        return "the synthetic market's tick is 0.01: a venue showing it needs a tick that is a multiple of it"
+    return ""
+
+
+def _changes(sent: dict[int, int], now: dict[int, int], *, reverse: bool) -> list[tuple[int, int]]:
+    changed = [(price, qty) for price, qty in now.items() if sent.get(price) != qty]
+    changed.extend((price, 0) for price in sent if price not in now)
+    changed.sort(reverse=reverse)
+    return changed
 
 
 class _SyntheticVenue:
@@ -101,6 +203,7 @@ class _SyntheticVenue:
         self.ask_changes: dict[int, int] = {}
         self.snapshot_id = -1
         self.snapshot: bytes | None = None
+        self.trades: list[tuple[int, int, int, bool]] = []   # the current window's, for other venues
         self._seed_book(start_ticks)
 
     # ------------------------------------------------------------------ one 100 ms window
@@ -114,6 +217,7 @@ class _SyntheticVenue:
             self.snapshot_id = first_id + rng.randrange(0, 4)
         self.bid_changes, self.ask_changes = {}, {}
         latency = rng.randrange(500_000, 3_000_000)  # one per window: a connection keeps frames in order
+        self.trades = []
         lines = self._trades(start_ns, latency)
         self._move_touch()
         self._keep_depth()
@@ -154,6 +258,7 @@ class _SyntheticVenue:
                      "p": _text(price), "q": _text(qty), "T": trade_ns // 1_000_000, "m": not buyer_taker,
                      "M": True}
             lines.append((trade_ns + latency, self._wrap(self.trade_stream, trade)))
+            self.trades.append((trade_ns, price, qty, buyer_taker))
         return lines
 
     def _move_touch(self) -> None:
