@@ -48,9 +48,12 @@ def main() -> None:
     base = scenario_file.load(args.scenario)
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
-        files = session.feed_files(base, out_dir)
-        recorded = dataclasses.replace(base, feed=dataclasses.replace(base.feed, kind="recording", files=tuple(files)))
-        frames = [raw for path in files for _, raw in read_capture(path)]
+        files = session.feed_files(base, out_dir)   # one recording per feed connection
+        connections = tuple(dataclasses.replace(connection, files=tuple(paths))
+                            for connection, paths in zip(base.feed.connections, files))
+        recorded = dataclasses.replace(base, feed=dataclasses.replace(base.feed, kind="recording",
+                                                                      connections=connections))
+        frames = [raw for paths in files for path in paths for _, raw in read_capture(path)]
         engine_rates, bare_rates = [], []
         report = None
         for _ in range(args.rounds):

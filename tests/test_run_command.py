@@ -66,8 +66,9 @@ def test_a_crash_injected_into_the_strategy_is_restarted_and_the_run_completes(t
 
 
 @pytest.mark.parametrize("edit, complaint", [
-    (("fast = 8", "fast = 200"), "[strategy] fast: must be shorter than slow"),
-    (('position = "0.05"', 'position = "0.000000001"'), "[strategy] position: '0.000000001' has more than 8 decimals"),
+    (("fast = 8", "fast = 200"), "[strategy[0]] fast: must be shorter than slow"),
+    (('position = "0.05"', 'position = "0.000000001"'),
+     "[strategy[0]] position: '0.000000001' has more than 8 decimals"),
     (('kind = "synthetic"', 'kind = "telepathy"'), "[feed] kind: must be one of synthetic, recording"),
     (("duration_s = 600", 'duration_s = "ten"'), "[feed] duration_s: must be an integer"),
 ])
@@ -107,8 +108,8 @@ def test_a_recording_of_another_venue_replays_through_its_own_codec_twice_alike(
     for old, new in [('venue = "binance"\nvenue_symbol = "BTCUSDT"', 'venue = "okx"\nvenue_symbol = "BTC-USDT"'),
                      ('price_decimals = 8\nqty_decimals = 8\ntick_size = "0.01"\nlot_size = "0.00001"',
                       'price_decimals = 1\nqty_decimals = 8\ntick_size = "0.1"\nlot_size = "0.00000001"'),
-                     ('kind = "synthetic"\ninstrument = "BTC/USDT"\nseed = 7\nduration_s = 600',
-                      f'kind = "recording"\ninstrument = "BTC/USDT"\nfiles = ["{OKX_RECORDING}"]'),
+                     ('kind = "synthetic"\ninstruments = ["BTC/USDT"]\nseed = 7\nduration_s = 600',
+                      f'kind = "recording"\ninstruments = ["BTC/USDT"]\nfiles = ["{OKX_RECORDING}"]'),
                      ("fast = 8\nslow = 40", "fast = 2\nslow = 5")]:
         assert old in text
         text = text.replace(old, new)

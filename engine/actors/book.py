@@ -83,20 +83,39 @@ class BookStats:
         bid, ask = sync.book.best_bid(), sync.book.best_ask()
         return bid[0] + ask[0] if bid and ask else None
 
-    def as_dict(self) -> dict[str, int | dict[str, int]]:
-        """Every integrity count the venues' syncs kept (a count a venue has no signal for stays 0)."""
-        resyncs: dict[str, int] = {}
-        counts = dict.fromkeys(("sequence_gaps", "checksums_ok", "checksums_failed", "top_of_book_checked",
-                                "top_of_book_mismatched"), 0)
+    def as_dict(self) -> dict[str, Any]:
+        """Every integrity count the venues' syncs kept (a count a venue has no signal for stays 0), over the run
+        and per instrument (`by_instrument`: each instrument's from its own venue's sync)."""
+        per: dict[str, dict[str, Any]] = {}
         for sync in [*self._retired, *self.syncs.values()]:
-            counts["sequence_gaps"] += sync.gaps
-            counts["checksums_ok"] += getattr(sync, "checksums_ok", 0)
-            counts["checksums_failed"] += getattr(sync, "checksums_failed", 0)
-            counts["top_of_book_checked"] += getattr(sync, "tops_checked", 0)
-            counts["top_of_book_mismatched"] += getattr(sync, "top_mismatches", 0)
-            for cause, n in sync.resyncs.items():
-                resyncs[cause] = resyncs.get(cause, 0) + n
-        return {"views": self.views, **counts, "resyncs": dict(sorted(resyncs.items()))}
+            counts = per.setdefault(sync.instrument, _no_counts())
+            _add(counts, {"sequence_gaps": sync.gaps,
+                          "checksums_ok": getattr(sync, "checksums_ok", 0),
+                          "checksums_failed": getattr(sync, "checksums_failed", 0),
+                          "top_of_book_checked": getattr(sync, "tops_checked", 0),
+                          "top_of_book_mismatched": getattr(sync, "top_mismatches", 0),
+                          "resyncs": sync.resyncs})
+        total = _no_counts()
+        for counts in per.values():
+            _add(total, counts)
+        return {"views": self.views, **total, "by_instrument": dict(sorted(per.items()))}
+
+
+def _no_counts() -> dict[str, Any]:
+    return {**dict.fromkeys(("sequence_gaps", "checksums_ok", "checksums_failed", "top_of_book_checked",
+                             "top_of_book_mismatched"), 0), "resyncs": {}}
+
+
+def _add(into: dict[str, Any], counts: dict[str, Any]) -> None:
+    """Add `counts` to `into`, resyncs by cause (kept sorted)."""
+    for key, value in counts.items():
+        if key == "resyncs":
+            merged = dict(into["resyncs"])
+            for cause, n in value.items():
+                merged[cause] = merged.get(cause, 0) + n
+            into["resyncs"] = dict(sorted(merged.items()))
+        else:
+            into[key] += value
 
 
 class BookActor(Actor):

@@ -257,7 +257,7 @@ def load(path: str | Path) -> Scenario:
     instruments = _instruments(path, doc)
     feed = _feed(path, root.table_("feed"), instruments)
     venue_table = root.table_("venue")
-    strategies = _strategies(path, doc, instruments, feed, venue_table.str("name", "binance"))
+    strategies = _strategies(path, doc, instruments, feed)
     risk_table = root.table_("risk")
     risk = RiskSpec(
         max_order_notional=risk_table.decimal("max_order_notional"),
@@ -421,8 +421,8 @@ def _connection(path: Path, kind: str, r: _Reader, instruments: dict[str, Instru
     return ConnectionSpec(venue, symbols, files=tuple((path.parent / f).resolve() for f in files))
 
 
-def _strategies(path: Path, doc: dict[str, Any], instruments: dict[str, Instrument], feed: FeedSpec,
-                trading_venue: str) -> tuple[StrategySpec, ...]:
+def _strategies(path: Path, doc: dict[str, Any], instruments: dict[str, Instrument],
+                feed: FeedSpec) -> tuple[StrategySpec, ...]:
     tables = doc.get("strategy")
     if isinstance(tables, dict):
         raise ScenarioError(f"{path}: [strategy]: is a single table; write [[strategy]] (an array of tables, one "
@@ -431,7 +431,7 @@ def _strategies(path: Path, doc: dict[str, Any], instruments: dict[str, Instrume
         raise ScenarioError(f"{path}: [[strategy]]: at least one strategy is required")
     out: list[StrategySpec] = []
     for i, table in enumerate(tables):
-        strategy = _strategy(_Reader(path, table, f"strategy[{i}]"), instruments, feed, trading_venue)
+        strategy = _strategy(_Reader(path, table, f"strategy[{i}]"), instruments, feed)
         if any(strategy.name == other.name for other in out):
             raise _Reader(path, table, f"strategy[{i}]").error(
                 "name", f"{strategy.name!r} is the name of another strategy: give each a name of its own")
@@ -439,7 +439,7 @@ def _strategies(path: Path, doc: dict[str, Any], instruments: dict[str, Instrume
     return tuple(out)
 
 
-def _strategy(r: _Reader, instruments: dict[str, Instrument], feed: FeedSpec, trading_venue: str) -> StrategySpec:
+def _strategy(r: _Reader, instruments: dict[str, Instrument], feed: FeedSpec) -> StrategySpec:
     kind = r.str("kind", choices=("ema_cross",))
     name = r.str("name", kind)
     symbols = _instrument_refs(r, instruments)
@@ -450,9 +450,6 @@ def _strategy(r: _Reader, instruments: dict[str, Instrument], feed: FeedSpec, tr
     if len(symbols) != 1:
         raise r.error("instruments", f"{kind} trades one instrument, got {len(symbols)}")
     instrument = instruments[symbols[0]]
-    if instrument.venue != trading_venue:
-        raise r.error("instruments", f"{kind} trades {instrument.symbol!r}, an instrument of {instrument.venue}, and "
-                                     f"orders go to the [venue] {trading_venue!r}")
     fast, slow = r.int("fast", minimum=1), r.int("slow", minimum=2)
     if fast >= slow:
         raise r.error("fast", f"must be shorter than slow ({slow}), got {fast}")

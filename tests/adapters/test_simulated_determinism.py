@@ -31,7 +31,8 @@ SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "sim_binance.toml
 
 
 def run(spec: SimVenueSpec, seconds: int = 30) -> bytes:
-    instrument = spec.instruments[spec.feed.instrument]
+    [symbol] = spec.feed.instruments
+    instrument = spec.instruments[symbol]
     account = spec.accounts[0]
     now = [0]
     exchange = build_exchange(spec, lambda: now[0])

@@ -180,7 +180,7 @@ async def test_paper_trading_a_venue_whose_market_is_another_venues_streams(nurs
     live = tmp_path / "paper.toml"
     live.write_text(text[:text.index("[feed]")] + f'''[feed]
 kind = "live"
-instrument = "BTC/USDT"
+instruments = ["BTC/USDT"]
 stream_url = "ws://127.0.0.1:{market}"
 rest_url = "http://127.0.0.1:{market}"
 ''' + text[text.index("[venue]"):])
