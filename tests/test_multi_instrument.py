@@ -116,3 +116,20 @@ def test_the_three_venue_report_names_every_instrument_once(tmp_path):
     _, report = run_report(THREE_VENUES, tmp_path / "A")
     assert sorted(report["position"]) == ["BTC/USDT", "BTC/USDT@bybit", "BTC/USDT@okx"]
     assert orjson.loads(orjson.dumps(report))["conflations"].keys() >= {"strategy", "book"}
+
+
+def test_crashed_feed_and_book_of_three_venues_come_back_each_book_from_its_own_recording(tmp_path):
+    """A restarted book asks for every instrument's snapshot: each is rebuilt from its own venue's recording and
+    taken by that venue's sync; a restarted feed reopens the merge where it stopped. Twice, alike."""
+    scenario = tmp_path / "crashes.toml"
+    scenario.write_text(THREE_VENUES.read_text() + '\n[[faults]]\nactor = "book"\nafter_events = 300\n'
+                                                   '\n[[faults]]\nactor = "feed"\nafter_events = 9000\n')
+    raw_a, report = run_report(scenario, tmp_path / "A")
+    raw_b, _ = run_report(scenario, tmp_path / "B")
+    assert raw_a == raw_b
+    # the market is rest_for_one: the book's crash restarts the feed after it too
+    assert report["actor_restarts"]["book"] == 1 and report["actor_restarts"]["feed"] == 2
+    assert report["replay"]["snapshots_rebuilt"] == 3
+    assert report["book"]["live_at_end"] == dict.fromkeys(["BTC/USDT", "BTC/USDT@bybit", "BTC/USDT@okx"], True)
+    assert all(outage <= 1_000 for outage in report["book"]["longest_outage_ms"].values())
+    assert report["book"]["checksums_failed"] == 0
