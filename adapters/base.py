@@ -1,46 +1,21 @@
-"""What every venue adapter shares: the vocabulary of book synchronisation and of refused frames.
+"""What the venue adapters share in their implementations: instruments and number checks for codecs, and
+the state every book sync keeps.
 
 Each venue keeps its books in step with its own rules (`adapters/<venue>/book_sync.py`) and decodes its own
-frames (`adapters/<venue>/market_data.py`), but they all answer the book actor, the verifier and the tests
-in the same words: a `SyncResult`, or a `MalformedFrame` that names the field that is wrong.
+frames (`adapters/<venue>/market_data.py`); what they answer the core with (a `SyncResult`, a
+`MalformedFrame` that names the field that is wrong) are the engine's contracts, in `engine.contracts`.
 """
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-from engine.messages import BookState
+from engine.contracts import MalformedFrame
+from engine.messages import BookState, MarketEvent, TopOfBook
 from engine.model.book import OrderBook
 from engine.model.numbers import FixedParser, Instrument, parse_fixed
-
-
-class SyncResult(enum.Enum):
-    """What one event did to the book."""
-    APPLIED = "applied"                    # a diff changed the live book
-    BUFFERED = "buffered"                  # held until a snapshot arrives
-    IGNORED = "ignored"                    # older than the book (or a snapshot while live)
-    LOADED = "loaded"                      # a snapshot (and the buffered diffs after it) made the book live
-    SNAPSHOT_TOO_OLD = "snapshot_too_old"  # the snapshot ends before the buffered diffs begin: fetch again
-    GAP = "gap"                            # diffs are missing: book dropped, fetch a snapshot
-    TOP_MISMATCH = "top_mismatch"          # the venue's top of book disagrees: book dropped, fetch a snapshot
-    CHECKSUM_MISMATCH = "checksum_mismatch"  # the venue's checksum disagrees: book dropped, resync
-    CROSSED = "crossed"                    # the book would be crossed: book dropped, resync
-
-    @property
-    def needs_snapshot(self) -> bool:
-        return self in (SyncResult.SNAPSHOT_TOO_OLD, SyncResult.GAP, SyncResult.TOP_MISMATCH,
-                        SyncResult.CHECKSUM_MISMATCH, SyncResult.CROSSED)
-
-
-class MalformedFrame(ValueError):
-    """A frame that cannot be decoded; the message names the event and the field that is wrong."""
-
-
-class UnknownSymbol(MalformedFrame):
-    """A well-formed frame for a venue symbol the codec was not given an instrument for."""
 
 
 class MarketParsers:
@@ -95,8 +70,11 @@ def level_problem(levels: Any, market: MarketParsers, shape: str = "[price, qty]
 class InstrumentCodec:
     """What every venue codec keeps: its instruments by venue symbol, with number parsers shared per precision.
 
-    Subclasses implement `decode(obj, ts_ns)`; `decode_raw` is the same for frames as received.
+    Subclasses implement `decode(obj, ts_ns)` into a tuple of events (`engine.contracts.MultiEventCodec`);
+    `decode_raw` is the same for frames as received.
     """
+
+    one_event_per_frame: Final = False
 
     def __init__(self, instruments: Iterable[Instrument]):
         self._parsers: dict[int, FixedParser] = {}
@@ -111,10 +89,10 @@ class InstrumentCodec:
     def knows(self, venue_symbol: str) -> bool:
         return venue_symbol in self._markets
 
-    def decode(self, obj: Any, ts_ns: int) -> Any:
+    def decode(self, obj: Any, ts_ns: int) -> tuple[MarketEvent, ...]:
         raise NotImplementedError
 
-    def decode_raw(self, frame: bytes | str, ts_ns: int) -> Any:
+    def decode_raw(self, frame: bytes | str, ts_ns: int) -> tuple[MarketEvent, ...]:
         """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too."""
         try:
             obj = orjson.loads(frame)
@@ -124,10 +102,12 @@ class InstrumentCodec:
 
 
 class BookSyncBase:
-    """What every venue's book sync keeps: the book, its health, the venue id it is at, resyncs by cause.
+    """What every venue's book sync keeps: the book, its health, the venue id it is at, resyncs by cause, and
+    the integrity counters of `engine.contracts.BookSync` (those of a signal the venue lacks stay 0).
 
-    A venue's sync adds its own rules (`on_snapshot`, `on_diff`); a book that can no longer be trusted is
-    dropped whole by `invalidate` and waits for a fresh snapshot: never patched.
+    A venue's sync adds its own rules (`on_snapshot`, `on_diff`, `check_top` where the venue sends its top of
+    book); a book that can no longer be trusted is dropped whole by `invalidate` and waits for a fresh
+    snapshot: never patched.
     """
 
     def __init__(self, instrument: str):
@@ -135,6 +115,10 @@ class BookSyncBase:
         self.book = OrderBook()
         self.state = BookState.SYNCING
         self.resyncs: dict[str, int] = {}
+        self.checksums_ok = 0
+        self.checksums_failed = 0
+        self.tops_checked = 0
+        self.top_mismatches = 0
         self._book_id = -1
 
     @property
@@ -145,6 +129,10 @@ class BookSyncBase:
     @property
     def gaps(self) -> int:
         return self.resyncs.get("gap", 0)
+
+    def check_top(self, top: TopOfBook) -> bool | None:
+        """None: this venue sends no top of book that shares the depth stream's ids, so none is compared."""
+        return None
 
     def invalidate(self, cause: str) -> None:
         """Drop the book (it can no longer be trusted) and wait for a new snapshot; counted by cause."""

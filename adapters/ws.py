@@ -29,7 +29,7 @@ from typing import Any, Awaitable, Callable
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
-from adapters.base import MalformedFrame
+from engine.contracts import MalformedFrame
 from engine.messages import FeedConnected, MarketBatch, ResyncRequest
 from engine.runtime import ActorContext
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from adapters.base import SyncResult  # noqa: E402
+from engine.contracts import SyncResult  # noqa: E402
 from adapters.binance.book_sync import BinanceBookSync  # noqa: E402
 from adapters.binance.market_data import BinanceMarketDataCodec  # noqa: E402
 from engine.messages import BookSnapshot, DepthDiff, TopOfBook  # noqa: E402

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from adapters.base import BookSyncBase, SyncResult
+from adapters.base import BookSyncBase
+from engine.contracts import SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff, TopOfBook
 
 _LIVE = BookState.LIVE
@@ -49,8 +50,6 @@ class BinanceBookSync(BookSyncBase):
     def __init__(self, instrument: str, *, max_buffered_diffs: int = 10_000, max_pending_tops: int = 1_024):
         super().__init__(instrument)
         self.buffer_overflows = 0
-        self.tops_checked = 0
-        self.top_mismatches = 0
         self._first_after_snapshot = False
         self._buffer: deque[DepthDiff] = deque(maxlen=max_buffered_diffs)
         self._pending_tops: deque[TopOfBook] = deque(maxlen=max_pending_tops)

@@ -18,19 +18,13 @@ list) are checked with one cheap type test each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from adapters.base import (
-    MalformedFrame,
-    MarketParsers,
-    UnknownSymbol,
-    json_type,
-    level_problem,
-    number_problem,
-)
+from adapters.base import MarketParsers, json_type, level_problem, number_problem
+from engine.contracts import MalformedFrame, UnknownSymbol
 from engine.messages import (
     BookSnapshot,
     DepthDiff,
@@ -75,6 +69,9 @@ class BinanceMarketDataCodec:
     `snapshot_symbol` (venue or canonical symbol) names the instrument a bare REST depth snapshot
     belongs to, since its body carries no symbol; a snapshot with no `snapshot_symbol` is malformed.
     """
+
+    one_event_per_frame: Final = True
+    """A frame is one event or none (`engine.contracts.SingleEventCodec`): the replay's fastest loop."""
 
     def __init__(self, instruments: Iterable[Instrument], snapshot_symbol: str | None = None):
         self._parsers: dict[int, FixedParser] = {}

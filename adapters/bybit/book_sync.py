@@ -17,7 +17,8 @@ obtains by resubscribing): never patched. Bybit sends no checksum, and a crossed
 """
 from __future__ import annotations
 
-from adapters.base import BookSyncBase, SyncResult
+from adapters.base import BookSyncBase
+from engine.contracts import SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff
 
 _LIVE = BookState.LIVE

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import orjson
 
-from adapters.base import MalformedFrame
+from engine.contracts import MalformedFrame
 from adapters.bybit.market_data import BybitMarketDataCodec
 from adapters.ws import StreamPlan
 from engine.messages import MarketEvent, ResyncRequest

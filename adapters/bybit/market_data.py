@@ -24,13 +24,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from adapters.base import (
-    InstrumentCodec,
-    MalformedFrame,
-    UnknownSymbol,
-    json_type,
-    level_problem,
-)
+from adapters.base import InstrumentCodec, json_type, level_problem
+from engine.contracts import MalformedFrame, UnknownSymbol
 from engine.messages import BookSnapshot, MarketEvent, make_depth_diff
 from engine.model.numbers import Instrument, increment_precision
 

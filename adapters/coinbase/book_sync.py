@@ -17,7 +17,8 @@ snapshot (which the actor obtains by resubscribing to `level2`): never patched.
 """
 from __future__ import annotations
 
-from adapters.base import BookSyncBase, SyncResult
+from adapters.base import BookSyncBase
+from engine.contracts import SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff
 
 _LIVE = BookState.LIVE

@@ -34,8 +34,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-from adapters.base import (InstrumentCodec, MalformedFrame, MarketParsers, UnknownSymbol, json_type,
-                           number_problem)
+from adapters.base import InstrumentCodec, MarketParsers, json_type, number_problem
+from engine.contracts import MalformedFrame, UnknownSymbol
 from engine.messages import BookSnapshot, MarketEvent, Side, make_depth_diff, make_trade
 from engine.model.numbers import Instrument, increment_precision
 

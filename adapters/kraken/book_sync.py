@@ -28,8 +28,8 @@ from zlib import crc32
 
 from sortedcontainers import SortedDict
 
-from adapters.base import SyncResult
-from engine.messages import BookSnapshot, BookState, DepthDiff
+from engine.contracts import SyncResult
+from engine.messages import BookSnapshot, BookState, DepthDiff, TopOfBook
 from engine.model.book import OrderBook
 from engine.model.numbers import Instrument
 
@@ -104,6 +104,8 @@ class KrakenBookSync:
         self.resyncs: dict[str, int] = {}
         self.checksums_ok = 0
         self.checksums_failed = 0
+        self.tops_checked = 0     # Kraken sends no top of book of its own: nothing to compare
+        self.top_mismatches = 0
         self.diffs_ignored = 0
         self._version = 0
         self._price_text = _WireDigits(instrument.price_decimals,
@@ -115,6 +117,12 @@ class KrakenBookSync:
     def last_update_id(self) -> int | None:
         """How many messages the sync has applied (Kraken has no ids of its own), None while not live."""
         return self._version if self.state is _LIVE else None
+
+    @property
+    def gaps(self) -> int:
+        """0: Kraken's book channel has no sequence numbers, so no gap can be seen (its checksum catches
+        what a lost update does to the book)."""
+        return 0
 
     def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
         """Replace the book with a snapshot (live or not: a new snapshot always restarts the book)."""
@@ -136,6 +144,10 @@ class KrakenBookSync:
     def checksum(self) -> int:
         """Kraken's CRC32 of the book as it is now."""
         return crc32(self.book.checksum_text(self._price_text, self._qty_text).encode())
+
+    def check_top(self, top: TopOfBook) -> None:
+        """None: Kraken sends no top of book that shares the book's updates, so none is compared."""
+        return None
 
     def invalidate(self, cause: str) -> None:
         """Drop the book (it can no longer be trusted) and wait for a new snapshot; counted by cause."""

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import orjson
 
-from adapters.base import MalformedFrame
+from engine.contracts import MalformedFrame
 from adapters.kraken.market_data import KrakenMarketDataCodec, loads_exact
 from adapters.ws import StreamPlan
 from engine.messages import MarketEvent, ResyncRequest

@@ -29,11 +29,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-from adapters.base import MalformedFrame, UnknownSymbol, json_type
+from adapters.base import json_type
+from engine.contracts import MalformedFrame, UnknownSymbol
 from engine.messages import BookSnapshot, DepthDiff, Level, make_depth_diff
 from engine.model.numbers import FixedParser, Instrument, NumberFormatError
 
@@ -103,6 +104,9 @@ class _Market:
 
 class KrakenMarketDataCodec:
     """Decodes Kraken WS v1 and v2 `book` frames of the given instruments; other frames carry no event."""
+
+    one_event_per_frame: Final = False
+    """A frame is a sequence of events (`engine.contracts.MultiEventCodec`), decoded from its raw text."""
 
     def __init__(self, instruments: Iterable[Instrument]):
         self._parsers: dict[int, _NumberParser] = {}

@@ -22,7 +22,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
-from adapters.base import BookSyncBase, SyncResult
+from adapters.base import BookSyncBase
+from engine.contracts import SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff
 from engine.model.numbers import Instrument, format_fixed
 
@@ -82,8 +83,6 @@ class OkxBookSync(BookSyncBase):
 
     def __init__(self, instrument: Instrument):
         super().__init__(instrument.symbol)
-        self.checksums_ok = 0
-        self.checksums_failed = 0
         self._price_text = _WireText(instrument.price_decimals)
         self._qty_text = _WireText(instrument.qty_decimals)
 

@@ -26,15 +26,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from adapters.base import (
-    InstrumentCodec,
-    MalformedFrame,
-    MarketParsers,
-    UnknownSymbol,
-    json_type,
-    level_problem,
-    number_problem,
-)
+from adapters.base import InstrumentCodec, MarketParsers, json_type, level_problem, number_problem
+from engine.contracts import MalformedFrame, UnknownSymbol
 from engine.messages import BookSnapshot, MarketEvent, Side, make_depth_diff, make_trade
 from engine.model.numbers import Instrument, increment_precision
 

@@ -7,10 +7,9 @@ a fresh snapshot asks the feed for one on `resync`: that instrument alone is rep
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from adapters.base import SyncResult
-from adapters.binance.book_sync import BinanceBookSync
+from engine.contracts import BookSync, BookSyncFactory, SyncResult
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, ResyncRequest,
                              TimerFired, TopOfBook, Trade)
 from engine.runtime import Actor, ActorContext
@@ -28,15 +27,15 @@ class BookStats:
     """
 
     def __init__(self) -> None:
-        self.syncs: dict[str, Any] = {}
+        self.syncs: dict[str, BookSync] = {}
         self.views = 0
-        self._retired: list[Any] = []
+        self._retired: list[BookSync] = []
         self._down_since: dict[str, int] = {}    # instrument → when its book last stopped being live
         self._first_sync: dict[str, int] = {}    # instrument → when its first sync began, until it is live
         self._not_live_ns: dict[str, int] = {}
         self._longest_ns: dict[str, int] = {}
 
-    def adopt(self, syncs: dict[str, Any]) -> bool:
+    def adopt(self, syncs: dict[str, BookSync]) -> bool:
         """Count `syncs` from now on, keeping the counts of those they replace; True if they replace any (a
         restarted book)."""
         replaced = [symbol for symbol in syncs if symbol in self.syncs]
@@ -90,10 +89,10 @@ class BookStats:
         for sync in [*self._retired, *self.syncs.values()]:
             counts = per.setdefault(sync.instrument, _no_counts())
             _add(counts, {"sequence_gaps": sync.gaps,
-                          "checksums_ok": getattr(sync, "checksums_ok", 0),
-                          "checksums_failed": getattr(sync, "checksums_failed", 0),
-                          "top_of_book_checked": getattr(sync, "tops_checked", 0),
-                          "top_of_book_mismatched": getattr(sync, "top_mismatches", 0),
+                          "checksums_ok": sync.checksums_ok,
+                          "checksums_failed": sync.checksums_failed,
+                          "top_of_book_checked": sync.tops_checked,
+                          "top_of_book_mismatched": sync.top_mismatches,
                           "resyncs": sync.resyncs})
         total = _no_counts()
         for counts in per.values():
@@ -127,8 +126,8 @@ class BookActor(Actor):
     checks every half of that time.
     """
 
-    def __init__(self, instruments: list[str], depth: int, stats: BookStats,
-                 sync_factory: Callable[[str], Any] = BinanceBookSync, stale_after_ns: int | None = None):
+    def __init__(self, instruments: list[str], depth: int, stats: BookStats, sync_factory: BookSyncFactory,
+                 stale_after_ns: int | None = None):
         self.depth = depth
         self.stats = stats
         self.syncs = {symbol: sync_factory(symbol) for symbol in instruments}

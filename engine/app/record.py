@@ -19,8 +19,7 @@ from urllib.parse import urlencode
 import orjson
 import trio
 
-from adapters.binance.feed import snapshot_request
-from adapters.venues import live_market_data
+from adapters.registry import live_market_data
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.messages import FeedConnected, MarketBatch, RawFrame, ResyncRequest
 from engine.replay.recording import WEBSOCKET, open_line, rest_line
@@ -71,17 +70,18 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
     clock = LiveClock()
     live = live_market_data(connection.venue, instruments, connection.stream_url, connection.rest_url,
                             spec.silence_s, clock.now_ns)
-    rest = live.rest  # Binance's snapshot source; the other venues send their snapshots on the stream
+    rest, snapshot_request = live.rest, live.snapshot_request  # Binance's; the others snapshot on the stream
 
     def raw(frame: bytes | str, ts_ns: int) -> list[RawFrame]:
         return [RawFrame(ts_ns, WEBSOCKET, frame.encode() if isinstance(frame, str) else frame)]
 
     async def snapshot(_ws: Any, request: ResyncRequest) -> list[RawFrame]:
+        assert rest is not None and snapshot_request is not None  # asked for only where the venue has them
         path, params = snapshot_request(scenario.instruments[request.instrument])
         body = await rest.get_json(path, params)
         return [RawFrame(clock.now_ns(), f"{connection.rest_url}{path}?{urlencode(params)}", orjson.dumps(body))]
 
-    snapshots = tuple(i.symbol for i in instruments) if rest is not None else ()
+    snapshots = tuple(i.symbol for i in instruments) if snapshot_request is not None else ()
     stats = FeedStats()
     feed = WebSocketFeed(live.plan, raw, snapshot, Backoff(rng=random.Random()), stats, resync_on_connect=snapshots,
                          on_connect=live.on_connect)

@@ -38,12 +38,11 @@ from typing import Any
 
 import trio
 
+from adapters.registry import SIMULATED, live_market_data, recorded_market_data
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
-from adapters.simulated.venue import SimulatedVenueActor
 from adapters.synthetic import SyntheticConnection, write_synthetic_market
-from adapters.venues import live_market_data, recorded_market_data
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
 from engine.actors.feed import ReplayFeed
@@ -52,7 +51,7 @@ from engine.actors.orders import OrderManagerActor
 from engine.actors.risk import RiskActor
 from engine.actors.router import RouterActor
 from engine.actors.strategy import StrategyActor
-from engine.app.http_venue import HttpVenue
+from engine.app.gateway import order_gateway
 from engine.journal import Journal, JournalError
 from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, Urgency
 from engine.model.ledger import FOLDED
@@ -226,7 +225,7 @@ def _in_process_venue(scenario: Scenario) -> InProcessVenue:
         FaultRule(FaultKind(f.kind), frozenset(f.at), f.rate_ppm, retry_after_s=f.retry_after_s, status=f.status,
                   executed=f.executed, delay_ms=f.delay_ms, duration_ms=f.duration_ms) for f in venue.faults])
     matching = MatchingEngine(scenario.instruments, venue.maker_fee, venue.taker_fee, venue.name)
-    return InProcessVenue(matching, faults, recv_window_ns=venue.recv_window_ns)
+    return SIMULATED.in_process(matching, faults, venue.recv_window_ns)
 
 
 def _settings(scenario: Scenario) -> ExecutionSettings:
@@ -277,7 +276,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     box.update({name: inbox for name, (_, inbox) in feeds.items()})
     control = Mailbox("session", MAILBOX_CAPACITY, Quiescence())   # the session reads it; it holds no replay up
     prefix = _order_prefix(scenario.name)
-    gateway = HttpVenue(scenario, clock, prefix) if scenario.venue.url else None
+    gateway = order_gateway(scenario, clock, prefix) if scenario.venue.url else None
     simulated = None if gateway else _in_process_venue(scenario)
     settings = _settings(scenario)
     journal.subscribe(FOLDED, box["ledger"].deliver)
@@ -319,7 +318,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
 
     factories = {
         "ledger": lambda: LedgerActor(journal, instruments),
-        "venue": (lambda: gateway.actor()) if gateway else (lambda: SimulatedVenueActor(simulated)),
+        "venue": (lambda: gateway.actor()) if gateway else (lambda: SIMULATED.actor(simulated)),
         "orders": lambda: OrderManagerActor(journal, lambda: OrderManager(
             OrderTable(prefix, run_id), sorted(instruments), scenario.venue.name, settings, since_ns)),
         "router": lambda: RouterActor(SingleVenueRouter(scenario.venue.name)),
@@ -334,7 +333,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     spec.update({name: child(name, run, market.restart) for name, (run, _) in feeds.items()})
     execution = ["ledger", "venue", "orders"]
     if gateway:  # what happens to our orders after their REST answer: the venue's user data stream
-        spec["user_stream"] = child("user_stream", gateway.user_stream.run)
+        spec["user_stream"] = child("user_stream", gateway.order_stream)
         execution.append("user_stream")
 
     def supervisor(name: str, names: list[str], strategy: Strategy) -> Supervisor:
@@ -369,7 +368,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
             services.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
-            for client in (*rests, gateway.client if gateway else None):
+            for client in (*rests, gateway):
                 if client is not None:
                     await client.aclose()
     wall_s = time.perf_counter() - started

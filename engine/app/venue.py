@@ -25,6 +25,7 @@ import trio
 from adapters.binance.feed import BinanceMarketFeed, stream_plan
 from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.http import RestClient
+from adapters.registry import venue
 from adapters.simulated.accounts import RateLimits
 from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
@@ -171,6 +172,7 @@ def _market(spec: SimVenueSpec, exchange: SimulatedBinance, clock: LiveClock, re
     traded = spec.instruments[connection.instruments[0]]
     exchange_box, book_box, feed_box = Mailbox("exchange"), Mailbox("book"), Mailbox("feed")
     book_outputs = {"views": [BlockingEdge(exchange_box)]}
+    syncs = venue("binance").sync_factory([traded])   # the venue serves Binance's protocol, so its market is Binance's
     if rest is not None:
         book_outputs["resync"] = [BlockingEdge(feed_box)]   # a replay brings its own snapshots
         live = BinanceMarketFeed([traded], rest, clock.now_ns)
@@ -187,8 +189,8 @@ def _market(spec: SimVenueSpec, exchange: SimulatedBinance, clock: LiveClock, re
         run_feed, restart = PacedReplay(events, spec.speed).run, Restart.TRANSIENT
     return Supervisor("market", [
         ChildSpec("exchange", actor_runner(lambda: ExchangeFeeder(exchange)), inbox=exchange_box),
-        ChildSpec("book", actor_runner(lambda: BookActor([traded.symbol], VIEW_DEPTH, BookStats())), inbox=book_box,
-                  outputs=book_outputs),
+        ChildSpec("book", actor_runner(lambda: BookActor([traded.symbol], VIEW_DEPTH, BookStats(), syncs)),
+                  inbox=book_box, outputs=book_outputs),
         ChildSpec("feed", run_feed, restart=restart, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]}),
     ], clock=clock, lifecycle=Lifecycle(clock.now_ns), strategy=Strategy.REST_FOR_ONE, max_restarts=5, period_s=60)
 

@@ -13,24 +13,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from adapters.base import SyncResult
-from adapters.binance.book_sync import BinanceBookSync
-from adapters.base import MalformedFrame
 from adapters.binance.market_data import BinanceMarketDataCodec
-from adapters.bybit.book_sync import BybitBookSync
-from adapters.bybit.market_data import BybitMarketDataCodec
-from adapters.coinbase.book_sync import CoinbaseBookSync
-from adapters.coinbase.market_data import CoinbaseMarketDataCodec
 from adapters.kraken.book_sync import KrakenBookSync
 from adapters.kraken.instruments import canonical_asset, kraken_instruments
 from adapters.kraken.market_data import KrakenMarketDataCodec, loads_exact
-from adapters.okx.book_sync import OkxBookSync
-from adapters.okx.market_data import OkxMarketDataCodec
+from adapters.registry import VenueParts, venue
+from engine.contracts import BookSync, MalformedFrame, SyncResult
 from engine.messages import BookSnapshot, DepthDiff, TopOfBook
 from engine.model.numbers import Instrument
 from engine.replay.recording import MALFORMED, OPEN, WEBSOCKET, Record, read_recording
@@ -90,8 +83,9 @@ class BinanceVerifier:
 
     def __init__(self, summary: FeedSummary):
         self.summary = summary
-        self.codec = BinanceMarketDataCodec([])
-        self.syncs: dict[str, BinanceBookSync] = {}
+        self.codec = BinanceMarketDataCodec([])   # its own: an inline snapshot is decoded for the one symbol
+        self.book_sync = venue("binance").book_sync
+        self.syncs: dict[str, BookSync] = {}
         self.after_reconnect: set[str] = set()
         self.reconnect_gaps = 0
 
@@ -100,8 +94,9 @@ class BinanceVerifier:
 
     def _learn(self, venue_symbol: str) -> None:
         if venue_symbol and not self.codec.knows(venue_symbol):
-            self.codec.add_instrument(Instrument(venue_symbol, "binance", venue_symbol, "", "", 8, 8))
-            self.syncs[venue_symbol] = BinanceBookSync(venue_symbol)
+            instrument = Instrument(venue_symbol, "binance", venue_symbol, "", "", 8, 8)
+            self.codec.add_instrument(instrument)
+            self.syncs[venue_symbol] = self.book_sync(instrument)
             self.summary.instruments.add(venue_symbol)
 
     def feed(self, record: Record) -> None:
@@ -253,7 +248,7 @@ class KrakenVerifier:
 
 
 class BookPerInstrumentVerifier:
-    """OKX, Bybit and Coinbase: a codec that turns a frame into events, one book sync per instrument.
+    """OKX, Bybit and Coinbase: the venue's codec and book sync, as registered, one sync per instrument.
 
     The integrity signals are the venues' own: OKX's seqId chain and CRC32, Bybit's `u` chain, Coinbase's
     `sequence_num` (checked by its codec, per connection). Instruments are learned from the frames, named
@@ -261,12 +256,12 @@ class BookPerInstrumentVerifier:
     over the shortest form of each number whatever the units.
     """
 
-    def __init__(self, summary: FeedSummary, codec: Any, sync_factory: Any, symbols_of: Any):
+    def __init__(self, summary: FeedSummary, parts: VenueParts, symbols_of: Callable[[Any], list[str]]):
         self.summary = summary
-        self.codec = codec
-        self.sync_factory = sync_factory
+        self.codec = parts.codec([], None)
+        self.sync_factory = parts.book_sync
         self.symbols_of = symbols_of
-        self.syncs: dict[str, Any] = {}
+        self.syncs: dict[str, BookSync] = {}
 
     def reconnected(self) -> None:
         """These venues send a fresh snapshot on every subscription: nothing carries over a connection."""
@@ -301,8 +296,8 @@ class BookPerInstrumentVerifier:
         summary.sequence_gaps += getattr(self.codec, "sequence_gaps", 0)
         for sync in self.syncs.values():
             summary.sequence_gaps += sync.gaps
-            summary.checksums_ok += getattr(sync, "checksums_ok", 0)
-            summary.checksums_failed += getattr(sync, "checksums_failed", 0)
+            summary.checksums_ok += sync.checksums_ok
+            summary.checksums_failed += sync.checksums_failed
             summary.resyncs.update(sync.resyncs)
 
 
@@ -342,11 +337,9 @@ VERIFIERS: dict[str, Any] = {
     "binance-usdm": BinanceVerifier,
     "binance-coinm": BinanceVerifier,
     "kraken": KrakenVerifier,
-    "okx": lambda summary: BookPerInstrumentVerifier(summary, OkxMarketDataCodec([]), OkxBookSync, _okx_symbols),
-    "bybit": lambda summary: BookPerInstrumentVerifier(summary, BybitMarketDataCodec([]),
-                                                       lambda i: BybitBookSync(i.symbol), _bybit_symbols),
-    "coinbase": lambda summary: BookPerInstrumentVerifier(summary, CoinbaseMarketDataCodec([]),
-                                                          lambda i: CoinbaseBookSync(i.symbol), _coinbase_symbols),
+    "okx": lambda summary: BookPerInstrumentVerifier(summary, venue("okx"), _okx_symbols),
+    "bybit": lambda summary: BookPerInstrumentVerifier(summary, venue("bybit"), _bybit_symbols),
+    "coinbase": lambda summary: BookPerInstrumentVerifier(summary, venue("coinbase"), _coinbase_symbols),
 }
 VENUES = ("binance", "binance-usdm", "binance-coinm", "coinbase", "kraken", "okx", "bybit")
 

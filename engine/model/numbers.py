@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-_POW10 = tuple(10 ** k for k in range(40))
+_POW10: tuple[int, ...] = tuple(10 ** k for k in range(40))
 
 
 class NumberFormatError(ValueError):
@@ -44,9 +44,12 @@ def parse_fixed(text: str, decimals: int) -> int:
 def increment_precision(increment: str) -> tuple[int, int]:
     """(decimals, units) of a venue's tick or lot increment: "0.01" → (2, 1), "0.5" → (1, 5), "10" → (0, 10)."""
     try:
-        decimals = max(0, -Decimal(increment).normalize().as_tuple().exponent)
+        exponent = Decimal(increment).normalize().as_tuple().exponent
     except InvalidOperation:
         raise ValueError(f"increment {increment!r} is not a decimal number") from None
+    if not isinstance(exponent, int):  # NaN or Infinity: the exponent is a letter
+        raise ValueError(f"increment {increment!r} is not a finite decimal number")
+    decimals = max(0, -exponent)
     units = parse_fixed(increment, decimals)
     if units <= 0:
         raise ValueError(f"increment {increment!r} is not positive")
@@ -67,7 +70,7 @@ def format_fixed(value: int, decimals: int) -> str:
     return f"{sign}{digits[:-decimals]}.{digits[-decimals:]}"
 
 
-class FixedParser(dict):
+class FixedParser(dict[str, int]):
     """`parse_fixed` for one precision, as a dictionary that fills itself: `parser[text]`.
 
     Venue feeds repeat the same price and quantity strings again and again. A hit is a plain dictionary

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from engine.messages import (
     BookView,
@@ -59,6 +60,9 @@ from engine.messages import (
     VenueSession,
 )
 from engine.model.orders import IllegalTransition, Order, OrderState, OrderTable
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 log = logging.getLogger("engine.orders")
 
@@ -91,7 +95,7 @@ class Decisions:
         self.restore_deferred = False
 
 
-class _Nowhere(list):
+class _Nowhere(list[Any]):
     """A list that keeps nothing: where a rebuild's decisions go (they were sent when first decided)."""
 
     def append(self, item: Any) -> None:
@@ -435,17 +439,17 @@ class OrderManager:
             else:  # it may still be on its way: ask again once its window has passed
                 out.timers.append(TimerFired(f"requery:{order.client_order_id}", now + self.settings.requery_ns))
             return
-        fills = self._step(order, now, out, order.reconcile, venue, now)
+        fills = self._step(order, now, out, order.reconcile, venue, now) or []
         for fill in () if adopted else fills:
             out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "missed_fill",
                                                 f"trade {fill.trade_id}: {fill.qty} at {fill.price}"))
         if venue.status is not VenueOrderStatus.OPEN and order.cum_qty < venue.cum_qty:
             asked = self._asked[order.client_order_id] = self._asked.get(order.client_order_id, 0) + 1
             if asked >= INFER_AFTER_QUERIES or venue.trades_complete:
-                fill = self._step(order, now, out, order.inferred_fill, venue, now)
-                if fill is not None:
+                inferred = self._step(order, now, out, order.inferred_fill, venue, now)
+                if inferred is not None:
                     out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now,
-                                                        "inferred_fill", f"{fill.qty} at {fill.price}"))
+                                                        "inferred_fill", f"{inferred.qty} at {inferred.price}"))
         if order.state is not before and not adopted:
             out.journal.append(ReconcileFinding(order.instrument, order.client_order_id, now, "state_corrected",
                                                 f"{before.value} -> {order.state.value}"))
@@ -458,15 +462,17 @@ class OrderManager:
 
     # ------------------------------------------------------------ internals
 
-    def _step(self, order: Order, now: int, out: Decisions, step, *args):
-        """Run one transition of `order`; journal its fills and, if it changed, its update."""
+    def _step(self, order: Order, now: int, out: Decisions, step: Callable[_P, _R], *args: _P.args,
+              **kwargs: _P.kwargs) -> _R | None:
+        """Run one transition of `order`; journal its fills and, if it changed, its update. None when the
+        transition was refused (an illegal one, counted and logged)."""
         before = (order.state, order.cum_qty)
         try:
-            result = self.table.changed(order, step, *args)
+            result = self.table.changed(order, step, *args, **kwargs)
         except IllegalTransition as exc:
             self.illegal_reports += 1
             log.error("refused: %s", exc)
-            return [] if step == order.reconcile else None
+            return None
         out.journal.extend(result if isinstance(result, list) else [result] if isinstance(result, Fill) else [])
         if (order.state, order.cum_qty) != before:
             out.journal.append(order.as_update())

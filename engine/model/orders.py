@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
 from fractions import Fraction
+from typing import ParamSpec, TypeVar
 
 from engine.messages import (
     CancelRequest,
@@ -45,6 +47,9 @@ from engine.messages import (
     VenueOrderStatus,
 )
 from engine.model.numbers import Instrument, to_decimal
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
 """Money sums here must never round: a result that would need rounding raises instead."""
@@ -391,7 +396,7 @@ class OrderTable:
         self.run_id = run_id
         self._next_seq = 1
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Order]:
         return iter(self._orders.values())
 
     def __len__(self) -> int:
@@ -449,11 +454,11 @@ class OrderTable:
             return None
         return self.changed(order, order.apply, report)
 
-    def changed(self, order: Order, step, *args):
+    def changed(self, order: Order, step: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
         """Run `step(*args)` on `order` and keep the open set and the counters in line with what it did."""
         ignored_before = order.ignored_reports
         try:
-            return step(*args)
+            return step(*args, **kwargs)
         finally:
             self.counters.ignored_reports += order.ignored_reports - ignored_before
             self._reindex(order)

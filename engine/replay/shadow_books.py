@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
-from adapters.base import SyncResult
+from engine.contracts import BookSync, BookSyncFactory, SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff, MarketEvent, TopOfBook
 from engine.model.book import OrderBook
 
@@ -40,12 +39,12 @@ class ShadowBooks:
     """
 
     def __init__(self, open_events: Callable[[], Iterable[tuple[int, MarketEvent]]],
-                 sync_factory: Callable[[str], Any], instruments: Iterable[str]):
+                 sync_factory: BookSyncFactory, instruments: Iterable[str]):
         self._open_events = open_events
         self._sync_factory = sync_factory
         self._instruments = tuple(instruments)
         self._events: Iterator[tuple[int, MarketEvent]] | None = None
-        self._syncs: dict[str, Any] = {}
+        self._syncs: dict[str, BookSync] = {}
         self._applied = 0  # events of the recording the shadow syncs have been given
         self._asked = 0    # the `upto` of the latest request
         self._ahead: deque[MarketEvent] = deque()  # read past `_applied`, looking for a next diff
@@ -123,7 +122,7 @@ class ShadowBooks:
         return probe.on_snapshot(snapshot) is SyncResult.LOADED and probe.on_diff(following) is SyncResult.APPLIED
 
 
-def apply_event(sync: Any, event: MarketEvent) -> Any:
+def apply_event(sync: BookSync, event: MarketEvent) -> SyncResult | bool | None:
     """Give one event to the sync of its instrument's book, as the book actor does: a diff, a snapshot, or
     the venue's top of book to check the book against (a trade does not touch the book). Returns what
     the sync said (None for a trade)."""

@@ -27,8 +27,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from adapters.base import MalformedFrame, UnknownSymbol
-from adapters.binance.market_data import BinanceMarketDataCodec
+from engine.contracts import MalformedFrame, MarketDataCodec, MultiEventCodec, SingleEventCodec, UnknownSymbol
 from engine.messages import MarketEvent
 from engine.replay.recording import MALFORMED, OPEN, WEBSOCKET, Record, Recording
 
@@ -45,7 +44,7 @@ class RecordedFeed:
     With `logged=False` nothing is logged (a second reader of a recording the feed already reports on).
     """
 
-    def __init__(self, files: list[Path], codec: Any, *, logged: bool = True):
+    def __init__(self, files: list[Path], codec: MarketDataCodec, *, logged: bool = True):
         self.files = files
         self._recording = Recording(files)  # refuses missing or unknown files now
         self.frames = 0
@@ -65,9 +64,12 @@ class RecordedFeed:
         if self._reading is not None:
             self._reading.close()
         codec = copy.deepcopy(self._codec)
-        # Binance's codec makes one event of a frame (its hot path); the other venues' a tuple of events
-        read = self._decode if isinstance(codec, BinanceMarketDataCodec) else self._decode_many
-        self._reading = read(codec, skip)
+        # a codec that makes one event of a frame has a loop of its own (the hot path); the others' frames
+        # are sequences of events
+        if codec.one_event_per_frame:
+            self._reading = self._decode(codec, skip)
+        else:
+            self._reading = self._decode_many(codec, skip)
         return self._reading
 
     def __iter__(self) -> Iterator[tuple[int, MarketEvent]]:
@@ -80,7 +82,7 @@ class RecordedFeed:
         apart._recording = self._recording  # the same lines, decompressed once
         return apart.events()
 
-    def _decode(self, codec: Any, skip: int) -> Iterator[tuple[int, MarketEvent]]:
+    def _decode(self, codec: SingleEventCodec, skip: int) -> Iterator[tuple[int, MarketEvent]]:
         records, index, drop = self._open(skip)
         counted = self.frames
         loads, decode, decode_rest = orjson.loads, codec.decode, codec.decode_rest
@@ -117,7 +119,7 @@ class RecordedFeed:
         finally:  # the number of records read kept in a local on the hot path, published when the reading ends
             self._reached(index, ts)
 
-    def _decode_many(self, codec: Any, skip: int) -> Iterator[tuple[int, MarketEvent]]:
+    def _decode_many(self, codec: MultiEventCodec, skip: int) -> Iterator[tuple[int, MarketEvent]]:
         """The same for codecs that read raw frames into tuples of events (Kraken keeps numbers exact so)."""
         records, index, drop = self._open(skip)
         counted = self.frames

@@ -92,6 +92,7 @@ class Batch:
             unhandled = msgs[at + 1:]
         else:
             unhandled = msgs[max(at, 0):]
+        assert self._ctx.inbox is not None  # a batch comes from the actor's inbox
         self._ctx.inbox.requeue(unhandled)
 
 

@@ -153,7 +153,7 @@ class Mailbox:
             await trio.lowlevel.checkpoint()
         while not self._queue:
             await self._receiver.park()
-        batch = []
+        batch: list[Any] = []
         if self._unread:
             state = self._state
             batch.extend(state[key] for key in self._unread)

@@ -123,7 +123,7 @@ class Supervisor:
         self._children: list[_Child] = []
         self._restarts: deque[int] = deque()
         self._nursery: trio.Nursery | None = None
-        self._exits_send: trio.MemorySendChannel | None = None
+        self._exits_send: trio.MemorySendChannel[Any] | None = None
         self._gave_up: SupervisorGaveUp | None = None
 
     def as_child(self, restart: Restart = Restart.PERMANENT, shutdown_s: float = 10.0) -> ChildSpec:
@@ -166,6 +166,7 @@ class Supervisor:
 
     async def _forward_stop_request(self, ctx: ActorContext) -> None:
         await ctx.stop_requested.wait()
+        assert self._exits_send is not None  # set before the supervisor starts any task
         self._exits_send.send_nowait(_Stop())
 
     async def _on_exit(self, child: _Child, error: BaseException | None) -> bool:
@@ -232,6 +233,7 @@ class Supervisor:
         child.stopping = False
         child.done = trio.Event()
         failure: BaseException | None = None
+        assert self._nursery is not None  # children start only while the supervisor runs
         try:
             await self._nursery.start(self._child_main, child, child.generation)
         except* Exception as group:
@@ -280,6 +282,7 @@ class Supervisor:
         if returned or error is not None:
             on_started()
             self._quiescence.add(1)
+            assert self._exits_send is not None
             self._exits_send.send_nowait((child, generation, error))
 
     async def _stop(self, child: _Child) -> None:
@@ -288,11 +291,13 @@ class Supervisor:
         if child.spec.stops_on_request and child.ctx is not None:
             child.ctx.stop_requested.set()
         else:
+            assert child.scope is not None  # a child being stopped has been started
             child.scope.cancel()
         with trio.move_on_after(child.spec.shutdown_s):
             await child.done.wait()
         if not child.done.is_set():
             self._lifecycle.record(child.spec.name, LifecycleKind.STOP_OVERRAN)
+            assert child.scope is not None
             child.scope.cancel()
             await child.done.wait()
         self._lifecycle.record(child.spec.name, LifecycleKind.STOPPED)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import trio
 
+from adapters.binance.book_sync import BinanceBookSync
 from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
@@ -61,7 +62,7 @@ def diff(first, last, bids=(), asks=()):
 
 
 async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_state_changes():
-    actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats())
+    actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync)
     ctx, out = context("book", "views", "status")
     trade = Trade("BTC/USDT", 3, 1, 10_100, 2, Side.BUY)
     await actor.handle([MarketBatch(3, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade))], ctx)
@@ -72,7 +73,7 @@ async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_s
 
 
 async def test_book_gap_marks_the_instrument_stale_and_stops_its_views():
-    actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()))
+    actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()), sync_factory=BinanceBookSync)
     ctx, out = context("book", "views", "status")
     await actor.handle([MarketBatch(3, (snapshot(), diff(11, 12)))], ctx)
     await actor.handle([MarketBatch(4, (diff(14, 15, bids=[(9_950, 1)]),))], ctx)
@@ -82,7 +83,7 @@ async def test_book_gap_marks_the_instrument_stale_and_stops_its_views():
 
 
 async def test_book_checks_the_venue_top_of_book_and_drops_a_book_that_disagrees():
-    actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()))
+    actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()), sync_factory=BinanceBookSync)
     ctx, out = context("book", "views", "status")
     good = TopOfBook("BTC/USDT", 3, 12, 9_950, 1, 10_100, 5)
     bad = TopOfBook("BTC/USDT", 4, 13, 9_950, 1, 10_100, 4)
@@ -185,7 +186,8 @@ async def test_venue_asks_to_see_views_only_while_an_order_rests():
 async def test_a_book_silent_for_too_long_is_dropped_as_stale_and_resynced_alone():
     clock = VirtualClock(start_ns=0)
     inbox = Mailbox("book")  # not the clock's count: this test is the actor's loop
-    actor = BookActor(["BTC/USDT", "ETH/USDT"], depth=5, stats=BookStats(), stale_after_ns=10_000_000_000)
+    actor = BookActor(["BTC/USDT", "ETH/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync,
+                      stale_after_ns=10_000_000_000)
     ctx, out = context("book", "views", "status", "resync", inbox=inbox, clock=clock)
     await actor.start(ctx)
     eth = BookSnapshot("ETH/USDT", 1, 10, ((900, 5),), ((1_100, 5),))
@@ -206,7 +208,8 @@ async def test_a_book_silent_for_too_long_is_dropped_as_stale_and_resynced_alone
 async def test_a_snapshot_request_left_unanswered_is_made_again():
     clock = VirtualClock(start_ns=0)
     inbox = Mailbox("book")
-    actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), stale_after_ns=4_000_000_000)
+    actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync,
+                      stale_after_ns=4_000_000_000)
     ctx, out = context("book", "views", "status", "resync", inbox=inbox, clock=clock)
     await actor.start(ctx)
     for second in range(1, 12):  # diffs keep coming, buffered: no snapshot ever answers (asked at 1, 6, 10 s)
@@ -218,10 +221,10 @@ async def test_a_snapshot_request_left_unanswered_is_made_again():
 
 async def test_a_restarted_book_keeps_what_the_crashed_one_counted():
     stats = BookStats()
-    first = BookActor(["BTC/USDT"], depth=5, stats=stats)
+    first = BookActor(["BTC/USDT"], depth=5, stats=stats, sync_factory=BinanceBookSync)
     ctx, _ = context("book", "views", "status", "resync")
     await first.handle([MarketBatch(3, (snapshot(), diff(11, 12), diff(14, 15)))], ctx)  # one gap
-    BookActor(["BTC/USDT"], depth=5, stats=stats)  # the supervisor's next incarnation
+    BookActor(["BTC/USDT"], depth=5, stats=stats, sync_factory=BinanceBookSync)  # the supervisor's next incarnation
     assert stats.as_dict()["sequence_gaps"] == 1 and stats.as_dict()["resyncs"] == {"gap": 1}
 
 

@@ -9,7 +9,7 @@ from garbage_frames import mutated
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import MalformedFrame, SyncResult, UnknownSymbol
+from engine.contracts import MalformedFrame, SyncResult, UnknownSymbol
 from adapters.bybit.book_sync import BybitBookSync
 from adapters.bybit.market_data import BybitMarketDataCodec, bybit_instrument
 from engine.messages import BookSnapshot, BookState, DepthDiff

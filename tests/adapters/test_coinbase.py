@@ -9,7 +9,7 @@ from garbage_frames import mutated
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import MalformedFrame, SyncResult, UnknownSymbol
+from engine.contracts import MalformedFrame, SyncResult, UnknownSymbol
 from adapters.coinbase.book_sync import CoinbaseBookSync
 from adapters.coinbase.market_data import CoinbaseMarketDataCodec, coinbase_instrument
 from engine.messages import BookSnapshot, BookState, DepthDiff, Side, Trade

@@ -21,6 +21,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 from trio_websocket import ConnectionClosed, serve_websocket
 
+from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.feed import BinanceMarketFeed, stream_plan
 from adapters.binance.market_data import binance_spot_instrument
 from adapters.http import RestClient
@@ -185,7 +186,7 @@ async def test_feed_reconnects_and_resyncs_only_the_instrument_each_fault_touche
         feed = WebSocketFeed(plan, binance.decode, binance.resync, Backoff(0.01, 0.1, random.Random(7)), stats)
         symbols = [inst.symbol for inst in instruments]
         root = Supervisor("root", [
-            ChildSpec("book", actor_runner(lambda: BookActor(symbols, 10, book_stats)), inbox=book_box,
+            ChildSpec("book", actor_runner(lambda: BookActor(symbols, 10, book_stats, BinanceBookSync)), inbox=book_box,
                       outputs={"resync": [BlockingEdge(feed_box)]}),
             ChildSpec("feed", feed.run, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]},
                       restart=Restart.PERMANENT),

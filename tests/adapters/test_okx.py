@@ -9,7 +9,7 @@ from garbage_frames import mutated
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import MalformedFrame, SyncResult, UnknownSymbol
+from engine.contracts import MalformedFrame, SyncResult, UnknownSymbol
 from adapters.okx.book_sync import OkxBookSync, okx_checksum
 from adapters.okx.market_data import OkxMarketDataCodec, okx_instrument
 from engine.messages import BookSnapshot, BookState, DepthDiff, Side, Trade

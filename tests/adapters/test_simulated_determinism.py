@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from adapters.base import SyncResult
+from engine.contracts import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.binance.signing import sign

@@ -11,7 +11,7 @@ import pytest
 import trio
 import trio.testing
 
-from adapters.base import SyncResult
+from engine.contracts import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.client import BinanceClient
 from adapters.binance.market_data import BinanceMarketDataCodec, binance_spot_instrument

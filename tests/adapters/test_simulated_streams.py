@@ -18,7 +18,7 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url
 
-from adapters.base import SyncResult
+from engine.contracts import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.market_data import BinanceMarketDataCodec, binance_spot_instrument
 from adapters.binance.signing import sign

@@ -9,7 +9,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from adapters.base import MalformedFrame
+from engine.contracts import MalformedFrame
 from adapters.bybit import feed as bybit
 from adapters.bybit.market_data import bybit_instrument
 from adapters.coinbase import feed as coinbase

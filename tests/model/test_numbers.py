@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from engine.model.numbers import (FixedParser, Instrument, NumberFormatError, format_decimal, format_fixed,
-                                  parse_fixed, to_decimal)
+                                  increment_precision, parse_fixed, to_decimal)
 
 
 @pytest.mark.parametrize("text, decimals, value", [
@@ -50,3 +50,17 @@ def test_notional_and_format_decimal_are_exact():
     inst = Instrument("BTC/USDT", "binance", "BTCUSDT", "BTC", "USDT", 2, 5)
     assert inst.notional(inst.price("60000.01"), inst.qty("0.00003")) == Decimal("1.8000003")
     assert format_decimal(Decimal("2.5"), 0) == "2" and format_decimal(Decimal("1E-7"), 8) == "0.00000010"
+
+
+@pytest.mark.parametrize("increment, expected", [("0.01", (2, 1)), ("0.5", (1, 5)), ("10", (0, 10)),
+                                                 ("0.00100", (3, 1))])
+def test_increment_precision(increment, expected):
+    assert increment_precision(increment) == expected
+
+
+@pytest.mark.parametrize("increment, says", [("x", "is not a decimal number"), ("NaN", "is not a finite decimal"),
+                                             ("Infinity", "is not a finite decimal"), ("0", "is not positive"),
+                                             ("-0.1", "is not positive")])
+def test_increment_precision_refuses_what_is_not_a_positive_finite_number_naming_it(increment, says):
+    with pytest.raises(ValueError, match=f"increment {increment!r} {says}"):
+        increment_precision(increment)

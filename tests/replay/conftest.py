@@ -18,7 +18,7 @@ from adapters.kraken.book_sync import KrakenBookSync
 from adapters.kraken.instruments import kraken_instruments
 from adapters.kraken.market_data import KrakenMarketDataCodec
 from adapters.okx.market_data import okx_instrument
-from adapters.venues import recorded_market_data
+from adapters.registry import recorded_market_data
 from engine.model.numbers import Instrument
 from engine.replay.cryptofeed import LineKind, read_cryptofeed
 from engine.replay.recording import WEBSOCKET, read_recording

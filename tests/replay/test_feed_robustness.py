@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from adapters.base import MalformedFrame
+from engine.contracts import MalformedFrame
 from adapters.binance.market_data import BinanceMarketDataCodec, binance_spot_instrument
 from engine.replay.source import RecordedFeed
 from engine.replay.synthetic import synthetic_frames

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from adapters.base import SyncResult
+from engine.contracts import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.market_data import BinanceMarketDataCodec, binance_spot_instrument
 from engine.messages import BookSnapshot, BookState, DepthDiff

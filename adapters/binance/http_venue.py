@@ -1,16 +1,16 @@
 """A venue reached over HTTP in Binance's protocol: the simulated one for paper trading, or a real one.
 
-The session's one place that knows how such a run reaches its venue: the credentials from the environment
-variables the scenario names (never from the file, never logged), the signed REST client with the venue's
-clock offset, the order gateway actor, the user data stream on the venue's WebSocket API address (a setting of
-its own, `[venue] ws_api_url`), and, when the run ends, the venue's own account of it (`truth`): every order
-and trade of ours it holds since the journal's first run, which is what a report and a chaos check compare the
-engine with.
+Binance's order gateway (`engine.contracts.OrderGateway`) for one run: the credentials from the environment
+variables the settings name (never from a file, never logged), the signed REST client with the venue's clock
+offset, the order gateway actor, the user data stream on the venue's WebSocket API address, and, when the run
+ends, the venue's own account of it (`truth`): every order and trade of ours it holds since the journal's
+first run, which is what a report and a chaos check compare the engine with.
 """
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.binance.client import BinanceClient, read_patiently
@@ -18,31 +18,40 @@ from adapters.binance.gateway import GatewayStats, OrderGateway
 from adapters.binance.orders import BinanceOrderCodec, VenueError, venue_order_states
 from adapters.binance.signing import Credentials
 from adapters.binance.user_stream import UserStream
+from engine.contracts import GatewaySettings
 from engine.messages import Side, VenueOrderStatus
-from engine.app.scenario import Scenario, ScenarioError
+from engine.model.numbers import Instrument
+from engine.runtime import ActorContext
 
 
-class HttpVenue:
-    """The client, the gateway and the user stream of one Binance-protocol venue, for one run."""
+class BinanceHttpVenue:
+    """The client, the gateway and the user stream of one Binance-protocol venue, for one run.
 
-    def __init__(self, scenario: Scenario, clock: Any, prefix: str):
-        venue = scenario.venue
-        try:
-            credentials = Credentials.from_env(key_var=venue.api_key_env, secret_var=venue.secret_env)
-        except KeyError as exc:
-            raise ScenarioError(f"{scenario.path}: [venue] needs its credentials: {exc.args[0]}") from None
-        codec = BinanceOrderCodec(credentials, scenario.instruments.values(), venue=venue.name,
-                                  recv_window_ms=venue.recv_window_ns // 1_000_000)
-        self.name = venue.name
-        self.instruments = scenario.instruments
+    `KeyError` naming the environment variable of a missing credential.
+    """
+
+    def __init__(self, settings: GatewaySettings, instruments: Mapping[str, Instrument], now_ns: Callable[[], int],
+                 prefix: str):
+        credentials = Credentials.from_env(key_var=settings.api_key_env, secret_var=settings.secret_env)
+        codec = BinanceOrderCodec(credentials, instruments.values(), venue=settings.venue,
+                                  recv_window_ms=settings.recv_window_ns // 1_000_000)
+        self.name = settings.venue
+        self.instruments = instruments
         self.prefix = prefix
-        self.client = BinanceClient(codec, base_url=venue.url, now_ns=clock.now_ns, timeout_s=venue.timeout_s)
+        self.client = BinanceClient(codec, base_url=settings.url, now_ns=now_ns, timeout_s=settings.timeout_s)
         self.stats = GatewayStats()
-        self.user_stream = UserStream(venue.ws_api_url, credentials, scenario.instruments, venue.name,
+        self.user_stream = UserStream(settings.ws_api_url, credentials, instruments, settings.venue,
                                       venue_time_ms=self.client.venue_time_ms)
 
     def actor(self) -> OrderGateway:
         return OrderGateway(self.client, self.stats, self.name)
+
+    async def order_stream(self, ctx: ActorContext) -> None:
+        """The user data stream: what happens to our orders after their REST answers."""
+        await self.user_stream.run(ctx)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
     def stats_dict(self) -> dict[str, int]:
         return {**dataclasses.asdict(self.stats), "user_stream_reports": self.user_stream.events}
