@@ -99,7 +99,7 @@ class BookStats:
             counts["top_of_book_mismatched"] += getattr(sync, "top_mismatches", 0)
             for cause, n in sync.resyncs.items():
                 resyncs[cause] = resyncs.get(cause, 0) + n
-        return {"views": self.views, **counts, "resyncs": dict(sorted(resyncs.items()))}
+        return {**counts, "resyncs": dict(sorted(resyncs.items()))}
 
 
 class BookActor(Actor):

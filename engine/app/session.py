@@ -52,7 +52,7 @@ from engine.actors.router import RouterActor
 from engine.actors.strategy import StrategyActor
 from engine.app.http_venue import HttpVenue
 from engine.journal import Journal, JournalError
-from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, Urgency
+from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, TimerFired, Urgency
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
@@ -62,10 +62,11 @@ from engine.replay import synthetic
 from engine.replay.shadow_books import ShadowBooks
 from engine.replay.source import RecordedFeed
 from engine.report.run import REPORTED, journal_section, venue_truth_section
-from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, CrashPlan, CrashRule, DelayedEdge,
+from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
                             Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.app.scenario import ACTORS, Scenario
+from engine.strategies.cadence import TIMER_KEY
 from engine.strategies.ema_cross import EmaCross
 
 MAILBOX_CAPACITY = 4096
@@ -142,19 +143,42 @@ class _Market:
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
 
 
-def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Market, Any]:
+def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, window_ns: int) -> tuple[_Market, Any]:
     traded = scenario.instruments[scenario.feed.instrument]
     codec, sync_factory = recorded_market_data([traded], traded.venue_symbol)
     source = RecordedFeed(feed_files(scenario, out_dir), codec)
     first_ts = next(iter(source.independent_events()), (0, None))[0]
     rebuilder = ShadowBooks(source.independent_events, sync_factory, [traded.symbol])
     finished = trio.Event()
-    feed = ReplayFeed(source, clock, scenario.feed.batch_ns, finished, rebuilder)
+    feed = ReplayFeed(source, clock, window_ns, finished, rebuilder)
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
     return _Market(feed.run, Restart.TRANSIENT, inbox, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
-        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
-                   "snapshots_rebuilt": feed.snapshots_served}}, first_ts), sync_factory
+        "replay": {"first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
+                   "snapshots_rebuilt": feed.snapshots_served},
+        "runtime": {"batches": feed.batches, "window_ms": window_ns / 1_000_000}}, first_ts), sync_factory
+
+
+def decides_inside_windows(scenario: Scenario) -> bool:
+    """Whether anything decides on single market events, inside a replay window: a strategy whose cadence follows
+    events, or the venue filling orders that rest on it (passive ones), or the order manager chasing them. Then the
+    book publishes a view per change, and the window must be short enough for those decisions to stay exact."""
+    return (scenario.strategy.cadence.follows_events or scenario.strategy.urgency == "passive"
+            or scenario.execution.chase_ticks > 0)
+
+
+def replay_window_ns(scenario: Scenario) -> int:
+    """The replay window: `[feed] batch_ms`, bounded by the order latency where decisions are made inside windows.
+
+    An order decided on an event at t reaches the venue at t + latency, and a venue's fill at t reaches the order
+    manager at t + latency: with windows no longer than the latency, neither can fall inside the window it was
+    decided in, so the clock delivers it on time and the window changes no result. (A zero latency leaves only
+    windows of one instant.)
+    """
+    window = scenario.feed.batch_ns
+    if decides_inside_windows(scenario) and not scenario.venue.url:
+        window = min(window, max(scenario.venue.latency_ns, 1))
+    return window
 
 
 def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple[_Market, Any]:
@@ -216,7 +240,7 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
         market, venue_data = _live(scenario, clock, quiescence)
         rest, sync_factory = venue_data.rest, venue_data.sync
     else:
-        (market, sync_factory), rest = _replay(scenario, out_dir, clock), None
+        (market, sync_factory), rest = _replay(scenario, out_dir, clock, replay_window_ns(scenario)), None
     book = open_journal(scenario, out_dir, journal, kill_at_write)
     if not scenario.venue.url and len(book.runs) > 1:
         book.close()
@@ -251,7 +275,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         """An order link to or from the venue: the scenario's latency in process, the network's otherwise."""
         return BlockingEdge(box[name]) if gateway else DelayedEdge(box[name], clock, scenario.venue.latency_ns)
 
-    views = [ConflatingEdge(box["strategy"], _by_instrument), latest("risk"), latest("router"), latest("venue")]
+    cadence = scenario.strategy.cadence   # events: every view, in order; a timer: the newest, read on its tick
+    to_strategy = BlockingEdge(box["strategy"]) if cadence.follows_events else latest("strategy")
+    views = [to_strategy, latest("risk"), latest("router"), latest("venue")]
     if settings.chase_ticks:
         views.append(latest("orders"))
     outputs = {
@@ -284,9 +310,10 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                        scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-")),
         "strategy": lambda: StrategyActor(lambda: EmaCross(
             "ema_cross", strat.instrument, strat.fast, strat.slow, strat.position, Urgency(strat.urgency),
-            strat.long_only)),
+            strat.long_only), cadence),
         "book": lambda: BookActor([scenario.feed.instrument], scenario.book_depth, book_stats,
-                                  sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns),
+                                  sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns,
+                                  every_change=decides_inside_windows(scenario)),
     }
     spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
     spec["feed"] = child("feed", market.feed, market.restart)
@@ -307,6 +334,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     for actor, at_ns in crashes.timed():
         due = market.first_ts_ns + at_ns
         clock.deliver_at(due, box[actor], InjectedCrash(actor, due))
+    ticks = None if cadence.follows_events else clock.deliver_every(
+        cadence.first_tick_ns(market.first_ts_ns), cadence.period_ns, box["strategy"],
+        lambda due: TimerFired(TIMER_KEY, due))
 
     ending = _Ending(scenario, clock, live, control)
     started = time.perf_counter()
@@ -319,6 +349,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                 root_ctx = await tree.start(root.serve)
                 tree.start_soon(ending.watch)
                 await ending.until(market.until_done())
+                if ticks is not None:   # the market is over: nothing new to look at
+                    ticks.cancel()
                 if scenario.execution.cancel_on_exit and ending.failure is None:
                     await ending.settle(box["orders"])
                 ending.stop_watching()
@@ -339,13 +371,14 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         **market.summary(),
         **journal_section(entries, instruments, mids),
         "book": {**book_stats.as_dict(), **_liveness(book_stats, clock.now_ns())},
-        "conflations": {name: box[name].conflated for name in sorted(box)},
         "actor_restarts": _per_actor(lifecycle, LifecycleKind.RESTARTED),
         "dead_letters": _per_actor(lifecycle, LifecycleKind.DEAD_LETTER),
         "crashes_injected": dict(sorted(crashes.injected.items())),
         "journal": {"run_id": journal.run_id, "runs": len(journal.runs)},
         "venue_truth": venue_truth_section(truth, instruments),
     }
+    report["runtime"] = {**report.get("runtime", {}), "book_views": book_stats.views,
+                         "conflations": {name: box[name].conflated for name in sorted(box)}}
     if simulated is not None:
         report["venue_faults"] = simulated.faults_fired()
     if gateway:
