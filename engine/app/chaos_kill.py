@@ -29,6 +29,7 @@ from adapters.binance.signing import Credentials
 from engine.app.chaos import RunResult, violations
 from engine.journal import decode
 from engine.app.scenario import Scenario
+from engine.strategies.cadence import Cadence
 from engine.app.session import Evidence
 
 SPEED = 20                 # market seconds per second of the venue's replay
@@ -150,6 +151,12 @@ def _venue_toml(scenario: Scenario, seed: int, faults: list[tuple[str, str]]) ->
             f'balances = {{ {quote} = "10000000", {base} = "1000" }}\n{rules}')
 
 
+def _wall_cadence(cadence: Cadence) -> Cadence | str:
+    """The strategy's cadence on the wall clock of a market replayed `SPEED` times faster: a period of market time
+    is that much shorter in wall time; a cadence that follows events is the same."""
+    return cadence if cadence.follows_events else f"{max(cadence.period_ns // 1_000_000 // SPEED, 1)}ms"
+
+
 def _paper_toml(scenario: Scenario, base: str, duration_s: int) -> str:
     strat, risk, venue = scenario.strategy, scenario.risk, scenario.venue
     from engine.model.numbers import format_fixed
@@ -161,7 +168,8 @@ def _paper_toml(scenario: Scenario, base: str, duration_s: int) -> str:
             f'resync_within_ms = {scenario.resync_within_ns // 1_000_000}\n\n'
             f'[strategy]\nkind = "{strat.kind}"\ninstrument = "{strat.instrument}"\nfast = {strat.fast}\n'
             f'slow = {strat.slow}\nposition = "{format_fixed(strat.position, traded.qty_decimals)}"\n'
-            f'urgency = "{strat.urgency}"\nlong_only = {str(strat.long_only).lower()}\n\n'
+            f'urgency = "{strat.urgency}"\nlong_only = {str(strat.long_only).lower()}\n'
+            f'cadence = "{_wall_cadence(strat.cadence)}"\n\n'
             f'[risk]\nmax_order_notional = "{risk.max_order_notional}"\n'
             f'max_position = "{format_fixed(risk.max_position, traded.qty_decimals)}"\n'
             f"price_band_bps = {risk.price_band_bps}\nmax_slippage_bps = {risk.max_slippage_bps}\n\n"
