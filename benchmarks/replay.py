@@ -62,7 +62,7 @@ def main() -> None:
             bare_rates.append(bare_loop(frames))
     engine_rate, bare_rate = max(engine_rates), max(bare_rates)
     print(f"scenario {base.name}: {len(frames)} feed messages, batch window {base.feed.batch_ns // 1_000_000} ms, "
-          f"{report['replay']['batches']} batches, {report['orders']} orders, {report['fills']} fills")
+          f"{report['runtime']['batches']} batches, {report['orders']} orders, {report['fills']} fills")
     for name, best, rates in (("engine replay, whole pipeline", engine_rate, engine_rates),
                               ("bare loop, orjson + SortedDict[float]", bare_rate, bare_rates)):
         print(f"{name}: {best:,.0f} msg/s best, {statistics.median(rates):,.0f} median of {args.rounds} "

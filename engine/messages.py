@@ -213,6 +213,8 @@ class Signal:
     urgency: Urgency
     mid_x2: int
     reason: str = ""
+    bid: int = 0     # the touch of the book the strategy decided on (0: no such side), so that the risk gate
+    ask: int = 0     # and the router decide on the book as of the decision, however late they see newer views
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +228,8 @@ class ParentOrder:
     urgency: Urgency
     ts_ns: int
     signal_mid_x2: int
+    bid: int = 0     # the touch of the book the signal was decided on (see `Signal`)
+    ask: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,7 @@ def test_a_recorded_scenario_with_an_unfed_strategy_instrument_is_refused(tmp_pa
 def test_the_three_venue_report_names_every_instrument_once(tmp_path):
     _, report = run_report(THREE_VENUES, tmp_path / "A")
     assert sorted(report["position"]) == ["BTC/USDT", "BTC/USDT@bybit", "BTC/USDT@okx"]
-    assert orjson.loads(orjson.dumps(report))["conflations"].keys() >= {"strategy", "book"}
+    assert orjson.loads(orjson.dumps(report))["runtime"]["conflations"].keys() >= {"strategy", "book"}
 
 
 def test_crashed_feed_and_book_of_three_venues_come_back_each_book_from_its_own_recording(tmp_path):

@@ -78,7 +78,8 @@ async def test_resting_orders_are_followed_on_the_user_data_stream(tmp_path, mon
     async with trio.open_nursery() as nursery:
         port = await nursery.start(partial(serve_venue, venue))
         path = paper_scenario(tmp_path, port)
-        path.write_text(path.read_text().replace('urgency = "aggressive"', 'urgency = "passive"'))
+        path.write_text(path.read_text().replace('urgency = "aggressive"', 'urgency = "passive"')
+                        .replace('cadence = "500ms"', 'cadence = "book"'))   # 8 s of market: look often
         scenario = load(path)
         outcome = await session.run(scenario, tmp_path / "out")
         codec = BinanceOrderCodec(Credentials("demo-key", "demo-secret"), scenario.instruments.values())

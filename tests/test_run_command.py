@@ -71,6 +71,7 @@ def test_a_crash_injected_into_the_strategy_is_restarted_and_the_run_completes(t
      "[strategy[0]] position: '0.000000001' has more than 8 decimals"),
     (('kind = "synthetic"', 'kind = "telepathy"'), "[feed] kind: must be one of synthetic, recording"),
     (("duration_s = 600", 'duration_s = "ten"'), "[feed] duration_s: must be an integer"),
+    (('cadence = "500ms"', 'cadence = "now and then"'), '[strategy[0]] cadence: must be one of "book", "trades"'),
 ])
 def test_a_bad_scenario_exits_2_naming_the_key(tmp_path, edit, complaint):
     text = (ROOT / "scenarios" / "quickstart.toml").read_text()

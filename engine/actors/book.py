@@ -1,7 +1,10 @@
 """The book actor: keeps one exact book per instrument from the feed's batches and publishes views.
 
 Each batch is applied whole; then one view per instrument the batch touched goes out on `views`, so a hop
-carries a batch and never a price level. A book whose sync state changes (live, stale after a gap, a
+carries a batch and never a price level. With `every_change` (a strategy that looks at every change or every
+trade, or orders that may rest at the venue, which must see every change to fill them as the market did), a
+view goes out for each change and each trade instead, in the order of the events. Either way a view, a state
+change and a resync request carry the time of the event that caused them, never the batch's. A book whose sync state changes (live, stale after a gap, a
 checksum or top-of-book mismatch, or silent for too long) is announced on `status`, and a book that needs
 a fresh snapshot asks the feed for one on `resync`: that instrument alone is repaired while the others go on.
 """
@@ -97,7 +100,7 @@ class BookStats:
         total = _no_counts()
         for counts in per.values():
             _add(total, counts)
-        return {"views": self.views, **total, "by_instrument": dict(sorted(per.items()))}
+        return {**total, "by_instrument": dict(sorted(per.items()))}
 
 
 def _no_counts() -> dict[str, Any]:
@@ -127,8 +130,10 @@ class BookActor(Actor):
     """
 
     def __init__(self, instruments: list[str], depth: int, stats: BookStats, sync_factory: BookSyncFactory,
-                 stale_after_ns: int | None = None):
+                 stale_after_ns: int | None = None,
+                 every_change: bool = False):
         self.depth = depth
+        self.every_change = every_change
         self.stats = stats
         self.syncs = {symbol: sync_factory(symbol) for symbol in instruments}
         self.restarted = stats.adopt(self.syncs)
@@ -160,63 +165,97 @@ class BookActor(Actor):
         syncs = self.syncs
         applied = SyncResult.APPLIED
         heard = self._heard
+        states = self._states
+        every_change = self.every_change
         touched: dict[str, list[Trade]] = {}  # instrument → its trades in this batch
-        wanted: dict[str, str] = {}           # instrument → why it needs a snapshot
-        ts = 0
+        last_ts: dict[str, int] = {}          # instrument → the time of its newest event in this batch
+        wanted: dict[str, tuple[str, int]] = {}  # instrument → why it needs a snapshot, and since when
         for market in batch:
             if type(market) is TimerFired:
                 ts = ctx.clock.now_ns()
                 self._drop_silent_books(ts, wanted)
                 self._check_staleness_at(ctx, ts)
+                await self._states_changed(ctx, ts)
                 continue
-            ts = market.ts_ns
             for event in market.events:
                 kind = type(event)
+                symbol = event.instrument
+                ts = event.ts_ns
                 if kind is Trade:
-                    trades = touched.get(event.instrument)
+                    if every_change:
+                        if syncs[symbol].state is BookState.LIVE:
+                            await self._publish(ctx, symbol, ts, (event,))
+                        continue
+                    trades = touched.get(symbol)
                     if trades is None:
-                        trades = touched[event.instrument] = []
+                        trades = touched[symbol] = []
                     trades.append(event)
-                elif kind is DepthDiff:
-                    heard[event.instrument] = ts
-                    result = syncs[event.instrument].on_diff(event)
-                    if result is applied:
-                        if event.instrument not in touched:
-                            touched[event.instrument] = []
-                    elif result is SyncResult.BUFFERED or result.needs_snapshot:
-                        wanted[event.instrument] = result.value
+                    last_ts[symbol] = ts
+                    continue
+                if kind is DepthDiff:
+                    heard[symbol] = ts
+                    result = syncs[symbol].on_diff(event)
+                    if result is not applied:
+                        if result is SyncResult.BUFFERED or result.needs_snapshot:
+                            wanted[symbol] = (result.value, ts)
+                        if syncs[symbol].state is not states[symbol]:
+                            await self._state_changed(ctx, symbol, ts)
+                        continue
                 elif kind is TopOfBook:
-                    if syncs[event.instrument].check_top(event) is False:
-                        wanted[event.instrument] = SyncResult.TOP_MISMATCH.value
+                    if syncs[symbol].check_top(event) is False:
+                        wanted[symbol] = (SyncResult.TOP_MISMATCH.value, ts)
+                        await self._state_changed(ctx, symbol, ts)
+                    continue
                 elif kind is BookSnapshot:
-                    heard[event.instrument] = ts
-                    result = syncs[event.instrument].on_snapshot(event)
-                    self._asked.pop(event.instrument, None)
+                    heard[symbol] = ts
+                    result = syncs[symbol].on_snapshot(event)
+                    self._asked.pop(symbol, None)
                     if result.needs_snapshot:
-                        wanted[event.instrument] = result.value
-                    touched.setdefault(event.instrument, [])
-        for symbol, sync in syncs.items():
-            if sync.state is not self._states[symbol]:
-                self._states[symbol] = sync.state
-                self.stats.went(symbol, sync.state, ts)
-                await ctx.emit("status", BookStatus(symbol, ts, sync.state))
-            if sync.state is not BookState.LIVE and symbol in wanted and symbol not in self._asked:
+                        wanted[symbol] = (result.value, ts)
+                else:
+                    continue
+                if syncs[symbol].state is not states[symbol]:
+                    await self._state_changed(ctx, symbol, ts)
+                if every_change:
+                    if syncs[symbol].state is BookState.LIVE:
+                        await self._publish(ctx, symbol, ts, ())
+                else:
+                    if symbol not in touched:
+                        touched[symbol] = []
+                    last_ts[symbol] = ts
+        for symbol, (reason, ts) in wanted.items():
+            if syncs[symbol].state is not BookState.LIVE and symbol not in self._asked:
                 self._asked[symbol] = ts
-                await ctx.emit("resync", ResyncRequest(symbol, ts, wanted[symbol]))
+                await ctx.emit("resync", ResyncRequest(symbol, ts, reason))
         for symbol, trades in touched.items():
-            sync = syncs[symbol]
-            if sync.state is not BookState.LIVE:
-                continue
-            bids, asks = sync.book.top(self.depth)
-            self.stats.views += 1
-            await ctx.emit("views", BookView(symbol, ts, sync.last_update_id, bids, asks, tuple(trades)))
+            if syncs[symbol].state is BookState.LIVE:
+                await self._publish(ctx, symbol, last_ts[symbol], tuple(trades))
 
-    def _drop_silent_books(self, now: int, wanted: dict[str, str]) -> None:
+    async def _publish(self, ctx: ActorContext, symbol: str, ts: int, trades: tuple[Trade, ...]) -> None:
+        """The view of `symbol`'s book as it stands, as of the event at `ts`."""
+        sync = self.syncs[symbol]
+        bids, asks = sync.book.top(self.depth)
+        self.stats.views += 1
+        await ctx.emit("views", BookView(symbol, ts, sync.last_update_id, bids, asks, trades))
+
+    async def _state_changed(self, ctx: ActorContext, symbol: str, ts: int) -> None:
+        """Tell downstream that `symbol`'s book changed state at the event at `ts` (if it did)."""
+        state = self.syncs[symbol].state
+        if state is not self._states[symbol]:
+            self._states[symbol] = state
+            self.stats.went(symbol, state, ts)
+            await ctx.emit("status", BookStatus(symbol, ts, state))
+
+    async def _states_changed(self, ctx: ActorContext, ts: int) -> None:
+        for symbol in self.syncs:
+            await self._state_changed(ctx, symbol, ts)
+
+    def _drop_silent_books(self, now: int, wanted: dict[str, tuple[str, int]]) -> None:
         """Drop the live books whose venue went silent; ask again for snapshots asked too long ago."""
         for symbol, sync in self.syncs.items():
             if sync.state is BookState.LIVE and now - self._heard.get(symbol, now) >= self.stale_after_ns:
                 sync.invalidate(_STALENESS)
-                wanted[symbol] = _STALENESS
+                wanted[symbol] = (_STALENESS, now)
             elif symbol in self._asked and now - self._asked[symbol] >= self.stale_after_ns:
                 del self._asked[symbol]  # the request or its answer was lost: ask again
-                wanted[symbol] = "resync_timeout"
+                wanted[symbol] = ("resync_timeout", now)

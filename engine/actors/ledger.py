@@ -28,6 +28,6 @@ class LedgerActor(Actor):
 
     async def handle(self, batch, ctx: ActorContext) -> None:
         touched = self.ledger.fold(batch)
-        now = ctx.clock.now_ns()
+        now = self.ledger.folded_ts_ns   # the time of what it folded, not of the replay's step
         for instrument in sorted(touched):
             await ctx.emit("exposure", self.ledger.exposure(instrument, now))

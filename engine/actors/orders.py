@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from engine.actors.journaled import JournaledActor, Staged
-from engine.messages import BookView, OrderManagerStarted
+from engine.messages import BookView, ChildOrder, OrderManagerStarted
 from engine.model.order_manager import INPUTS, Decisions, OrderManager
 from engine.runtime import ActorContext
 
@@ -22,6 +22,7 @@ class OrderManagerActor(JournaledActor):
         super().__init__(journal)
         self.make_core = make_core
         self.core: OrderManager | None = None
+        self._handled_ns = 0
 
     async def start(self, ctx: ActorContext) -> None:
         core = self.core = self.make_core()
@@ -30,12 +31,12 @@ class OrderManagerActor(JournaledActor):
         if replayed:
             ctx.log.info("rebuilt %d orders from %d journaled inputs", len(core.table), replayed)
         staged = Staged()
-        now = ctx.clock.now_ns()
+        now = self._handled_ns = ctx.clock.now_ns()
         self._take(OrderManagerStarted(now), now, staged)
         await self.commit(staged, ctx)
 
     def decide(self, msg: Any, ctx: ActorContext, staged: Staged) -> None:
-        now = ctx.clock.now_ns()
+        now = self._event_time(msg, ctx)
         if type(msg) is BookView:
             for cancel in self.core.on_view(msg, now):
                 self._take(cancel, now, staged)
@@ -43,6 +44,19 @@ class OrderManagerActor(JournaledActor):
             ctx.inbox.defer(msg)
         else:
             self._take(msg, now, staged)
+
+    def _event_time(self, msg: Any, ctx: ActorContext) -> int:
+        """When `msg` happens for the order manager: a child order or a view at its own time (decided inside a
+        replay window, while the clock stands at the window's last event), and not before what it handled last
+        (a child order deferred during reconciliation is placed once that is done); a message the clock
+        delivered (the venue's answers, timers) at the clock's time, which is its arrival."""
+        kind = type(msg)
+        if kind is ChildOrder or kind is BookView:
+            now = max(msg.ts_ns, self._handled_ns)
+        else:
+            now = ctx.clock.now_ns()
+        self._handled_ns = now
+        return now
 
     def _take(self, msg: Any, now: int, staged: Staged) -> None:
         out = Decisions()

@@ -31,14 +31,14 @@ class RiskActor(JournaledActor):
         gate = self.gate
         kind = type(msg)
         if kind is BookView:
-            gate.on_mid(msg.instrument, msg.mid_x2)
+            gate.on_mid(msg.instrument, msg.mid_x2, msg.ts_ns)
         elif kind is Signal:
             if msg.instrument in self.stale:
                 gate.rejections["book_stale"] += 1
                 decision = RiskRejection(msg.instrument, msg.ts_ns, "book_stale", "the book is not live")
             else:
                 decision = gate.decide(msg)
-            now = ctx.clock.now_ns()
+            now = msg.ts_ns   # the decision's time: the signal's, however the replay batched the market
             staged.rows.append((now, msg))
             if decision is not None:
                 staged.rows.append((now, decision))

@@ -29,6 +29,7 @@ from adapters.binance.signing import Credentials
 from engine.app.chaos import RunResult, violations
 from engine.journal import decode
 from engine.app.scenario import Scenario
+from engine.strategies.cadence import Cadence
 from engine.app.session import Evidence
 
 SPEED = 20                 # market seconds per second of the venue's replay
@@ -159,8 +160,15 @@ def _strategy_toml(scenario: Scenario) -> str:
         parts.append(f'[[strategy]]\nname = "{strat.name}"\nkind = "{strat.kind}"\n'
                      f'instruments = {orjson.dumps(list(strat.instruments)).decode()}\nfast = {strat.fast}\n'
                      f'slow = {strat.slow}\nposition = "{format_fixed(strat.position, decimals)}"\n'
-                     f'urgency = "{strat.urgency}"\nlong_only = {str(strat.long_only).lower()}\n')
+                     f'urgency = "{strat.urgency}"\nlong_only = {str(strat.long_only).lower()}\n'
+                     f'cadence = "{_wall_cadence(strat.cadence)}"\n')
     return "\n".join(parts)
+
+
+def _wall_cadence(cadence: Cadence) -> Cadence | str:
+    """The strategy's cadence on the wall clock of a market replayed `SPEED` times faster: a period of market time
+    is that much shorter in wall time; a cadence that follows events is the same."""
+    return cadence if cadence.follows_events else f"{max(cadence.period_ns // 1_000_000 // SPEED, 1)}ms"
 
 
 def _paper_toml(scenario: Scenario, base: str, duration_s: int) -> str:

@@ -29,6 +29,7 @@ from adapters.simulated.latency import LATENCY_MODELS
 from adapters.simulated.queue import QUEUE_MODELS
 from adapters.synthetic import synthetic_problem
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
+from engine.strategies.cadence import Cadence, parse_cadence
 
 
 class ScenarioError(ValueError):
@@ -73,6 +74,7 @@ class StrategySpec:
     position: int                  # target absolute position, in quantity units
     urgency: str
     long_only: bool
+    cadence: Cadence = Cadence("book")   # when it looks at the market (see engine.strategies.cadence)
 
 
 @dataclass(frozen=True)
@@ -458,7 +460,15 @@ def _strategy(r: _Reader, instruments: dict[str, Instrument], feed: FeedSpec) ->
         raise r.error("position", "must be positive")
     return StrategySpec(name, kind, symbols, fast, slow, position,
                         r.str("urgency", "aggressive", choices=("aggressive", "passive")),
-                        r.bool("long_only", False))
+                        r.bool("long_only", False), _cadence(r))
+
+
+def _cadence(r: _Reader) -> Cadence:
+    """`cadence`: when the strategy looks at the market; every book change unless the scenario says otherwise."""
+    try:
+        return parse_cadence(r.str("cadence", "book"))
+    except ValueError as exc:
+        raise r.error("cadence", str(exc)) from None
 
 
 def _traded_qty_decimals(r: _Reader, strategies: tuple[StrategySpec, ...], instruments: dict[str, Instrument]) -> int:

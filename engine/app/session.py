@@ -53,7 +53,7 @@ from engine.actors.router import RouterActor
 from engine.actors.strategy import StrategyActor
 from engine.app.gateway import order_gateway
 from engine.journal import Journal, JournalError
-from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, Urgency
+from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, TimerFired, Urgency
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
@@ -64,11 +64,12 @@ from engine.replay.merged import MergedFeed
 from engine.replay.shadow_books import ShadowBooks
 from engine.replay.source import RecordedFeed
 from engine.report.run import REPORTED, journal_section, venue_truth_section
-from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, CrashPlan, CrashRule, DelayedEdge,
+from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
                             Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.app.edges import ForInstruments
 from engine.app.scenario import Scenario, StrategySpec
+from engine.strategies.cadence import TIMER_KEY
 from engine.strategies.ema_cross import EmaCross
 
 MAILBOX_CAPACITY = 4096
@@ -154,7 +155,7 @@ class _Market:
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
 
 
-def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Market, Any]:
+def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, window_ns: int) -> tuple[_Market, Any]:
     """One replay driver over the recordings of every connection, merged by receive time; the book sync of
     each instrument is its venue's."""
     sources, syncs = [], {}
@@ -169,12 +170,35 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Ma
     sync_of = _sync_of(syncs)
     rebuilder = ShadowBooks(source.independent_events, sync_of, scenario.feed.instruments)
     finished = trio.Event()
-    feed = ReplayFeed(source, clock, scenario.feed.batch_ns, finished, rebuilder)
+    feed = ReplayFeed(source, clock, window_ns, finished, rebuilder)
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
     return _Market({"feed": (feed.run, inbox)}, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
-        "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
-                   "snapshots_rebuilt": feed.snapshots_served}}, first_ts), sync_of
+        "replay": {"first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
+                   "snapshots_rebuilt": feed.snapshots_served},
+        "runtime": {"batches": feed.batches, "window_ms": window_ns / 1_000_000}}, first_ts), sync_of
+
+
+def decides_inside_windows(scenario: Scenario) -> bool:
+    """Whether anything decides on single market events, inside a replay window: a strategy whose cadence follows
+    events, or the venue filling orders that rest on it (passive ones), or the order manager chasing them. Then the
+    book publishes a view per change, and the window must be short enough for those decisions to stay exact."""
+    return (any(strat.cadence.follows_events or strat.urgency == "passive" for strat in scenario.strategies)
+            or scenario.execution.chase_ticks > 0)
+
+
+def replay_window_ns(scenario: Scenario) -> int:
+    """The replay window: `[feed] batch_ms`, bounded by the order latency where decisions are made inside windows.
+
+    An order decided on an event at t reaches the venue at t + latency, and a venue's fill at t reaches the order
+    manager at t + latency: with windows no longer than the latency, neither can fall inside the window it was
+    decided in, so the clock delivers it on time and the window changes no result. (A zero latency leaves only
+    windows of one instant.)
+    """
+    window = scenario.feed.batch_ns
+    if decides_inside_windows(scenario) and not scenario.venue.url:
+        window = min(window, max(scenario.venue.latency_ns, 1))
+    return window
 
 
 def _sync_of(factories: dict[str, Any]) -> Any:
@@ -252,7 +276,7 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     if live:
         market, sync_factory, rests = _live(scenario, clock, quiescence)
     else:
-        (market, sync_factory), rests = _replay(scenario, out_dir, clock), []
+        (market, sync_factory), rests = _replay(scenario, out_dir, clock, replay_window_ns(scenario)), []
     book = open_journal(scenario, out_dir, journal, kill_at_write)
     if not scenario.venue.url and len(book.runs) > 1:
         book.close()
@@ -290,8 +314,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
 
     strategies = dict(zip(scenario.strategy_actors, scenario.strategies))
     everything = set(scenario.feed.instruments)
-    views = [_for(ConflatingEdge(box[name], _by_instrument), strat.instruments, everything)
-             for name, strat in strategies.items()]
+    # a cadence that follows events gets every view, in order; a timer's the newest, read on its tick
+    views = [_for(BlockingEdge(box[name]) if strat.cadence.follows_events else latest(name), strat.instruments,
+                  everything) for name, strat in strategies.items()]
     views += [latest("risk"), latest("router"), latest("venue")]
     if settings.chase_ticks:
         views.append(latest("orders"))
@@ -327,7 +352,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                        scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-")),
         **{name: _strategy_factory(strat) for name, strat in strategies.items()},
         "book": lambda: BookActor(list(scenario.feed.instruments), scenario.book_depth, book_stats,
-                                  sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns),
+                                  sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns,
+                                  every_change=decides_inside_windows(scenario)),
     }
     spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
     spec.update({name: child(name, run, market.restart) for name, (run, _) in feeds.items()})
@@ -348,6 +374,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     for actor, at_ns in crashes.timed():
         due = market.first_ts_ns + at_ns
         clock.deliver_at(due, box[actor], InjectedCrash(actor, due))
+    ticks = [clock.deliver_every(strat.cadence.first_tick_ns(market.first_ts_ns), strat.cadence.period_ns, box[name],
+                                 lambda due: TimerFired(TIMER_KEY, due))
+             for name, strat in strategies.items() if not strat.cadence.follows_events]
 
     ending = _Ending(scenario, clock, live, control)
     started = time.perf_counter()
@@ -360,6 +389,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                 root_ctx = await tree.start(root.serve)
                 tree.start_soon(ending.watch)
                 await ending.until(market.until_done())
+                for tick in ticks:   # the market is over: nothing new to look at
+                    tick.cancel()
                 if scenario.execution.cancel_on_exit and ending.failure is None:
                     await ending.settle(box["orders"])
                 ending.stop_watching()
@@ -380,13 +411,14 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         **market.summary(),
         **journal_section(entries, instruments, mids),
         "book": {**book_stats.as_dict(), **_liveness(book_stats, clock.now_ns())},
-        "conflations": {name: box[name].conflated for name in sorted(box)},
         "actor_restarts": _per_actor(lifecycle, LifecycleKind.RESTARTED, scenario.actors),
         "dead_letters": _per_actor(lifecycle, LifecycleKind.DEAD_LETTER, scenario.actors),
         "crashes_injected": dict(sorted(crashes.injected.items())),
         "journal": {"run_id": journal.run_id, "runs": len(journal.runs)},
         "venue_truth": venue_truth_section(truth, instruments),
     }
+    report["runtime"] = {**report.get("runtime", {}), "book_views": book_stats.views,
+                         "conflations": {name: box[name].conflated for name in sorted(box)}}
     if simulated is not None:
         report["venue_faults"] = simulated.faults_fired()
     if gateway:
@@ -502,7 +534,8 @@ def _for(edge: Any, instruments: tuple[str, ...], everything: set[str]) -> Any:
 def _strategy_factory(spec: StrategySpec) -> Any:
     """The strategy actor of one [[strategy]] (each kind: `ema_cross` today)."""
     return lambda: StrategyActor(lambda: EmaCross(
-        spec.name, spec.instruments[0], spec.fast, spec.slow, spec.position, Urgency(spec.urgency), spec.long_only))
+        spec.name, spec.instruments[0], spec.fast, spec.slow, spec.position, Urgency(spec.urgency), spec.long_only),
+        spec.cadence)
 
 
 def _order_prefix(name: str) -> str:

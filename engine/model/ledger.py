@@ -35,6 +35,7 @@ class Ledger:
         self.stats = ExecutionStats() if stats else None
         self.fills: list[Fill] = []
         self.high_seq = 0
+        self.folded_ts_ns = 0                      # the time of the newest entry folded
         self._open: dict[str, OrderUpdate] = {}   # client order id → latest update of an order still open
 
     def fold(self, entries: Iterable[JournalEntry]) -> set[str]:
@@ -51,6 +52,7 @@ class Ledger:
         if entry.seq <= self.high_seq:
             return None
         self.high_seq = entry.seq
+        self.folded_ts_ns = entry.ts_ns
         msg = entry.msg
         if type(msg) is Fill:
             instrument = self.instruments[msg.instrument]

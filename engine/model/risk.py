@@ -34,13 +34,23 @@ class RiskGate:
         self.instruments = instruments
         self.exposures: dict[str, Exposure] = {}
         self.mids_x2: dict[str, int] = {}
+        self.mid_ts_ns: dict[str, int] = {}   # the time of the view each mid is from
         self.kill_switch = False
         self.rejections: Counter[str] = Counter()
         self.approved = 0
 
-    def on_mid(self, instrument: str, mid_x2: int | None) -> None:
+    def on_mid(self, instrument: str, mid_x2: int | None, ts_ns: int = 0) -> None:
         if mid_x2 is not None:
             self.mids_x2[instrument] = mid_x2
+            self.mid_ts_ns[instrument] = ts_ns
+
+    def mid_as_of(self, sig: Signal) -> int | None:
+        """The book mid as of the signal's decision: the newest mid the gate knows, unless that is newer than the
+        decision (the book moved on after it), in which case the book the signal was decided on."""
+        known = self.mids_x2.get(sig.instrument)
+        if known is not None and self.mid_ts_ns.get(sig.instrument, 0) > sig.ts_ns:
+            return sig.mid_x2
+        return known
 
     def on_exposure(self, exposure: Exposure) -> None:
         self.exposures[exposure.instrument] = exposure
@@ -61,7 +71,7 @@ class RiskGate:
         if qty == 0:
             return None
         side = Side.BUY if delta > 0 else Side.SELL
-        book_mid_x2 = self.mids_x2.get(sig.instrument)
+        book_mid_x2 = self.mid_as_of(sig)
         if book_mid_x2 is None:
             return self._reject(sig, "no_market", "no book mid known for the instrument")
         if abs(sig.mid_x2 - book_mid_x2) * _BPS > limits.price_band_bps * book_mid_x2:
@@ -78,7 +88,7 @@ class RiskGate:
                                 f"position could reach {worst}, beyond {limits.max_position}")
         self.approved += 1
         return ParentOrder(f"{self.parent_prefix}{self.approved}", sig.instrument, side, qty, limit, sig.urgency, sig.ts_ns,
-                           sig.mid_x2)
+                           sig.mid_x2, sig.bid, sig.ask)
 
     def _reject(self, sig: Signal, rule: str, detail: str) -> RiskRejection:
         self.rejections[rule] += 1

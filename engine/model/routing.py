@@ -17,14 +17,20 @@ class SingleVenueRouter:
     def on_view(self, view: BookView) -> None:
         self.views[view.instrument] = view
 
+    def touch_as_of(self, parent: ParentOrder) -> int | None:
+        """Our side's touch as of the parent's decision: the newest view, unless that is newer than the decision,
+        in which case the book the decision was made on (carried by the parent)."""
+        view = self.views.get(parent.instrument)
+        if view is None or view.ts_ns > parent.ts_ns:
+            touch = parent.bid if parent.side is Side.BUY else parent.ask
+            return touch or None
+        return view.best_bid if parent.side is Side.BUY else view.best_ask
+
     def route(self, parent: ParentOrder) -> list[ChildOrder]:
         price, tif = parent.limit_price, TimeInForce.IOC
         if parent.urgency is Urgency.PASSIVE:
             tif = TimeInForce.GTC
-            view = self.views.get(parent.instrument)
-            touch = None
-            if view is not None:
-                touch = view.best_bid if parent.side is Side.BUY else view.best_ask
+            touch = self.touch_as_of(parent)
             if touch is not None:
                 price = min(touch, price) if parent.side is Side.BUY else max(touch, price)
         return [ChildOrder(parent.parent_id, self.venue, parent.instrument, parent.side, parent.qty, price,

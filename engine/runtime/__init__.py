@@ -5,7 +5,7 @@ private.
 """
 from ._actor import Actor, ActorContext, Batch, actor_runner
 from ._crashes import CrashPlan, CrashRule, InjectedCrash, InjectedFault
-from ._clock import Clock, LiveClock, VirtualClock
+from ._clock import Clock, LiveClock, Periodic, VirtualClock
 from ._lifecycle import Lifecycle, LifecycleEvent, LifecycleKind
 from ._mailbox import BlockingEdge, ConflatingEdge, DelayedEdge, LatestValueEdge, Mailbox
 from ._quiescence import Quiescence
@@ -14,7 +14,7 @@ from ._supervisor import ChildSpec, Restart, Strategy, Supervisor, SupervisorGav
 __all__ = [
     "Actor", "ActorContext", "Batch", "actor_runner",
     "CrashPlan", "CrashRule", "InjectedCrash", "InjectedFault",
-    "Clock", "LiveClock", "VirtualClock",
+    "Clock", "LiveClock", "Periodic", "VirtualClock",
     "Lifecycle", "LifecycleEvent", "LifecycleKind",
     "BlockingEdge", "ConflatingEdge", "DelayedEdge", "LatestValueEdge", "Mailbox",
     "Quiescence",

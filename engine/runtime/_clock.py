@@ -7,13 +7,17 @@ clocks keep that promise:
 - `LiveClock`: wall-clock time, and a service task that delivers due messages with trio's timers.
 - `VirtualClock`: time moves only when the replay driver calls `advance_to`; messages due by then are
   delivered one at a time, in due order, each handled to the end by the whole pipeline before the next.
+
+A periodic delivery (`deliver_every`: a strategy's cadence) is one entry that re-arms itself each time it is
+delivered, so it outlives any crash of its receiver (which loses at most the one tick in hand) and, like any
+due message, cuts a replay window.
 """
 from __future__ import annotations
 
 import heapq
 import math
 import time
-from typing import Any
+from typing import Any, Callable
 
 import trio
 
@@ -39,12 +43,41 @@ class Clock:
         self._seq += 1
         heapq.heappush(self._heap, (due_ns, self._seq, mailbox, msg))
 
+    def deliver_every(self, first_ns: int, period_ns: int, mailbox: Any, make: Callable[[int], Any]) -> "Periodic":
+        """Deliver `make(due)` to `mailbox` at `first_ns` and every `period_ns` after, until cancelled."""
+        if period_ns <= 0:
+            raise ValueError(f"periodic delivery to {mailbox.name!r}: the period must be positive, got {period_ns} ns")
+        periodic = Periodic(self, make, period_ns)
+        self.deliver_at(first_ns, mailbox, periodic)
+        return periodic
+
+    def _deliver(self, due_ns: int, mailbox: Any, msg: Any) -> None:
+        """Hand a due entry to its mailbox; a periodic one becomes its tick and is armed again."""
+        if type(msg) is Periodic:
+            self.deliver_at(due_ns + msg.period_ns, mailbox, msg)
+            msg = msg.make(due_ns)
+        mailbox.deliver(msg)
+
     def next_due_ns(self) -> int | None:
         return self._heap[0][0] if self._heap else None
 
     @property
     def scheduled(self) -> int:
         return len(self._heap)
+
+
+class Periodic:
+    """A periodic delivery on a clock; `cancel` ends it (the end of a run's market data)."""
+
+    __slots__ = ("clock", "make", "period_ns")
+
+    def __init__(self, clock: Clock, make: Callable[[int], Any], period_ns: int):
+        self.clock, self.make, self.period_ns = clock, make, period_ns
+
+    def cancel(self) -> None:
+        heap = self.clock._heap
+        heap[:] = [entry for entry in heap if entry[3] is not self]
+        heapq.heapify(heap)
 
 
 class VirtualClock(Clock):
@@ -72,7 +105,7 @@ class VirtualClock(Clock):
             due, _, mailbox, msg = heapq.heappop(heap)
             if due > self._now:
                 self._now = due
-            mailbox.deliver(msg)
+            self._deliver(due, mailbox, msg)
             await self.quiescence.wait_idle()
         if t_ns > self._now:
             self._now = t_ns
@@ -103,8 +136,8 @@ class LiveClock(Clock):
         while True:
             now = self.now_ns()
             while heap and heap[0][0] <= now:
-                _, _, mailbox, msg = heapq.heappop(heap)
-                mailbox.deliver(msg)
+                due, _, mailbox, msg = heapq.heappop(heap)
+                self._deliver(due, mailbox, msg)
             timeout = (heap[0][0] - now) / 1e9 if heap else math.inf
             self._wakeup = trio.Event()
             with trio.move_on_after(timeout):

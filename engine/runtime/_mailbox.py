@@ -8,10 +8,11 @@ by the edge it sends through, at wiring time, not by the actor's code:
 - `ConflatingEdge`: the newest message replaces the unread one with the same key (market views), and each
   replacement is counted, so nothing is dropped silently;
 - `LatestValueEdge`: the newest message per key is kept as state, and read with the next message the
-  receiver wakes for (a mid for the risk gate, a touch for the router); it wakes the receiver only while
-  the receiver watches state (`Mailbox.watch_state`, a venue with resting orders). Replacements of an
-  unread value are counted as conflations;
-- `DelayedEdge`: the message is handed to the clock and arrives after a latency (a venue link).
+  receiver wakes for (a mid for the risk gate, a touch for the router); while the receiver watches state
+  (`Mailbox.watch_state`, a venue with resting orders) every value is queued for it, in order, none replaced.
+  Replacements of an unread value are counted as conflations;
+- `DelayedEdge`: the message arrives a latency after its own event time (`ts_ns`), on the clock (a venue
+  link): what it carries reaches the other side when it would have, however the replay batched the events.
 
 Receivers take messages in batches: after waiting for the first, they drain whatever else is already
 waiting, so that one hop carries many messages when the pipeline is busy.
@@ -99,10 +100,9 @@ class Mailbox:
         The value is kept after it is read, so that a restarted actor can be given every latest value again.
         """
         self._state[key] = msg
-        if self.watch_state:
-            if self._unread.pop(key, None) is not None:
-                self.conflated += 1
-            self.offer(key, msg)
+        if self.watch_state:   # a watcher (a venue with resting orders) must see every value, in order
+            self._unread.pop(key, None)
+            self._append(msg)
             return
         if key in self._unread:
             self.conflated += 1
@@ -234,7 +234,8 @@ class LatestValueEdge:
 
 
 class DelayedEdge:
-    """The message reaches the mailbox `delay_ns` later on the injected clock: a link with latency."""
+    """The message reaches the mailbox `delay_ns` after its event time (`ts_ns`; the clock's now for a message
+    without one) on the injected clock: a link with latency."""
     __slots__ = ("mailbox", "clock", "delay_ns")
     policy = "delay"
 
@@ -246,4 +247,5 @@ class DelayedEdge:
         self.delay_ns = delay_ns
 
     async def send(self, msg: Any) -> None:
-        self.clock.deliver_at(self.clock.now_ns() + self.delay_ns, self.mailbox, msg)
+        sent_ns = getattr(msg, "ts_ns", None)
+        self.clock.deliver_at((self.clock.now_ns() if sent_ns is None else sent_ns) + self.delay_ns, self.mailbox, msg)

@@ -1,6 +1,7 @@
 """The actors as thin loops: what each sends for what it receives, driven directly through `handle`."""
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -194,7 +195,7 @@ async def test_a_book_silent_for_too_long_is_dropped_as_stale_and_resynced_alone
     await actor.handle([MarketBatch(1, (snapshot(), eth))], ctx)
     for second in range(1, 17):  # BTC keeps ticking, ETH falls silent (checked every 5 s)
         await clock.advance_to(second * 1_000_000_000)
-        btc = diff(10 + second, 10 + second, bids=[(9_900 + second, 1)])
+        btc = replace(diff(10 + second, 10 + second, bids=[(9_900 + second, 1)]), ts_ns=clock.now_ns())
         messages = [MarketBatch(clock.now_ns(), (btc,))] + (await inbox.receive_batch() if len(inbox) else [])
         await actor.handle(messages, ctx)
     assert [(s.instrument, s.state) for s in out["status"].sent] == [
@@ -214,7 +215,7 @@ async def test_a_snapshot_request_left_unanswered_is_made_again():
     await actor.start(ctx)
     for second in range(1, 12):  # diffs keep coming, buffered: no snapshot ever answers (asked at 1, 6, 10 s)
         await clock.advance_to(second * 1_000_000_000)
-        messages = [MarketBatch(clock.now_ns(), (diff(10 + second, 10 + second),))]
+        messages = [MarketBatch(clock.now_ns(), (replace(diff(10 + second, 10 + second), ts_ns=clock.now_ns()),))]
         await actor.handle(messages + (await inbox.receive_batch() if len(inbox) else []), ctx)
     assert [r.reason for r in out["resync"].sent] == ["buffered", "resync_timeout", "resync_timeout"]
 

@@ -252,5 +252,5 @@ async def test_a_scenario_trades_live_on_okx_books(tmp_path):
         nursery.cancel_scope.cancel()
     report = outcome.report
     assert report["events"] > 50 and report["malformed_frames"] == 0 and report["live"]["connects"] == 1
-    assert report["book"]["views"] > 20 and report["book"]["checksums_ok"] > 50
+    assert report["runtime"]["book_views"] > 20 and report["book"]["checksums_ok"] > 50
     assert report["book"]["checksums_failed"] == 0 and report["book"]["resyncs"] == {}

@@ -74,3 +74,13 @@ def test_kill_switch_and_missing_market_refuse_everything():
     assert g.decide(signal(1_000)).rule == "kill_switch"
     fresh = RiskGate(g.limits, {"BTC/USDT": BTC})
     assert fresh.decide(signal(1_000)).rule == "no_market"
+
+
+def test_the_price_band_is_checked_against_the_book_as_of_the_signal_s_decision():
+    g = gate()
+    far = MID_X2 * 102 // 100                       # 2% above the book: outside the 50 bps band
+    g.on_mid("BTC/USDT", MID_X2, ts_ns=1)            # a view no newer than the decision: it is the book then
+    assert g.decide(signal(5_000, far)).rule == "price_band"
+    g.on_mid("BTC/USDT", MID_X2, ts_ns=2)            # newer than the decision (at 1): the signal's own book
+    order = g.decide(signal(5_000, far))
+    assert isinstance(order, ParentOrder) and order.signal_mid_x2 == far

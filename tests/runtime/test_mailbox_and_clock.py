@@ -5,7 +5,9 @@ import pytest
 import trio
 import trio.testing
 
-from engine.runtime import (Actor, BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, CrashPlan, CrashRule,
+from engine.actors.feed import ReplayFeed
+from engine.messages import TimerFired
+from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, CrashPlan, CrashRule,
                             InjectedFault, LatestValueEdge, Lifecycle, LifecycleKind, Mailbox, Quiescence, Supervisor,
                             VirtualClock, actor_runner)
 
@@ -154,3 +156,76 @@ async def test_quiescence_refuses_to_count_below_zero():
     q.done(1)
     with pytest.raises(RuntimeError, match="released twice"):
         q.done(1)
+
+
+async def test_a_delayed_edge_delivers_a_latency_after_the_message_s_own_time_not_the_clock_s():
+    clock = VirtualClock(start_ns=1_000)   # the replay window's last event: the message was decided earlier
+    box = Mailbox("venue", quiescence=clock.quiescence)
+    edge = DelayedEdge(box, clock, delay_ns=500)
+    decided = TimerFired("order", 0)
+    await edge.send(type("Order", (), {"ts_ns": 700})())
+    await edge.send(decided)                                 # no ts_ns: sent at the clock's now
+    assert [entry[0] for entry in sorted(clock._heap)] == [1_200, 1_500]
+
+
+async def test_a_receiver_watching_state_gets_every_value_in_order_none_replaced():
+    box = Mailbox("venue")
+    latest = LatestValueEdge(box, key_of=lambda m: m[0])
+    box.watch_state = True
+    for n in range(1, 4):
+        await latest.send(("BTC", n))
+    assert await box.receive_batch() == [("BTC", 1), ("BTC", 2), ("BTC", 3)] and box.conflated == 0
+
+
+async def test_a_periodic_delivery_ticks_on_its_grid_until_cancelled(nursery):
+    clock = VirtualClock(start_ns=0)
+    box = Mailbox("strategy", quiescence=clock.quiescence)
+    seen = []
+
+    async def consumer():
+        while True:
+            seen.extend((clock.now_ns(), tick) for tick in await box.receive_batch())
+
+    nursery.start_soon(consumer)
+    ticks = clock.deliver_every(500, 500, box, lambda due: TimerFired("cadence", due))
+    await clock.advance_to(1_700)
+    assert seen == [(500, TimerFired("cadence", 500)), (1_000, TimerFired("cadence", 1_000)),
+                    (1_500, TimerFired("cadence", 1_500))]
+    assert clock.next_due_ns() == 2_000
+    ticks.cancel()
+    await clock.advance_to(10_000)
+    assert len(seen) == 3 and clock.next_due_ns() is None
+    with pytest.raises(ValueError, match="period must be positive"):
+        clock.deliver_every(0, 0, box, lambda due: due)
+
+
+class _Events:
+    """A recording of (ts, event) pairs, read afresh from any position, as `RecordedFeed` is."""
+
+    def __init__(self, times):
+        self.times = times
+
+    def events(self, skip=0):
+        return ((ts, ("event", ts)) for ts in self.times[skip:])
+
+
+async def test_a_periodic_tick_cuts_the_replay_window_so_it_sees_exactly_the_events_before_it(nursery):
+    clock = VirtualClock(start_ns=0)
+    book, strategy, feed_box = (Mailbox(name, quiescence=clock.quiescence) for name in ("book", "strategy", "feed"))
+    order = []
+
+    async def drain(box):
+        while True:
+            for msg in await box.receive_batch():
+                order.append(("tick", msg.due_ns) if isinstance(msg, TimerFired) else
+                             ("batch", [ts for _, ts in msg.events]))
+
+    nursery.start_soon(drain, book)
+    nursery.start_soon(drain, strategy)
+    clock.deliver_every(1_000_300, 1_000_000_000, strategy, lambda due: TimerFired("cadence", due))
+    finished = trio.Event()
+    feed = ReplayFeed(_Events([1_000_100, 1_000_200, 1_000_300, 1_000_400]), clock, 1_000_000_000, finished)
+    await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
+    # one 1 s window, cut by the tick at 1_000_300 (and just after it): the tick comes before the event at its time
+    assert order == [("batch", [1_000_100, 1_000_200]), ("tick", 1_000_300), ("batch", [1_000_300]),
+                     ("batch", [1_000_400])]
