@@ -128,7 +128,14 @@ class BookSyncBase:
 
     A venue's sync adds its own rules (`on_snapshot`, `on_diff`); a book that can no longer be trusted is
     dropped whole by `invalidate` and waits for a fresh snapshot: never patched.
+
+    The integrity counters every sync has, so that a run sums them over any venue: a venue counts those it has
+    a signal for (checksums, a top-of-book stream), the rest stay 0.
     """
+    checksums_ok = 0
+    checksums_failed = 0
+    tops_checked = 0
+    top_mismatches = 0
 
     def __init__(self, instrument: str):
         self.instrument = instrument

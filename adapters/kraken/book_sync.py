@@ -92,6 +92,8 @@ class KrakenBookSync:
     "checksum_mismatch", "crossed", or whatever `invalidate` was given) and `diffs_ignored` (updates that
     arrived while there was no live book).
     """
+    tops_checked = 0      # Kraken sends no top-of-book stream to check against
+    top_mismatches = 0
 
     def __init__(self, instrument: Instrument, depth: int, price_decimals: int | None = None,
                  qty_decimals: int | None = None):

@@ -13,7 +13,7 @@ from adapters.base import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, ResyncRequest,
                              TimerFired, TopOfBook, Trade)
-from engine.runtime import Actor, ActorContext
+from engine.runtime import Actor, ActorContext, Ports
 
 _STALENESS = "stale"
 
@@ -90,10 +90,10 @@ class BookStats:
                                 "top_of_book_mismatched"), 0)
         for sync in [*self._retired, *self.syncs.values()]:
             counts["sequence_gaps"] += sync.gaps
-            counts["checksums_ok"] += getattr(sync, "checksums_ok", 0)
-            counts["checksums_failed"] += getattr(sync, "checksums_failed", 0)
-            counts["top_of_book_checked"] += getattr(sync, "tops_checked", 0)
-            counts["top_of_book_mismatched"] += getattr(sync, "top_mismatches", 0)
+            counts["checksums_ok"] += sync.checksums_ok
+            counts["checksums_failed"] += sync.checksums_failed
+            counts["top_of_book_checked"] += sync.tops_checked
+            counts["top_of_book_mismatched"] += sync.top_mismatches
             for cause, n in sync.resyncs.items():
                 resyncs[cause] = resyncs.get(cause, 0) + n
         return {"views": self.views, **counts, "resyncs": dict(sorted(resyncs.items()))}
@@ -107,6 +107,12 @@ class BookActor(Actor):
     (cause "stale") and resynced, and a request unanswered for that long is made again: the clock's timer
     checks every half of that time.
     """
+    ports = Ports(accepts=(MarketBatch,),
+                  outputs={"views": BookView, "status": BookStatus, "resync": ResyncRequest},
+                  optional={"status": "whoever trades on the views wires it (the risk gate holds a stale book's "
+                                      "orders); a simulated venue serving the views to its clients trades nothing",
+                            "resync": "a market whose recording brings its own snapshots (the simulated venue's "
+                                      "paced replay) has nobody to ask"})
 
     def __init__(self, instruments: list[str], depth: int, stats: BookStats,
                  sync_factory: Callable[[str], Any] = BinanceBookSync, stale_after_ns: int | None = None):

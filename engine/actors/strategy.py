@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.messages import BookView
-from engine.runtime import Actor, ActorContext
+from engine.messages import BookView, Signal
+from engine.runtime import Actor, ActorContext, Ports
 
 
 class StrategyActor(Actor):
+    ports = Ports(accepts=(BookView,), outputs={"signals": Signal})
+
     def __init__(self, strategy_factory: Callable[[], object]):
         self.strategy = strategy_factory()
 

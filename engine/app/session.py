@@ -37,6 +37,8 @@ from typing import Any
 
 import trio
 
+from adapters.binance.gateway import OrderGateway
+from adapters.binance.user_stream import UserStream
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.inprocess import InProcessVenue
 from adapters.simulated.matching import MatchingEngine
@@ -63,7 +65,7 @@ from engine.replay.shadow_books import ShadowBooks
 from engine.replay.source import RecordedFeed
 from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, CrashPlan, CrashRule, DelayedEdge,
-                            InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
+                            InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox, Ports,
                             Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.app.scenario import ACTORS, Scenario
 from engine.strategies.ema_cross import EmaCross
@@ -135,6 +137,7 @@ def open_journal(scenario: Scenario, out_dir: Path, given: Path | None, kill_at_
 class _Market:
     """Where a run's market data comes from: a replay (virtual time) or a live feed (wall time)."""
     feed: Any                            # the feed child's run function
+    ports: Ports                         # and its declared wiring
     restart: Restart
     inbox: Mailbox                       # resync requests (and timed crashes)
     until_done: Any                      # awaitable factory: returns when the feed is over
@@ -151,7 +154,7 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Ma
     finished = trio.Event()
     feed = ReplayFeed(source, clock, scenario.feed.batch_ns, finished, rebuilder)
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
-    return _Market(feed.run, Restart.TRANSIENT, inbox, finished.wait, lambda: {
+    return _Market(feed.run, ReplayFeed.ports, Restart.TRANSIENT, inbox, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
         "replay": {"batches": feed.batches, "first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
                    "snapshots_rebuilt": feed.snapshots_served}}, first_ts), sync_factory
@@ -165,7 +168,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple
     stats = FeedStats()
     feed = WebSocketFeed(venue.plan, venue.feed.decode, venue.feed.resync, Backoff(), stats,
                          on_connect=venue.on_connect)
-    market = _Market(feed.run, Restart.PERMANENT, Mailbox("feed", MAILBOX_CAPACITY, quiescence),
+    market = _Market(feed.run, WebSocketFeed.ports, Restart.PERMANENT, Mailbox("feed", MAILBOX_CAPACITY, quiescence),
                      lambda: trio.sleep(spec.duration_s), lambda: {
                          "events": stats.frames, "malformed_frames": stats.malformed,
                          "live": {"connects": stats.connects, "disconnects": stats.disconnects,
@@ -237,7 +240,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     crashes = _crash_plan(scenario)
     box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in ACTORS if name != "feed"}
     box["feed"] = market.inbox
-    control = Mailbox("session", MAILBOX_CAPACITY, Quiescence())   # the session reads it; it holds no replay up
+    # the session reads it; it holds no replay up
+    control = Mailbox("session", MAILBOX_CAPACITY, Quiescence(), accepts=(OrdersSettled, RunFailure))
     prefix = _order_prefix(scenario.name)
     gateway = HttpVenue(scenario, clock, prefix) if scenario.venue.url else None
     simulated = None if gateway else _in_process_venue(scenario)
@@ -261,7 +265,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "risk": {"orders": [BlockingEdge(box["router"])]},
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
-        "venue": {"reports": [link("orders")], "control": [BlockingEdge(control)]},
+        "venue": {"reports": [link("orders")]},
         "ledger": {"exposure": [latest("risk")]},
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
@@ -270,29 +274,31 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     run_id = journal.run_id
     since_ns = journal.runs[0].started_ns if live else 0
 
-    def child(name: str, run: Any, restart: Restart = Restart.PERMANENT) -> ChildSpec:
-        return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name])
+    def child(name: str, run: Any, restart: Restart = Restart.PERMANENT, ports: Ports | None = None) -> ChildSpec:
+        return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name], ports=ports)
 
-    factories = {
-        "ledger": lambda: LedgerActor(journal, instruments),
-        "venue": (lambda: gateway.actor()) if gateway else (lambda: SimulatedVenueActor(simulated)),
-        "orders": lambda: OrderManagerActor(journal, lambda: OrderManager(
-            OrderTable(prefix, run_id), sorted(instruments), scenario.venue.name, settings, since_ns)),
-        "router": lambda: RouterActor(SingleVenueRouter(scenario.venue.name)),
-        "risk": lambda: RiskActor(journal, RiskGate(
+    runners = {
+        "ledger": actor_runner(LedgerActor, lambda: LedgerActor(journal, instruments)),
+        "venue": (actor_runner(OrderGateway, gateway.actor) if gateway
+                  else actor_runner(SimulatedVenueActor, lambda: SimulatedVenueActor(simulated))),
+        "orders": actor_runner(OrderManagerActor, lambda: OrderManagerActor(journal, lambda: OrderManager(
+            OrderTable(prefix, run_id), sorted(instruments), scenario.venue.name, settings, since_ns))),
+        "router": actor_runner(RouterActor, lambda: RouterActor(SingleVenueRouter(scenario.venue.name))),
+        "risk": actor_runner(RiskActor, lambda: RiskActor(journal, RiskGate(
             RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
-                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-")),
-        "strategy": lambda: StrategyActor(lambda: EmaCross(
+                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-"))),
+        "strategy": actor_runner(StrategyActor, lambda: StrategyActor(lambda: EmaCross(
             "ema_cross", strat.instrument, strat.fast, strat.slow, strat.position, Urgency(strat.urgency),
-            strat.long_only)),
-        "book": lambda: BookActor([scenario.feed.instrument], scenario.book_depth, book_stats,
-                                  sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns),
+            strat.long_only))),
+        "book": actor_runner(BookActor, lambda: BookActor(
+            [scenario.feed.instrument], scenario.book_depth, book_stats, sync_factory=sync_factory,
+            stale_after_ns=scenario.book_stale_after_ns)),
     }
-    spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
-    spec["feed"] = child("feed", market.feed, market.restart)
+    spec = {name: child(name, run) for name, run in runners.items()}
+    spec["feed"] = child("feed", market.feed, market.restart, market.ports)
     execution = ["ledger", "venue", "orders"]
     if gateway:  # what happens to our orders after their REST answer: the venue's user data stream
-        spec["user_stream"] = child("user_stream", gateway.user_stream.run)
+        spec["user_stream"] = child("user_stream", gateway.user_stream.run, ports=UserStream.ports)
         execution.append("user_stream")
 
     def supervisor(name: str, names: list[str], strategy: Strategy) -> Supervisor:

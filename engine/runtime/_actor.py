@@ -9,26 +9,33 @@ A crash must not take more with it than the message that caused it (OTP's rule).
 batch, and the iteration knows which message is in hand; when `handle` raises, the message in hand is set
 aside as a counted, logged dead letter and the rest of the batch goes back to the front of the mailbox for
 the next incarnation. A stop (cancellation) is not the message's fault: the message in hand goes back too.
+
+Every actor declares its wiring (`Ports`: its outputs with their message types, what its inbox accepts): an
+`Actor` subclass as its `ports` class attribute, which `actor_runner` hands to its `ChildSpec`. Sending on an
+output the actor did not declare raises, and every send is a trio checkpoint (a cancellation point and a
+schedule point), whatever the edges behind the output do when their receiver is behind.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Generic, Iterator, Mapping, Sequence, TypeVar
 
 import trio
 
+from ._clock import Clock
 from ._crashes import CrashPlan, InjectedCrash, InjectedFault
-from ._mailbox import Mailbox
+from ._mailbox import Edge, Mailbox
+from ._ports import NO_PORTS, Ports, UndeclaredOutput
 
 
 @dataclass
 class ActorContext:
     """Everything an actor may touch: nothing else is shared between actors."""
     name: str
-    clock: Any
+    clock: Clock
     inbox: Mailbox | None = None
-    outputs: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    outputs: Mapping[str, Sequence[Edge]] = field(default_factory=dict)   # every declared output, wired or not
     crashes: CrashPlan | None = None
     stop_requested: trio.Event = field(default_factory=trio.Event)
     _on_started: Callable[[], None] = lambda: None
@@ -47,9 +54,20 @@ class ActorContext:
         self._on_dead_letter(msg, error)
 
     async def emit(self, output: str, msg: Any) -> None:
-        """Send `msg` on every edge of the named output (each edge applies its own when-full policy)."""
-        for edge in self.outputs.get(output, ()):
+        """Send `msg` on every edge of the named output (each edge applies its own when-full policy).
+
+        A checkpoint, as trio's own sends are: a cancelled actor sends nothing, and the send is a schedule point
+        even when no edge behind the output ever waits (conflating, latest-value and delayed edges), so that a
+        busy sender cannot starve the tasks it feeds. `UndeclaredOutput` on an output the actor did not declare.
+        """
+        edges = self.outputs.get(output)
+        if edges is None:
+            raise UndeclaredOutput(f"actor {self.name!r} sent {type(msg).__name__} on output {output!r}, which it "
+                                   f"does not declare (declared: {', '.join(sorted(self.outputs)) or 'none'})")
+        await trio.lowlevel.checkpoint_if_cancelled()
+        for edge in edges:
             await edge.send(msg)
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
 
 class Batch:
@@ -92,12 +110,16 @@ class Batch:
             unhandled = msgs[at + 1:]
         else:
             unhandled = msgs[max(at, 0):]
-        self._ctx.inbox.requeue(unhandled)
+        inbox = self._ctx.inbox
+        if inbox is not None:
+            inbox.requeue(unhandled)
 
 
 class Actor:
-    """A receive-decide-send loop. Subclasses implement `handle`, and `start` where they rebuild state."""
+    """A receive-decide-send loop. Subclasses implement `handle`, and `start` where they rebuild state, and
+    declare their `ports`."""
 
+    ports: ClassVar[Ports] = NO_PORTS
     batch_limit = 1024
 
     async def start(self, ctx: ActorContext) -> None:
@@ -122,8 +144,29 @@ class Actor:
                 raise
 
 
-def actor_runner(factory: Callable[[], Actor]) -> Callable[[ActorContext], Awaitable[None]]:
-    """A child's run function that builds a fresh actor (fresh state) for every start and restart."""
-    async def run(ctx: ActorContext) -> None:
-        await factory().run(ctx)
-    return run
+A = TypeVar("A", bound=Actor)
+
+
+class ActorRunner(Generic[A]):
+    """A child's run function that builds a fresh actor (fresh state) for every start and restart, and carries
+    the actor class's declared `ports` to its `ChildSpec`."""
+    __slots__ = ("cls", "make", "ports")
+
+    def __init__(self, cls: type[A], make: Callable[[], A] | None = None):
+        if not (isinstance(cls, type) and issubclass(cls, Actor)):
+            raise TypeError(f"actor_runner: {cls!r} is not an Actor class (give the class, then its factory)")
+        self.cls = cls
+        self.make: Callable[[], A] = make if make is not None else cls
+        self.ports = cls.ports
+
+    async def __call__(self, ctx: ActorContext) -> None:
+        actor = self.make()
+        if not isinstance(actor, self.cls):
+            raise TypeError(f"actor {ctx.name!r}: its factory made a {type(actor).__name__}, not a {self.cls.__name__}")
+        await actor.run(ctx)
+
+
+def actor_runner(cls: type[A], make: Callable[[], A] | None = None) -> ActorRunner[A]:
+    """The run function of a child that is an `cls` actor, made afresh by `make` (default: `cls()`) on every
+    start and restart; its ports are `cls.ports`."""
+    return ActorRunner(cls, make)

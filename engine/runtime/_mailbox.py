@@ -24,11 +24,23 @@ reconciling with its venue before it accepts new orders) wait here, not in the a
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Protocol
 
 import trio
 
 from ._quiescence import Quiescence
+
+if TYPE_CHECKING:
+    from ._clock import Clock
+
+
+class Edge(Protocol):
+    """One connection from an actor's output into a mailbox, with its when-full policy."""
+
+    @property
+    def mailbox(self) -> Mailbox: ...
+
+    async def send(self, msg: Any) -> None: ...
 
 
 class _Slot:
@@ -45,13 +57,19 @@ class Mailbox:
 
     `capacity` bounds the messages that arrive through blocking edges; conflated messages take one slot
     per key and never block; messages delivered by the clock or a supervisor (`deliver`) never block.
+
+    `accepts` is what its reader takes through edges, for the wiring check: set by the `ChildSpec` of the
+    actor that reads it (`bind_reader`), or given here for a mailbox read outside the tree (the session's).
     """
 
-    def __init__(self, name: str, capacity: int = 1024, quiescence: Quiescence | None = None):
+    def __init__(self, name: str, capacity: int = 1024, quiescence: Quiescence | None = None,
+                 accepts: tuple[type, ...] | None = None):
         if capacity < 1:
             raise ValueError(f"mailbox {name!r}: capacity must be at least 1, got {capacity}")
         self.name = name
         self.capacity = capacity
+        self.accepts = accepts
+        self.reader: str | None = None
         self.quiescence = quiescence if quiescence is not None else Quiescence()
         self.conflated = 0
         self.received = 0
@@ -68,6 +86,13 @@ class Mailbox:
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def bind_reader(self, actor: str, accepts: tuple[type, ...]) -> None:
+        """Record that `actor` reads this mailbox and takes `accepts` from edges; one reader per mailbox."""
+        if self.reader is not None and self.reader != actor:
+            raise ValueError(f"mailbox {self.name!r} is read by {self.reader!r}; {actor!r} cannot read it too")
+        self.reader = actor
+        self.accepts = accepts
 
     async def put(self, msg: Any) -> None:
         """Append `msg`, waiting while the mailbox is full."""
@@ -153,7 +178,7 @@ class Mailbox:
             await trio.lowlevel.checkpoint()
         while not self._queue:
             await self._receiver.park()
-        batch = []
+        batch: list[Any] = []
         if self._unread:
             state = self._state
             batch.extend(state[key] for key in self._unread)
@@ -238,7 +263,7 @@ class DelayedEdge:
     __slots__ = ("mailbox", "clock", "delay_ns")
     policy = "delay"
 
-    def __init__(self, mailbox: Mailbox, clock: Any, delay_ns: int):
+    def __init__(self, mailbox: Mailbox, clock: Clock, delay_ns: int):
         if delay_ns < 0:
             raise ValueError(f"edge to {mailbox.name!r}: delay must not be negative, got {delay_ns} ns")
         self.mailbox = mailbox

@@ -34,7 +34,7 @@ def tree(*, crashes: CrashPlan | None = None, box: Mailbox | None = None, strate
     box.quiescence = clock.quiescence
     seen: list = []
     incarnations: list = []
-    sup = Supervisor("root", [ChildSpec("a", actor_runner(lambda: Scripted(seen, incarnations)), inbox=box)],
+    sup = Supervisor("root", [ChildSpec("a", actor_runner(Scripted, lambda: Scripted(seen, incarnations)), inbox=box)],
                      clock=clock, lifecycle=lifecycle, quiescence=clock.quiescence, crashes=crashes,
                      strategy=strategy)
     return sup, clock, lifecycle, box, seen, incarnations
@@ -166,7 +166,7 @@ async def test_a_stopped_actor_puts_back_the_message_in_hand_too(nursery):
 
     other = Mailbox("b", quiescence=clock.quiescence)
     sup = Supervisor("root", [ChildSpec("a", actor_runner(Slow), inbox=box),
-                              ChildSpec("b", actor_runner(lambda: Scripted([], [])), inbox=other)],
+                              ChildSpec("b", actor_runner(Scripted, lambda: Scripted([], [])), inbox=other)],
                      clock=clock, lifecycle=lifecycle, quiescence=clock.quiescence, strategy=Strategy.ONE_FOR_ALL)
     await nursery.start(sup.serve)
     for msg in ("first", "slow", "third"):
@@ -248,7 +248,7 @@ async def test_restart_intensity_counts_on_monotonic_time_not_the_wall_clock(nur
     clock = SteppingClock(start_ns=10**18)
     lifecycle = Lifecycle(clock.now_ns)
     box = Mailbox("a")
-    sup = Supervisor("root", [ChildSpec("a", actor_runner(lambda: Scripted([], [])), inbox=box)],
+    sup = Supervisor("root", [ChildSpec("a", actor_runner(Scripted, lambda: Scripted([], [])), inbox=box)],
                      clock=clock, lifecycle=lifecycle, max_restarts=2, period_s=1)
     done = trio.Event()
 
