@@ -130,7 +130,7 @@ def open_journal(scenario: Scenario, out_dir: Path, given: Path | None, kill_at_
             leftover.unlink(missing_ok=True)
     sync = scenario.journal.sync or ("full" if live else "normal")
     return Journal.open(path, sync=sync, scenario=scenario.name, started_ns=time.time_ns(),
-                        kill_at_write=kill_at_write)
+                        kill_at_write=kill_at_write, inline=not live)   # a replay waits for every commit anyway
 
 
 @dataclass

@@ -66,27 +66,44 @@ class ActorContext:
                                    f"does not declare (declared: {', '.join(sorted(self.outputs)) or 'none'})")
         await trio.lowlevel.checkpoint_if_cancelled()
         for edge in edges:
-            await edge.send(msg)
+            if not edge.send_nowait(msg):
+                await edge.send(msg)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
 
 class Batch:
     """The messages of one receive, iterated once and in order by `handle`, knowing which one is in hand.
 
-    Iterating it also takes each message in hand for the crash plan (a scheduled crash strikes there) and
-    turns an `InjectedCrash` into the crash it stands for.
+    For an actor a crash rule names (`struck`), iterating it also takes each message in hand for the crash plan
+    (a scheduled crash strikes there) and turns an `InjectedCrash` into the crash it stands for; any other
+    actor's messages are counted for the plan once the batch is over (`taken`), not one by one.
     """
-    __slots__ = ("msgs", "at", "_ctx")
+    __slots__ = ("msgs", "at", "_ctx", "_struck")
 
-    def __init__(self, msgs: list[Any], ctx: ActorContext):
+    def __init__(self, msgs: list[Any], ctx: ActorContext, struck: bool = True):
         self.msgs = msgs
         self.at = -1          # index of the message in hand; len(msgs) once every message was taken
         self._ctx = ctx
+        self._struck = struck
 
     def __len__(self) -> int:
         return len(self.msgs)
 
+    @property
+    def taken(self) -> int:
+        """How many messages were taken in hand (the one in hand included)."""
+        return min(self.at + 1, len(self.msgs))
+
     def __iter__(self) -> Iterator[Any]:
+        return self._struck_iter() if self._struck else self._plain_iter()
+
+    def _plain_iter(self) -> Iterator[Any]:
+        msgs = self.msgs
+        for self.at, msg in enumerate(msgs):
+            yield msg
+        self.at = len(msgs)
+
+    def _struck_iter(self) -> Iterator[Any]:
         crashes, name = self._ctx.crashes, self._ctx.name
         for index, msg in enumerate(self.msgs):
             self.at = index
@@ -132,16 +149,25 @@ class Actor:
     async def run(self, ctx: ActorContext) -> None:
         await self.start(ctx)
         ctx.started()
-        inbox = ctx.inbox
+        inbox, crashes, name = ctx.inbox, ctx.crashes, ctx.name
         if inbox is None:
-            raise RuntimeError(f"actor {ctx.name!r} has no mailbox to receive from")
-        while True:
-            batch = Batch(await inbox.receive_batch(self.batch_limit), ctx)
-            try:
-                await self.handle(batch, ctx)
-            except BaseException as error:
-                batch.recover(error)
-                raise
+            raise RuntimeError(f"actor {name!r} has no mailbox to receive from")
+        struck = crashes is not None and crashes.strikes(name)
+        limit, receive, handle = self.batch_limit, inbox.receive_batch, self.handle
+        taken = 0   # messages taken in hand, for a crash plan that names no rule for this actor: counted at the end
+        try:
+            while True:
+                batch = Batch(await receive(limit), ctx, struck)
+                try:
+                    await handle(batch, ctx)
+                except BaseException as error:
+                    batch.recover(error)
+                    raise
+                finally:
+                    taken += batch.taken
+        finally:
+            if crashes is not None and not struck:
+                crashes.count(name, taken)
 
 
 A = TypeVar("A", bound=Actor)

@@ -41,8 +41,9 @@ class Capture:
     def __init__(self):
         self.sent = []
 
-    async def send(self, msg):
+    def send_nowait(self, msg):
         self.sent.append(msg)
+        return True
 
 
 def context(name, *outputs, inbox=None, clock=None):
