@@ -263,7 +263,7 @@ class Supervisor:
         failure: BaseException | None = None
         assert self._nursery is not None, "the supervisor is not running"
         try:
-            await self._nursery.start(self._child_main, child, child.generation)
+            await self._nursery.start(self._child_main, child, child.generation, name=f"actor {child.spec.name}")
         except* Exception as group:
             failure = _single(group)
         if failure is not None:

@@ -263,3 +263,18 @@ async def test_restart_intensity_counts_on_monotonic_time_not_the_wall_clock(nur
         box.deliver("boom")
         await trio.testing.wait_all_tasks_blocked()
     assert done.is_set()
+
+
+async def test_an_actor_no_rule_names_is_counted_in_bulk_as_if_message_by_message():
+    """The plan counts the messages an actor takes in hand (chaos sizes its "late" crashes by them); an actor no
+    rule names is counted once it stops, with the message in hand when it crashed and not the rest of its batch."""
+    crashes = CrashPlan([CrashRule("other", after_events=1)])
+    sup, clock, _, box, seen, incarnations = tree(crashes=crashes)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.serve)
+        for msg in ("a", "b", "boom", "c", "d"):
+            box.deliver(msg)
+        await clock.quiescence.wait_idle()
+        assert len(incarnations) == 2 and crashes.received["a"] == 3   # the crashed one's count: a, b, boom
+        nursery.cancel_scope.cancel()
+    assert seen == ["a", "b", "c", "d"] and crashes.received["a"] == 5
