@@ -190,7 +190,8 @@ class SimulatedParts:
     actor that serves it, a fresh one per incarnation (the venue outlives them)."""
     in_process: Callable[[MatchingEngine, FaultPlan, int], InProcessVenue]
     """(matching engine, fault plan, recvWindow in ns) → the venue."""
-    actor: Callable[[InProcessVenue], Actor]
+    actor: type[SimulatedVenueActor]
+    """The venue actor's class: made with the venue, a fresh one per incarnation; its `ports` are its wiring."""
 
 
 SIMULATED = SimulatedParts(lambda matching, faults, recv_window_ns: InProcessVenue(matching, faults, recv_window_ns),

@@ -31,7 +31,7 @@ from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 
 from engine.contracts import MalformedFrame
 from engine.messages import FeedConnected, MarketBatch, ResyncRequest
-from engine.runtime import ActorContext
+from engine.runtime import ActorContext, Ports
 
 log = logging.getLogger("adapters.ws")
 
@@ -86,6 +86,10 @@ Resync = Callable[[WebSocketConnection, ResyncRequest], Awaitable[list[Any]]]
 class WebSocketFeed:
     """The connection actor: frames in, `MarketBatch`es out on `market`, `FeedConnected` on `status`;
     resync requests in its mailbox."""
+    ports = Ports(accepts=(ResyncRequest,), outputs={"market": MarketBatch, "status": FeedConnected},
+                  optional={"status": "only a recorder keeps connections (it writes them into the capture); a run "
+                                      "counts them in FeedStats, and its books learn what a dropped connection "
+                                      "lost from their venue's sequence and checksum checks"})
 
     def __init__(self, plan: StreamPlan, decode: Decode, resync: Resync, backoff: Backoff, stats: FeedStats,
                  resync_on_connect: tuple[str, ...] = (), on_connect: Callable[[], None] | None = None):

@@ -13,7 +13,6 @@ from sortedcontainers import SortedDict
 def bare_loop(frames: list[bytes]) -> float:
     """Messages per second of the bare work over `frames`: orjson parse, then levels set or deleted in two
     sortedcontainers `SortedDict`s keyed by float price (the fastest bare form; the engine stays exact)."""
-    """Messages per second of parse + float-keyed SortedDict level updates over `frames`."""
     bids, asks = SortedDict(), SortedDict()
     loads = orjson.loads
     t0 = time.perf_counter()

@@ -569,3 +569,10 @@ class JournalEntry:
     run_id: int
     actor: str
     msg: Any
+
+
+VENUE_REQUESTS = (NewOrderRequest, CancelRequest, CancelAllRequest, ReconcileRequest)
+"""What the order manager sends a venue on its order link (the actors' declared wiring names them)."""
+
+VENUE_ANSWERS = (ExecutionReport, RequestFailed, ReconcileReply, VenueSession)
+"""What a venue sends back on the order link: its order gateway, its in-process actor, its user data stream."""

@@ -28,10 +28,10 @@ import trio
 from adapters.binance.client import BinanceClient
 from adapters.binance.orders import ErrorClass, VenueError, venue_order_state, venue_order_states
 from adapters.ws import Backoff
-from engine.messages import (CancelAllRequest, CancelRequest, ExecType, ExecutionReport, FailureClass,
-                             NewOrderRequest, ReconcileReply, ReconcileRequest, RequestFailed, RequestKind,
-                             VenueSession)
-from engine.runtime import Actor, ActorContext
+from engine.messages import (VENUE_ANSWERS, VENUE_REQUESTS, BookView, CancelAllRequest, CancelRequest, ExecType,
+                             ExecutionReport, FailureClass, NewOrderRequest, ReconcileReply, ReconcileRequest,
+                             RequestFailed, RequestKind, VenueSession)
+from engine.runtime import Actor, ActorContext, Ports
 
 log = logging.getLogger("adapters.binance.gateway")
 
@@ -53,6 +53,8 @@ class GatewayStats:
 
 
 class OrderGateway(Actor):
+    ports = Ports(accepts=(*VENUE_REQUESTS, BookView), outputs={"reports": VENUE_ANSWERS})
+
     def __init__(self, client: BinanceClient, stats: GatewayStats, venue: str, backoff_s: float = 0.2):
         self.client = client
         self.stats = stats

@@ -43,6 +43,9 @@ class BinanceHttpVenue:
         self.user_stream = UserStream(settings.ws_api_url, credentials, instruments, settings.venue,
                                       venue_time_ms=self.client.venue_time_ms)
 
+    actor_ports = OrderGateway.ports          # the wiring of what `actor` and `order_stream` run
+    order_stream_ports = UserStream.ports
+
     def actor(self) -> OrderGateway:
         return OrderGateway(self.client, self.stats, self.name)
 

@@ -26,7 +26,7 @@ from adapters.binance.signing import Credentials, sign
 from adapters.ws import Backoff
 from engine.messages import ExecType, ExecutionReport, Liquidity, RunFailure, VenueSession
 from engine.model.numbers import Instrument
-from engine.runtime import ActorContext
+from engine.runtime import ActorContext, Ports
 
 log = logging.getLogger("adapters.binance.user_stream")
 
@@ -77,6 +77,8 @@ class UserStream:
     manager reconciles what the venue sent while the stream was down. A refusal of our credentials is sent on
     `control` as a `RunFailure`: the run cannot go on without its orders' news.
     """
+
+    ports = Ports(outputs={"reports": (ExecutionReport, VenueSession), "control": RunFailure})
 
     def __init__(self, url: str, credentials: Credentials, instruments: Mapping[str, Instrument], venue: str,
                  backoff: Backoff | None = None, venue_time_ms: Callable[[], int] | None = None):

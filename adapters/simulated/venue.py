@@ -9,10 +9,13 @@ this actor opens a new order stream and says so, so that the order manager recon
 from __future__ import annotations
 
 from adapters.simulated.inprocess import InProcessVenue, VenueOutput
-from engine.runtime import Actor, ActorContext
+from engine.messages import VENUE_ANSWERS, VENUE_REQUESTS, BookView
+from engine.runtime import Actor, ActorContext, Ports
 
 
 class SimulatedVenueActor(Actor):
+    ports = Ports(accepts=(*VENUE_REQUESTS, BookView), outputs={"reports": VENUE_ANSWERS})
+
     def __init__(self, venue: InProcessVenue):
         self.venue = venue
 

@@ -15,7 +15,7 @@ from typing import Any
 from engine.contracts import BookSync, BookSyncFactory, SyncResult
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, ResyncRequest,
                              TimerFired, TopOfBook, Trade)
-from engine.runtime import Actor, ActorContext
+from engine.runtime import Actor, ActorContext, Ports
 
 _STALENESS = "stale"
 
@@ -128,6 +128,12 @@ class BookActor(Actor):
     (cause "stale") and resynced, and a request unanswered for that long is made again: the clock's timer
     checks every half of that time.
     """
+    ports = Ports(accepts=(MarketBatch,),
+                  outputs={"views": BookView, "status": BookStatus, "resync": ResyncRequest},
+                  optional={"status": "whoever trades on the views wires it (the risk gate holds a stale book's "
+                                      "orders); a simulated venue serving the views to its clients trades nothing",
+                            "resync": "a market whose recording brings its own snapshots (the simulated venue's "
+                                      "paced replay) has nobody to ask"})
 
     def __init__(self, instruments: list[str], depth: int, stats: BookStats, sync_factory: BookSyncFactory,
                  stale_after_ns: int | None = None,

@@ -23,10 +23,12 @@ from typing import Any
 import trio
 
 from engine.messages import MarketBatch, MarketEvent, ResyncRequest
-from engine.runtime import ActorContext, InjectedCrash, InjectedFault, VirtualClock
+from engine.runtime import ActorContext, InjectedCrash, InjectedFault, Ports, VirtualClock
 
 
 class ReplayFeed:
+    ports = Ports(accepts=(ResyncRequest,), outputs={"market": MarketBatch})
+
     def __init__(self, source: Any, clock: VirtualClock, batch_ns: int, finished: trio.Event,
                  rebuilder: Any = None):
         self.source = source            # events(skip=n): a fresh reading of the recording from event n

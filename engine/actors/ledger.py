@@ -11,10 +11,13 @@ from typing import Any, Mapping
 
 from engine.model.ledger import FOLDED, Ledger
 from engine.model.numbers import Instrument
-from engine.runtime import Actor, ActorContext
+from engine.messages import Exposure, JournalEntry
+from engine.runtime import Actor, ActorContext, Ports
 
 
 class LedgerActor(Actor):
+    ports = Ports(accepts=(JournalEntry,), outputs={"exposure": Exposure})   # entries come from the journal
+
     def __init__(self, journal: Any, instruments: Mapping[str, Instrument]):
         self.journal = journal
         self.ledger = Ledger(instruments, stats=False)   # exposure is its job; the report folds its own

@@ -12,12 +12,16 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from engine.actors.journaled import JournaledActor, Staged
-from engine.messages import BookView, ChildOrder, OrderManagerStarted
+from engine.messages import (VENUE_ANSWERS, VENUE_REQUESTS, BookView, CancelAll, CancelOrder, ChildOrder,
+                             OrderManagerStarted, OrdersSettled, RunFailure)
 from engine.model.order_manager import INPUTS, Decisions, OrderManager
-from engine.runtime import ActorContext
+from engine.runtime import ActorContext, Ports
 
 
 class OrderManagerActor(JournaledActor):
+    ports = Ports(accepts=(ChildOrder, *VENUE_ANSWERS, BookView, CancelOrder, CancelAll),
+                  outputs={"venue": VENUE_REQUESTS, "control": (OrdersSettled, RunFailure)})
+
     def __init__(self, journal: Any, make_core: Callable[[], OrderManager]):
         super().__init__(journal)
         self.make_core = make_core

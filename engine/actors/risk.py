@@ -13,10 +13,12 @@ from typing import Any
 from engine.actors.journaled import JournaledActor, Staged
 from engine.messages import BookState, BookStatus, BookView, Exposure, KillSwitch, ParentOrder, RiskRejection, Signal
 from engine.model.risk import RiskGate
-from engine.runtime import ActorContext
+from engine.runtime import ActorContext, Ports
 
 
 class RiskActor(JournaledActor):
+    ports = Ports(accepts=(Signal, BookView, BookStatus, Exposure, KillSwitch), outputs={"orders": ParentOrder})
+
     def __init__(self, journal: Any, gate: RiskGate):
         super().__init__(journal)
         self.gate = gate

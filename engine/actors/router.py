@@ -1,12 +1,14 @@
 """The router actor: turns approved orders into child orders for venues, seeing the book through views."""
 from __future__ import annotations
 
-from engine.messages import BookView, ParentOrder
+from engine.messages import BookView, ChildOrder, ParentOrder
 from engine.model.routing import SingleVenueRouter
-from engine.runtime import Actor, ActorContext
+from engine.runtime import Actor, ActorContext, Ports
 
 
 class RouterActor(Actor):
+    ports = Ports(accepts=(ParentOrder, BookView), outputs={"orders": ChildOrder})
+
     def __init__(self, router: SingleVenueRouter):
         self.router = router
 

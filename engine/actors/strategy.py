@@ -12,11 +12,13 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from engine.messages import BookView, Signal, TimerFired
-from engine.runtime import Actor, ActorContext
+from engine.runtime import Actor, ActorContext, Ports
 from engine.strategies.cadence import TIMER_KEY, Cadence
 
 
 class StrategyActor(Actor):
+    ports = Ports(accepts=(BookView, TimerFired), outputs={"signals": Signal})
+
     def __init__(self, strategy_factory: Callable[[], Any], cadence: Cadence = Cadence("book")):
         self.strategy = strategy_factory()
         self.cadence = cadence

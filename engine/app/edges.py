@@ -20,6 +20,10 @@ class ForInstruments:
         self.mailbox = edge.mailbox
         self.policy = edge.policy
 
+    def send_nowait(self, msg: Any) -> bool:
+        """Done at once for another receiver's message; else as the edge it wraps."""
+        return msg.instrument not in self.instruments or self.edge.send_nowait(msg)
+
     async def send(self, msg: Any) -> None:
         if msg.instrument in self.instruments:
             await self.edge.send(msg)

@@ -23,7 +23,7 @@ from adapters.registry import live_market_data
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.messages import FeedConnected, MarketBatch, RawFrame, ResyncRequest
 from engine.replay.recording import WEBSOCKET, open_line, rest_line
-from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox,
+from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox, Ports,
                             Supervisor, actor_runner)
 from engine.app.scenario import Scenario
 
@@ -38,6 +38,8 @@ class RecordOutcome:
 
 class CaptureWriter(Actor):
     """Appends every raw frame to the capture; the file is flushed after each batch."""
+
+    ports = Ports(accepts=(MarketBatch, FeedConnected))
 
     def __init__(self, file: Any, counts: dict[str, int]):
         self.file = file
@@ -90,8 +92,8 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
     with gzip.open(out_path, "wb") as file:
         writer_box, feed_box = Mailbox("writer"), Mailbox("feed")
         root = Supervisor("recorder", [
-            ChildSpec("writer", actor_runner(lambda: CaptureWriter(file, counts)), inbox=writer_box),
-            ChildSpec("feed", feed.run, inbox=feed_box,
+            ChildSpec("writer", actor_runner(CaptureWriter, lambda: CaptureWriter(file, counts)), inbox=writer_box),
+            ChildSpec("feed", feed.run, inbox=feed_box, ports=WebSocketFeed.ports,
                       outputs={"market": [BlockingEdge(writer_box)], "status": [BlockingEdge(writer_box)]}),
         ], clock=clock, lifecycle=Lifecycle(clock.now_ns))
         async with trio.open_nursery() as nursery:

@@ -52,6 +52,7 @@ from engine.actors.risk import RiskActor
 from engine.actors.router import RouterActor
 from engine.actors.strategy import StrategyActor
 from engine.app.gateway import order_gateway
+from engine.contracts import OrderGateway
 from engine.journal import Journal, JournalError
 from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, TimerFired, Urgency
 from engine.model.ledger import FOLDED
@@ -66,7 +67,7 @@ from engine.replay.source import RecordedFeed
 from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
-                            Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
+                            Ports, Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.app.edges import ForInstruments
 from engine.app.scenario import Scenario, StrategySpec
 from engine.strategies.cadence import TIMER_KEY
@@ -142,13 +143,14 @@ def open_journal(scenario: Scenario, out_dir: Path, given: Path | None, kill_at_
             leftover.unlink(missing_ok=True)
     sync = scenario.journal.sync or ("full" if live else "normal")
     return Journal.open(path, sync=sync, scenario=scenario.name, started_ns=time.time_ns(),
-                        kill_at_write=kill_at_write)
+                        kill_at_write=kill_at_write, inline=not live)   # a replay waits for every commit anyway
 
 
 @dataclass
 class _Market:
     """Where a run's market data comes from: a replay (virtual time) or live feeds (wall time)."""
     feeds: dict[str, tuple[Any, Mailbox]]  # feed actor → its run function and inbox (resync requests, timed crashes)
+    ports: Ports                         # the feeds' declared wiring
     restart: Restart
     until_done: Any                      # awaitable factory: returns when the feed is over
     summary: Any                         # callable: the report's account of the market data
@@ -172,7 +174,7 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, window_ns: i
     finished = trio.Event()
     feed = ReplayFeed(source, clock, window_ns, finished, rebuilder)
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
-    return _Market({"feed": (feed.run, inbox)}, Restart.TRANSIENT, finished.wait, lambda: {
+    return _Market({"feed": (feed.run, inbox)}, ReplayFeed.ports, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
         "replay": {"first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
                    "snapshots_rebuilt": feed.snapshots_served},
@@ -227,7 +229,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple
     def total(field: str) -> int:
         return sum(getattr(stats, field) for stats in all_stats)
 
-    market = _Market(feeds, Restart.PERMANENT, lambda: trio.sleep(spec.duration_s), lambda: {
+    market = _Market(feeds, WebSocketFeed.ports, Restart.PERMANENT, lambda: trio.sleep(spec.duration_s), lambda: {
         "events": total("frames"), "malformed_frames": total("malformed"),
         "live": {"connects": total("connects"), "disconnects": total("disconnects"),
                  "silent_drops": total("silent_drops"), "resyncs_requested": total("resyncs_requested")}},
@@ -298,7 +300,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     feeds = market.feeds
     box = {name: Mailbox(name, MAILBOX_CAPACITY, quiescence) for name in scenario.actors if name not in feeds}
     box.update({name: inbox for name, (_, inbox) in feeds.items()})
-    control = Mailbox("session", MAILBOX_CAPACITY, Quiescence())   # the session reads it; it holds no replay up
+    # the session reads it; it holds no replay up
+    control = Mailbox("session", MAILBOX_CAPACITY, Quiescence(), accepts=(OrdersSettled, RunFailure))
     prefix = _order_prefix(scenario.name)
     gateway = order_gateway(scenario, clock, prefix) if scenario.venue.url else None
     simulated = None if gateway else _in_process_venue(scenario)
@@ -330,7 +333,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "risk": {"orders": [BlockingEdge(box["router"])]},
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
-        "venue": {"reports": [link("orders")], "control": [BlockingEdge(control)]},
+        "venue": {"reports": [link("orders")]},
         "ledger": {"exposure": [latest("risk")]},
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
@@ -338,28 +341,30 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     run_id = journal.run_id
     since_ns = journal.runs[0].started_ns if live else 0
 
-    def child(name: str, run: Any, restart: Restart = Restart.PERMANENT) -> ChildSpec:
-        return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name])
+    def child(name: str, run: Any, restart: Restart = Restart.PERMANENT, ports: Ports | None = None) -> ChildSpec:
+        return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name], ports=ports)
 
-    factories = {
-        "ledger": lambda: LedgerActor(journal, instruments),
-        "venue": (lambda: gateway.actor()) if gateway else (lambda: SIMULATED.actor(simulated)),
-        "orders": lambda: OrderManagerActor(journal, lambda: OrderManager(
-            OrderTable(prefix, run_id), sorted(instruments), scenario.venue.name, settings, since_ns)),
-        "router": lambda: RouterActor(SingleVenueRouter(scenario.venue.name)),
-        "risk": lambda: RiskActor(journal, RiskGate(
+    runners = {
+        "ledger": actor_runner(LedgerActor, lambda: LedgerActor(journal, instruments)),
+        "venue": (_gateway_runner(gateway) if gateway
+                  else actor_runner(SIMULATED.actor, lambda: SIMULATED.actor(simulated))),
+        "orders": actor_runner(OrderManagerActor, lambda: OrderManagerActor(journal, lambda: OrderManager(
+            OrderTable(prefix, run_id), sorted(instruments), scenario.venue.name, settings, since_ns))),
+        "router": actor_runner(RouterActor, lambda: RouterActor(SingleVenueRouter(scenario.venue.name))),
+        "risk": actor_runner(RiskActor, lambda: RiskActor(journal, RiskGate(
             RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
-                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-")),
-        **{name: _strategy_factory(strat) for name, strat in strategies.items()},
-        "book": lambda: BookActor(list(scenario.feed.instruments), scenario.book_depth, book_stats,
-                                  sync_factory=sync_factory, stale_after_ns=scenario.book_stale_after_ns,
-                                  every_change=decides_inside_windows(scenario)),
+                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-"))),
+        **{name: actor_runner(StrategyActor, _strategy_factory(strat)) for name, strat in strategies.items()},
+        "book": actor_runner(BookActor, lambda: BookActor(
+            list(scenario.feed.instruments), scenario.book_depth, book_stats, sync_factory=sync_factory,
+            stale_after_ns=scenario.book_stale_after_ns, every_change=decides_inside_windows(scenario))),
     }
-    spec = {name: child(name, actor_runner(make)) for name, make in factories.items()}
-    spec.update({name: child(name, run, market.restart) for name, (run, _) in feeds.items()})
+    spec = {name: child(name, run, ports=gateway.actor_ports if gateway and name == "venue" else None)
+            for name, run in runners.items()}
+    spec.update({name: child(name, run, market.restart, market.ports) for name, (run, _) in feeds.items()})
     execution = ["ledger", "venue", "orders"]
     if gateway:  # what happens to our orders after their REST answer: the venue's user data stream
-        spec["user_stream"] = child("user_stream", gateway.order_stream)
+        spec["user_stream"] = child("user_stream", gateway.order_stream, ports=gateway.order_stream_ports)
         execution.append("user_stream")
 
     def supervisor(name: str, names: list[str], strategy: Strategy) -> Supervisor:
@@ -529,6 +534,13 @@ def _per_actor(lifecycle: Lifecycle, kind: LifecycleKind, actors: tuple[str, ...
 def _for(edge: Any, instruments: tuple[str, ...], everything: set[str]) -> Any:
     """`edge`, carrying only the messages of `instruments` when they are not all the run's."""
     return edge if everything <= set(instruments) else ForInstruments(edge, instruments)
+
+
+def _gateway_runner(gateway: OrderGateway) -> Any:
+    """The venue child's run function over a network: a fresh gateway actor on every start and restart."""
+    async def run(ctx: Any) -> None:
+        await gateway.actor().run(ctx)
+    return run
 
 
 def _strategy_factory(spec: StrategySpec) -> Any:

@@ -45,6 +45,7 @@ from engine.runtime import (
     Lifecycle,
     LiveClock,
     Mailbox,
+    Ports,
     Restart,
     Strategy,
     Supervisor,
@@ -121,6 +122,8 @@ async def run(spec: SimVenueSpec, host: str, port: int) -> None:
 class ExchangeFeeder(Actor):
     """Hands every book view to the exchange: resting orders fill against it, depth and streams show it."""
 
+    ports = Ports(accepts=(BookView,))
+
     def __init__(self, exchange: SimulatedBinance):
         self.exchange = exchange
 
@@ -137,6 +140,8 @@ class PacedReplay:
     origin of the pacing outlive a restart, which goes on where the crashed feed stopped. When the
     events run out the feed ends, and the market stands still.
     """
+
+    ports = Ports(outputs={"market": MarketBatch})
 
     def __init__(self, events: Iterator[tuple[int, MarketEvent]], speed: int):
         self.events = events
@@ -178,7 +183,7 @@ def _market(spec: SimVenueSpec, exchange: SimulatedBinance, clock: LiveClock, re
         live = BinanceMarketFeed([traded], rest, clock.now_ns)
         source = WebSocketFeed(stream_plan([traded], connection.stream_url, feed.silence_s), live.decode, live.resync,
                                Backoff(rng=random.Random(spec.seed)), FeedStats())
-        run_feed, restart = source.run, Restart.PERMANENT
+        run_feed, restart, feed_ports = source.run, Restart.PERMANENT, WebSocketFeed.ports
     else:
         codec = BinanceMarketDataCodec(spec.instruments.values(), snapshot_symbol=traded.venue_symbol)
         if feed.kind == "synthetic":
@@ -186,12 +191,13 @@ def _market(spec: SimVenueSpec, exchange: SimulatedBinance, clock: LiveClock, re
             events = _decoded(frames, codec)
         else:
             events = iter(RecordedFeed(list(connection.files), codec))
-        run_feed, restart = PacedReplay(events, spec.speed).run, Restart.TRANSIENT
+        run_feed, restart, feed_ports = PacedReplay(events, spec.speed).run, Restart.TRANSIENT, PacedReplay.ports
     return Supervisor("market", [
-        ChildSpec("exchange", actor_runner(lambda: ExchangeFeeder(exchange)), inbox=exchange_box),
-        ChildSpec("book", actor_runner(lambda: BookActor([traded.symbol], VIEW_DEPTH, BookStats(), syncs)),
+        ChildSpec("exchange", actor_runner(ExchangeFeeder, lambda: ExchangeFeeder(exchange)), inbox=exchange_box),
+        ChildSpec("book", actor_runner(BookActor, lambda: BookActor([traded.symbol], VIEW_DEPTH, BookStats(), syncs)),
                   inbox=book_box, outputs=book_outputs),
-        ChildSpec("feed", run_feed, restart=restart, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]}),
+        ChildSpec("feed", run_feed, restart=restart, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]},
+                  ports=feed_ports),
     ], clock=clock, lifecycle=Lifecycle(clock.now_ns), strategy=Strategy.REST_FOR_ONE, max_restarts=5, period_s=60)
 
 

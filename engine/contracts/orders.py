@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.runtime import Actor, ActorContext
+from engine.runtime import Actor, ActorContext, Ports
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,16 @@ class OrderGateway(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def actor_ports(self) -> Ports:
+        """The wiring of the actor `actor` makes (its `reports` output, the requests it accepts)."""
+        ...
+
+    @property
+    def order_stream_ports(self) -> Ports:
+        """The wiring of `order_stream` (`reports`, and `control` for a refusal of our credentials)."""
+        ...
 
     def actor(self) -> Actor:
         """A fresh venue actor (one per incarnation): takes `NewOrderRequest`, `CancelRequest`,

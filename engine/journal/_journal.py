@@ -8,6 +8,11 @@ for the price of one fsync, and the trio thread's work on one batch overlaps the
 commit is handed back to the trio thread in commit order: the subscribers get its entries, then its writers
 wake with their seqs. So an entry reaches a subscriber only once it is durable, and before its writer can
 act on it.
+
+A journal opened `inline` has no writer thread: each write commits at once in the trio thread, then hands its
+entries to the subscribers. That is for a replay on virtual time, where every actor waits for the commit
+anyway (nothing moves until the pipeline is idle) and the hand-off to a thread and back costs several times
+the commit itself; the entries, their seqs and what the subscribers see are the same.
 """
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ class _Batch:
 class Journal:
     """An open journal: this process's run, its lock, the batch being gathered and the writer service."""
 
-    def __init__(self, store: Store, lock: OwnerLock, run: RunInfo, kill_at_write: int | None):
+    def __init__(self, store: Store, lock: OwnerLock, run: RunInfo, kill_at_write: int | None, inline: bool = False):
         self.path = store.path
         self.run_id = run.run_id
         self.runs: tuple[RunInfo, ...] = store.runs()
@@ -57,6 +62,7 @@ class Journal:
         self._store = store
         self._lock = lock
         self._kill_at_write = kill_at_write
+        self._inline = inline                      # commit in the trio thread, no writer thread
         self._appended = 0                         # rows this process committed (for kill_at_write)
         self._next_seq = self.last_seq + 1
         self._work = threading.Condition()         # guards `_gathering` and `_stopping` across the two threads
@@ -73,12 +79,13 @@ class Journal:
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, sync: str, scenario: str, started_ns: int,
-             kill_at_write: int | None = None) -> "Journal":
+             kill_at_write: int | None = None, inline: bool = False) -> "Journal":
         """Create or resume the journal at `path`, lock it for this process and start a run.
 
         `sync="full"`: every commit is fsynced (durable across a power loss); `"normal"`: durable across a
         crash of the process. `kill_at_write=N` (chaos tests): SIGKILL this process right after the commit
-        that makes its N-th appended row durable, before any writer of that commit wakes.
+        that makes its N-th appended row durable, before any writer of that commit wakes. `inline`: commit each
+        write in the trio thread, with no writer thread (a replay: see the module's docstring).
         Synchronous: call it before trio starts, or from a thread.
         """
         path = Path(path)
@@ -98,7 +105,7 @@ class Journal:
         try:
             store = Store(path, sync)
             try:
-                return cls(store, lock, store.start_run(started_ns, scenario), kill_at_write)
+                return cls(store, lock, store.start_run(started_ns, scenario), kill_at_write, inline)
             except BaseException:
                 store.close()
                 raise
@@ -121,6 +128,15 @@ class Journal:
             raise RuntimeError(f"{self.path}: the journal's writer service is already running")
         self._running, self._stopped, self._stopping = True, False, False
         self._attention = trio.Event()
+        if self._inline:
+            try:
+                task_status.started()
+                await self._attention.wait()
+            finally:
+                self._stopped, self._running = True, False
+            if self._failure is not None:
+                raise JournalError(str(self._failure)) from self._failure
+            raise self._subscriber_error
         thread_done = trio.Event()
         writer = threading.Thread(target=self._writer_thread, args=(trio.lowlevel.current_trio_token(), thread_done),
                                   name=f"journal writer {self.path.name}", daemon=True)
@@ -228,6 +244,8 @@ class Journal:
             if type(row[1]) is not int:
                 raise TypeError(f"ts_ns must be an int of nanoseconds, got {row[1]!r}")
         msgs = [msg for _, msg in items]
+        if self._inline:
+            return await self._write_inline(rows, msgs, first)
         with self._work:
             batch = self._gathering
             if not batch.rows:
@@ -238,6 +256,24 @@ class Journal:
         self._last_queued = batch
         await batch.done.wait()
         _raise_failure(batch)
+        return list(range(first, first + len(rows)))
+
+    async def _write_inline(self, rows: list[Row], msgs: list[Any], first: int) -> list[int]:
+        """Commit `rows` now, in the trio thread, and hand them to the subscribers; then checkpoint."""
+        if not self._running:
+            raise JournalError(f"{self.path}: the journal's writer service is not running; nothing can be written")
+        batch = _Batch()
+        batch.rows, batch.msgs = rows, msgs
+        self._next_seq = first + len(rows)
+        self._last_queued = batch
+        try:
+            self._append(batch)
+        except Exception as exc:
+            self._fail(exc, batch)
+        else:
+            self._committed(batch)
+        _raise_failure(batch)
+        await trio.lowlevel.checkpoint()
         return list(range(first, first + len(rows)))
 
     def subscribe(self, kinds: Iterable[type], deliver: Callable[[JournalEntry], None]) -> None:

@@ -9,26 +9,33 @@ A crash must not take more with it than the message that caused it (OTP's rule).
 batch, and the iteration knows which message is in hand; when `handle` raises, the message in hand is set
 aside as a counted, logged dead letter and the rest of the batch goes back to the front of the mailbox for
 the next incarnation. A stop (cancellation) is not the message's fault: the message in hand goes back too.
+
+Every actor declares its wiring (`Ports`: its outputs with their message types, what its inbox accepts): an
+`Actor` subclass as its `ports` class attribute, which `actor_runner` hands to its `ChildSpec`. Sending on an
+output the actor did not declare raises, and every send is a trio checkpoint (a cancellation point and a
+schedule point), whatever the edges behind the output do when their receiver is behind.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Generic, Iterator, Mapping, Sequence, TypeVar
 
 import trio
 
+from ._clock import Clock
 from ._crashes import CrashPlan, InjectedCrash, InjectedFault
-from ._mailbox import Mailbox
+from ._mailbox import Edge, Mailbox
+from ._ports import NO_PORTS, Ports, UndeclaredOutput
 
 
 @dataclass
 class ActorContext:
     """Everything an actor may touch: nothing else is shared between actors."""
     name: str
-    clock: Any
+    clock: Clock
     inbox: Mailbox | None = None
-    outputs: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    outputs: Mapping[str, Sequence[Edge]] = field(default_factory=dict)   # every declared output, wired or not
     crashes: CrashPlan | None = None
     stop_requested: trio.Event = field(default_factory=trio.Event)
     _on_started: Callable[[], None] = lambda: None
@@ -47,28 +54,56 @@ class ActorContext:
         self._on_dead_letter(msg, error)
 
     async def emit(self, output: str, msg: Any) -> None:
-        """Send `msg` on every edge of the named output (each edge applies its own when-full policy)."""
-        for edge in self.outputs.get(output, ()):
-            await edge.send(msg)
+        """Send `msg` on every edge of the named output (each edge applies its own when-full policy).
+
+        A checkpoint, as trio's own sends are: a cancelled actor sends nothing, and the send is a schedule point
+        even when no edge behind the output ever waits (conflating, latest-value and delayed edges), so that a
+        busy sender cannot starve the tasks it feeds. `UndeclaredOutput` on an output the actor did not declare.
+        """
+        edges = self.outputs.get(output)
+        if edges is None:
+            raise UndeclaredOutput(f"actor {self.name!r} sent {type(msg).__name__} on output {output!r}, which it "
+                                   f"does not declare (declared: {', '.join(sorted(self.outputs)) or 'none'})")
+        await trio.lowlevel.checkpoint_if_cancelled()
+        for edge in edges:
+            if not edge.send_nowait(msg):
+                await edge.send(msg)
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
 
 class Batch:
     """The messages of one receive, iterated once and in order by `handle`, knowing which one is in hand.
 
-    Iterating it also takes each message in hand for the crash plan (a scheduled crash strikes there) and
-    turns an `InjectedCrash` into the crash it stands for.
+    For an actor a crash rule names (`struck`), iterating it also takes each message in hand for the crash plan
+    (a scheduled crash strikes there) and turns an `InjectedCrash` into the crash it stands for; any other
+    actor's messages are counted for the plan once the batch is over (`taken`), not one by one.
     """
-    __slots__ = ("msgs", "at", "_ctx")
+    __slots__ = ("msgs", "at", "_ctx", "_struck")
 
-    def __init__(self, msgs: list[Any], ctx: ActorContext):
+    def __init__(self, msgs: list[Any], ctx: ActorContext, struck: bool = True):
         self.msgs = msgs
         self.at = -1          # index of the message in hand; len(msgs) once every message was taken
         self._ctx = ctx
+        self._struck = struck
 
     def __len__(self) -> int:
         return len(self.msgs)
 
+    @property
+    def taken(self) -> int:
+        """How many messages were taken in hand (the one in hand included)."""
+        return min(self.at + 1, len(self.msgs))
+
     def __iter__(self) -> Iterator[Any]:
+        return self._struck_iter() if self._struck else self._plain_iter()
+
+    def _plain_iter(self) -> Iterator[Any]:
+        msgs = self.msgs
+        for self.at, msg in enumerate(msgs):
+            yield msg
+        self.at = len(msgs)
+
+    def _struck_iter(self) -> Iterator[Any]:
         crashes, name = self._ctx.crashes, self._ctx.name
         for index, msg in enumerate(self.msgs):
             self.at = index
@@ -92,13 +127,16 @@ class Batch:
             unhandled = msgs[at + 1:]
         else:
             unhandled = msgs[max(at, 0):]
-        assert self._ctx.inbox is not None  # a batch comes from the actor's inbox
-        self._ctx.inbox.requeue(unhandled)
+        inbox = self._ctx.inbox
+        if inbox is not None:
+            inbox.requeue(unhandled)
 
 
 class Actor:
-    """A receive-decide-send loop. Subclasses implement `handle`, and `start` where they rebuild state."""
+    """A receive-decide-send loop. Subclasses implement `handle`, and `start` where they rebuild state, and
+    declare their `ports`."""
 
+    ports: ClassVar[Ports] = NO_PORTS
     batch_limit = 1024
 
     async def start(self, ctx: ActorContext) -> None:
@@ -111,20 +149,50 @@ class Actor:
     async def run(self, ctx: ActorContext) -> None:
         await self.start(ctx)
         ctx.started()
-        inbox = ctx.inbox
+        inbox, crashes, name = ctx.inbox, ctx.crashes, ctx.name
         if inbox is None:
-            raise RuntimeError(f"actor {ctx.name!r} has no mailbox to receive from")
-        while True:
-            batch = Batch(await inbox.receive_batch(self.batch_limit), ctx)
-            try:
-                await self.handle(batch, ctx)
-            except BaseException as error:
-                batch.recover(error)
-                raise
+            raise RuntimeError(f"actor {name!r} has no mailbox to receive from")
+        struck = crashes is not None and crashes.strikes(name)
+        limit, receive, handle = self.batch_limit, inbox.receive_batch, self.handle
+        taken = 0   # messages taken in hand, for a crash plan that names no rule for this actor: counted at the end
+        try:
+            while True:
+                batch = Batch(await receive(limit), ctx, struck)
+                try:
+                    await handle(batch, ctx)
+                except BaseException as error:
+                    batch.recover(error)
+                    raise
+                finally:
+                    taken += batch.taken
+        finally:
+            if crashes is not None and not struck:
+                crashes.count(name, taken)
 
 
-def actor_runner(factory: Callable[[], Actor]) -> Callable[[ActorContext], Awaitable[None]]:
-    """A child's run function that builds a fresh actor (fresh state) for every start and restart."""
-    async def run(ctx: ActorContext) -> None:
-        await factory().run(ctx)
-    return run
+A = TypeVar("A", bound=Actor)
+
+
+class ActorRunner(Generic[A]):
+    """A child's run function that builds a fresh actor (fresh state) for every start and restart, and carries
+    the actor class's declared `ports` to its `ChildSpec`."""
+    __slots__ = ("cls", "make", "ports")
+
+    def __init__(self, cls: type[A], make: Callable[[], A] | None = None):
+        if not (isinstance(cls, type) and issubclass(cls, Actor)):
+            raise TypeError(f"actor_runner: {cls!r} is not an Actor class (give the class, then its factory)")
+        self.cls = cls
+        self.make: Callable[[], A] = make if make is not None else cls
+        self.ports = cls.ports
+
+    async def __call__(self, ctx: ActorContext) -> None:
+        actor = self.make()
+        if not isinstance(actor, self.cls):
+            raise TypeError(f"actor {ctx.name!r}: its factory made a {type(actor).__name__}, not a {self.cls.__name__}")
+        await actor.run(ctx)
+
+
+def actor_runner(cls: type[A], make: Callable[[], A] | None = None) -> ActorRunner[A]:
+    """The run function of a child that is an `cls` actor, made afresh by `make` (default: `cls()`) on every
+    start and restart; its ports are `cls.ports`."""
+    return ActorRunner(cls, make)

@@ -66,6 +66,7 @@ class CrashPlan:
         for rule in self.rules:
             if rule.at_ns is None:
                 self._by_actor.setdefault(rule.actor, []).append(rule)
+        self._named = frozenset(rule.actor for rule in self.rules)
 
     def timed(self) -> list[tuple[str, int]]:
         """(actor, time) of every crash due at a clock time, for the session to schedule."""
@@ -74,6 +75,15 @@ class CrashPlan:
     def watches(self, actor: str) -> bool:
         """Whether a rule counts `actor`'s messages (an actor on a hot path may skip the count otherwise)."""
         return actor in self._by_actor
+
+    def strikes(self, actor: str) -> bool:
+        """Whether any rule names `actor`: one counting its messages, or one crashing it at a time."""
+        return actor in self._named
+
+    def count(self, actor: str, n: int) -> None:
+        """Count `n` messages taken in hand by `actor`, which no rule names (so none of them can crash it)."""
+        if n:
+            self.received[actor] += n
 
     def on_message(self, actor: str) -> None:
         """Count one message `actor` takes in hand; raise `InjectedFault` if a rule says it crashes on it."""

@@ -25,11 +25,30 @@ reconciling with its venue before it accepts new orders) wait here, not in the a
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Protocol
 
 import trio
 
 from ._quiescence import Quiescence
+
+if TYPE_CHECKING:
+    from ._clock import Clock
+
+
+class Edge(Protocol):
+    """One connection from an actor's output into a mailbox, with its when-full policy.
+
+    `send_nowait` delivers at once when the edge's policy needs no wait (True), else the sender must `await
+    send` (a blocking edge into a full mailbox; a delayed edge, which hands the message to the clock there).
+    Senders go through `ActorContext.emit`, which makes every send a checkpoint whichever it takes.
+    """
+
+    @property
+    def mailbox(self) -> Mailbox: ...
+
+    def send_nowait(self, msg: Any) -> bool: ...
+
+    async def send(self, msg: Any) -> None: ...
 
 
 class _Slot:
@@ -46,16 +65,21 @@ class Mailbox:
 
     `capacity` bounds the messages that arrive through blocking edges; conflated messages take one slot
     per key and never block; messages delivered by the clock or a supervisor (`deliver`) never block.
+
+    `accepts` is what its reader takes through edges, for the wiring check: set by the `ChildSpec` of the
+    actor that reads it (`bind_reader`), or given here for a mailbox read outside the tree (the session's).
     """
 
-    def __init__(self, name: str, capacity: int = 1024, quiescence: Quiescence | None = None):
+    def __init__(self, name: str, capacity: int = 1024, quiescence: Quiescence | None = None,
+                 accepts: tuple[type, ...] | None = None):
         if capacity < 1:
             raise ValueError(f"mailbox {name!r}: capacity must be at least 1, got {capacity}")
         self.name = name
         self.capacity = capacity
+        self.accepts = accepts
+        self.reader: str | None = None
         self.quiescence = quiescence if quiescence is not None else Quiescence()
         self.conflated = 0
-        self.received = 0
         self.watch_state = False
         self._state: dict[Hashable, Any] = {}       # the latest value of every key
         self._unread: dict[Hashable, None] = {}     # keys whose latest value the actor has not taken yet
@@ -64,11 +88,18 @@ class Mailbox:
         self._slots: dict[Hashable, _Slot] = {}
         self._unslotted = 0
         self._taken = 0
-        self._receiver = trio.lowlevel.ParkingLot()
+        self._receiver: trio.lowlevel.Task | None = None   # the reader, while it waits for a message
         self._senders = trio.lowlevel.ParkingLot()
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def bind_reader(self, actor: str, accepts: tuple[type, ...]) -> None:
+        """Record that `actor` reads this mailbox and takes `accepts` from edges; one reader per mailbox."""
+        if self.reader is not None and self.reader != actor:
+            raise ValueError(f"mailbox {self.name!r} is read by {self.reader!r}; {actor!r} cannot read it too")
+        self.reader = actor
+        self.accepts = accepts
 
     async def put(self, msg: Any) -> None:
         """Append `msg`, waiting while the mailbox is full."""
@@ -76,6 +107,13 @@ class Mailbox:
         while self._unslotted >= self.capacity:
             await self._senders.park()
         self._append(msg)
+
+    def put_nowait(self, msg: Any) -> bool:
+        """Append `msg` if the mailbox has room; False (and nothing appended) if it is full."""
+        if self._unslotted >= self.capacity:
+            return False
+        self._append(msg)
+        return True
 
     def deliver(self, msg: Any) -> None:
         """Append `msg` now, over capacity if need be: for the clock's timers and control messages."""
@@ -91,8 +129,9 @@ class Mailbox:
         slot = _Slot(key, msg)
         self._slots[key] = slot
         self._queue.append(slot)
-        self.quiescence.add(1)
-        self._receiver.unpark()
+        self.quiescence.pending += 1
+        if self._receiver is not None:
+            self._wake_receiver()
 
     def set_state(self, key: Hashable, msg: Any) -> None:
         """Keep `msg` as the newest value under `key`; wake the receiver only if it watches state.
@@ -120,7 +159,8 @@ class Mailbox:
         self._queue.extendleft(reversed(msgs))
         self._unslotted += len(msgs)
         self.quiescence.add(len(msgs))
-        self._receiver.unpark()
+        if self._receiver is not None:
+            self._wake_receiver()
 
     def defer(self, msg: Any) -> None:
         """Set `msg` aside until `restore_deferred`: it counts as handled until then, so a replay can move on
@@ -140,26 +180,46 @@ class Mailbox:
     def _append(self, msg: Any) -> None:
         self._queue.append(msg)
         self._unslotted += 1
-        self.quiescence.add(1)
-        self._receiver.unpark()
+        self.quiescence.pending += 1
+        if self._receiver is not None:
+            self._wake_receiver()
+
+    def _wake_receiver(self) -> None:
+        task, self._receiver = self._receiver, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
+
+    async def _wait_for_message(self) -> None:
+        """Park the reader until a message arrives (one reader at a time: the mailbox's actor)."""
+        if self._receiver is not None:
+            raise RuntimeError(f"mailbox {self.name!r}: a second task waits to receive while {self._receiver.name} "
+                               "does")
+        self._receiver = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort_wait)
+
+    def _abort_wait(self, _: Any) -> trio.lowlevel.Abort:
+        self._receiver = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     async def receive_batch(self, limit: int = 1024) -> list[Any]:
         """Wait for at least one message, then take up to `limit` of those waiting, oldest first.
 
         Calling it again tells the mailbox that the previous batch has been handled.
         """
-        self.release_taken()
-        if self._queue:
+        if self._taken:
+            self.release_taken()
+        queue = self._queue
+        if queue:
             await trio.lowlevel.checkpoint()
-        while not self._queue:
-            await self._receiver.park()
-        batch: list[Any] = []
+        while not queue:
+            await self._wait_for_message()
         if self._unread:
             state = self._state
-            batch.extend(state[key] for key in self._unread)
+            batch = [state[key] for key in self._unread]
             self._unread = {}
-        self._taken = taken = self._pop(min(limit, len(self._queue)), batch)
-        self.received += len(batch)
+        else:
+            batch = []
+        self._taken = self._pop(min(limit, len(queue)), batch)
         return batch
 
     def take_waiting(self) -> list[Any]:
@@ -168,7 +228,6 @@ class Mailbox:
         self.release_taken()
         batch: list[Any] = []
         self.quiescence.done(self._pop(len(self._queue), batch))
-        self.received += len(batch)
         return batch
 
     def _pop(self, count: int, batch: list[Any]) -> int:
@@ -185,7 +244,8 @@ class Mailbox:
             batch.append(item)
         if freed:
             self._unslotted -= freed
-            self._senders.unpark_all()
+            if self._senders:
+                self._senders.unpark_all()
         return count
 
     def release_taken(self) -> None:
@@ -203,6 +263,9 @@ class BlockingEdge:
     def __init__(self, mailbox: Mailbox):
         self.mailbox = mailbox
 
+    def send_nowait(self, msg: Any) -> bool:
+        return self.mailbox.put_nowait(msg)
+
     async def send(self, msg: Any) -> None:
         await self.mailbox.put(msg)
 
@@ -216,8 +279,12 @@ class ConflatingEdge:
         self.mailbox = mailbox
         self.key_of = key_of
 
-    async def send(self, msg: Any) -> None:
+    def send_nowait(self, msg: Any) -> bool:
         self.mailbox.offer(self.key_of(msg), msg)
+        return True
+
+    async def send(self, msg: Any) -> None:
+        self.send_nowait(msg)
 
 
 class LatestValueEdge:
@@ -229,8 +296,12 @@ class LatestValueEdge:
         self.mailbox = mailbox
         self.key_of = key_of
 
-    async def send(self, msg: Any) -> None:
+    def send_nowait(self, msg: Any) -> bool:
         self.mailbox.set_state(self.key_of(msg), msg)
+        return True
+
+    async def send(self, msg: Any) -> None:
+        self.send_nowait(msg)
 
 
 class DelayedEdge:
@@ -239,12 +310,15 @@ class DelayedEdge:
     __slots__ = ("mailbox", "clock", "delay_ns")
     policy = "delay"
 
-    def __init__(self, mailbox: Mailbox, clock: Any, delay_ns: int):
+    def __init__(self, mailbox: Mailbox, clock: Clock, delay_ns: int):
         if delay_ns < 0:
             raise ValueError(f"edge to {mailbox.name!r}: delay must not be negative, got {delay_ns} ns")
         self.mailbox = mailbox
         self.clock = clock
         self.delay_ns = delay_ns
+
+    def send_nowait(self, msg: Any) -> bool:
+        return False   # the latency is applied in `send`, the one place that says when the message arrives
 
     async def send(self, msg: Any) -> None:
         sent_ns = getattr(msg, "ts_ns", None)

@@ -36,10 +36,12 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 import trio
 
-from ._actor import ActorContext
+from ._actor import ActorContext, ActorRunner
+from ._clock import Clock
 from ._crashes import CrashPlan
 from ._lifecycle import Lifecycle, LifecycleKind
-from ._mailbox import Mailbox
+from ._mailbox import Edge, Mailbox
+from ._ports import NO_PORTS, Ports, check_wiring
 from ._quiescence import Quiescence
 
 
@@ -70,14 +72,34 @@ class SupervisorGaveUp(Exception):
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """How to run one child: its run function (called afresh on each start) and what it owns."""
+    """How to run one child: its run function (called afresh on each start), what it owns, how it is wired.
+
+    `ports` declares the child's wiring; for an `actor_runner` it is the actor class's own and need not be
+    given. Giving the child an inbox makes it that mailbox's reader. The wiring is checked against the ports
+    when a supervisor is built with this child (`check_wiring`).
+    """
     name: str
     run: Callable[[ActorContext], Awaitable[None]]
     restart: Restart = Restart.PERMANENT
     shutdown_s: float = 5.0
     inbox: Mailbox | None = None
-    outputs: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    outputs: Mapping[str, Sequence[Edge]] = field(default_factory=dict)
     stops_on_request: bool = False
+    ports: Ports | None = None
+    wiring: Mapping[str, tuple[Edge, ...]] = field(init=False, repr=False)   # every declared output → its edges
+
+    def __post_init__(self) -> None:
+        ports = self.ports
+        if ports is None:
+            ports = self.run.ports if isinstance(self.run, ActorRunner) else NO_PORTS
+            object.__setattr__(self, "ports", ports)
+        object.__setattr__(self, "wiring", {name: tuple(self.outputs.get(name, ())) for name in ports.outputs})
+        if self.inbox is not None:
+            self.inbox.bind_reader(self.name, ports.accepts)
+
+    def check(self) -> None:
+        """Raise `WiringError`, naming this child and the output, unless it is wired as its ports declare."""
+        check_wiring(self.name, self.ports or NO_PORTS, self.outputs, self.inbox is not None)
 
 
 class _Child:
@@ -105,12 +127,14 @@ def _single(group: BaseExceptionGroup) -> BaseException:
 class Supervisor:
     """One node of the supervision tree. Use `as_child` to nest it, `serve` to run it as the root."""
 
-    def __init__(self, name: str, children: Sequence[ChildSpec], *, clock: Any, lifecycle: Lifecycle,
+    def __init__(self, name: str, children: Sequence[ChildSpec], *, clock: Clock, lifecycle: Lifecycle,
                  strategy: Strategy = Strategy.ONE_FOR_ONE, max_restarts: int = 3, period_s: float = 5.0,
                  quiescence: Quiescence | None = None, crashes: CrashPlan | None = None):
         names = [c.name for c in children]
         if len(set(names)) != len(names):
             raise ValueError(f"supervisor {name!r}: child names must be unique, got {names}")
+        for child in children:
+            child.check()
         self.name = name
         self.strategy = strategy
         self.max_restarts = max_restarts
@@ -166,8 +190,12 @@ class Supervisor:
 
     async def _forward_stop_request(self, ctx: ActorContext) -> None:
         await ctx.stop_requested.wait()
-        assert self._exits_send is not None  # set before the supervisor starts any task
-        self._exits_send.send_nowait(_Stop())
+        self._exit(_Stop())
+
+    def _exit(self, item: Any) -> None:
+        """Tell the supervisor's loop of an exit (or a stop request); only while it runs."""
+        assert self._exits_send is not None, "the supervisor is not running"
+        self._exits_send.send_nowait(item)
 
     async def _on_exit(self, child: _Child, error: BaseException | None) -> bool:
         """Handle one child's exit; False once the supervisor has given up."""
@@ -233,9 +261,9 @@ class Supervisor:
         child.stopping = False
         child.done = trio.Event()
         failure: BaseException | None = None
-        assert self._nursery is not None  # children start only while the supervisor runs
+        assert self._nursery is not None, "the supervisor is not running"
         try:
-            await self._nursery.start(self._child_main, child, child.generation)
+            await self._nursery.start(self._child_main, child, child.generation, name=f"actor {child.spec.name}")
         except* Exception as group:
             failure = _single(group)
         if failure is not None:
@@ -257,7 +285,7 @@ class Supervisor:
                 started = True
                 task_status.started()
 
-        ctx = ActorContext(spec.name, self._clock, spec.inbox, spec.outputs, self._crashes,
+        ctx = ActorContext(spec.name, self._clock, spec.inbox, spec.wiring, self._crashes,
                            _on_started=on_started,
                            _on_dead_letter=lambda msg, error: self._lifecycle.dead_letter(spec.name, msg, error))
         child.ctx = ctx
@@ -282,23 +310,22 @@ class Supervisor:
         if returned or error is not None:
             on_started()
             self._quiescence.add(1)
-            assert self._exits_send is not None
-            self._exits_send.send_nowait((child, generation, error))
+            self._exit((child, generation, error))
 
     async def _stop(self, child: _Child) -> None:
         child.running = False
         child.stopping = True
+        scope = child.scope
+        assert scope is not None, f"child {child.spec.name!r} runs without its cancel scope"
         if child.spec.stops_on_request and child.ctx is not None:
             child.ctx.stop_requested.set()
         else:
-            assert child.scope is not None  # a child being stopped has been started
-            child.scope.cancel()
+            scope.cancel()
         with trio.move_on_after(child.spec.shutdown_s):
             await child.done.wait()
         if not child.done.is_set():
             self._lifecycle.record(child.spec.name, LifecycleKind.STOP_OVERRAN)
-            assert child.scope is not None
-            child.scope.cancel()
+            scope.cancel()
             await child.done.wait()
         self._lifecycle.record(child.spec.name, LifecycleKind.STOPPED)
 

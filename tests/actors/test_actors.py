@@ -43,8 +43,9 @@ class Capture:
     def __init__(self):
         self.sent = []
 
-    async def send(self, msg):
+    def send_nowait(self, msg):
         self.sent.append(msg)
+        return True
 
 
 def context(name, *outputs, inbox=None, clock=None):
@@ -64,7 +65,7 @@ def diff(first, last, bids=(), asks=()):
 
 async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_state_changes():
     actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync)
-    ctx, out = context("book", "views", "status")
+    ctx, out = context("book", "views", "status", "resync")
     trade = Trade("BTC/USDT", 3, 1, 10_100, 2, Side.BUY)
     await actor.handle([MarketBatch(3, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade))], ctx)
     [view] = out["views"].sent
@@ -75,7 +76,7 @@ async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_s
 
 async def test_book_gap_marks_the_instrument_stale_and_stops_its_views():
     actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()), sync_factory=BinanceBookSync)
-    ctx, out = context("book", "views", "status")
+    ctx, out = context("book", "views", "status", "resync")
     await actor.handle([MarketBatch(3, (snapshot(), diff(11, 12)))], ctx)
     await actor.handle([MarketBatch(4, (diff(14, 15, bids=[(9_950, 1)]),))], ctx)
     assert [s.state for s in out["status"].sent] == [BookState.LIVE, BookState.STALE]
@@ -85,7 +86,7 @@ async def test_book_gap_marks_the_instrument_stale_and_stops_its_views():
 
 async def test_book_checks_the_venue_top_of_book_and_drops_a_book_that_disagrees():
     actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()), sync_factory=BinanceBookSync)
-    ctx, out = context("book", "views", "status")
+    ctx, out = context("book", "views", "status", "resync")
     good = TopOfBook("BTC/USDT", 3, 12, 9_950, 1, 10_100, 5)
     bad = TopOfBook("BTC/USDT", 4, 13, 9_950, 1, 10_100, 4)
     await actor.handle([MarketBatch(3, (snapshot(), good, diff(11, 12, bids=[(9_950, 1)])))], ctx)

@@ -49,8 +49,9 @@ class Capture:
     def __init__(self):
         self.sent = []
 
-    async def send(self, msg):
+    def send_nowait(self, msg):
         self.sent.append(msg)
+        return True
 
 
 def buy(client_order_id: str, qty: str = "0.1", price: str = "60001") -> NewOrderRequest:

@@ -27,6 +27,7 @@ from adapters.simulated.inprocess import (
 from adapters.simulated.matching import DUPLICATE_ORDER, OUTSIDE_RECV_WINDOW, UNKNOWN_ORDER, MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
 from engine.messages import (
+    VENUE_ANSWERS,
     BookView,
     CancelAllRequest,
     CancelRequest,
@@ -47,7 +48,8 @@ from engine.messages import (
     VenueTrade,
 )
 from engine.model.numbers import Instrument
-from engine.runtime import ChildSpec, CrashPlan, CrashRule, DelayedEdge, Lifecycle, Mailbox, Supervisor, VirtualClock
+from engine.runtime import (ChildSpec, CrashPlan, CrashRule, DelayedEdge, Lifecycle, Mailbox, Supervisor, VirtualClock,
+                            actor_runner)
 
 BTC = Instrument("BTC/USDT", "sim", "BTCUSDT", "BTC", "USDT", price_decimals=2, qty_decimals=5)
 ETH = Instrument("ETH/USDT", "sim", "ETHUSDT", "ETH", "USDT", price_decimals=2, qty_decimals=4)
@@ -504,11 +506,12 @@ class Sink:
 
 async def test_the_venue_actor_announces_each_start_and_carries_out_rate_limited_requests_later(nursery) -> None:
     clock = VirtualClock(start_ns=T0)
-    inbox, orders = Mailbox("venue", quiescence=clock.quiescence), Mailbox("orders", quiescence=clock.quiescence)
+    inbox = Mailbox("venue", quiescence=clock.quiescence)
+    orders = Mailbox("orders", quiescence=clock.quiescence, accepts=VENUE_ANSWERS)
     sink = Sink(orders)
     nursery.start_soon(sink.run)
     sim = venue(FaultRule(FaultKind.RATE_LIMIT, frozenset({2}), retry_after_s=3))
-    spec = ChildSpec("venue", lambda ctx: SimulatedVenueActor(sim).run(ctx), inbox=inbox,
+    spec = ChildSpec("venue", actor_runner(SimulatedVenueActor, lambda: SimulatedVenueActor(sim)), inbox=inbox,
                      outputs={"reports": [DelayedEdge(orders, clock, LATENCY)]})
     tree = Supervisor("execution", [spec], clock=clock, lifecycle=Lifecycle(clock.now_ns),
                       quiescence=clock.quiescence, crashes=CrashPlan([CrashRule("venue", after_events=3)]))

@@ -27,12 +27,13 @@ from adapters.binance.market_data import binance_spot_instrument
 from adapters.http import RestClient
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
-from engine.messages import BookState
+from engine.messages import BookState, BookView
 from engine.model.numbers import parse_fixed
 from engine.replay.formats import read_capture
 from engine.runtime import (
     BlockingEdge,
     ChildSpec,
+    LatestValueEdge,
     Lifecycle,
     LiveClock,
     Mailbox,
@@ -186,9 +187,9 @@ async def test_feed_reconnects_and_resyncs_only_the_instrument_each_fault_touche
         feed = WebSocketFeed(plan, binance.decode, binance.resync, Backoff(0.01, 0.1, random.Random(7)), stats)
         symbols = [inst.symbol for inst in instruments]
         root = Supervisor("root", [
-            ChildSpec("book", actor_runner(lambda: BookActor(symbols, 10, book_stats, BinanceBookSync)), inbox=book_box,
-                      outputs={"resync": [BlockingEdge(feed_box)]}),
-            ChildSpec("feed", feed.run, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]},
+            ChildSpec("book", actor_runner(BookActor, lambda: BookActor(symbols, 10, book_stats, BinanceBookSync)), inbox=book_box,
+                      outputs={"resync": [BlockingEdge(feed_box)], "views": [unread_views()]}),
+            ChildSpec("feed", feed.run, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]}, ports=WebSocketFeed.ports,
                       restart=Restart.PERMANENT),
         ], clock=clock, lifecycle=lifecycle)
         await nursery.start(root.serve)
@@ -243,3 +244,8 @@ async def test_the_recorder_captures_a_live_feed_that_then_verifies_and_replays(
 
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.toml"
+
+
+def unread_views() -> LatestValueEdge:
+    """Where the book's views go when nothing here trades on them: kept as latest values, never read."""
+    return LatestValueEdge(Mailbox("strategy", accepts=(BookView,)), lambda view: view.instrument)

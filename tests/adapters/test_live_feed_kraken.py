@@ -30,11 +30,12 @@ from adapters.kraken.book_sync import KrakenBookSync
 from adapters.kraken.feed import KrakenMarketFeed, stream_plan
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
-from engine.messages import BookState
+from engine.messages import BookState, BookView
 from engine.model.numbers import Instrument
 from engine.runtime import (
     BlockingEdge,
     ChildSpec,
+    LatestValueEdge,
     Lifecycle,
     LiveClock,
     Mailbox,
@@ -207,8 +208,8 @@ async def test_a_corrupted_checksum_resubscribes_only_its_book_and_every_later_c
         book = lambda: BookActor(list(by_symbol), DEPTH, book_stats,
                                  sync_factory=lambda s: KrakenBookSync(by_symbol[s], DEPTH))
         root = Supervisor("root", [
-            ChildSpec("book", actor_runner(book), inbox=book_box, outputs={"resync": [BlockingEdge(feed_box)]}),
-            ChildSpec("feed", feed.run, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]}),
+            ChildSpec("book", actor_runner(BookActor, book), inbox=book_box, outputs={"resync": [BlockingEdge(feed_box)], "views": [unread_views()]}),
+            ChildSpec("feed", feed.run, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]}, ports=WebSocketFeed.ports),
         ], clock=clock, lifecycle=Lifecycle(clock.now_ns))
         await nursery.start(root.serve)
         syncs = book_stats.syncs
@@ -240,3 +241,8 @@ async def test_a_corrupted_checksum_resubscribes_only_its_book_and_every_later_c
     ]
     assert (stats.connects, stats.disconnects, stats.silent_drops) == (1, 0, 0)
     assert stats.malformed == 0 and stats.resyncs_requested == 1 and kraken.refusals == 0
+
+
+def unread_views() -> LatestValueEdge:
+    """Where the book's views go when nothing here trades on them: kept as latest values, never read."""
+    return LatestValueEdge(Mailbox("strategy", accepts=(BookView,)), lambda view: view.instrument)

@@ -23,12 +23,13 @@ from adapters.okx.feed import OkxMarketFeed, stream_plan
 from adapters.okx.market_data import okx_instrument
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
-from engine.messages import BookState
+from engine.messages import BookState, BookView
 from engine.model.numbers import parse_fixed
 from engine.replay.cryptofeed import LineKind, read_cryptofeed
 from engine.runtime import (
     BlockingEdge,
     ChildSpec,
+    LatestValueEdge,
     Lifecycle,
     LiveClock,
     Mailbox,
@@ -182,8 +183,8 @@ async def test_checksum_failures_and_a_drop_resubscribe_only_the_books_they_touc
         feed_box, book_box = Mailbox("feed"), Mailbox("book")
         book = lambda: BookActor(list(by_symbol), 25, book_stats, sync_factory=lambda s: OkxBookSync(by_symbol[s]))
         root = Supervisor("root", [
-            ChildSpec("book", actor_runner(book), inbox=book_box, outputs={"resync": [BlockingEdge(feed_box)]}),
-            ChildSpec("feed", feed.run, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]}),
+            ChildSpec("book", actor_runner(BookActor, book), inbox=book_box, outputs={"resync": [BlockingEdge(feed_box)], "views": [unread_views()]}),
+            ChildSpec("feed", feed.run, inbox=feed_box, outputs={"market": [BlockingEdge(book_box)]}, ports=WebSocketFeed.ports),
         ], clock=clock, lifecycle=Lifecycle(clock.now_ns))
         await nursery.start(root.serve)
         with trio.fail_after(60):
@@ -254,3 +255,8 @@ async def test_a_scenario_trades_live_on_okx_books(tmp_path):
     assert report["events"] > 50 and report["malformed_frames"] == 0 and report["live"]["connects"] == 1
     assert report["runtime"]["book_views"] > 20 and report["book"]["checksums_ok"] > 50
     assert report["book"]["checksums_failed"] == 0 and report["book"]["resyncs"] == {}
+
+
+def unread_views() -> LatestValueEdge:
+    """Where the book's views go when nothing here trades on them: kept as latest values, never read."""
+    return LatestValueEdge(Mailbox("strategy", accepts=(BookView,)), lambda view: view.instrument)

@@ -286,3 +286,25 @@ async def test_a_subscriber_that_raises_ends_the_service_loudly_and_loses_no_row
     assert [e.seq for e in journal.entries()] == [1, 2]
     with pytest.raises(JournalError, match="writer service has stopped"):
         await journal.write("ledger", [(3, fill(3))])
+
+
+async def test_an_inline_journal_commits_each_write_at_once_and_serves_subscribers_first(path):
+    """A replay's journal commits in the trio thread: the same entries and seqs, durable and delivered to the
+    subscribers before `write` returns, one transaction per write (there is no thread to gather them)."""
+    with open_journal(path, sync="normal", inline=True) as journal:
+        fills: list[JournalEntry] = []
+        journal.subscribe([Fill], fills.append)
+        with pytest.raises(JournalError, match="writer service is not running"):
+            await journal.write("orders", [(1, fill(1))])
+        async with trio.open_nursery() as nursery:
+            await nursery.start(journal.run)
+            assert await journal.write("orders", [(1, report(1)), (1, fill(1))]) == [1, 2]
+            assert [e.seq for e in fills] == [2]
+            assert [e.seq for e in journal.entries()] == [1, 2]   # committed: another connection reads them
+            with trio.CancelScope() as scope:
+                scope.cancel()   # a cancelled writer's rows are committed all the same
+                await journal.write("ledger", [(3, fill(3))])
+            assert scope.cancelled_caught and [e.seq for e in fills] == [2, 3]
+            assert [(e.seq, e.actor) for e in await journal.read(actors=["ledger"])] == [(3, "ledger")]
+            nursery.cancel_scope.cancel()
+        assert journal.commits == 2

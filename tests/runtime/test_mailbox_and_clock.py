@@ -104,7 +104,7 @@ async def test_a_restarted_actor_keeps_its_mailbox_and_the_fault_fires_once(nurs
     box = Mailbox("rec", quiescence=clock.quiescence)
     seen: list[int] = []
     crashes = CrashPlan([CrashRule("rec", after_events=3)])
-    sup = Supervisor("root", [ChildSpec("rec", actor_runner(lambda: Recorder(seen)), inbox=box)],
+    sup = Supervisor("root", [ChildSpec("rec", actor_runner(Recorder, lambda: Recorder(seen)), inbox=box)],
                      clock=clock, lifecycle=lifecycle, quiescence=clock.quiescence, crashes=crashes)
     await nursery.start(sup.serve)
     for i in range(6):

@@ -34,7 +34,7 @@ def tree(*, crashes: CrashPlan | None = None, box: Mailbox | None = None, strate
     box.quiescence = clock.quiescence
     seen: list = []
     incarnations: list = []
-    sup = Supervisor("root", [ChildSpec("a", actor_runner(lambda: Scripted(seen, incarnations)), inbox=box)],
+    sup = Supervisor("root", [ChildSpec("a", actor_runner(Scripted, lambda: Scripted(seen, incarnations)), inbox=box)],
                      clock=clock, lifecycle=lifecycle, quiescence=clock.quiescence, crashes=crashes,
                      strategy=strategy)
     return sup, clock, lifecycle, box, seen, incarnations
@@ -166,7 +166,7 @@ async def test_a_stopped_actor_puts_back_the_message_in_hand_too(nursery):
 
     other = Mailbox("b", quiescence=clock.quiescence)
     sup = Supervisor("root", [ChildSpec("a", actor_runner(Slow), inbox=box),
-                              ChildSpec("b", actor_runner(lambda: Scripted([], [])), inbox=other)],
+                              ChildSpec("b", actor_runner(Scripted, lambda: Scripted([], [])), inbox=other)],
                      clock=clock, lifecycle=lifecycle, quiescence=clock.quiescence, strategy=Strategy.ONE_FOR_ALL)
     await nursery.start(sup.serve)
     for msg in ("first", "slow", "third"):
@@ -248,7 +248,7 @@ async def test_restart_intensity_counts_on_monotonic_time_not_the_wall_clock(nur
     clock = SteppingClock(start_ns=10**18)
     lifecycle = Lifecycle(clock.now_ns)
     box = Mailbox("a")
-    sup = Supervisor("root", [ChildSpec("a", actor_runner(lambda: Scripted([], [])), inbox=box)],
+    sup = Supervisor("root", [ChildSpec("a", actor_runner(Scripted, lambda: Scripted([], [])), inbox=box)],
                      clock=clock, lifecycle=lifecycle, max_restarts=2, period_s=1)
     done = trio.Event()
 
@@ -263,3 +263,18 @@ async def test_restart_intensity_counts_on_monotonic_time_not_the_wall_clock(nur
         box.deliver("boom")
         await trio.testing.wait_all_tasks_blocked()
     assert done.is_set()
+
+
+async def test_an_actor_no_rule_names_is_counted_in_bulk_as_if_message_by_message():
+    """The plan counts the messages an actor takes in hand (chaos sizes its "late" crashes by them); an actor no
+    rule names is counted once it stops, with the message in hand when it crashed and not the rest of its batch."""
+    crashes = CrashPlan([CrashRule("other", after_events=1)])
+    sup, clock, _, box, seen, incarnations = tree(crashes=crashes)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.serve)
+        for msg in ("a", "b", "boom", "c", "d"):
+            box.deliver(msg)
+        await clock.quiescence.wait_idle()
+        assert len(incarnations) == 2 and crashes.received["a"] == 3   # the crashed one's count: a, b, boom
+        nursery.cancel_scope.cancel()
+    assert seen == ["a", "b", "c", "d"] and crashes.received["a"] == 5

@@ -73,6 +73,10 @@ class Outbox:
     def __init__(self):
         self.sent = []
 
+    def send_nowait(self, msg):
+        self.sent.append(msg)
+        return True
+
     async def send(self, msg):
         self.sent.append(msg)
 
