@@ -11,17 +11,18 @@ that is not there yet:
 
 and the edges between them, each with its policy when the receiver is behind:
 
-    feed ─block─▶ book ─conflate─▶ strategy ─block─▶ risk ─block─▶ router ─block─▶ orders ─link─▶ venue
+    feed ─block─▶ book ─views─▶ strategy ─block─▶ risk ─block─▶ router ─block─▶ orders ─link─▶ venue
                   book ─latest─▶ risk, router, venue (views);  book ─latest─▶ risk (status)
                   book ─block─▶ feed (resync requests: a REST snapshot live, one rebuilt from the recording in a replay)
-                  (a strategy gets the views of the instruments it names; a live feed the requests of its connection's)
+                  (a strategy gets the views of the instruments it names: every one in order (block) for a cadence
+                  that follows events, the newest (latest) for a timed one; a live feed the requests of its connection's)
                   venue ─link─▶ orders;  orders ─block─▶ session (settled, run failures)
                   orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk (exposure)
 
 Each truth has one owner that rebuilds it on restart: the order manager its orders (from the journal, then
 reconciled with the venue), the ledger positions and cash (folded from the journal), the book its book (from a
-fresh snapshot, each instrument kept by its venue's sync), the venue its own records (the simulated venue belongs to the session, as an exchange
-outlives its clients). A link is the scenario's latency on the clock when the venue is the in-process simulated
+fresh snapshot, each instrument kept by its venue's sync), the venue its own records (the simulated venue belongs
+to the session, as an exchange outlives its clients). A link is the scenario's latency on the clock when the venue is the in-process simulated
 one, and a plain blocking edge when the venue is reached over HTTP through the Binance order gateway.
 
 A run ends when its feed does (a replay) or its duration has passed (a live feed). With `[execution]
