@@ -70,25 +70,25 @@ BYBIT_CONNECTION = '[[feed.connections]]             # `orderbook.50`\ninstrumen
 
 
 @pytest.mark.parametrize("edits, complaint", [
-    ([("[[strategy]]", "[strategy]")], "[strategy]: is a single table; write [[strategy]]"),
+    ([("[[strategy]]", "[strategy]")], "strategy: expected an array of tables [[strategy]]"),
     ([(BYBIT_CONNECTION + "depth = 50\n", "[[feed.connections]]\ninstruments = [\"BTC/USDT\"]\n")],
-     "[feed.connections[2]] instruments: 'BTC/USDT' is carried by two connections"),
+     "feed.connections[2].instruments: 'BTC/USDT' is carried by two connections"),
     ([('instruments = ["BTC/USDT"]\nfast', 'instruments = ["ETH/USDT"]\nfast')],
-     "[strategy[0]] instruments: 'ETH/USDT' is not one of the [[instruments]]"),
+     "strategy[0].instruments: 'ETH/USDT' is not one of the [[instruments]]"),
     ([(BYBIT_CONNECTION, '[[feed.connections]]\ninstruments = ["BTC/USDT@kraken"]\n')],
-     "[feed.connections[2]] instruments: 'BTC/USDT@kraken' is not one of the [[instruments]]"),
-    ([('symbol = "BTC/USDT@okx"', 'symbol = "BTC/USDT"')], "[instruments[1]] symbol: 'BTC/USDT' is listed twice"),
+     "feed.connections[2].instruments: 'BTC/USDT@kraken' is not one of the [[instruments]]"),
+    ([('symbol = "BTC/USDT@okx"', 'symbol = "BTC/USDT"')], "instruments[1].symbol: 'BTC/USDT' is listed twice"),
     ([('symbol = "BTC/USDT@okx"', 'symbol = "BTC/USDT@bybit"')],
-     "[instruments[1]] symbol: must be BASE/QUOTE (BTC/USDT), or BTC/USDT@okx"),
+     "instruments[1].symbol: must be BASE/QUOTE (BTC/USDT), or BTC/USDT@okx"),
     ([("[[strategy]]\nkind", "[[strategy]]\nname = \"twin\"\nkind"),
       ("[risk]", "[[strategy]]\nname = \"twin\"\nkind = \"ema_cross\"\ninstruments = [\"BTC/USDT\"]\nfast = 2\n"
                  "slow = 5\nposition = \"0.01\"\n\n[risk]")],
-     "[strategy[1]] name: 'twin' is the name of another strategy"),
+     "strategy[1].name: 'twin' is the name of another strategy"),
     ([('instruments = ["BTC/USDT"]\nfast', 'instruments = ["BTC/USDT", "BTC/USDT@okx"]\nfast')],
-     "[strategy[0]] instruments: ema_cross trades one instrument, got 2"),
+     "strategy[0].instruments: ema_cross trades one instrument, got 2"),
     ([('depth = 50\n', 'depth = 50\nfiles = ["x"]\n'), ("[[feed.connections]]             # the market",
                                                        'instruments = ["BTC/USDT"]\n\n[[feed.connections]]  #')],
-     "[feed] instruments: belongs in each [[feed.connections]] table"),
+     "feed.instruments: belongs in each [[feed.connections]] table"),
 ])
 def test_a_multi_instrument_scenario_that_cannot_mean_what_it_says_exits_2_naming_the_key(tmp_path, edits, complaint):
     assert complaint in _refused(tmp_path, _edited(*edits))
@@ -98,18 +98,19 @@ def test_a_strategy_on_an_instrument_no_feed_carries_is_refused_naming_the_key(t
     text = _edited((BYBIT_CONNECTION + "depth = 50\ndelay_ms = 30\n", ""),
                    ('instruments = ["BTC/USDT"]\nfast', 'instruments = ["BTC/USDT@bybit"]\nfast'))
     stderr = _refused(tmp_path, text)
-    assert "[strategy[0]] instruments: 'BTC/USDT@bybit' has no feed: no [feed] connection carries it" in stderr
+    assert "strategy[0].instruments: 'BTC/USDT@bybit' has no feed: no [feed] connection carries it" in stderr
 
 
 def test_a_recorded_scenario_with_an_unfed_strategy_instrument_is_refused(tmp_path):
     """The issue's own case: a second instrument added to the recorded scenario but not to its feed."""
     text = (ROOT / "scenarios" / "binance_spot_recorded.toml").read_text()
+    text = text.replace('"../../shared/', f'"{ROOT.parent}/shared/')  # the recording where it is, read in place
     eth = ('[[instruments]]\nsymbol = "ETH/USDT"\nvenue = "binance"\nvenue_symbol = "ETHUSDT"\nbase = "ETH"\n'
            'quote = "USDT"\nprice_decimals = 8\nqty_decimals = 8\ntick_size = "0.01"\nlot_size = "0.0001"\n\n')
     text = text.replace("[feed]", eth + "[feed]").replace('[[strategy]]\nkind = "ema_cross"\ninstruments = ["BTC/USDT"]',
                                                          '[[strategy]]\nkind = "ema_cross"\ninstruments = ["ETH/USDT"]')
     stderr = _refused(tmp_path, text)
-    assert "[strategy[0]] instruments: 'ETH/USDT' has no feed" in stderr
+    assert "strategy[0].instruments: 'ETH/USDT' has no feed" in stderr
 
 
 def test_the_three_venue_report_names_every_instrument_once(tmp_path):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from engine.app import cli
 from engine.app.scenario import load
+from engine.app.schema import ScenarioFile, VenueFile, json_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -33,3 +35,53 @@ def test_every_command_the_readme_lists_is_one_the_engine_has(capsys):
             cli.main([command, "--help"])
         assert done.value.code == 0, command
         assert f"usage: python -m engine {command}" in capsys.readouterr().out
+
+
+SCENARIO_SECTION = README.split("## Scenario files", 1)[1].split("\n## ", 1)[0]
+
+
+def _table(schema: dict, node: dict) -> dict:
+    """The object schema a property holds, through references, optional values and arrays of tables."""
+    while True:
+        if "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        elif "anyOf" in node:
+            node = next(option for option in node["anyOf"] if option.get("type") != "null")
+        elif node.get("type") == "array":
+            node = node["items"]
+        else:
+            return node
+
+
+def _has_key(schema: dict, dotted: str) -> bool:
+    node = schema
+    for part in dotted.split("."):
+        properties = _table(schema, node).get("properties", {})
+        if part not in properties:
+            return False
+        node = properties[part]
+    return True
+
+
+def _documented_keys(toml: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in toml.items():
+        out.append(prefix + key)
+        tables = value if isinstance(value, list) and value and isinstance(value[0], dict) else [value]
+        for table in tables:
+            if isinstance(table, dict):
+                out += _documented_keys(table, f"{prefix}{key}.")
+    return out
+
+
+def test_the_readme_documents_the_scenario_schema_and_only_keys_it_has():
+    schema, venue_schema = json_schema(ScenarioFile), json_schema(VenueFile)
+    block = README.split("`scenarios/quickstart.toml`:", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    shown = set(_documented_keys(tomllib.loads(block)))
+    # the keys the prose names: `[table] key`, `[[table]] key`, `[table]`
+    named = {f"{table}.{key}" if key else table
+             for table, key in re.findall(r"`\[\[?([a-z_.]+)\]\]?(?: ([a-z_]+))?", SCENARIO_SECTION)}
+    assert len(shown) > 50 and len(named) > 10
+    assert [key for key in sorted(shown) if not _has_key(schema, key)] == []
+    assert [key for key in sorted(named) if not (_has_key(schema, key) or _has_key(venue_schema, key))] == []
+    assert set(schema["properties"]) | set(venue_schema["properties"]) <= {key.split(".")[0] for key in shown | named}

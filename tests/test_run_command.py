@@ -66,12 +66,12 @@ def test_a_crash_injected_into_the_strategy_is_restarted_and_the_run_completes(t
 
 
 @pytest.mark.parametrize("edit, complaint", [
-    (("fast = 8", "fast = 200"), "[strategy[0]] fast: must be shorter than slow"),
+    (("fast = 8", "fast = 200"), "strategy[0].fast: must be shorter than slow"),
     (('position = "0.05"', 'position = "0.000000001"'),
-     "[strategy[0]] position: '0.000000001' has more than 8 decimals"),
-    (('kind = "synthetic"', 'kind = "telepathy"'), "[feed] kind: must be one of synthetic, recording"),
-    (("duration_s = 600", 'duration_s = "ten"'), "[feed] duration_s: must be an integer"),
-    (('cadence = "500ms"', 'cadence = "now and then"'), '[strategy[0]] cadence: must be one of "book", "trades"'),
+     "strategy[0].position: '0.000000001' has more than 8 decimals"),
+    (('kind = "synthetic"', 'kind = "telepathy"'), "feed.kind: expected 'synthetic', 'recording' or 'live', found 'telepathy'"),
+    (("duration_s = 600", 'duration_s = "ten"'), "feed.duration_s: expected a valid integer, found 'ten'"),
+    (('cadence = "500ms"', 'cadence = "now and then"'), 'strategy[0].cadence: expected one of "book", "trades"'),
 ])
 def test_a_bad_scenario_exits_2_naming_the_key(tmp_path, edit, complaint):
     text = (ROOT / "scenarios" / "quickstart.toml").read_text()

@@ -238,7 +238,7 @@ def test_a_bad_scenario_is_refused_with_the_file_and_key(tmp_path: Path) -> None
     done = subprocess.run([sys.executable, "-m", "engine", "venue", str(broken)], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr.strip() == f"engine: {broken}: [venue.accounts[0]] secret: must be a string, got 7"
+    assert done.stderr.strip() == f"engine: {broken}: venue.accounts[0].secret: expected a valid string, found 7"
 
 
 def test_the_venue_scenario_reads_accounts_latency_queue_and_faults(tmp_path: Path) -> None:
@@ -266,21 +266,24 @@ FIRST_FAULT = '# [[venue.faults]]\n# kind = "rate_limit"'
 
 @pytest.mark.parametrize(("change", "message"), [
     (('queue_model = "conservative"', 'queue_model = "optimistic"'),
-     "[venue] queue_model: must be one of conservative, probabilistic, got 'optimistic'"),
+     "venue.queue_model: expected 'conservative' or 'probabilistic', found 'optimistic'"),
     (('model = "constant"', 'model = "gaussian"'),
-     "[venue.latency] model: must be one of constant, lognormal, got 'gaussian'"),
+     "venue.latency.model: expected 'constant' or 'lognormal', found 'gaussian'"),
     (('USDT = "100000"', 'ETH = "1"'),
-     "[venue.accounts[0].balances] ETH: is not an asset of the [[instruments]] (BTC, USDT)"),
-    (('[[venue.accounts]]', '[[venue.other]]'), "[venue] accounts: is required"),
+     "venue.accounts[0].balances.ETH: is not an asset of the [[instruments]] (BTC, USDT)"),
+    (('[[venue.accounts]]', '[[venue.other]]'), "venue.other: unknown key (known: name, maker_fee, taker_fee, seed, queue_model, "
+     "queue_power, latency, rate_limits, accounts, faults)"),
+    (('[[venue.accounts]]\napi_key = "demo-key"\nsecret = "demo-secret"\nbalances = { USDT = "100000", BTC = "2" }\n',
+      ''), "venue.accounts: required, and missing"),
     ((FIRST_FAULT, '[[venue.faults]]\nkind = "meteor"'),
-     "[venue.faults[0]] kind: must be one of drop_connection, sequence_gap, rate_limit, server_error, lost_reply, "
-     "duplicate_report, reordered_reports, latency_spike, stall, got 'meteor'"),
+     "venue.faults[0].kind: expected 'drop_connection', 'sequence_gap', 'rate_limit', 'server_error', "
+     "'lost_reply', 'duplicate_report', 'reordered_reports', 'latency_spike' or 'stall', found 'meteor'"),
     ((FIRST_FAULT, '[[venue.faults]]\nkind = "stall"\nrate = "1.5"'),
-     "[venue.faults[0]] rate: must be a probability from 0 to 1 with at most 6 decimals, got '1.5'"),
+     "venue.faults[0].rate: expected a probability from 0 to 1 with at most 6 decimals, found '1.5'"),
     ((FIRST_FAULT, '[[venue.faults]]\nkind = "stall"'),
-     "[venue.faults[0]] at: a fault needs `at` (event numbers) or a `rate`"),
+     "venue.faults[0]: expected `at` (event numbers) or a `rate`: without either the fault never happens, found a table"),
     ((FIRST_FAULT, '[[venue.faults]]\nkind = "server_error"\nat = [1]\nstatus = 404'),
-     "[venue.faults[0]] status: must be a 5xx status, got 404"),
+     "venue.faults[0].status: expected greater than or equal to 500, found 404"),
 ])
 def test_a_bad_venue_scenario_names_the_file_and_the_key(tmp_path: Path, change, message) -> None:
     old, new = change

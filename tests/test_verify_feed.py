@@ -166,3 +166,31 @@ def test_a_bybit_dump_missing_a_delta_is_a_gap_with_exit_1(tmp_path):
     done = verify_cli(str(thinner), "--venue", "bybit", "--json")
     assert done.returncode == 1
     assert orjson.loads(done.stdout)["sequence_gaps"] == 1
+
+
+@needs_recordings
+def test_a_truncated_recording_exits_1_naming_the_file_and_the_line_from_verify_feed_and_from_a_replay(tmp_path):
+    whole = (HFT / "spot" / "btcusdt_20240808.gz").read_bytes()
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(whole[:len(whole) // 4])   # a recorder killed mid-write
+    done = verify_cli(str(cut), "--venue", "binance")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{cut}: line " in done.stderr and "truncated or corrupt" in done.stderr
+    scenario = tmp_path / "cut.toml"
+    scenario.write_text((ROOT / "scenarios" / "binance_spot_recorded.toml").read_text().replace(
+        '"../../shared/recorded/nkaz001+hftbacktest/examples/spot/btcusdt_20240808.gz"', f'"{cut}"'))
+    run = subprocess.run([sys.executable, "-m", "engine", "run", str(scenario), "--out", str(tmp_path / "out")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"{cut}: line " in run.stderr and "truncated or corrupt" in run.stderr
+
+
+@needs_recordings
+def test_frames_of_another_venue_are_not_a_consistent_recording_of_the_venue_named():
+    kraken = str(SAMPLES / "KRAKEN.ws.50.0")
+    done = verify_cli(kraken, "--venue", "binance", "--json")
+    result = orjson.loads(done.stdout)
+    assert done.returncode == 1 and result["foreign"] and not result["consistent"]
+    assert result["malformed"] > result["messages"] // 2
+    assert "messages are not binance market-data frames: this is not a recording of binance" in done.stderr
+    assert verify_cli(kraken, "--venue", "kraken").returncode == 0

@@ -1,4 +1,4 @@
-"""The front door: `python -m engine run | chaos | verify-feed | record | venue ...`.
+"""The front door: `python -m engine run | chaos | verify-feed | record | venue | validate | schema ...`.
 
 Exit codes: 0 the run completed (verify-feed: the recording is consistent; chaos: no run broke an invariant);
 1 the engine failed while running (a supervisor gave up, the venue refused our credentials, orders did not
@@ -17,10 +17,11 @@ from pathlib import Path
 import orjson
 import trio
 
+from engine.app import schema
 from engine.app import scenario as scenario_file
 from engine.app import session
 from engine.journal import JournalError
-from engine.replay.formats import RecordingFormatError
+from engine.replay.formats import RecordingFormatError, RecordingTruncated
 from engine.runtime import SupervisorGaveUp
 from engine.app.verify import VENUES
 
@@ -37,12 +38,19 @@ def write_report(report: dict, out_dir: Path) -> Path:
     return path
 
 
+def refuse(exc: BaseException) -> int:
+    """Say why the input is unusable, a line per problem (each naming the file), and give the exit code 2."""
+    for line in str(exc).splitlines():
+        print(f"engine: {line}", file=sys.stderr)
+    return 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         scenario = scenario_file.load(args.scenario)
+        scenario_file.check_environment(scenario)
     except scenario_file.ScenarioError as exc:
-        print(f"engine: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     out_dir = Path(args.out) if args.out else Path("out") / scenario.name
     journal = Path(args.journal) if args.journal else None
     try:
@@ -90,7 +98,7 @@ def _load_for(path: str, kinds: tuple[str, ...], purpose: str) -> scenario_file.
             raise scenario_file.ScenarioError(f"{path}: [feed] kind must be {' or '.join(map(repr, kinds))} "
                                               f"{purpose}, got {scenario.feed.kind!r}")
     except scenario_file.ScenarioError as exc:
-        print(f"engine: {exc}", file=sys.stderr)
+        refuse(exc)
         return None
     return scenario
 
@@ -108,11 +116,17 @@ def cmd_verify_feed(args: argparse.Namespace) -> int:
     from engine.app import verify
     try:
         summary = verify.verify([Path(f) for f in args.files], args.venue)
+    except RecordingTruncated as exc:   # read, and found broken: an integrity failure of the recording
+        print(f"engine: verify-feed: {exc}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, verify.UnusableInput, RecordingFormatError) as exc:
         print(f"engine: verify-feed: {exc}", file=sys.stderr)
         return 2
     for problem in summary.problems:
         print(f"engine: verify-feed: malformed {problem}", file=sys.stderr)
+    if summary.foreign:
+        print(f"engine: verify-feed: {summary.malformed} of {summary.messages} messages are not {args.venue} "
+              f"market-data frames: this is not a recording of {args.venue}", file=sys.stderr)
     result = summary.as_dict()
     if args.json:
         print(orjson.dumps(result, option=orjson.OPT_SORT_KEYS).decode())
@@ -140,8 +154,7 @@ def cmd_venue(args: argparse.Namespace) -> int:
     try:
         spec = scenario_file.load_venue(args.scenario)
     except scenario_file.ScenarioError as exc:
-        print(f"engine: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     try:
         trio.run(venue.run, spec, args.host, args.port)
     except KeyboardInterrupt:
@@ -153,9 +166,40 @@ def cmd_venue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check each file as the command that reads it would, and say what is wrong; start nothing."""
+    refused = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            if args.venue or schema.is_venue_file(path):
+                spec = scenario_file.load_venue(path)
+                print(f"{path}: a valid venue file ({spec.venue}, {len(spec.instruments)} instrument(s), "
+                      f"{len(spec.accounts)} account(s))")
+            else:
+                scenario = scenario_file.load(path)
+                scenario_file.check_environment(scenario)
+                print(f"{path}: a valid scenario ({scenario.feed.kind} feed, {len(scenario.instruments)} "
+                      f"instrument(s), {len(scenario.strategies)} strategy(ies))")
+        except scenario_file.ScenarioError as exc:
+            refused += 1
+            refuse(exc)
+    return 2 if refused else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    model = schema.VenueFile if args.venue else schema.ScenarioFile
+    print(orjson.dumps(schema.json_schema(model), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
-    parser.add_argument("--log-level", default="WARNING", help="logging level on stderr (default WARNING)")
+    parser.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS,
+                        help="logging level on stderr (default WARNING)")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a scenario headless and write its report")
     run.add_argument("scenario", help="the scenario file (TOML)")
@@ -187,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port, printed)")
     sim.set_defaults(func=cmd_venue)
+    val = commands.add_parser("validate", help="check scenario or venue files as the commands that read them "
+                                                "would, and start nothing")
+    val.add_argument("files", nargs="+", help="scenario or venue files (a venue file has [[venue.accounts]])")
+    val.add_argument("--venue", action="store_true", help="read every file as a venue file")
+    val.set_defaults(func=cmd_validate)
+    sch = commands.add_parser("schema", help="print the JSON Schema of the scenario file (or of the venue file)")
+    sch.add_argument("--venue", action="store_true", help="the venue file's schema (python -m engine venue)")
+    sch.set_defaults(func=cmd_schema)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     return args.func(args)

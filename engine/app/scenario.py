@@ -11,6 +11,9 @@ Binance and `BTC/USDT@okx`). Market data comes over venue connections (`[[feed.c
 `[feed]` table itself for one connection), each carrying instruments of one venue; a replay merges them by
 receive time. Strategies are an array (`[[strategy]]`), each seeing the views of the instruments it names.
 
+The file's shape (tables, keys, types, ranges) is `engine.app.schema`'s; this module holds the rules that
+relate keys to each other and the files they name, and builds the dataclasses a run is made of.
+
 A simulated venue served on its own (`python -m engine venue`) is read by `load_venue`: its instruments, the
 market that drives it (`[feed]`, replayed `speed` times real time) and the venue itself (`[venue]`: fees,
 seed, queue model, latency, rate limits, demo accounts and faults).
@@ -18,22 +21,21 @@ seed, queue model, latency, rate limits, demo accounts and faults).
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import difflib
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from adapters.simulated.faults import FaultKind
-from adapters.simulated.latency import LATENCY_MODELS
-from adapters.simulated.queue import QUEUE_MODELS
+from adapters.registry import venues
 from adapters.synthetic import synthetic_problem
+from engine.app import schema
+from engine.app.schema import ScenarioError
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
 from engine.strategies.cadence import Cadence, parse_cadence
 
-
-class ScenarioError(ValueError):
-    """The scenario cannot be run as written; the message names the file and the key."""
+__all__ = ["ScenarioError", "Scenario", "SimVenueSpec", "load", "load_venue", "check_environment"]
 
 
 @dataclass(frozen=True)
@@ -181,324 +183,286 @@ def _labels(prefix: str, names: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-class _Reader:
-    """Typed access to one table of the TOML document, with errors that say where."""
 
-    def __init__(self, path: Path, table: dict[str, Any], where: str):
-        self.path, self.table, self.where = path, table, where
-
-    def error(self, key: str, problem: str) -> ScenarioError:
-        return ScenarioError(f"{self.path}: [{self.where}] {key}: {problem}")
-
-    def _get(self, key: str, default: Any, kinds: tuple[type, ...], kind_name: str) -> Any:
-        if key not in self.table:
-            if default is _REQUIRED:
-                raise self.error(key, "is required")
-            return default
-        value = self.table[key]
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            raise self.error(key, f"must be {kind_name}, got {value!r}")
-        return value
-
-    def str(self, key: str, default: Any = None, choices: tuple[str, ...] | None = None) -> str:
-        value = self._get(key, _REQUIRED if default is None else default, (str,), "a string")
-        if choices and value not in choices:
-            raise self.error(key, f"must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def int(self, key: str, default: Any = None, minimum: int | None = None) -> int:
-        value = self._get(key, _REQUIRED if default is None else default, (int,), "an integer")
-        if minimum is not None and value < minimum:
-            raise self.error(key, f"must be at least {minimum}, got {value}")
-        return value
-
-    def bool(self, key: str, default: bool) -> bool:
-        return self._get(key, default, (bool,), "true or false")
-
-    def decimal(self, key: str, default: Any = None) -> Decimal:
-        value = self._get(key, _REQUIRED if default is None else default, (str, int), "a decimal string")
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise self.error(key, f"is not a decimal number: {value!r}") from None
-        if not number.is_finite() or number < 0:
-            raise self.error(key, f"must be a finite, non-negative number, got {value!r}")
-        return number
-
-    def fixed(self, key: str, decimals: int) -> int:
-        value = self._get(key, _REQUIRED, (str, int), "a decimal string")
-        try:
-            return parse_fixed(str(value), decimals)
-        except NumberFormatError as exc:
-            raise self.error(key, str(exc)) from None
-
-    def table_(self, key: str) -> "_Reader":
-        value = self._get(key, _REQUIRED, (dict,), "a table")
-        return _Reader(self.path, value, f"{self.where}.{key}" if self.where else key)
+MS = 1_000_000
+SYNTHETIC_MAX_S = 86_400
+"""A synthetic feed is generated before the run: a day of market at most, so a typo cannot fill the disk."""
 
 
-_REQUIRED = object()
+def _refuse(path: Path, where: str, problem: str) -> ScenarioError:
+    return ScenarioError(f"{path}: {where}: {problem}")
 
 
-def _read(path: Path) -> tuple[dict[str, Any], _Reader, str]:
-    """The TOML document of a scenario file, a reader of its top level, and the scenario's name."""
+def _fixed(path: Path, where: str, text: str, decimals: int) -> int:
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return doc, _Reader(path, doc, ""), _Reader(path, doc.get("engine", {}), "engine").str("name", path.stem)
+        return parse_fixed(text, decimals)
+    except NumberFormatError as exc:
+        raise _refuse(path, where, str(exc)) from None
 
 
 def load(path: str | Path) -> Scenario:
-    """Read and check the scenario at `path`."""
+    """Read and check the scenario at `path`: its shape against the schema, then the rules between its keys."""
     path = Path(path)
-    doc, root, name = _read(path)
-
-    instruments = _instruments(path, doc)
-    feed = _feed(path, root.table_("feed"), instruments)
-    venue_table = root.table_("venue")
-    strategies = _strategies(path, doc, instruments, feed)
-    risk_table = root.table_("risk")
+    if schema.is_venue_file(path):   # its own mistakes first, then the mistake of giving it here
+        load_venue(path)
+        raise ScenarioError(f"{path}: is a simulated venue's file (its [venue] has accounts), which "
+                            "`python -m engine venue` serves; this command takes a scenario")
+    doc = schema.read(path, schema.ScenarioFile)
+    instruments = _instruments(path, doc.instruments)
+    feed = _feed(path, doc.feed, instruments)
+    strategies = _strategies(path, doc.strategy, instruments, feed)
     risk = RiskSpec(
-        max_order_notional=risk_table.decimal("max_order_notional"),
-        max_position=risk_table.fixed("max_position", _traded_qty_decimals(risk_table, strategies, instruments)),
-        price_band_bps=risk_table.int("price_band_bps", minimum=0),
-        max_slippage_bps=risk_table.int("max_slippage_bps", minimum=0),
+        max_order_notional=Decimal(doc.risk.max_order_notional),
+        max_position=_fixed(path, "risk.max_position", doc.risk.max_position,
+                            _traded_qty_decimals(path, strategies, instruments)),
+        price_band_bps=doc.risk.price_band_bps,
+        max_slippage_bps=doc.risk.max_slippage_bps,
     )
-    venue_faults = venue_table._get("faults", [], (list,), "a list of [[venue.faults]] tables")
-    venue = VenueSpec(
-        name=venue_table.str("name", "binance"),
-        maker_fee=venue_table.decimal("maker_fee"),
-        taker_fee=venue_table.decimal("taker_fee"),
-        latency_ns=venue_table.int("latency_us", 0, minimum=0) * 1000,
-        url=venue_table.str("url", ""),
-        api_key_env=venue_table.str("api_key_env", "BINANCE_API_KEY"),
-        secret_env=venue_table.str("secret_env", "BINANCE_API_SECRET"),
-        ws_api_url=venue_table.str("ws_api_url", ""),
-        timeout_s=venue_table.int("timeout_ms", 10_000, minimum=1) / 1000,
-        recv_window_ns=venue_table.int("recv_window_ms", 5_000, minimum=1) * 1_000_000,
-        seed=venue_table.int("seed", 0),
-        faults=tuple(_sim_fault(path, i, table, tuple(k.value for k in FaultKind))
-                     for i, table in enumerate(venue_faults)),
-    )
-    if venue.url and not venue.url.startswith(("http://", "https://")):
-        raise venue_table.error("url", f"must start with http:// or https://, got {venue.url!r}")
-    if venue.url and not venue.ws_api_url:
-        raise venue_table.error("ws_api_url", "is required with url: the venue's WebSocket API address "
-                                              "(Binance: wss://ws-api.binance.com:443/ws-api/v3)")
-    if venue.ws_api_url and not venue.ws_api_url.startswith(("ws://", "wss://")):
-        raise venue_table.error("ws_api_url", f"must start with ws:// or wss://, got {venue.ws_api_url!r}")
-    book = _Reader(path, doc.get("book", {}), "book")
-    stale_after_ms = book.int("stale_after_ms", 0, minimum=0)
-    scenario = Scenario(name, path, instruments, feed, strategies, risk, venue,
-                    book.int("depth", 20, minimum=1), (), stale_after_ms * 1_000_000 or None,
-                    _execution(_Reader(path, doc.get("execution", {}), "execution")),
-                    _journal(path, _Reader(path, doc.get("journal", {}), "journal")),
-                    book.int("resync_within_ms", 5_000, minimum=1) * 1_000_000)
-    faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.get("faults", [])))
+    book = doc.book
+    scenario = Scenario(doc.engine.name or path.stem, path, instruments, feed, strategies, risk,
+                        _venue(path, doc.venue), book.depth, (), book.stale_after_ms * MS or None,
+                        _execution(doc.execution), _journal(path, doc.journal), book.resync_within_ms * MS)
+    faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.faults))
     return dataclasses.replace(scenario, faults=faults)
 
 
-def _execution(r: _Reader) -> ExecutionSpec:
-    ms = 1_000_000
+def check_environment(scenario: Scenario, environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse a run whose venue over HTTP would find no credentials: before anything starts, naming the key
+    that names the variable (its value is never said)."""
+    if not scenario.venue.url:
+        return
+    for key, variable in (("api_key_env", scenario.venue.api_key_env), ("secret_env", scenario.venue.secret_env)):
+        if not environ.get(variable):
+            raise _refuse(scenario.path, f"venue.{key}", f"the environment variable {variable} is not set "
+                                                         "(it holds the credential of the venue at [venue] url)")
+
+
+def _venue(path: Path, table: schema.VenueTable) -> VenueSpec:
+    if table.name not in venues():
+        raise _refuse(path, "venue.name", f"expected a venue ({', '.join(venues())}), found {table.name!r}")
+    if table.url and not table.url.startswith(("http://", "https://")):
+        raise _refuse(path, "venue.url", f"must start with http:// or https://, got {table.url!r}")
+    if table.url and not table.ws_api_url:
+        raise _refuse(path, "venue.ws_api_url", "is required with url: the venue's WebSocket API address "
+                                                "(Binance: wss://ws-api.binance.com:443/ws-api/v3)")
+    if table.ws_api_url and not table.ws_api_url.startswith(("ws://", "wss://")):
+        raise _refuse(path, "venue.ws_api_url", f"must start with ws:// or wss://, got {table.ws_api_url!r}")
+    return VenueSpec(
+        name=table.name, maker_fee=Decimal(table.maker_fee), taker_fee=Decimal(table.taker_fee),
+        latency_ns=table.latency_us * 1000, url=table.url, api_key_env=table.api_key_env,
+        secret_env=table.secret_env, ws_api_url=table.ws_api_url, timeout_s=table.timeout_ms / 1000,
+        recv_window_ns=table.recv_window_ms * MS, seed=table.seed,
+        faults=tuple(_sim_fault(table) for table in table.faults))
+
+
+def _execution(table: schema.ExecutionTable) -> ExecutionSpec:
     return ExecutionSpec(
-        cancel_on_exit=r.bool("cancel_on_exit", True),
-        ack_timeout_ns=r.int("ack_timeout_ms", 5_000, minimum=1) * ms,
-        requery_ns=r.int("requery_ms", 1_000, minimum=1) * ms,
-        reconcile_timeout_ns=r.int("reconcile_timeout_ms", 5_000, minimum=1) * ms,
-        order_ttl_ns=r.int("order_ttl_ms", 0, minimum=0) * ms,
-        chase_ticks=r.int("chase_ticks", 0, minimum=0),
-        settle_timeout_ns=r.int("settle_timeout_ms", 60_000, minimum=1) * ms)
+        cancel_on_exit=table.cancel_on_exit, ack_timeout_ns=table.ack_timeout_ms * MS,
+        requery_ns=table.requery_ms * MS, reconcile_timeout_ns=table.reconcile_timeout_ms * MS,
+        order_ttl_ns=table.order_ttl_ms * MS, chase_ticks=table.chase_ticks,
+        settle_timeout_ns=table.settle_timeout_ms * MS)
 
 
-def _journal(path: Path, r: _Reader) -> JournalSpec:
-    where = r.table.get("path")
-    if where is not None and not isinstance(where, str):
-        raise r.error("path", f"must be a file path, got {where!r}")
-    return JournalSpec(path=(path.parent / where).resolve() if where else None,
-                       sync=r.str("sync", choices=("full", "normal")) if "sync" in r.table else None)
+def _journal(path: Path, table: schema.JournalTable) -> JournalSpec:
+    where = (path.parent / table.path).resolve() if table.path else None
+    if where is not None and where.is_dir():
+        raise _refuse(path, "journal.path", f"is a directory, not a journal file: {where}")
+    return JournalSpec(path=where, sync=table.sync)
 
 
-def _instruments(path: Path, doc: dict[str, Any]) -> dict[str, Instrument]:
-    tables = doc.get("instruments")
-    if not isinstance(tables, list) or not tables:
-        raise ScenarioError(f"{path}: [[instruments]]: at least one instrument is required")
+def _instruments(path: Path, tables: list[schema.InstrumentTable]) -> dict[str, Instrument]:
     out: dict[str, Instrument] = {}
+    known_venues = venues()
     for i, table in enumerate(tables):
-        r = _Reader(path, table, f"instruments[{i}]")
-        price_decimals = r.int("price_decimals", minimum=0)
-        qty_decimals = r.int("qty_decimals", minimum=0)
+        where = f"instruments[{i}]"
+        if table.venue not in known_venues:
+            raise _refuse(path, f"{where}.venue", f"expected a venue ({', '.join(known_venues)}), "
+                                                 f"found {table.venue!r}")
         inst = Instrument(
-            symbol=r.str("symbol"), venue=r.str("venue"), venue_symbol=r.str("venue_symbol"),
-            base=r.str("base"), quote=r.str("quote"),
-            price_decimals=price_decimals, qty_decimals=qty_decimals,
-            tick_size=r.fixed("tick_size", price_decimals), lot_size=r.fixed("lot_size", qty_decimals))
+            symbol=table.symbol, venue=table.venue, venue_symbol=table.venue_symbol, base=table.base,
+            quote=table.quote, price_decimals=table.price_decimals, qty_decimals=table.qty_decimals,
+            tick_size=_fixed(path, f"{where}.tick_size", table.tick_size, table.price_decimals),
+            lot_size=_fixed(path, f"{where}.lot_size", table.lot_size, table.qty_decimals))
         pair = f"{inst.base}/{inst.quote}"
         if inst.symbol not in (pair, f"{pair}@{inst.venue}"):
-            raise r.error("symbol", f"must be BASE/QUOTE ({pair}), or {pair}@{inst.venue} where the pair is listed "
-                                    f"on several venues, got {inst.symbol!r}")
+            raise _refuse(path, f"{where}.symbol", f"must be BASE/QUOTE ({pair}), or {pair}@{inst.venue} where the "
+                                                   f"pair is listed on several venues, got {inst.symbol!r}")
         if inst.tick_size <= 0 or inst.lot_size <= 0:
-            raise r.error("tick_size", "tick_size and lot_size must be positive")
+            raise _refuse(path, f"{where}.tick_size", "tick_size and lot_size must be positive")
         if inst.symbol in out:
-            raise r.error("symbol", f"{inst.symbol!r} is listed twice: an instrument's symbol is its id in the run "
-                                    f"(the same pair on another venue is {pair}@<venue>)")
+            raise _refuse(path, f"{where}.symbol", f"{inst.symbol!r} is listed twice: an instrument's symbol is its "
+                                                   f"id in the run (the same pair on another venue is {pair}@<venue>)")
         out[inst.symbol] = inst
     return out
 
 
-def _instrument_refs(r: _Reader, instruments: dict[str, Instrument]) -> tuple[str, ...]:
+def _instrument_refs(path: Path, where: str, symbols: list[str] | None,
+                     instruments: dict[str, Instrument]) -> tuple[str, ...]:
     """The `instruments = [...]` of a table: a non-empty list of [[instruments]] symbols, none twice."""
-    if "instrument" in r.table:
-        raise r.error("instrument", "is not read: name them as a list, instruments = [...]")
-    symbols = r._get("instruments", _REQUIRED, (list,), "a list of [[instruments]] symbols")
-    if not symbols or not all(isinstance(symbol, str) for symbol in symbols):
-        raise r.error("instruments", f"must be a non-empty list of [[instruments]] symbols, got {symbols!r}")
+    if not symbols:
+        raise _refuse(path, f"{where}.instruments", "expected a non-empty list of [[instruments]] symbols, "
+                                                    f"found {symbols!r}")
     for symbol in symbols:
         if symbol not in instruments:
-            raise r.error("instruments", f"{symbol!r} is not one of the [[instruments]] ({', '.join(instruments)})")
+            raise _refuse(path, f"{where}.instruments",
+                          f"{symbol!r} is not one of the [[instruments]] ({', '.join(instruments)})")
         if symbols.count(symbol) > 1:
-            raise r.error("instruments", f"{symbol!r} is named twice")
+            raise _refuse(path, f"{where}.instruments", f"{symbol!r} is named twice")
     return tuple(symbols)
 
 
-_CONNECTION_KEYS = ("instruments", "instrument", "files", "stream_url", "rest_url", "depth", "delay_ms")
+_CONNECTION_KEYS = tuple(schema.ConnectionTable.model_fields)
+_KINDS_OF_KEY = {"seed": ("synthetic",), "duration_s": ("synthetic", "live"), "silence_s": ("live",),
+                 "files": ("recording",), "stream_url": ("live",), "rest_url": ("live",), "depth": ("synthetic",),
+                 "delay_ms": ("synthetic",)}
+"""The feed kinds a key of `[feed]` or of a connection means something to: elsewhere it is refused, not ignored."""
 
 
-def _feed(path: Path, r: _Reader, instruments: dict[str, Instrument]) -> FeedSpec:
+def _feed(path: Path, table: schema.FeedTable, instruments: dict[str, Instrument]) -> FeedSpec:
     """`[feed]`: what kind of market data, its batching, and its connections (`[[feed.connections]]`, or the
     `[feed]` table itself for a feed of one connection)."""
-    kind = r.str("kind", choices=("synthetic", "recording", "live"))
-    batch_ns = r.int("batch_ms", 100, minimum=1) * 1_000_000
-    if "connections" in r.table:
-        tables = r._get("connections", _REQUIRED, (list,), "a list of [[feed.connections]] tables")
-        inline = [key for key in _CONNECTION_KEYS if key in r.table]
+    kind = table.kind
+    if table.connections is not None:
+        inline = [key for key in _CONNECTION_KEYS if key in table.model_fields_set]
         if inline:
-            raise r.error(inline[0], "belongs in each [[feed.connections]] table once the feed has connections")
-        if not tables or not all(isinstance(table, dict) for table in tables):
-            raise r.error("connections", "must be one or more [[feed.connections]] tables")
-        readers = [_Reader(path, table, f"feed.connections[{i}]") for i, table in enumerate(tables)]
+            raise _refuse(path, f"feed.{inline[0]}",
+                          "belongs in each [[feed.connections]] table once the feed has connections")
+        tables = [(f"feed.connections[{i}]", connection) for i, connection in enumerate(table.connections)]
     else:
-        readers = [r]
-    connections = tuple(_connection(path, kind, reader, instruments) for reader in readers)
+        tables = [("feed", table)]
+    for where, connection in [("feed", table), *tables]:
+        for key in connection.model_fields_set & _KINDS_OF_KEY.keys():
+            if kind not in _KINDS_OF_KEY[key]:
+                raise _refuse(path, f"{where}.{key}", f"applies to a {' or '.join(_KINDS_OF_KEY[key])} feed only, "
+                                                      f"and this one is {kind}")
+    connections = tuple(_connection(path, kind, where, connection, instruments) for where, connection in tables)
     carried: dict[str, str] = {}
-    for reader, connection in zip(readers, connections):
-        for symbol in connection.instruments:
+    for (where, _), spec in zip(tables, connections):
+        for symbol in spec.instruments:
             if symbol in carried:
-                raise reader.error("instruments", f"{symbol!r} is carried by two connections ({carried[symbol]} too)")
-            carried[symbol] = f"[{reader.where}]"
+                raise _refuse(path, f"{where}.instruments",
+                              f"{symbol!r} is carried by two connections ([{carried[symbol]}] too)")
+            carried[symbol] = where
+    batch_ns = table.batch_ms * MS
     if kind == "synthetic":
-        return FeedSpec(kind, connections, batch_ns, seed=r.int("seed"), duration_s=r.int("duration_s", minimum=1))
+        for key in ("seed", "duration_s"):
+            if getattr(table, key) is None:
+                raise _refuse(path, f"feed.{key}", "required by a synthetic feed, and missing")
+        assert table.seed is not None and table.duration_s is not None
+        if table.duration_s > SYNTHETIC_MAX_S:
+            raise _refuse(path, "feed.duration_s", f"expected at most {SYNTHETIC_MAX_S} s of synthetic market (it is "
+                                                   f"generated before the run), found {table.duration_s}")
+        return FeedSpec(kind, connections, batch_ns, seed=table.seed, duration_s=table.duration_s)
     if kind == "live":
-        return FeedSpec(kind, connections, batch_ns, duration_s=r.int("duration_s", 60, minimum=1),
-                        silence_s=r.int("silence_s", 60, minimum=1))
+        return FeedSpec(kind, connections, batch_ns, duration_s=table.duration_s or 60,
+                        silence_s=table.silence_s or 60)
     return FeedSpec(kind, connections, batch_ns)
 
 
-def _connection(path: Path, kind: str, r: _Reader, instruments: dict[str, Instrument]) -> ConnectionSpec:
-    symbols = _instrument_refs(r, instruments)
-    venues = sorted({instruments[symbol].venue for symbol in symbols})
-    if len(venues) > 1:
-        raise r.error("instruments", f"a connection is to one venue; these are of {', '.join(venues)}")
-    venue = venues[0]
+def _connection(path: Path, kind: str, where: str, table: schema.ConnectionTable,
+                instruments: dict[str, Instrument]) -> ConnectionSpec:
+    symbols = _instrument_refs(path, where, table.instruments, instruments)
+    venue_names = sorted({instruments[symbol].venue for symbol in symbols})
+    if len(venue_names) > 1:
+        raise _refuse(path, f"{where}.instruments", f"a connection is to one venue; these are of "
+                                                    f"{', '.join(venue_names)}")
+    venue = venue_names[0]
     if kind == "synthetic":
         if len(symbols) > 1:
-            raise r.error("instruments", "a synthetic connection writes the one synthetic market: name one instrument")
-        depth = r.int("depth", 0, minimum=0)
-        problem = synthetic_problem(instruments[symbols[0]], depth)
+            raise _refuse(path, f"{where}.instruments",
+                          "a synthetic connection writes the one synthetic market: name one instrument")
+        problem = synthetic_problem(instruments[symbols[0]], table.depth)
         if problem:
-            raise r.error("depth" if depth and "depth" in problem else "instruments", problem)
-        return ConnectionSpec(venue, symbols, depth=depth, delay_ns=r.int("delay_ms", 0, minimum=0) * 1_000_000)
+            raise _refuse(path, f"{where}.depth" if table.depth and "depth" in problem else f"{where}.instruments",
+                          problem)
+        return ConnectionSpec(venue, symbols, depth=table.depth, delay_ns=table.delay_ms * MS)
     if kind == "live":
         urls = {}
         for key, schemes in (("stream_url", ("ws://", "wss://")), ("rest_url", ("http://", "https://"))):
-            urls[key] = r.str(key)
-            if not urls[key].startswith(schemes):
-                raise r.error(key, f"must start with {' or '.join(schemes)}, got {urls[key]!r}")
+            url = getattr(table, key)
+            if url is None:
+                raise _refuse(path, f"{where}.{key}", "required by a live feed, and missing")
+            if not url.startswith(schemes):
+                raise _refuse(path, f"{where}.{key}", f"must start with {' or '.join(schemes)}, got {url!r}")
+            urls[key] = url
         return ConnectionSpec(venue, symbols, **urls)
-    files = r._get("files", _REQUIRED, (list,), "a list of file paths")
-    if not files or not all(isinstance(f, str) for f in files):
-        raise r.error("files", "must be a non-empty list of file paths")
-    return ConnectionSpec(venue, symbols, files=tuple((path.parent / f).resolve() for f in files))
+    if table.files is None:
+        raise _refuse(path, f"{where}.files", "required by a recording feed (a list of file paths), and missing")
+    return ConnectionSpec(venue, symbols, files=tuple(_readable(path, f"{where}.files[{i}]", name)
+                                                      for i, name in enumerate(table.files)))
 
 
-def _strategies(path: Path, doc: dict[str, Any], instruments: dict[str, Instrument],
+def _readable(path: Path, where: str, name: str) -> Path:
+    """The file `name` (relative to the scenario) if it is one that can be read; refused, saying why, if not."""
+    file = (path.parent / name).resolve()
+    if not file.exists():
+        raise _refuse(path, where, f"no such file: {file}")
+    if not file.is_file():
+        raise _refuse(path, where, f"not a file: {file}")
+    if not os.access(file, os.R_OK):
+        raise _refuse(path, where, f"not readable (permission denied): {file}")
+    return file
+
+
+def _strategies(path: Path, tables: list[schema.StrategyTable], instruments: dict[str, Instrument],
                 feed: FeedSpec) -> tuple[StrategySpec, ...]:
-    tables = doc.get("strategy")
-    if isinstance(tables, dict):
-        raise ScenarioError(f"{path}: [strategy]: is a single table; write [[strategy]] (an array of tables, one "
-                            "per strategy)")
-    if not isinstance(tables, list) or not tables or not all(isinstance(table, dict) for table in tables):
-        raise ScenarioError(f"{path}: [[strategy]]: at least one strategy is required")
     out: list[StrategySpec] = []
     for i, table in enumerate(tables):
-        strategy = _strategy(_Reader(path, table, f"strategy[{i}]"), instruments, feed)
+        strategy = _strategy(path, f"strategy[{i}]", table, instruments, feed)
         if any(strategy.name == other.name for other in out):
-            raise _Reader(path, table, f"strategy[{i}]").error(
-                "name", f"{strategy.name!r} is the name of another strategy: give each a name of its own")
+            raise _refuse(path, f"strategy[{i}].name", f"{strategy.name!r} is the name of another strategy: give "
+                                                       "each a name of its own")
         out.append(strategy)
     return tuple(out)
 
 
-def _strategy(r: _Reader, instruments: dict[str, Instrument], feed: FeedSpec) -> StrategySpec:
-    kind = r.str("kind", choices=("ema_cross",))
-    name = r.str("name", kind)
-    symbols = _instrument_refs(r, instruments)
+def _strategy(path: Path, where: str, table: schema.StrategyTable, instruments: dict[str, Instrument],
+              feed: FeedSpec) -> StrategySpec:
+    symbols = _instrument_refs(path, where, table.instruments, instruments)
     for symbol in symbols:
         if symbol not in feed.instruments:
-            raise r.error("instruments", f"{symbol!r} has no feed: no [feed] connection carries it "
-                                         f"(the feed carries {', '.join(feed.instruments)})")
+            raise _refuse(path, f"{where}.instruments", f"{symbol!r} has no feed: no [feed] connection carries it "
+                                                        f"(the feed carries {', '.join(feed.instruments)})")
     if len(symbols) != 1:
-        raise r.error("instruments", f"{kind} trades one instrument, got {len(symbols)}")
-    instrument = instruments[symbols[0]]
-    fast, slow = r.int("fast", minimum=1), r.int("slow", minimum=2)
-    if fast >= slow:
-        raise r.error("fast", f"must be shorter than slow ({slow}), got {fast}")
-    position = r.fixed("position", instrument.qty_decimals)
+        raise _refuse(path, f"{where}.instruments", f"{table.kind} trades one instrument, got {len(symbols)}")
+    if table.fast >= table.slow:
+        raise _refuse(path, f"{where}.fast", f"must be shorter than slow ({table.slow}), got {table.fast}")
+    position = _fixed(path, f"{where}.position", table.position, instruments[symbols[0]].qty_decimals)
     if position <= 0:
-        raise r.error("position", "must be positive")
-    return StrategySpec(name, kind, symbols, fast, slow, position,
-                        r.str("urgency", "aggressive", choices=("aggressive", "passive")),
-                        r.bool("long_only", False), _cadence(r))
+        raise _refuse(path, f"{where}.position", "must be positive")
+    return StrategySpec(table.name or table.kind, table.kind, symbols, table.fast, table.slow, position,
+                        table.urgency, table.long_only, parse_cadence(table.cadence))
 
 
-def _cadence(r: _Reader) -> Cadence:
-    """`cadence`: when the strategy looks at the market; every book change unless the scenario says otherwise."""
-    try:
-        return parse_cadence(r.str("cadence", "book"))
-    except ValueError as exc:
-        raise r.error("cadence", str(exc)) from None
-
-
-def _traded_qty_decimals(r: _Reader, strategies: tuple[StrategySpec, ...], instruments: dict[str, Instrument]) -> int:
+def _traded_qty_decimals(path: Path, strategies: tuple[StrategySpec, ...], instruments: dict[str, Instrument]) -> int:
     """The quantity precision of every traded instrument: `[risk] max_position` is one limit for them all."""
     decimals = {instruments[symbol].qty_decimals for strategy in strategies for symbol in strategy.instruments}
     if len(decimals) > 1:
-        raise r.error("max_position", "is one limit for every traded instrument, and theirs have different "
-                                      f"qty_decimals ({', '.join(map(str, sorted(decimals)))})")
+        raise _refuse(path, "risk.max_position", "is one limit for every traded instrument, and theirs have "
+                                                 f"different qty_decimals ({', '.join(map(str, sorted(decimals)))})")
     return decimals.pop()
 
 
-def _fault(path: Path, i: int, table: Any, actors: tuple[str, ...]) -> FaultSpec:
-    if not isinstance(table, dict):
-        raise ScenarioError(f"{path}: [[faults]] entry {i} must be a table")
-    r = _Reader(path, table, f"faults[{i}]")
-    actor = r.str("actor", choices=actors)
-    given = [key for key in ("after_events", "at_ms", "rate") if key in table]
+def _fault(path: Path, i: int, table: schema.FaultTable, actors: tuple[str, ...]) -> FaultSpec:
+    where = f"faults[{i}]"
+    if table.actor not in actors:
+        close = difflib.get_close_matches(table.actor, actors, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise _refuse(path, f"{where}.actor", f"expected one of {', '.join(actors)}, found {table.actor!r}{hint}")
+    given = [key for key in ("after_events", "at_ms", "rate") if getattr(table, key) is not None]
     if len(given) != 1:
-        raise r.error("after_events", "give exactly one of after_events (the N-th message the actor receives), "
-                                      f"at_ms (a time from the run's first event) or rate; got {given or 'none'}")
-    times = r.int("times", 1, minimum=1)
-    if "after_events" in table:
-        return FaultSpec(actor, after_events=r.int("after_events", minimum=1), times=times)
-    if "at_ms" in table:
-        return FaultSpec(actor, at_ns=r.int("at_ms", minimum=0) * 1_000_000, times=times)
-    rate = r.decimal("rate")
-    ppm = rate * 1_000_000
-    if rate > 1 or ppm != ppm.to_integral_value():
-        raise r.error("rate", f"must be a probability from 0 to 1 with at most 6 decimals, got {table['rate']!r}")
-    return FaultSpec(actor, rate_ppm=int(ppm), seed=r.int("seed", 0), times=times)
+        raise _refuse(path, f"{where}.after_events", "give exactly one of after_events (the N-th message the actor "
+                      f"receives), at_ms (a time from the run's first event) or rate; got {given or 'none'}")
+    if table.after_events is not None:
+        return FaultSpec(table.actor, after_events=table.after_events, times=table.times)
+    if table.at_ms is not None:
+        return FaultSpec(table.actor, at_ns=table.at_ms * MS, times=table.times)
+    assert table.rate is not None
+    return FaultSpec(table.actor, rate_ppm=_ppm(table.rate), seed=table.seed, times=table.times)
+
+
+def _ppm(probability: str) -> int:
+    return int(Decimal(probability) * 1_000_000)
 
 
 # ---------------------------------------------------------------- a simulated venue served on its own
@@ -554,88 +518,51 @@ class SimVenueSpec:
     faults: tuple[SimFaultSpec, ...] = ()
 
 
+
+
 def load_venue(path: str | Path) -> SimVenueSpec:
     """Read and check a simulated venue's scenario at `path`: `[[instruments]]`, `[feed]` and `[venue]`."""
     path = Path(path)
-    doc, root, name = _read(path)
-    instruments = _instruments(path, doc)
-    feed_table = root.table_("feed")
-    feed = _feed(path, feed_table, instruments)
+    doc = schema.read(path, schema.VenueFile)
+    instruments = _instruments(path, doc.instruments)
+    feed = _feed(path, doc.feed, instruments)
     if len(feed.instruments) != 1:
-        raise feed_table.error("instruments", "the simulated venue's book follows one instrument's market, "
-                                              f"got {', '.join(feed.instruments)}")
-    speed = feed_table.int("speed", 1, minimum=1)
-
-    r = root.table_("venue")
-    latency = _Reader(path, r._get("latency", {}, (dict,), "a table"), "venue.latency")
-    limits = _Reader(path, r._get("rate_limits", {}, (dict,), "a table"), "venue.rate_limits")
-    accounts = r._get("accounts", _REQUIRED, (list,), "a list of [[venue.accounts]] tables")
-    if not accounts:
-        raise r.error("accounts", "at least one account is required")
-    faults = r._get("faults", [], (list,), "a list of [[venue.faults]] tables")
+        raise _refuse(path, "feed.instruments", "the simulated venue's book follows one instrument's market, "
+                                                f"got {', '.join(feed.instruments)}")
+    table = doc.venue
+    latency = table.latency
+    limits = table.rate_limits
     spec = SimVenueSpec(
-        name=name, path=path, instruments=instruments, feed=feed, speed=speed,
-        venue=r.str("name", "binance"),
-        maker_fee=r.decimal("maker_fee"),
-        taker_fee=r.decimal("taker_fee"),
-        seed=r.int("seed", 0),
-        queue_model=r.str("queue_model", "conservative", choices=QUEUE_MODELS),
-        queue_power=r.int("queue_power", 2, minimum=1),
-        latency=LatencySpec(
-            model=latency.str("model", "constant", choices=LATENCY_MODELS),
-            entry_ns=latency.int("entry_us", 0, minimum=0) * 1000,
-            response_ns=latency.int("response_us", 0, minimum=0) * 1000,
-            sigma=latency.decimal("sigma", "0")),
-        request_weight_per_minute=limits.int("request_weight_per_minute", 6_000, minimum=1),
-        orders_per_10s=limits.int("orders_per_10s", 100, minimum=1),
-        orders_per_day=limits.int("orders_per_day", 200_000, minimum=1),
-        accounts=tuple(_account(path, i, table, instruments) for i, table in enumerate(accounts)),
-        faults=tuple(_sim_fault(path, i, table, tuple(k.value for k in FaultKind))
-                     for i, table in enumerate(faults)),
+        name=doc.engine.name or path.stem, path=path, instruments=instruments, feed=feed, speed=doc.feed.speed,
+        venue=table.name, maker_fee=Decimal(table.maker_fee), taker_fee=Decimal(table.taker_fee), seed=table.seed,
+        queue_model=table.queue_model, queue_power=table.queue_power,
+        latency=LatencySpec(model=latency.model, entry_ns=latency.entry_us * 1000,
+                            response_ns=latency.response_us * 1000, sigma=Decimal(latency.sigma)),
+        request_weight_per_minute=limits.request_weight_per_minute, orders_per_10s=limits.orders_per_10s,
+        orders_per_day=limits.orders_per_day,
+        accounts=tuple(_account(path, i, account, instruments) for i, account in enumerate(table.accounts)),
+        faults=tuple(_sim_fault(fault) for fault in table.faults),
     )
     keys = [account.api_key for account in spec.accounts]
     if len(set(keys)) != len(keys):
-        raise r.error("accounts", "two accounts have the same api_key")
+        raise _refuse(path, "venue.accounts", "two accounts have the same api_key")
     kinds = [fault.kind for fault in spec.faults]
     if len(set(kinds)) != len(kinds):
-        raise r.error("faults", "at most one entry per kind")
+        raise _refuse(path, "venue.faults", "at most one entry per kind")
     return spec
 
 
-def _account(path: Path, i: int, table: Any, instruments: dict[str, Instrument]) -> AccountSpec:
-    if not isinstance(table, dict):
-        raise ScenarioError(f"{path}: [[venue.accounts]] entry {i} must be a table")
-    r = _Reader(path, table, f"venue.accounts[{i}]")
-    api_key, secret = r.str("api_key"), r.str("secret")
-    if not api_key or not secret:
-        raise r.error("api_key", "api_key and secret must not be empty")
-    balances_table = r.table_("balances")
+def _account(path: Path, i: int, table: schema.AccountTable, instruments: dict[str, Instrument]) -> AccountSpec:
     assets = {inst.base for inst in instruments.values()} | {inst.quote for inst in instruments.values()}
-    balances = {}
-    for asset in balances_table.table:
+    for asset in table.balances:
         if asset not in assets:
-            raise balances_table.error(asset, f"is not an asset of the [[instruments]] ({', '.join(sorted(assets))})")
-        balances[asset] = balances_table.decimal(asset)
-    return AccountSpec(api_key, secret, balances)
+            raise _refuse(path, f"venue.accounts[{i}].balances.{asset}",
+                          f"is not an asset of the [[instruments]] ({', '.join(sorted(assets))})")
+    return AccountSpec(table.api_key, table.secret, {asset: Decimal(v) for asset, v in table.balances.items()})
 
 
-def _sim_fault(path: Path, i: int, table: Any, kinds: tuple[str, ...]) -> SimFaultSpec:
-    if not isinstance(table, dict):
-        raise ScenarioError(f"{path}: [[venue.faults]] entry {i} must be a table")
-    r = _Reader(path, table, f"venue.faults[{i}]")
-    kind = r.str("kind", choices=kinds)
-    at = r._get("at", [], (list,), "a list of event numbers")
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in at):
-        raise r.error("at", f"must list event numbers from 1, got {at!r}")
-    rate = r.decimal("rate", "0")
-    ppm = rate * 1_000_000
-    if rate > 1 or ppm != ppm.to_integral_value():
-        raise r.error("rate", f"must be a probability from 0 to 1 with at most 6 decimals, got {table['rate']!r}")
-    if not at and not rate:
-        raise r.error("at", "a fault needs `at` (event numbers) or a `rate`")
-    status = r.int("status", 503)
-    if not 500 <= status <= 599:
-        raise r.error("status", f"must be a 5xx status, got {status}")
-    return SimFaultSpec(kind, tuple(sorted(set(at))), int(ppm), retry_after_s=r.int("retry_after_s", 10, minimum=1),
-                        status=status, executed=r.bool("executed", False), delay_ms=r.int("delay_ms", 0, minimum=0),
-                        duration_ms=r.int("duration_ms", 0, minimum=0))
+def _sim_fault(table: schema.SimFaultTable) -> SimFaultSpec:
+    """One `[[venue.faults]]` entry; the schema has checked each key, and that it names events or a rate."""
+    return SimFaultSpec(table.kind, tuple(sorted(set(table.at))), _ppm(table.rate), retry_after_s=table.retry_after_s,
+                        status=table.status, executed=table.executed, delay_ms=table.delay_ms,
+                        duration_ms=table.duration_ms)

@@ -12,6 +12,7 @@ line-by-line gzip stream.
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterator
 from os import PathLike
 
@@ -24,13 +25,31 @@ class RecordingFormatError(ValueError):
     """A recording line that does not have the expected form; names the file and line number."""
 
 
+class RecordingTruncated(RecordingFormatError):
+    """A compressed recording that ends before its end (a recorder killed mid-write) or is corrupt: the
+    recording cannot be trusted as a whole. Names the file and the last whole line before the damage."""
+
+
 def capture_lines(path: str | PathLike[str]) -> list[bytes]:
     """The lines of a capture file, decompressed if it is gzip."""
     with open(path, "rb") as file:
         data = file.read()
     if data[:2] == _GZIP_MAGIC:
-        data = gzip.decompress(data)
+        data = gunzip(path, data)
     return data.splitlines()
+
+
+def gunzip(path: str | PathLike[str], data: bytes) -> bytes:
+    """`data` decompressed; `RecordingTruncated` saying after which line it stops if it is cut short or corrupt."""
+    try:
+        return gzip.decompress(data)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        try:
+            lines = zlib.decompressobj(wbits=31).decompress(data).count(b"\n")
+        except zlib.error:
+            lines = 0
+        raise RecordingTruncated(f"{path}: line {lines + 1}: the gzip stream is truncated or corrupt after "
+                                 f"{lines} whole lines ({exc})") from None
 
 
 def line_error(path: str | PathLike[str], line_number: int, line: bytes) -> RecordingFormatError:

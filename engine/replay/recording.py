@@ -20,6 +20,7 @@ thousands of them, and a tuple costs a fraction of any class.
 from __future__ import annotations
 
 import gzip
+import zlib
 import heapq
 from collections import deque
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ import orjson
 from engine.replay.bybit_dump import read_bybit_dump
 from engine.replay.ccxt_excerpt import read_ccxt_excerpt
 from engine.replay.cryptofeed import LineKind, read_cryptofeed
-from engine.replay.formats import JSON_START, RecordingFormatError, capture_lines, line_error
+from engine.replay.formats import JSON_START, RecordingFormatError, capture_lines, gunzip, line_error
 
 WEBSOCKET = "ws"
 """`Record.source` of a frame received on a WebSocket."""
@@ -58,8 +59,11 @@ def detect_format(path: Path) -> str:
     if head[:4] == b"PK\x03\x04":
         return "bybit-zip"
     if head[:2] == b"\x1f\x8b":
-        with gzip.open(path) as file:  # only the head is decompressed: the reader decompresses the whole
-            head = file.read(4096)
+        try:
+            with gzip.open(path) as file:  # only the head is decompressed: the reader decompresses the whole
+                head = file.read(4096)
+        except (EOFError, OSError, zlib.error):
+            head = gunzip(path, Path(path).read_bytes())[:4096]   # says where it breaks
     first = head.lstrip().split(b"\n", 1)[0]
     if first.startswith((b"wss://", b"ws://", b"https://", b"http://")):
         return "cryptofeed"

@@ -223,7 +223,8 @@ async def test_the_recorder_captures_okx_books_that_then_verify(tmp_path):
         scenario.write_text(QUICKSTART.read_text()
                             .replace('venue = "binance"\nvenue_symbol = "BTCUSDT"', 'venue = "okx"\nvenue_symbol = "BTC-USDT"')
                             .replace('[feed]\nkind = "synthetic"', f'[feed]\nkind = "live"\n'
-                                     f'stream_url = "ws://127.0.0.1:{server.port}"\nrest_url = "http://127.0.0.1:1"'))
+                                     f'stream_url = "ws://127.0.0.1:{server.port}"\nrest_url = "http://127.0.0.1:1"')
+                            .replace("seed = 7\n", "", 1))  # a live feed has no seed
         outcome = await record(load(scenario), tmp_path / "okx.gz", duration_s=1.0)
         nursery.cancel_scope.cancel()
     summary = verify([outcome.path], "okx")
@@ -247,6 +248,7 @@ async def test_a_scenario_trades_live_on_okx_books(tmp_path):
                             .replace('venue = "binance"\nvenue_symbol = "BTCUSDT"', 'venue = "okx"\nvenue_symbol = "BTC-USDT"')
                             .replace('[feed]\nkind = "synthetic"', f'[feed]\nkind = "live"\n'
                                      f'stream_url = "ws://127.0.0.1:{server.port}"\nrest_url = "http://127.0.0.1:1"')
+                            .replace("seed = 7\n", "", 1)  # a live feed has no seed
                             .replace("duration_s = 600", "duration_s = 1")
                             .replace("fast = 8\nslow = 40", "fast = 2\nslow = 5"))
         outcome = await session.run(load(scenario), tmp_path / "out")

@@ -1,0 +1,488 @@
+"""The scenario and venue file formats as a schema: every table and key, its type, its range and what it means.
+
+The models here say what a well-formed file looks like, one key at a time: a key nobody reads is refused with
+the closest known name suggested (`max_positon` → max_position), a value of the wrong type or out of range is
+refused naming the key, what was expected and what was found. Rules that relate keys to each other (a
+strategy's instruments have a feed, faults name real actors) are `engine.app.scenario`'s, which turns a
+validated document into the dataclasses a run is made of. `python -m engine schema` prints these models as
+JSON Schema, and the README's scenario section is held to them by a test.
+"""
+from __future__ import annotations
+
+import difflib
+import tomllib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema,
+                      model_validator)
+from pydantic_core import PydanticCustomError
+
+from adapters.simulated.faults import FaultKind
+from adapters.simulated.latency import LATENCY_MODELS
+from adapters.simulated.queue import QUEUE_MODELS
+from engine.strategies.cadence import parse_cadence
+
+
+class ScenarioError(ValueError):
+    """The scenario cannot be run as written; each line of the message names the file and the key."""
+
+
+# ---------------------------------------------------------------- value types
+
+def _decimal_text(value: Any) -> str:
+    """A decimal number as the file writes it: a string ("0.01") or an integer, never a float, whose binary
+    value would not be the number written."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise PydanticCustomError("decimal_text", 'expected a decimal number written as a string, like "0.01"')
+    text = str(value).strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise PydanticCustomError("decimal_text", 'expected a decimal number written as a string, like "0.01"') \
+            from None
+    if not number.is_finite() or number < 0:
+        raise PydanticCustomError("decimal_text", "expected a finite, non-negative decimal number")
+    return text
+
+
+DecimalText = Annotated[str, PlainValidator(_decimal_text), WithJsonSchema(
+    {"type": ["string", "integer"], "pattern": r"^\s*[+]?(\d+(\.\d*)?|\.\d+)\s*$",
+     "description": 'a non-negative decimal number, written as a string ("0.01") so that it stays exact'})]
+
+
+def _probability(text: str) -> str:
+    ppm = Decimal(text) * 1_000_000
+    if Decimal(text) > 1 or ppm != ppm.to_integral_value():
+        raise PydanticCustomError("probability", "expected a probability from 0 to 1 with at most 6 decimals")
+    return text
+
+
+Probability = Annotated[DecimalText, AfterValidator(_probability)]
+
+
+def _cadence(text: str) -> str:
+    try:
+        parse_cadence(text)
+    except ValueError as exc:
+        problem = str(exc).split(";")[0].removeprefix("must be ")
+        raise PydanticCustomError("cadence", "expected {problem}", {"problem": problem}) from None
+    return text
+
+
+SAFE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+"""A name that is also a file or folder name under the output folder: no separator, no `..`, not hidden."""
+
+Name = Annotated[str, Field(pattern=SAFE_NAME)]
+Text = Annotated[str, Field(min_length=1)]
+Ms = Annotated[int, Field(ge=0, le=86_400_000)]           # at most a day
+PositiveMs = Annotated[int, Field(ge=1, le=86_400_000)]
+Decimals = Annotated[int, Field(ge=0, le=12, description=(
+    "digits after the point of the fixed-point integers (0 to 12: prices times quantities stay exact)"))]
+
+
+class Table(BaseModel):
+    """A TOML table: its keys typed, exact (no coercion: "5" is not 5), and nothing it does not know."""
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        """Refuse a key no one reads, suggesting the known one it most looks like: a typo must not be ignored."""
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in cls.model_fields:
+                    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                    hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(known)}"
+                    raise PydanticCustomError("unknown_key", "unknown key ({hint})", {"key": str(key), "hint": hint})
+        return data
+
+
+# ---------------------------------------------------------------- tables of both files
+
+class EngineTable(Table):
+    name: Name | None = None
+    """the run's name: its output folder out/<name>/ and its client order id prefix (default: the file's name);
+    letters, digits, '_', '.', '-' only, so the output stays inside the output folder"""
+
+
+class InstrumentTable(Table):
+    symbol: Text
+    """the instrument's id in the run: BASE/QUOTE, or BASE/QUOTE@venue where the pair is on several venues"""
+    venue: Text
+    """the venue that lists it (a registered venue: binance, okx, kraken, bybit, coinbase, ...)"""
+    venue_symbol: Text
+    """the venue's own name of it (BTCUSDT, BTC-USDT, XBT/USD)"""
+    base: Text
+    """the base asset (BTC)"""
+    quote: Text
+    """the quote asset (USDT)"""
+    price_decimals: Decimals
+    """digits after the point of prices, as exact integers (0 to 12)"""
+    qty_decimals: Decimals
+    """digits after the point of quantities, as exact integers (0 to 12)"""
+    tick_size: DecimalText
+    """the price increment, positive, at most price_decimals digits"""
+    lot_size: DecimalText
+    """the quantity increment, positive, at most qty_decimals digits"""
+
+
+class ConnectionTable(Table):
+    instruments: list[Text] | None = None
+    """the [[instruments]] symbols the connection carries, all of one venue"""
+    files: list[Text] | None = Field(None, min_length=1)
+    """recording: the connection's recorded files (any format verify-feed reads), relative to the scenario file"""
+    stream_url: Text | None = None
+    """live: the venue's WebSocket base URL (ws:// or wss://)"""
+    rest_url: Text | None = None
+    """live: the venue's REST base URL (http:// or https://)"""
+    depth: int = Field(0, ge=0, le=5000)
+    """synthetic: levels a side the venue sends (0: the venue's default)"""
+    delay_ms: Ms = 0
+    """synthetic: how late the venue's frames arrive, in ms"""
+
+
+class FeedTable(ConnectionTable):
+    kind: Literal["synthetic", "recording", "live"]
+    """where market data comes from: a seeded synthetic market, recorded files, or live venues"""
+    batch_ms: PositiveMs = 100
+    """replay windows: how many ms of events travel together (a performance setting only)"""
+    seed: int | None = Field(None, ge=0)
+    """synthetic: the market's seed (same seed, same bytes)"""
+    duration_s: int | None = Field(None, ge=1, le=604_800)
+    """synthetic: seconds of market to generate (at most 86400); live: seconds to run (default 60, at most 604800)"""
+    silence_s: int | None = Field(None, ge=1, le=3600)
+    """live: a connection silent this many seconds is dead (default 60)"""
+    connections: list[ConnectionTable] | None = Field(None, min_length=1)
+    """the venue connections ([[feed.connections]]), where there is more than one"""
+
+
+class SimFaultTable(Table):
+    kind: Literal[tuple(kind.value for kind in FaultKind)]  # type: ignore[valid-type]
+    """what goes wrong (see adapters/simulated/faults.py)"""
+    at: list[Annotated[int, Field(ge=1)]] = []
+    """the counted events (from 1) it hits"""
+    rate: Probability = "0"
+    """the probability each counted event is hit, 0 to 1, at most 6 decimals"""
+    retry_after_s: int = Field(10, ge=1, le=3600)
+    """rate_limit: the Retry-After it sends"""
+    status: int = Field(503, ge=500, le=599)
+    """server_error: the 5xx status it answers"""
+    executed: bool = False
+    """server_error: the request is carried out before the error is sent"""
+    delay_ms: Ms = 0
+    """latency_spike: how long the request waits"""
+    duration_ms: Ms = 0
+    """stall: how long nothing is answered (0: for good)"""
+
+    @model_validator(mode="after")
+    def _hits_something(self) -> SimFaultTable:
+        if not self.at and not Decimal(self.rate):
+            raise PydanticCustomError("fault_target", "expected `at` (event numbers) or a `rate`: without either "
+                                                      "the fault never happens")
+        return self
+
+
+# ---------------------------------------------------------------- a scenario (python -m engine run)
+
+class BookTable(Table):
+    depth: int = Field(20, ge=1, le=5000)
+    """levels per side in the views strategies and the venue see"""
+    stale_after_ms: Ms = 0
+    """a book whose venue sends nothing this long is dropped and resynced (0: never)"""
+    resync_within_ms: PositiveMs = 5_000
+    """chaos holds every outage of a book (a crash's included) to this"""
+
+
+class StrategyTable(Table):
+    name: Name | None = None
+    """unique in the run (the actor is strategy.<name>); defaults to kind"""
+    kind: Literal["ema_cross"]
+    """the strategy: ema_cross, an EMA crossover on the mid"""
+    instruments: list[Text]
+    """the [[instruments]] whose views it sees (ema_cross trades one)"""
+    fast: int = Field(ge=1, le=1_000_000)
+    """the fast EMA's length, in looks at the market"""
+    slow: int = Field(ge=2, le=1_000_000)
+    """the slow EMA's length, longer than fast"""
+    position: DecimalText
+    """the target absolute position, in the base asset"""
+    urgency: Literal["aggressive", "passive"] = "aggressive"
+    """aggressive: IOC at the risk price; passive: GTC at our touch"""
+    long_only: bool = False
+    """never hold a short position"""
+    cadence: Annotated[str, AfterValidator(_cadence)] = "book"
+    """when it looks at the market: "book" (every change), "trades" (every public trade) or "<N>ms" (a timer)"""
+
+
+class RiskTable(Table):
+    max_order_notional: DecimalText
+    """the largest order, in the quote asset"""
+    max_position: DecimalText
+    """the largest position per instrument, in the base asset, counting orders still working"""
+    price_band_bps: int = Field(ge=0, le=10_000)
+    """refuse a signal whose mid is this far from the book mid, in bps"""
+    max_slippage_bps: int = Field(ge=0, le=10_000)
+    """the worst price an order may take, from the mid, in bps"""
+
+
+class VenueTable(Table):
+    name: Text = "binance"
+    """the venue orders go to (in process: the simulated venue, named so)"""
+    maker_fee: DecimalText
+    """fee rate of a resting order's fill (0.001 = 10 bps)"""
+    taker_fee: DecimalText
+    """fee rate of a taking order's fill"""
+    latency_us: int = Field(0, ge=0, le=60_000_000)
+    """in process: the venue's latency each way, in µs of the virtual clock"""
+    url: str = ""
+    """a Binance-protocol venue's REST base URL (http:// or https://) to send orders to; empty: in process"""
+    api_key_env: Text = "BINANCE_API_KEY"
+    """with url: the environment variable holding the API key (it must be set)"""
+    secret_env: Text = "BINANCE_API_SECRET"
+    """with url: the environment variable holding the secret (it must be set)"""
+    ws_api_url: str = ""
+    """with url: the venue's WebSocket API for the user data stream (ws:// or wss://)"""
+    timeout_ms: PositiveMs = 10_000
+    """with url: an HTTP request unanswered this long has an unknown outcome"""
+    recv_window_ms: PositiveMs = 5_000
+    """the venue refuses a new order older than this"""
+    seed: int = Field(0, ge=0)
+    """in process: the seed of the venue's fault draws"""
+    faults: list[SimFaultTable] = []
+    """in process: the simulated venue's faults ([[venue.faults]])"""
+
+
+class ExecutionTable(Table):
+    cancel_on_exit: bool = True
+    """at the end: cancel what works, wait until every order settled"""
+    ack_timeout_ms: PositiveMs = 5_000
+    """a create not acknowledged by then is unknown: asked about, never resent"""
+    requery_ms: PositiveMs = 1_000
+    """an unresolved order is asked about again this often"""
+    reconcile_timeout_ms: PositiveMs = 5_000
+    """a reconciliation unanswered this long is asked again"""
+    order_ttl_ms: Ms = 0
+    """cancel a resting order older than this (0: never)"""
+    chase_ticks: int = Field(0, ge=0, le=1_000_000)
+    """cancel a passive order the touch has left by this many ticks and place it again at the touch (0: never)"""
+    settle_timeout_ms: PositiveMs = 60_000
+    """how long the end of a run waits for every order to settle"""
+
+
+class JournalTable(Table):
+    path: Text | None = None
+    """the journal file, relative to the scenario file (default: journal.sqlite in the output folder)"""
+    sync: Literal["full", "normal"] | None = None
+    """"full" (fsync every commit) or "normal"; default normal for replays, full live"""
+
+
+class FaultTable(Table):
+    actor: Text
+    """the actor to crash: feed, book, strategy (strategy.<name> with several), risk, router, orders, venue,
+    ledger, user_stream"""
+    after_events: int | None = Field(None, ge=1)
+    """crash it at the N-th message it receives (one of after_events, at_ms, rate)"""
+    at_ms: int | None = Field(None, ge=0)
+    """crash it at this time from the run's first event, in ms"""
+    rate: Probability | None = None
+    """crash it at each message with this probability, drawn from seed"""
+    seed: int = Field(0, ge=0)
+    """with rate: the draws' seed"""
+    times: int = Field(1, ge=1, le=1_000_000)
+    """the most crashes the rule may cause"""
+
+
+class ScenarioFile(Table):
+    """A scenario: what `python -m engine run` (and chaos, record) runs."""
+    engine: EngineTable = EngineTable()
+    """the run's name"""
+    instruments: list[InstrumentTable] = Field(min_length=1)
+    """[[instruments]]: one table per instrument, from the venue's metadata"""
+    feed: FeedTable
+    """[feed]: the market data"""
+    book: BookTable = BookTable()
+    """[book]: the order books"""
+    strategy: list[StrategyTable] = Field(min_length=1)
+    """[[strategy]]: one table per strategy"""
+    risk: RiskTable
+    """[risk]: the limits every order is held to"""
+    venue: VenueTable
+    """[venue]: where orders go"""
+    execution: ExecutionTable = ExecutionTable()
+    """[execution]: how the order manager treats orders"""
+    journal: JournalTable = JournalTable()
+    """[journal]: where the run journals, how durably"""
+    faults: list[FaultTable] = []
+    """[[faults]]: actors to crash on purpose"""
+
+
+# ---------------------------------------------------------------- a simulated venue (python -m engine venue)
+
+class VenueFeedTable(FeedTable):
+    speed: int = Field(1, ge=1, le=1000)
+    """the replayed market runs this many times faster than real time"""
+
+
+class LatencyTable(Table):
+    model: Literal[LATENCY_MODELS] = "constant"  # type: ignore[valid-type]
+    """constant, or lognormal (entry_us and response_us are then medians)"""
+    entry_us: int = Field(0, ge=0, le=60_000_000)
+    """a request's delay before the venue reads it, in µs"""
+    response_us: int = Field(0, ge=0, le=60_000_000)
+    """a response's delay, in µs"""
+    sigma: DecimalText = "0"
+    """lognormal: the shape"""
+
+
+class RateLimitsTable(Table):
+    request_weight_per_minute: int = Field(6_000, ge=1)
+    """REST request weight allowed per minute"""
+    orders_per_10s: int = Field(100, ge=1)
+    """new orders allowed per 10 s"""
+    orders_per_day: int = Field(200_000, ge=1)
+    """new orders allowed per day"""
+
+
+class AccountTable(Table):
+    api_key: Text
+    """the demo account's API key"""
+    secret: Text
+    """its secret"""
+    balances: dict[str, DecimalText]
+    """its starting balance per asset of the [[instruments]]"""
+
+
+class SimVenueTable(Table):
+    name: Text = "binance"
+    """the protocol it speaks (binance)"""
+    maker_fee: DecimalText
+    """fee rate of a resting order's fill"""
+    taker_fee: DecimalText
+    """fee rate of a taking order's fill"""
+    seed: int = Field(0, ge=0)
+    """every draw the venue makes: latencies, faults"""
+    queue_model: Literal[QUEUE_MODELS] = "conservative"  # type: ignore[valid-type]
+    """where a resting order stands in its level's queue: conservative, or probabilistic"""
+    queue_power: int = Field(2, ge=1, le=100)
+    """probabilistic: the power of its queue position model"""
+    latency: LatencyTable = LatencyTable()
+    """[venue.latency]"""
+    rate_limits: RateLimitsTable = RateLimitsTable()
+    """[venue.rate_limits]"""
+    accounts: list[AccountTable] = Field(min_length=1)
+    """[[venue.accounts]]: the demo accounts"""
+    faults: list[SimFaultTable] = []
+    """[[venue.faults]]: faults, each on its own counter, drawn from the seed"""
+
+
+class VenueFile(Table):
+    """A simulated venue served on its own: what `python -m engine venue` serves."""
+    engine: EngineTable = EngineTable()
+    """the venue's name"""
+    instruments: list[InstrumentTable] = Field(min_length=1)
+    """[[instruments]]: what it lists"""
+    feed: VenueFeedTable
+    """[feed]: the market that drives its book (one instrument)"""
+    venue: SimVenueTable
+    """[venue]: its rules, accounts and faults"""
+
+
+# ---------------------------------------------------------------- reading a file
+
+File = TypeVar("File", ScenarioFile, VenueFile)
+
+
+def read(path: Path, model: type[File]) -> File:
+    """The file at `path`, validated against `model`; `ScenarioError` naming the file (and the line, the key,
+    what was expected and what was found) for anything else."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
+    except PermissionError:
+        raise ScenarioError(f"{path}: not readable (permission denied)") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"{path}: not UTF-8 text (line {line}: byte {exc.object[exc.start]:#04x})") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        raise ScenarioError("\n".join(f"{path}: {line}" for line in describe(exc))) from None
+
+
+def is_venue_file(path: Path) -> bool:
+    """Whether the file at `path` describes a simulated venue (its [venue] has accounts) rather than a run;
+    False for anything unreadable, which the scenario reader then explains."""
+    try:
+        venue = tomllib.loads(path.read_text(encoding="utf-8")).get("venue")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(venue, dict) and "accounts" in venue
+
+
+def dotted(loc: tuple[int | str, ...]) -> str:
+    """A key's place in the document as `strategy[0].cadence`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out
+
+
+def _found(value: Any) -> str:
+    if isinstance(value, (dict, BaseModel)):
+        return "a table"
+    if isinstance(value, list):
+        return f"an array of {len(value)}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def describe(exc: ValidationError) -> list[str]:
+    """One line per problem: the key (dotted), what was expected, what was found."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc, kind, message = tuple(error["loc"]), error["type"], error["msg"]
+        if kind == "unknown_key":
+            ctx = error.get("ctx", {})
+            where = dotted((*loc, ctx["key"]))
+            lines.append(f"{where}: unknown {'table' if not loc else 'key'} ({ctx['hint']})")
+            continue
+        where = dotted(loc) or "(top level)"
+        if kind == "missing":
+            lines.append(f"{where}: required, and missing")
+            continue
+        if kind in ("model_type", "dict_type"):
+            message = "expected a table"
+        elif kind == "list_type" and isinstance(error["input"], dict):
+            message = f"expected an array of tables [[{where}]], one per entry (not a single [{where}])"
+        elif kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == SAFE_NAME:
+            message = ("expected a name of letters, digits, '_', '.' and '-' (at most 64), so that what is written "
+                       "under it stays inside the output folder")
+        elif message.startswith("Input should be "):
+            message = "expected " + message.removeprefix("Input should be ")
+        elif message.startswith(("String should", "List should", "Value should")):
+            message = "expected a value that should" + message.split("should", 1)[1]
+        elif not message.startswith("expected"):
+            message = message[0].lower() + message[1:]
+        lines.append(f"{where}: {message}, found {_found(error['input'])}")
+    return lines
+
+
+def json_schema(model: type[Table]) -> dict[str, Any]:
+    """The JSON Schema of a file format (`python -m engine schema`)."""
+    schema = model.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
