@@ -3,8 +3,10 @@
 Each batch is applied whole; then one view per instrument the batch touched goes out on `views`, so a hop
 carries a batch and never a price level. With `every_change` (a strategy that looks at every change or every
 trade, or orders that may rest at the venue, which must see every change to fill them as the market did), a
-view goes out for each change and each trade instead, in the order of the events. Either way a view, a state
-change and a resync request carry the time of the event that caused them, never the batch's. A book whose sync state changes (live, stale after a gap, a
+view goes out for each change instead, in the order of the events, and for each trade too where something
+decides on trades (`trade_views`: a strategy on trades, orders resting at the venue); the views of one batch
+go out as one send. Either way a view, a state change and a resync request carry the time of the event that
+caused them, never the batch's. A book whose sync state changes (live, stale after a gap, a
 checksum or top-of-book mismatch, or silent for too long) is announced on `status`, and a book that needs
 a fresh snapshot asks the feed for one on `resync`: that instrument alone is repaired while the others go on.
 """
@@ -137,9 +139,11 @@ class BookActor(Actor):
 
     def __init__(self, instruments: list[str], depth: int, stats: BookStats, sync_factory: BookSyncFactory,
                  stale_after_ns: int | None = None,
-                 every_change: bool = False):
+                 every_change: bool = False, trade_views: bool = True):
         self.depth = depth
         self.every_change = every_change
+        self.trade_views = trade_views     # with every_change: a view for each trade too
+        self._views: list[BookView] = []   # with every_change: the batch's views, sent together (`_flush`)
         self.stats = stats
         self.syncs = {symbol: sync_factory(symbol) for symbol in instruments}
         self.restarted = stats.adopt(self.syncs)
@@ -172,7 +176,7 @@ class BookActor(Actor):
         applied = SyncResult.APPLIED
         heard = self._heard
         states = self._states
-        every_change = self.every_change
+        every_change, trade_views = self.every_change, self.trade_views
         touched: dict[str, list[Trade]] = {}  # instrument → its trades in this batch
         last_ts: dict[str, int] = {}          # instrument → the time of its newest event in this batch
         wanted: dict[str, tuple[str, int]] = {}  # instrument → why it needs a snapshot, and since when
@@ -189,7 +193,7 @@ class BookActor(Actor):
                 ts = event.ts_ns
                 if kind is Trade:
                     if every_change:
-                        if syncs[symbol].state is BookState.LIVE:
+                        if trade_views and syncs[symbol].state is BookState.LIVE:
                             await self._publish(ctx, symbol, ts, (event,))
                         continue
                     trades = touched.get(symbol)
@@ -229,6 +233,7 @@ class BookActor(Actor):
                     if symbol not in touched:
                         touched[symbol] = []
                     last_ts[symbol] = ts
+        await self._flush(ctx)
         for symbol, (reason, ts) in wanted.items():
             if syncs[symbol].state is not BookState.LIVE and symbol not in self._asked:
                 self._asked[symbol] = ts
@@ -242,12 +247,24 @@ class BookActor(Actor):
         sync = self.syncs[symbol]
         bids, asks = sync.book.top(self.depth)
         self.stats.views += 1
-        await ctx.emit("views", BookView(symbol, ts, sync.last_update_id, bids, asks, trades))
+        view = BookView(symbol, ts, sync.last_update_id, bids, asks, trades)
+        if self.every_change:
+            self._views.append(view)   # sent with the batch's other views, before anything sent after them
+        else:
+            await ctx.emit("views", view)
+
+    async def _flush(self, ctx: ActorContext) -> None:
+        """Send the views made so far, in order, as one send: a view per change costs its receivers one wake-up
+        per batch, not one per change."""
+        if self._views:
+            views, self._views = self._views, []
+            await ctx.emit_many("views", views)
 
     async def _state_changed(self, ctx: ActorContext, symbol: str, ts: int) -> None:
         """Tell downstream that `symbol`'s book changed state at the event at `ts` (if it did)."""
         state = self.syncs[symbol].state
         if state is not self._states[symbol]:
+            await self._flush(ctx)   # the views made before the change go first
             self._states[symbol] = state
             self.stats.went(symbol, state, ts)
             await ctx.emit("status", BookStatus(symbol, ts, state))

@@ -4,7 +4,14 @@ It reads recorded (or synthetic) frames already decoded by the venue codec, grou
 follow the data and the clock (a batch never spans a `batch_ns` window, what the clock has due before a
 batch's first event is delivered before it, and a batch is cut before any message the clock has due within
 it), moves the clock to each batch's last event, hands the batch to the book in one hop, and
-waits until the whole pipeline has handled it. Batches therefore never depend on the scheduler's timing,
+waits until the whole pipeline has handled it.
+
+Where something decides on single events inside a batch (a strategy on every book change, a venue filling
+orders that rest on it), a batch also ends before its first such event's time plus the decision horizon (the
+smallest order latency): whatever is decided on an event at t reaches anyone at t + horizon at the soonest, so
+it falls after the whole batch, and the clock delivers it in its own place. Events nobody decides on (trades,
+for a strategy that looks at book changes) do not start that count, so a sparse market travels in as few
+steps as the decisions allow, and no result depends on where batches end. Batches therefore never depend on the scheduler's timing,
 and the same recording gives the same run.
 
 It also serves what a venue's REST snapshot serves live: a book that asks for a resync (after a gap, a
@@ -18,7 +25,7 @@ it crashed (a dead letter, as for any actor).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import trio
 
@@ -30,10 +37,13 @@ class ReplayFeed:
     ports = Ports(accepts=(ResyncRequest,), outputs={"market": MarketBatch})
 
     def __init__(self, source: Any, clock: VirtualClock, batch_ns: int, finished: trio.Event,
-                 rebuilder: Any = None):
+                 rebuilder: Any = None, decides: Callable[[MarketEvent], bool] | None = None,
+                 horizon_ns: int = 0):
         self.source = source            # events(skip=n): a fresh reading of the recording from event n
         self.clock = clock
         self.batch_ns = batch_ns
+        self.decides = decides          # whether an event may be decided on inside a batch (None: none may)
+        self.horizon_ns = horizon_ns    # the soonest a decision can reach anyone: the smallest order latency
         self.finished = finished
         self.rebuilder = rebuilder      # snapshot(instrument, upto, ts_ns): the book rebuilt from the recording
         self.delivered = 0              # events handed to the book, dead letters included
@@ -44,10 +54,12 @@ class ReplayFeed:
     async def run(self, ctx: ActorContext) -> None:
         ctx.started()
         clock, batch_ns, dead = self.clock, self.batch_ns, self.dead
+        decides, horizon_ns = self.decides, self.horizon_ns
         crashes = ctx.crashes if ctx.crashes is not None and ctx.crashes.watches(ctx.name) else None
         pending: list[MarketEvent] = []
         window_end = last_ts = 0
-        cut_at = None  # the batch ends before this time: its window's end, or a message due on the clock
+        cut_at = 0  # the batch ends before this time: its window's end, a message due on the clock, or the horizon
+        undecided = True   # no event of the batch may be decided on yet
         position = self.delivered
         for ts, event in self.source.events(skip=position):
             if position in dead:
@@ -63,6 +75,10 @@ class ReplayFeed:
                     due = clock.next_due_ns()
                 window_end = (ts // batch_ns + 1) * batch_ns
                 cut_at = window_end if due is None or due > window_end else max(due, ts + 1)
+                undecided = True
+            if undecided and decides is not None and decides(event):
+                undecided = False   # what is decided on it reaches anyone at ts + horizon at the soonest
+                cut_at = min(cut_at, ts + max(horizon_ns, 1))
             if crashes is not None:
                 try:
                     crashes.on_message(ctx.name)

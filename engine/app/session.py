@@ -35,7 +35,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import trio
 
@@ -55,7 +55,8 @@ from engine.actors.strategy import StrategyActor
 from engine.app.gateway import order_gateway
 from engine.contracts import OrderGateway
 from engine.journal import Journal, JournalError
-from engine.messages import CancelAll, Fill, OrdersSettled, ReconcileReply, RunFailure, TimerFired, Urgency
+from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OrdersSettled, ReconcileReply, RunFailure,
+                             TimerFired, TopOfBook, Trade, Urgency)
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
@@ -158,7 +159,7 @@ class _Market:
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
 
 
-def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, window_ns: int) -> tuple[_Market, Any]:
+def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Market, Any]:
     """One replay driver over the recordings of every connection, merged by receive time; the book sync of
     each instrument is its venue's."""
     sources, syncs = [], {}
@@ -173,35 +174,65 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, window_ns: i
     sync_of = _sync_of(syncs)
     rebuilder = ShadowBooks(source.independent_events, sync_of, scenario.feed.instruments)
     finished = trio.Event()
-    feed = ReplayFeed(source, clock, window_ns, finished, rebuilder)
+    # a venue over the network is no link on the replay's clock: nothing to bound a batch by
+    decides = decision_events(scenario) if not scenario.venue.url else None
+    horizon_ns = decision_horizon_ns(scenario) if decides is not None else 0
+    feed = ReplayFeed(source, clock, scenario.feed.batch_ns, finished, rebuilder, decides, horizon_ns)
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
     return _Market({"feed": (feed.run, inbox)}, ReplayFeed.ports, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
         "replay": {"first_ts_ns": source.first_ts_ns, "last_ts_ns": source.last_ts_ns,
                    "snapshots_rebuilt": feed.snapshots_served},
-        "runtime": {"batches": feed.batches, "window_ms": window_ns / 1_000_000}}, first_ts), sync_of
+        "runtime": {"batches": feed.batches, "window_ms": scenario.feed.batch_ns / 1_000_000,
+                    "decision_horizon_ms": horizon_ns / 1_000_000}}, first_ts), sync_of
 
 
 def decides_inside_windows(scenario: Scenario) -> bool:
     """Whether anything decides on single market events, inside a replay window: a strategy whose cadence follows
     events, or the venue filling orders that rest on it (passive ones), or the order manager chasing them. Then the
-    book publishes a view per change, and the window must be short enough for those decisions to stay exact."""
-    return (any(strat.cadence.follows_events or strat.urgency == "passive" for strat in scenario.strategies)
-            or scenario.execution.chase_ticks > 0)
+    book publishes a view per change, and the feed bounds each batch by the decision horizon (`decision_events`)."""
+    return decision_events(scenario) is not None
 
 
-def replay_window_ns(scenario: Scenario) -> int:
-    """The replay window: `[feed] batch_ms`, bounded by the order latency where decisions are made inside windows.
+def decided_kinds(scenario: Scenario) -> frozenset[type]:
+    """The kinds of market events something may decide on inside a batch (none: nothing decides inside one).
 
-    An order decided on an event at t reaches the venue at t + latency, and a venue's fill at t reaches the order
-    manager at t + latency: with windows no longer than the latency, neither can fall inside the window it was
-    decided in, so the clock delivers it on time and the window changes no result. (A zero latency leaves only
-    windows of one instant.)
+    Orders resting at the venue (passive ones, which it fills from every change and trade) make every kind one;
+    otherwise a strategy on every book change decides on the events that change a book, one on trades on trades,
+    and the order manager's chasing on book changes. A strategy on a timer decides on its ticks, which the clock
+    delivers between batches anyway.
     """
-    window = scenario.feed.batch_ns
-    if decides_inside_windows(scenario) and not scenario.venue.url:
-        window = min(window, max(scenario.venue.latency_ns, 1))
-    return window
+    if any(strat.urgency == "passive" for strat in scenario.strategies):
+        return frozenset((DepthDiff, BookSnapshot, Trade, TopOfBook))
+    kinds: set[type] = set()
+    for strat in scenario.strategies:
+        if strat.cadence.kind == "book":
+            kinds |= {DepthDiff, BookSnapshot}
+        elif strat.cadence.kind == "trades":
+            kinds.add(Trade)
+    if scenario.execution.chase_ticks > 0:
+        kinds |= {DepthDiff, BookSnapshot}
+    return frozenset(kinds)
+
+
+def decision_events(scenario: Scenario) -> Callable[[Any], bool] | None:
+    """Whether an event may be decided on inside a batch, as the replay feed asks it; None if none may."""
+    kinds = decided_kinds(scenario)
+    return (lambda event: type(event) in kinds) if kinds else None
+
+
+def decides_on_trades(scenario: Scenario) -> bool:
+    """Whether anything decides on single trades: a strategy on trades, or the venue filling resting orders from
+    the tape. Where nothing does, a book publishing every change leaves trades out (they change no book)."""
+    return Trade in decided_kinds(scenario)
+
+
+def decision_horizon_ns(scenario: Scenario) -> int:
+    """The soonest a decision made on an event reaches anyone: the order latency (at least 1 ns). An order decided
+    on an event at t reaches the venue at t + latency, and a venue's fill at t reaches the order manager at
+    t + latency: a batch that ends before its first decided-on event's time plus this holds neither, so the clock
+    delivers each in its place and the batching changes no result."""
+    return max(scenario.venue.latency_ns, 1)
 
 
 def _sync_of(factories: dict[str, Any]) -> Any:
@@ -279,7 +310,7 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     if live:
         market, sync_factory, rests = _live(scenario, clock, quiescence)
     else:
-        (market, sync_factory), rests = _replay(scenario, out_dir, clock, replay_window_ns(scenario)), []
+        (market, sync_factory), rests = _replay(scenario, out_dir, clock), []
     book = open_journal(scenario, out_dir, journal, kill_at_write)
     if not scenario.venue.url and len(book.runs) > 1:
         book.close()
@@ -358,7 +389,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         **{name: actor_runner(StrategyActor, _strategy_factory(strat)) for name, strat in strategies.items()},
         "book": actor_runner(BookActor, lambda: BookActor(
             list(scenario.feed.instruments), scenario.book_depth, book_stats, sync_factory=sync_factory,
-            stale_after_ns=scenario.book_stale_after_ns, every_change=decides_inside_windows(scenario))),
+            stale_after_ns=scenario.book_stale_after_ns, every_change=decides_inside_windows(scenario),
+            trade_views=decides_on_trades(scenario))),
     }
     spec = {name: child(name, run, ports=gateway.actor_ports if gateway and name == "venue" else None)
             for name, run in runners.items()}

@@ -74,6 +74,22 @@ async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_s
     assert [s.state for s in out["status"].sent] == [BookState.LIVE]
 
 
+@pytest.mark.parametrize("trade_views", [True, False])
+async def test_book_on_every_change_publishes_a_view_per_change_in_order_and_per_trade_only_if_asked(trade_views):
+    actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync, every_change=True,
+                      trade_views=trade_views)
+    ctx, out = context("book", "views", "status", "resync")
+    trade = Trade("BTC/USDT", 3, 1, 10_100, 2, Side.BUY)
+    await actor.handle([MarketBatch(4, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade,
+                                        diff(13, 13, asks=[(10_050, 2)])))], ctx)
+    views = out["views"].sent
+    # the snapshot, the two diffs, and the trade where trades are decided on, each as the book stood then
+    assert [v.update_id for v in views] == ([10, 12, 12, 13] if trade_views else [10, 12, 13])
+    assert [v.trades for v in views] == ([(), (), (trade,), ()] if trade_views else [(), (), ()])
+    assert views[0].bids == ((9_900, 5),) and views[-1].asks == ((10_050, 2), (10_100, 5))
+    assert [s.state for s in out["status"].sent] == [BookState.LIVE]
+
+
 async def test_book_gap_marks_the_instrument_stale_and_stops_its_views():
     actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()), sync_factory=BinanceBookSync)
     ctx, out = context("book", "views", "status", "resync")

@@ -9,7 +9,7 @@ from engine.actors.feed import ReplayFeed
 from engine.messages import TimerFired
 from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, ConflatingEdge, DelayedEdge, CrashPlan, CrashRule,
                             InjectedFault, LatestValueEdge, Lifecycle, LifecycleKind, Mailbox, Quiescence, Supervisor,
-                            VirtualClock, actor_runner)
+                            UndeclaredOutput, VirtualClock, actor_runner)
 
 
 async def test_blocking_edge_waits_for_room_and_drops_nothing(nursery):
@@ -229,3 +229,65 @@ async def test_a_periodic_tick_cuts_the_replay_window_so_it_sees_exactly_the_eve
     # one 1 s window, cut by the tick at 1_000_300 (and just after it): the tick comes before the event at its time
     assert order == [("batch", [1_000_100, 1_000_200]), ("tick", 1_000_300), ("batch", [1_000_300]),
                      ("batch", [1_000_400])]
+
+
+class _Kinds:
+    """A recording of (ts, kind) events; `decided` are the kinds something decides on inside a batch."""
+
+    def __init__(self, events):
+        self.list = events
+
+    def events(self, skip=0):
+        return iter(self.list[skip:])
+
+
+async def test_a_batch_ends_a_decision_horizon_after_its_first_decided_on_event(nursery):
+    clock = VirtualClock(start_ns=0)
+    book, feed_box = Mailbox("book", quiescence=clock.quiescence), Mailbox("feed", quiescence=clock.quiescence)
+    batches = []
+
+    async def drain():
+        while True:
+            for msg in await book.receive_batch():
+                batches.append([ts for ts, _ in msg.events])
+
+    nursery.start_soon(drain)
+    recorded = [(0, "trade"), (2, "diff"), (4, "trade"), (6, "trade"), (7, "diff"), (9, "trade"), (30, "trade"),
+                (40, "trade"), (41, "diff"), (45, "diff"), (46, "trade")]
+    events = _Kinds([(ts, (ts, kind)) for ts, kind in recorded])
+    feed = ReplayFeed(events, clock, 1_000, trio.Event(), decides=lambda event: event[1] == "diff", horizon_ns=5)
+    await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
+    # trades start no horizon: a batch runs to its first diff + 5 (exclusive), then the next one starts
+    assert batches == [[0, 2, 4, 6], [7, 9], [30, 40, 41, 45], [46]]
+
+
+async def test_without_deciders_a_batch_is_its_window():
+    clock = VirtualClock(start_ns=0)
+    book, feed_box = Mailbox("book", quiescence=clock.quiescence), Mailbox("feed", quiescence=clock.quiescence)
+    events = _Kinds([(ts, (ts, "diff")) for ts in (0, 2, 7, 1_000, 1_500)])
+    feed = ReplayFeed(events, clock, 1_000, trio.Event())
+    async with trio.open_nursery() as nursery:
+        batches = []
+
+        async def drain():
+            while True:
+                for msg in await book.receive_batch():
+                    batches.append([ts for ts, _ in msg.events])
+        nursery.start_soon(drain)
+        await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
+        nursery.cancel_scope.cancel()
+    assert batches == [[0, 2, 7], [1_000, 1_500]]
+
+
+async def test_emit_many_sends_every_message_in_order_on_every_edge_as_one_checkpoint():
+    first, second = Mailbox("a"), Mailbox("b")
+    ctx = ActorContext("book", VirtualClock(), outputs={"views": [BlockingEdge(first), BlockingEdge(second)]})
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        with pytest.raises(trio.Cancelled):
+            await ctx.emit_many("views", [1, 2])   # a cancelled sender sends nothing
+    assert len(first) == 0
+    await ctx.emit_many("views", [1, 2, 3])
+    assert await first.receive_batch() == [1, 2, 3] and await second.receive_batch() == [1, 2, 3]
+    with pytest.raises(UndeclaredOutput, match="'status'"):
+        await ctx.emit_many("status", [1])
