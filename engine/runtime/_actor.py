@@ -62,13 +62,16 @@ class ActorContext:
         """
         edges = self.outputs.get(output)
         if edges is None:
-            raise UndeclaredOutput(f"actor {self.name!r} sent {type(msg).__name__} on output {output!r}, which it "
-                                   f"does not declare (declared: {', '.join(sorted(self.outputs)) or 'none'})")
+            raise self._undeclared(output, type(msg).__name__)
         await trio.lowlevel.checkpoint_if_cancelled()
         for edge in edges:
             if not edge.send_nowait(msg):
                 await edge.send(msg)
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def _undeclared(self, output: str, what: str) -> UndeclaredOutput:
+        return UndeclaredOutput(f"actor {self.name!r} sent {what} on output {output!r}, which it does not declare "
+                                f"(declared: {', '.join(sorted(self.outputs)) or 'none'})")
 
     async def emit_many(self, output: str, msgs: Sequence[Any]) -> None:
         """Send `msgs`, in order, on every edge of the named output: one send, and one checkpoint, for all of them.
@@ -78,8 +81,7 @@ class ActorContext:
         """
         edges = self.outputs.get(output)
         if edges is None:
-            raise UndeclaredOutput(f"actor {self.name!r} sent {len(msgs)} message(s) on output {output!r}, which it "
-                                   f"does not declare (declared: {', '.join(sorted(self.outputs)) or 'none'})")
+            raise self._undeclared(output, f"{len(msgs)} message(s)")
         await trio.lowlevel.checkpoint_if_cancelled()
         for msg in msgs:
             for edge in edges:

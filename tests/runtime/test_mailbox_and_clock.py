@@ -241,7 +241,8 @@ class _Kinds:
         return iter(self.list[skip:])
 
 
-async def test_a_batch_ends_a_decision_horizon_after_its_first_decided_on_event(nursery):
+async def _batches_of(events, **decision):
+    """The batches a replay feed (1 µs windows) hands its book, as lists of event times."""
     clock = VirtualClock(start_ns=0)
     book, feed_box = Mailbox("book", quiescence=clock.quiescence), Mailbox("feed", quiescence=clock.quiescence)
     batches = []
@@ -251,31 +252,24 @@ async def test_a_batch_ends_a_decision_horizon_after_its_first_decided_on_event(
             for msg in await book.receive_batch():
                 batches.append([ts for ts, _ in msg.events])
 
-    nursery.start_soon(drain)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(drain)
+        feed = ReplayFeed(_Kinds([(ts, (ts, kind)) for ts, kind in events]), clock, 1_000, trio.Event(), **decision)
+        await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
+        nursery.cancel_scope.cancel()
+    return batches
+
+
+async def test_a_batch_ends_a_decision_horizon_after_its_first_decided_on_event():
     recorded = [(0, "trade"), (2, "diff"), (4, "trade"), (6, "trade"), (7, "diff"), (9, "trade"), (30, "trade"),
                 (40, "trade"), (41, "diff"), (45, "diff"), (46, "trade")]
-    events = _Kinds([(ts, (ts, kind)) for ts, kind in recorded])
-    feed = ReplayFeed(events, clock, 1_000, trio.Event(), decides=lambda event: event[1] == "diff", horizon_ns=5)
-    await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
+    batches = await _batches_of(recorded, decides=lambda event: event[1] == "diff", horizon_ns=5)
     # trades start no horizon: a batch runs to its first diff + 5 (exclusive), then the next one starts
     assert batches == [[0, 2, 4, 6], [7, 9], [30, 40, 41, 45], [46]]
 
 
 async def test_without_deciders_a_batch_is_its_window():
-    clock = VirtualClock(start_ns=0)
-    book, feed_box = Mailbox("book", quiescence=clock.quiescence), Mailbox("feed", quiescence=clock.quiescence)
-    events = _Kinds([(ts, (ts, "diff")) for ts in (0, 2, 7, 1_000, 1_500)])
-    feed = ReplayFeed(events, clock, 1_000, trio.Event())
-    async with trio.open_nursery() as nursery:
-        batches = []
-
-        async def drain():
-            while True:
-                for msg in await book.receive_batch():
-                    batches.append([ts for ts, _ in msg.events])
-        nursery.start_soon(drain)
-        await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
-        nursery.cancel_scope.cancel()
+    batches = await _batches_of([(ts, "diff") for ts in (0, 2, 7, 1_000, 1_500)])
     assert batches == [[0, 2, 7], [1_000, 1_500]]
 
 
