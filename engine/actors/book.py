@@ -14,10 +14,11 @@ from typing import Any
 
 from engine.contracts import BookSync, BookSyncFactory, SyncResult
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, ResyncRequest,
-                             TimerFired, TopOfBook, Trade)
+                             TimerFired, TopOfBook, Trade, fast_constructor)
 from engine.runtime import Actor, ActorContext, Ports
 
 _STALENESS = "stale"
+_make_view = fast_constructor(BookView)  # a view per book change: the cheaper constructor of the same object
 
 
 class BookStats:
@@ -242,7 +243,7 @@ class BookActor(Actor):
         sync = self.syncs[symbol]
         bids, asks = sync.book.top(self.depth)
         self.stats.views += 1
-        await ctx.emit("views", BookView(symbol, ts, sync.last_update_id, bids, asks, trades))
+        await ctx.emit("views", _make_view(symbol, ts, sync.last_update_id, bids, asks, trades))
 
     async def _state_changed(self, ctx: ActorContext, symbol: str, ts: int) -> None:
         """Tell downstream that `symbol`'s book changed state at the event at `ts` (if it did)."""
