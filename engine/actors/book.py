@@ -171,6 +171,7 @@ class BookActor(Actor):
     async def handle(self, batch: list[MarketBatch | TimerFired], ctx: ActorContext) -> None:
         syncs = self.syncs
         applied = SyncResult.APPLIED
+        live = BookState.LIVE
         heard = self._heard
         states = self._states
         every_change = self.every_change
@@ -190,7 +191,7 @@ class BookActor(Actor):
                 ts = event.ts_ns
                 if kind is Trade:
                     if every_change:
-                        if syncs[symbol].state is BookState.LIVE:
+                        if syncs[symbol].state is live:
                             await self._publish(ctx, symbol, ts, (event,))
                         continue
                     trades = touched.get(symbol)
@@ -224,7 +225,7 @@ class BookActor(Actor):
                 if syncs[symbol].state is not states[symbol]:
                     await self._state_changed(ctx, symbol, ts)
                 if every_change:
-                    if syncs[symbol].state is BookState.LIVE:
+                    if syncs[symbol].state is live:
                         await self._publish(ctx, symbol, ts, ())
                 else:
                     if symbol not in touched:
@@ -235,7 +236,7 @@ class BookActor(Actor):
                 self._asked[symbol] = ts
                 await ctx.emit("resync", ResyncRequest(symbol, ts, reason))
         for symbol, trades in touched.items():
-            if syncs[symbol].state is BookState.LIVE:
+            if syncs[symbol].state is live:
                 await self._publish(ctx, symbol, last_ts[symbol], tuple(trades))
 
     async def _publish(self, ctx: ActorContext, symbol: str, ts: int, trades: tuple[Trade, ...]) -> None:
