@@ -23,10 +23,7 @@ next snapshot, which the actor obtains by resubscribing: never patched.
 """
 from __future__ import annotations
 
-from itertools import islice
 from zlib import crc32
-
-from sortedcontainers import SortedDict
 
 from engine.contracts import SyncResult
 from engine.messages import BookSnapshot, BookState, DepthDiff, TopOfBook
@@ -41,25 +38,15 @@ _MAX_CACHED_TEXTS = 200_000
 
 
 class _KrakenBook(OrderBook):
-    """An `OrderBook` that can be cut to a depth, and writes the text Kraken's checksum is computed over."""
+    """An `OrderBook` that writes the text Kraken's checksum is computed over."""
 
     __slots__ = ()
 
-    def truncate(self, depth: int) -> None:
-        """Drop the worst levels of each side beyond `depth`."""
-        bids: SortedDict = self._bids
-        asks: SortedDict = self._asks
-        while len(bids) > depth:
-            bids.popitem(0)   # the lowest bid
-        while len(asks) > depth:
-            asks.popitem(-1)  # the highest ask
-
     def checksum_text(self, price_text: _WireDigits, qty_text: _WireDigits) -> str:
         """The best 10 asks ascending then the best 10 bids descending, each level as price then quantity."""
-        asks, bids = self._asks, self._bids
-        return "".join([price_text[price] + qty_text[asks[price]] for price in islice(asks, CHECKSUM_DEPTH)]
-                       + [price_text[price] + qty_text[bids[price]]
-                          for price in islice(reversed(bids), CHECKSUM_DEPTH)])
+        bids, asks = self.top(CHECKSUM_DEPTH)
+        return "".join([price_text[price] + qty_text[qty] for price, qty in asks]
+                       + [price_text[price] + qty_text[qty] for price, qty in bids])
 
 
 class _WireDigits(dict):

@@ -16,10 +16,11 @@ from typing import Any
 
 from engine.contracts import BookSync, BookSyncFactory, SyncResult
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, ResyncRequest,
-                             TimerFired, TopOfBook, Trade)
+                             TimerFired, TopOfBook, Trade, fast_constructor)
 from engine.runtime import Actor, ActorContext, Ports
 
 _STALENESS = "stale"
+_make_view = fast_constructor(BookView)  # a view per book change: the cheaper constructor of the same object
 
 
 class BookStats:
@@ -174,6 +175,7 @@ class BookActor(Actor):
     async def handle(self, batch: list[MarketBatch | TimerFired], ctx: ActorContext) -> None:
         syncs = self.syncs
         applied = SyncResult.APPLIED
+        live = BookState.LIVE
         heard = self._heard
         states = self._states
         every_change, trade_views = self.every_change, self.trade_views
@@ -193,7 +195,7 @@ class BookActor(Actor):
                 ts = event.ts_ns
                 if kind is Trade:
                     if every_change:
-                        if trade_views and syncs[symbol].state is BookState.LIVE:
+                        if trade_views and syncs[symbol].state is live:
                             await self._publish(ctx, symbol, ts, (event,))
                         continue
                     trades = touched.get(symbol)
@@ -227,7 +229,7 @@ class BookActor(Actor):
                 if syncs[symbol].state is not states[symbol]:
                     await self._state_changed(ctx, symbol, ts)
                 if every_change:
-                    if syncs[symbol].state is BookState.LIVE:
+                    if syncs[symbol].state is live:
                         await self._publish(ctx, symbol, ts, ())
                 else:
                     if symbol not in touched:
@@ -239,7 +241,7 @@ class BookActor(Actor):
                 self._asked[symbol] = ts
                 await ctx.emit("resync", ResyncRequest(symbol, ts, reason))
         for symbol, trades in touched.items():
-            if syncs[symbol].state is BookState.LIVE:
+            if syncs[symbol].state is live:
                 await self._publish(ctx, symbol, last_ts[symbol], tuple(trades))
 
     async def _publish(self, ctx: ActorContext, symbol: str, ts: int, trades: tuple[Trade, ...]) -> None:
@@ -247,7 +249,7 @@ class BookActor(Actor):
         sync = self.syncs[symbol]
         bids, asks = sync.book.top(self.depth)
         self.stats.views += 1
-        view = BookView(symbol, ts, sync.last_update_id, bids, asks, trades)
+        view = _make_view(symbol, ts, sync.last_update_id, bids, asks, trades)
         if self.every_change:
             self._views.append(view)   # sent with the batch's other views, before anything sent after them
         else:

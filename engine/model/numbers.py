@@ -91,9 +91,13 @@ class FixedParser(dict[str, int]):
         if type(text) is str:
             dot = text.find(".")
             if dot > 0 and len(text) - dot == self._width:  # exactly our number of decimals
-                digits = text[:dot] + text[dot + 1:]
-                if digits.isdigit() and digits.isascii():
-                    return self._keep(text, int(digits))
+                digits = text.replace(".", "", 1)
+                if digits.isascii() and digits.isdigit():
+                    # kept inline, not through `_keep`: most quantities are misses, each a Python call already
+                    if len(self) >= self._max:
+                        self.clear()
+                    value = self[text] = int(digits)
+                    return value
             value = parse_fixed(text, self.decimals)
             if value >= 0 and not text.startswith("-"):
                 return self._keep(text, value)

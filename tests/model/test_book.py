@@ -48,6 +48,27 @@ def test_empty_and_cleared_book():
     assert book.top(5) == ((), ()) and len(book) == 0
 
 
+def test_truncate_keeps_the_best_levels_of_each_side():
+    book = make_book()
+    book.truncate(2)
+    assert book.top(10) == (((100, 5), (99, 7)), ((101, 3), (103, 2)))
+    assert (book.bid_levels, book.ask_levels) == (2, 2)
+    book.apply(bids=[(97, 1)], asks=[(104, 9)])  # the dropped levels are gone, not hidden
+    assert book.top(10) == (((100, 5), (99, 7), (97, 1)), ((101, 3), (103, 2), (104, 9)))
+
+
+def test_top_follows_a_change_on_one_side_after_being_asked_for():
+    book = make_book()
+    assert book.top(2) == (((100, 5), (99, 7)), ((101, 3), (103, 2)))
+    book.apply(bids=[], asks=[(102, 4)])
+    assert book.top(2) == (((100, 5), (99, 7)), ((101, 3), (102, 4)))
+    book.apply(bids=[(100, 1)], asks=[])
+    assert book.top(2) == (((100, 1), (99, 7)), ((101, 3), (102, 4)))
+    assert book.top(1) == (((100, 1),), ((101, 3),))
+    book.load(bids=[(7, 1)], asks=[])
+    assert book.top(2) == (((7, 1),), ())
+
+
 def test_crossed_when_best_bid_reaches_best_ask():
     book = make_book()
     assert not book.is_crossed()
