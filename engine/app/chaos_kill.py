@@ -109,16 +109,23 @@ def run_engine(scenario: Scenario, out: Path, url: str, journal: Path, duration_
                kill_at: int | None) -> subprocess.CompletedProcess:
     """The scenario's engine on paper against the venue at `url` for `duration_s`, on `journal`, in a process of
     its own; with `kill_at`, it kills itself at that journal row."""
+    command, env = engine_command(scenario, out, url, journal, duration_s)
+    if kill_at is not None:
+        command += ["--kill-at-write", str(kill_at)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration_s + 120)
+    (out / "engine.log").write_text(done.stderr)
+    return done
+
+
+def engine_command(scenario: Scenario, out: Path, url: str, journal: Path,
+                   duration_s: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of `python -m engine run` trading the scenario on paper against the venue
+    at `url` for `duration_s`, on `journal`, writing into `out` (its paper scenario is written there now)."""
     out.mkdir(parents=True, exist_ok=True)
     paper = out / "paper.toml"
     paper.write_text(_paper_toml(scenario, url.removeprefix("http://"), duration_s))
     command = [sys.executable, "-m", "engine", "run", str(paper), "--out", str(out), "--journal", str(journal)]
-    if kill_at is not None:
-        command += ["--kill-at-write", str(kill_at)]
-    env = {**os.environ, "CHAOS_KEY": KEY, "CHAOS_SECRET": SECRET}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration_s + 120)
-    (out / "engine.log").write_text(done.stderr)
-    return done
+    return command, {**os.environ, "CHAOS_KEY": KEY, "CHAOS_SECRET": SECRET}
 
 
 def _instruments_toml(scenario: Scenario) -> str:

@@ -20,16 +20,11 @@ import trio
 from engine.app import schema
 from engine.app import scenario as scenario_file
 from engine.app import session
+from engine.app.stopping import Interrupted, flatten, run_stoppable
 from engine.journal import JournalError
 from engine.replay.formats import RecordingFormatError, RecordingTruncated
 from engine.runtime import SupervisorGaveUp
 from engine.app.verify import VENUES
-
-
-def _flatten(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for sub in exc.exceptions for leaf in _flatten(sub)]
-    return [exc]
 
 
 def write_report(report: dict, out_dir: Path) -> Path:
@@ -54,8 +49,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else Path("out") / scenario.name
     journal = Path(args.journal) if args.journal else None
     try:
-        outcome = trio.run(partial(session.run, scenario, out_dir, journal=journal,
-                                   kill_at_write=args.kill_at_write))
+        outcome = trio.run(run_stoppable, lambda stop: session.run(
+            scenario, out_dir, journal=journal, kill_at_write=args.kill_at_write, stop=stop), args.duration)
+    except Interrupted as exc:   # a second signal: no report, the journal keeps every commit
+        print(f"engine: {exc}: no report; the journal keeps what it committed", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:    # Ctrl-C before the signals were watched, or after: nothing was running
+        print("engine: interrupted", file=sys.stderr)
+        return 130
     except FileNotFoundError as exc:
         print(f"engine: {args.scenario}: {exc}", file=sys.stderr)
         return 2
@@ -68,12 +69,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"report: {path}", file=sys.stderr)
         return 1
     except BaseException as exc:  # noqa: BLE001 - report what stopped the engine, then exit non-zero
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        leaves = _flatten(exc)
+        leaves = flatten(exc)
         gave_up = [e for e in leaves if isinstance(e, SupervisorGaveUp)]
         for leaf in gave_up or leaves:
-            print(f"engine: run failed: {leaf}", file=sys.stderr)
+            print(f"engine: run failed: {str(leaf) or type(leaf).__name__}", file=sys.stderr)
         return 1
     path = write_report(outcome.report, out_dir)
     report = outcome.report
@@ -86,6 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if restarts:
         dead = {k: v for k, v in report["dead_letters"].items() if v}
         print(f"actor restarts: {restarts}; dead letters: {dead or 'none'}")
+    if report["partial"]:
+        print(f"partial: {report['stopped']}")
     print(f"report: {path}")
     return 0
 
@@ -143,8 +144,13 @@ def cmd_record(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out) if args.out else Path("out") / scenario.name / "capture.gz"
     duration = args.duration if args.duration is not None else scenario.feed.duration_s
-    outcome = trio.run(record.record, scenario, out, duration)
-    print(f"recorded {outcome.frames} frames and {outcome.snapshots} snapshots in {duration} s to {outcome.path} "
+    try:
+        outcome = trio.run(run_stoppable, partial(record.record, scenario, out, duration))
+    except Interrupted as exc:   # a second signal: the capture was closed whole on the way out
+        print(f"engine: record: {exc}; {out} is closed", file=sys.stderr)
+        return exc.exit_code
+    span = outcome.stopped or f"in {duration} s"
+    print(f"recorded {outcome.frames} frames and {outcome.snapshots} snapshots ({span}) to {outcome.path} "
           f"({outcome.feed.connects} connections, {outcome.feed.malformed} malformed)")
     return 0
 
@@ -160,9 +166,9 @@ def cmd_venue(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     except BaseException as exc:  # noqa: BLE001 - say what stopped the venue (a port in use), then exit non-zero
-        for leaf in _flatten(exc):
+        for leaf in flatten(exc):
             print(f"engine: venue: {leaf}", file=sys.stderr)
-        return 2 if all(isinstance(leaf, OSError) for leaf in _flatten(exc)) else 1
+        return 2 if all(isinstance(leaf, OSError) for leaf in flatten(exc)) else 1
     return 0
 
 
@@ -206,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", help="directory for report.json and generated feeds (default out/<scenario name>)")
     run.add_argument("--journal", help="the journal to create or resume (default: <out>/journal.sqlite, made "
                                        "afresh for a replay)")
+    run.add_argument("--duration", type=float, metavar="SECONDS",
+                     help="stop after this many wall-clock seconds, as SIGTERM does: no new orders, open ones "
+                          "cancelled, a partial report, exit 0 (a replay: seconds of the replay's own running)")
     run.add_argument("--kill-at-write", type=int, help=argparse.SUPPRESS)  # chaos: SIGKILL at this journal row
     run.set_defaults(func=cmd_run)
     cha = commands.add_parser("chaos", help="crash actors, fail the venue and kill the engine at random, seeded; "

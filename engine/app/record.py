@@ -26,6 +26,7 @@ from engine.replay.recording import WEBSOCKET, open_line, rest_line
 from engine.runtime import (Actor, ActorContext, BlockingEdge, ChildSpec, Lifecycle, LiveClock, Mailbox, Ports,
                             Supervisor, actor_runner)
 from engine.app.scenario import Scenario
+from engine.app.stopping import StopRequest
 
 
 @dataclass
@@ -34,6 +35,7 @@ class RecordOutcome:
     frames: int
     snapshots: int
     feed: FeedStats
+    stopped: str | None = None   # why it ended before its duration (`stopped by SIGTERM`)
 
 
 class CaptureWriter(Actor):
@@ -60,7 +62,10 @@ class CaptureWriter(Actor):
         self.file.flush()
 
 
-async def record(scenario: Scenario, out_path: Path, duration_s: float) -> RecordOutcome:
+async def record(scenario: Scenario, out_path: Path, duration_s: float,
+                 stop: StopRequest | None = None) -> RecordOutcome:
+    """Record `scenario`'s live feed into `out_path` for `duration_s`, or until `stop` is asked for; the file is
+    closed whole either way (a gzip that reads to its end), and also when the recording is cancelled."""
     spec = scenario.feed
     if spec.kind != "live":
         raise ValueError(f"{scenario.path}: [feed] kind must be \"live\" to record, got {spec.kind!r}")
@@ -69,6 +74,7 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
                          f"got {len(spec.connections)}: record each in a scenario of its own")
     [connection] = spec.connections
     instruments = [scenario.instruments[symbol] for symbol in connection.instruments]
+    stop = stop or StopRequest()
     clock = LiveClock()
     live = live_market_data(connection.venue, instruments, connection.stream_url, connection.rest_url,
                             spec.silence_s, clock.now_ns)
@@ -100,9 +106,9 @@ async def record(scenario: Scenario, out_path: Path, duration_s: float) -> Recor
             nursery.start_soon(clock.run)
             async with trio.open_nursery() as tree:
                 root_ctx = await tree.start(root.serve)
-                await trio.sleep(duration_s)
+                await stop.within(duration_s)
                 root_ctx.stop_requested.set()  # children stop in reverse order: the feed, then the writer
             nursery.cancel_scope.cancel()
     if rest is not None:
         await rest.aclose()
-    return RecordOutcome(out_path, counts["frames"], counts["snapshots"], stats)
+    return RecordOutcome(out_path, counts["frames"], counts["snapshots"], stats, stop.reason)

@@ -55,8 +55,8 @@ from engine.actors.strategy import StrategyActor
 from engine.app.gateway import order_gateway
 from engine.contracts import OrderGateway
 from engine.journal import Journal, JournalError
-from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OrdersSettled, ReconcileReply, RunFailure,
-                             TimerFired, TopOfBook, Trade, Urgency)
+from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, KillSwitch, OrdersSettled, ReconcileReply,
+                             RunFailure, TimerFired, TopOfBook, Trade, Urgency)
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
@@ -72,6 +72,7 @@ from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, Delay
                             Ports, Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.app.edges import ForInstruments
 from engine.app.scenario import Scenario, StrategySpec
+from engine.app.stopping import StopRequest
 from engine.strategies.cadence import TIMER_KEY
 from engine.strategies.ema_cross import EmaCross
 
@@ -159,9 +160,10 @@ class _Market:
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
 
 
-def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Market, Any]:
+def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRequest) -> tuple[_Market, Any]:
     """One replay driver over the recordings of every connection, merged by receive time; the book sync of
-    each instrument is its venue's."""
+    each instrument is its venue's. A stop ends the recording where the driver stands: the replay then ends as
+    at the end of its data, and the driver keeps the virtual clock to itself until then."""
     sources, syncs = [], {}
     for connection, files in zip(scenario.feed.connections, feed_files(scenario, out_dir)):
         carried = [scenario.instruments[symbol] for symbol in connection.instruments]
@@ -177,7 +179,8 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Ma
     # a venue over the network is no link on the replay's clock: nothing to bound a batch by
     decides = decision_events(scenario) if not scenario.venue.url else None
     horizon_ns = decision_horizon_ns(scenario) if decides is not None else 0
-    feed = ReplayFeed(source, clock, scenario.feed.batch_ns, finished, rebuilder, decides, horizon_ns)
+    feed = ReplayFeed(_Stoppable(source, stop), clock, scenario.feed.batch_ns, finished, rebuilder, decides,
+                      horizon_ns)
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
     return _Market({"feed": (feed.run, inbox)}, ReplayFeed.ports, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
@@ -185,6 +188,24 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock) -> tuple[_Ma
                    "snapshots_rebuilt": feed.snapshots_served},
         "runtime": {"batches": feed.batches, "window_ms": scenario.feed.batch_ns / 1_000_000,
                     "decision_horizon_ms": horizon_ns / 1_000_000}}, first_ts), sync_of
+
+
+class _Stoppable:
+    """A recording whose reading ends early once a stop is asked for, as if its data ended there."""
+
+    def __init__(self, source: Any, stop: StopRequest):
+        self.source, self.stop = source, stop
+
+    def events(self, skip: int = 0) -> Any:
+        stop = self.stop
+        reading = self.source.events(skip=skip)
+        try:
+            for item in reading:
+                if stop.reason is not None:   # an attribute, not the event: read on every event of the replay
+                    return
+                yield item
+        finally:
+            reading.close()   # the recording counts what it read when its reading closes
 
 
 def decides_inside_windows(scenario: Scenario) -> bool:
@@ -242,8 +263,10 @@ def _sync_of(factories: dict[str, Any]) -> Any:
     return lambda symbol: factories[symbol](symbol)
 
 
-def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple[_Market, Any, list[Any]]:
-    """One live feed per connection, each with the stream plan, codec and resync of its venue."""
+def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence,
+          stop: StopRequest) -> tuple[_Market, Any, list[Any]]:
+    """One live feed per connection, each with the stream plan, codec and resync of its venue; the market is over
+    after the feed's duration, or when a stop is asked for."""
     spec = scenario.feed
     feeds, syncs, rests, all_stats = {}, {}, [], []
     for name, connection in zip(scenario.feed_actors, spec.connections):
@@ -261,7 +284,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence) -> tuple
     def total(field: str) -> int:
         return sum(getattr(stats, field) for stats in all_stats)
 
-    market = _Market(feeds, WebSocketFeed.ports, Restart.PERMANENT, lambda: trio.sleep(spec.duration_s), lambda: {
+    market = _Market(feeds, WebSocketFeed.ports, Restart.PERMANENT, lambda: stop.within(spec.duration_s), lambda: {
         "events": total("frames"), "malformed_frames": total("malformed"),
         "live": {"connects": total("connects"), "disconnects": total("disconnects"),
                  "silent_drops": total("silent_drops"), "resyncs_requested": total("resyncs_requested")}},
@@ -295,8 +318,13 @@ def _settings(scenario: Scenario) -> ExecutionSettings:
 
 
 async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
-              kill_at_write: int | None = None) -> RunOutcome:
-    """Run `scenario` to the end of its feed (a replay) or its duration (a live feed), and report it.
+              kill_at_write: int | None = None, stop: StopRequest | None = None) -> RunOutcome:
+    """Run `scenario` to the end of its feed (a replay) or its duration (a live feed), or until `stop` is asked
+    for, and report it.
+
+    A stopped run ends as a finished one does, early: its strategies are heard no more (the risk gate's kill
+    switch), its orders are cancelled per `[execution] cancel_on_exit` and waited for, and its report says
+    `"partial": true` and why (`"stopped"`).
 
     The journal (`journal`, else the scenario's, else `out_dir/journal.sqlite`) is created or resumed first: a
     resumed run rebuilds its orders and positions from it and reconciles with the venue before it trades, and
@@ -304,13 +332,14 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     do what the scenario asked.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    stop = stop or StopRequest()
     live = scenario.feed.kind == "live"
     clock: Any = LiveClock() if live else VirtualClock()
     quiescence = Quiescence() if live else clock.quiescence
     if live:
-        market, sync_factory, rests = _live(scenario, clock, quiescence)
+        market, sync_factory, rests = _live(scenario, clock, quiescence, stop)
     else:
-        (market, sync_factory), rests = _replay(scenario, out_dir, clock), []
+        (market, sync_factory), rests = _replay(scenario, out_dir, clock, stop), []
     book = open_journal(scenario, out_dir, journal, kill_at_write)
     if not scenario.venue.url and len(book.runs) > 1:
         book.close()
@@ -319,13 +348,13 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
                            "cannot be reconciled with. Give a run of it a journal of its own (a new --journal, or "
                            "none); a journal is resumed by runs whose venue outlives the engine (paper, live)")
     try:
-        return await _run(scenario, book, clock, quiescence, market, sync_factory, rests, live)
+        return await _run(scenario, book, clock, quiescence, market, sync_factory, rests, live, stop)
     finally:
         book.close()
 
 
 async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Quiescence, market: _Market,
-               sync_factory: Any, rests: list[Any], live: bool) -> RunOutcome:
+               sync_factory: Any, rests: list[Any], live: bool, stop: StopRequest) -> RunOutcome:
     instruments = scenario.instruments
     lifecycle = Lifecycle(clock.now_ns)
     crashes = _crash_plan(scenario)
@@ -427,10 +456,13 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                 root_ctx = await tree.start(root.serve)
                 tree.start_soon(ending.watch)
                 await ending.until(market.until_done())
+                stopped = stop.reason if stop.asked else None   # asked once the market was over: not cut short
                 for tick in ticks:   # the market is over: nothing new to look at
                     tick.cancel()
+                if stopped:   # the strategies may still be at a view in hand: what they say now goes nowhere
+                    box["risk"].deliver(KillSwitch(True, clock.now_ns(), stopped))
                 if scenario.execution.cancel_on_exit and ending.failure is None:
-                    await ending.settle(box["orders"])
+                    await ending.settle(box["orders"], stopped or "end of run")
                 ending.stop_watching()
                 root_ctx.stop_requested.set()
             truth = simulated.truth() if simulated else await gateway.truth(since_ns)
@@ -466,7 +498,10 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         venue_trades={symbol: dict(account.get("trades", {})) for symbol, account in truth.items()},
         received=dict(crashes.received),
         reconciliations=sum(1 for entry in entries if type(entry.msg) is ReconcileReply))
-    failure = ending.failure or _unsettled(report, scenario)
+    report["partial"] = stopped is not None
+    if stopped:
+        report["stopped"] = stopped
+    failure = ending.failure or _unsettled(report, scenario, stopped is not None)
     if failure:
         report["failure"] = failure
         raise RunFailed(failure, report, evidence)
@@ -514,10 +549,10 @@ class _Ending:
             nursery.start_soon(finish)
             nursery.start_soon(fail)
 
-    async def settle(self, orders: Mailbox) -> None:
+    async def settle(self, orders: Mailbox, reason: str) -> None:
         """Cancel every working order and wait, on the run's clock, until the order manager says all is settled."""
         timeout_ns = self.scenario.execution.settle_timeout_ns
-        orders.deliver(CancelAll(self.clock.now_ns(), "end of run"))
+        orders.deliver(CancelAll(self.clock.now_ns(), reason))
         if self.live:
             with trio.move_on_after(timeout_ns / 1e9):
                 await self.until(self.settled.wait())
@@ -538,11 +573,11 @@ class _Ending:
             self._take(msg)
 
 
-def _unsettled(report: dict[str, Any], scenario: Scenario) -> str | None:
+def _unsettled(report: dict[str, Any], scenario: Scenario, partial: bool) -> str | None:
     """Why the run did not end as asked: orders left open or unresolved after its cancel-all, or a replayed
-    book that never came back."""
+    book that never came back (at the end of its data: a replay stopped early may stop before a book is whole)."""
     dead = [symbol for symbol, live in report["book"]["live_at_end"].items() if not live]
-    if dead and scenario.feed.kind != "live":
+    if dead and scenario.feed.kind != "live" and not partial:
         return f"the book of {', '.join(dead)} was not live at the end of the replay: its market data stopped"
     if not scenario.execution.cancel_on_exit:
         return None
