@@ -40,6 +40,9 @@ class BookStats:
         self._first_sync: dict[str, int] = {}    # instrument → when its first sync began, until it is live
         self._not_live_ns: dict[str, int] = {}
         self._longest_ns: dict[str, int] = {}
+        self.tops: dict[str, list[tuple[int, int, int]]] = {}
+        """instrument → (ts_ns, best bid, best ask) each time a book event moved the live touch: the path of the
+        book's mids that the execution-quality report reads for arrival prices and markouts."""
 
     def adopt(self, syncs: dict[str, BookSync]) -> bool:
         """Count `syncs` from now on, keeping the counts of those they replace; True if they replace any (a
@@ -79,6 +82,16 @@ class BookStats:
     def _outage(self, symbol: str, span_ns: int) -> None:
         self._not_live_ns[symbol] = self._not_live_ns.get(symbol, 0) + span_ns
         self._longest_ns[symbol] = max(self._longest_ns.get(symbol, 0), span_ns)
+
+    def saw_touch(self, symbol: str, ts_ns: int, book: Any) -> None:
+        """The live book of `symbol` took an event at `ts_ns`: keep its touch if both sides stand and it moved.
+        Per event, not per published view, so that the path is the same whatever the replay's batching."""
+        bid, ask = book.best_bid(), book.best_ask()
+        if not bid or not ask:
+            return
+        path = self.tops.setdefault(symbol, [])
+        if not path or path[-1][1] != bid[0] or path[-1][2] != ask[0]:
+            path.append((ts_ns, bid[0], ask[0]))
 
     def mid_x2(self, symbol: str) -> int | None:
         """Twice the mid of the book as it stands (None unless live with both sides)."""
@@ -228,6 +241,8 @@ class BookActor(Actor):
                     continue
                 if syncs[symbol].state is not states[symbol]:
                     await self._state_changed(ctx, symbol, ts)
+                if syncs[symbol].state is live:
+                    self.stats.saw_touch(symbol, ts, syncs[symbol].book)
                 if every_change:
                     if syncs[symbol].state is live:
                         await self._publish(ctx, symbol, ts, ())

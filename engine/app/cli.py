@@ -33,6 +33,11 @@ def write_report(report: dict, out_dir: Path) -> Path:
     return path
 
 
+def _amounts(by_name: dict[str, str]) -> str:
+    """`{"USDT": "1.5"}` as `1.5 USDT` (several joined by commas; none as 0): money read as numbers."""
+    return ", ".join(f"{value} {name}" for name, value in by_name.items()) or "0"
+
+
 def refuse(exc: BaseException) -> int:
     """Say why the input is unusable, a line per problem (each naming the file), and give the exit code 2."""
     for line in str(exc).splitlines():
@@ -75,12 +80,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"engine: run failed: {str(leaf) or type(leaf).__name__}", file=sys.stderr)
         return 1
     path = write_report(outcome.report, out_dir)
+    for name, body in outcome.files.items():
+        (out_dir / name).write_bytes(body)
     report = outcome.report
     rate = outcome.frames / outcome.wall_s if outcome.wall_s > 0 else float("inf")
     print(f"{scenario.name}: {outcome.frames} feed messages in {outcome.wall_s:.2f} s ({rate:,.0f} msg/s)")
     print(f"orders {report['orders']}, fills {report['fills']}, fill ratio {report['fill_ratio']}, "
-          f"avg slippage {report['avg_slippage_bps']} bps, fees {report['fees']}, "
-          f"realized P&L {report['realized_pnl']}, position {report['position']}")
+          f"avg slippage {report['avg_slippage_bps']} bps")
+    print(f"net P&L {_amounts(report['net_pnl'])}; fees {_amounts(report['fees'])}; "
+          f"realized P&L {_amounts(report['realized_pnl'])}; position {_amounts(report['position'])}")
     restarts = {k: v for k, v in report["actor_restarts"].items() if v}
     if restarts:
         dead = {k: v for k, v in report["dead_letters"].items() if v}

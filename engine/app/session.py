@@ -33,7 +33,7 @@ clock, until every order has settled; a run whose orders do not settle, or that 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -66,6 +66,8 @@ from engine.replay import synthetic
 from engine.replay.merged import MergedFeed
 from engine.replay.shadow_books import ShadowBooks
 from engine.replay.source import RecordedFeed
+from engine.report import html as report_html
+from engine.report import quality
 from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
@@ -95,6 +97,7 @@ class RunOutcome:
     frames: int
     wall_s: float
     evidence: Evidence | None = None
+    files: dict[str, bytes] = field(default_factory=dict)   # written next to report.json: fills.csv, report.html
 
 
 class RunFailed(Exception):
@@ -498,6 +501,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         venue_trades={symbol: dict(account.get("trades", {})) for symbol, account in truth.items()},
         received=dict(crashes.received),
         reconciliations=sum(1 for entry in entries if type(entry.msg) is ReconcileReply))
+    orders, fills = quality.fold(entries, book_stats.tops)
+    report["execution_quality"] = quality.quality_section(orders, fills, instruments)
     report["partial"] = stopped is not None
     if stopped:
         report["stopped"] = stopped
@@ -505,7 +510,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     if failure:
         report["failure"] = failure
         raise RunFailed(failure, report, evidence)
-    return RunOutcome(report, report["events"], wall_s, evidence)
+    files = {"fills.csv": quality.fills_csv(fills, instruments),
+             "report.html": report_html.render(report, orders, fills, instruments, book_stats.tops)}
+    return RunOutcome(report, report["events"], wall_s, evidence, files)
 
 
 class _Ending:

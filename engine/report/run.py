@@ -16,8 +16,9 @@ from typing import Any, Iterable, Mapping
 from engine.messages import JournalEntry, ParentOrder, ReconcileFinding, RiskRejection
 from engine.model.ledger import FOLDED, Ledger
 from engine.model.numbers import Instrument, format_decimal, format_fixed
+from engine.report.quality import QUALITY_KINDS
 
-REPORTED = (*FOLDED, ParentOrder, RiskRejection, ReconcileFinding)
+REPORTED = tuple(dict.fromkeys((*FOLDED, ParentOrder, RiskRejection, ReconcileFinding, *QUALITY_KINDS)))
 """The journal entries a report reads."""
 
 
@@ -41,12 +42,18 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
     execution = ledger.stats.as_dict()
     portfolio = ledger.portfolio
     positions, realized, unrealized = {}, {}, {}
+    net: dict[str, Decimal] = {}      # quote asset → realized + unrealized, less the fees paid in it
+    net_places: dict[str, int] = {}
     for symbol, inst in sorted(instruments.items()):
         positions[symbol] = format_fixed(portfolio.position(symbol), inst.qty_decimals)
         realized[symbol] = format_decimal(portfolio.realized(symbol), inst.price_decimals)
         mid_x2 = mids_x2.get(symbol)
         mark_value = portfolio.unrealized(symbol, mid_x2 // 2) if mid_x2 is not None else Decimal(0)
         unrealized[symbol] = format_decimal(mark_value, inst.price_decimals)
+        net[inst.quote] = net.get(inst.quote, Decimal(0)) + portfolio.realized(symbol) + mark_value
+        net_places[inst.quote] = max(net_places.get(inst.quote, 0), inst.price_decimals + inst.qty_decimals)
+    for asset in net:
+        net[asset] -= portfolio.fees.get(asset, Decimal(0))
     return {
         "orders": execution["orders"],
         "fills": execution["fills"],
@@ -57,6 +64,7 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
         "instruments": execution["instruments"],
         "realized_pnl": realized,
         "unrealized_pnl": unrealized,
+        "net_pnl": {asset: format_decimal(net[asset], net_places[asset]) for asset in sorted(net)},
         "position": positions,
         "open_orders": ledger.open_orders(),
         "risk_rejections": dict(sorted(rejections.items())),

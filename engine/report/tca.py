@@ -34,9 +34,9 @@ from engine.model.numbers import Instrument
 BPS_PLACES = 4
 RATIO_PLACES = 6
 
-_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
+EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
 """Sums of quantities and fees must never round: a result that would need rounding raises instead."""
-_WORKING = Context(prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+WORKING = Context(prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 """Ratios cannot be exact; this fixed context makes their rounding the same in every run."""
 
 
@@ -55,15 +55,15 @@ class _Totals:
 
     def fill_ratio(self) -> str:
         if not self.ordered:
-            return _fixed(Decimal(0), RATIO_PLACES)
-        with localcontext(_WORKING):
-            return _fixed(self.filled / self.ordered, RATIO_PLACES)
+            return fixed(Decimal(0), RATIO_PLACES)
+        with localcontext(WORKING):
+            return fixed(self.filled / self.ordered, RATIO_PLACES)
 
     def avg_slippage_bps(self) -> str | None:
         if not self.slippage_qty:
             return None
-        with localcontext(_WORKING):
-            return _fixed(self.slippage_weighted / self.slippage_qty, BPS_PLACES)
+        with localcontext(WORKING):
+            return fixed(self.slippage_weighted / self.slippage_qty, BPS_PLACES)
 
 
 class ExecutionStats:
@@ -85,15 +85,15 @@ class ExecutionStats:
         self._order_states[update.client_order_id] = update.state
         if not first_sight:
             return
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             qty = instrument.qty_decimal(update.qty)
             for totals in (self._total, self._totals(instrument)):
                 totals.orders += 1
                 totals.ordered += qty
 
     def on_fill(self, fill: Fill, instrument: Instrument) -> None:
-        bps = _slippage_bps(fill) if fill.signal_mid_x2 > 0 else None  # no mid at the signal: no slippage
-        with localcontext(_EXACT):
+        bps = slippage_bps(fill, fill.signal_mid_x2) if fill.signal_mid_x2 > 0 else None  # no mid at the signal: no slippage
+        with localcontext(EXACT):
             qty = instrument.qty_decimal(fill.qty)
             if fill.fee_asset:
                 self._fees[fill.fee_asset] = self._fees.get(fill.fee_asset, Decimal(0)) + fill.fee
@@ -103,7 +103,7 @@ class ExecutionStats:
                 totals.fills += 1
                 totals.filled += qty
                 if bps is not None:
-                    with localcontext(_WORKING):
+                    with localcontext(WORKING):
                         totals.slippage_weighted += qty * bps
                     totals.slippage_qty += qty
 
@@ -116,9 +116,9 @@ class ExecutionStats:
             instruments[symbol] = {
                 "avg_slippage_bps": totals.avg_slippage_bps(),
                 "fill_ratio": totals.fill_ratio(),
-                "filled_qty": _fixed(totals.filled, qty_decimals),
+                "filled_qty": fixed(totals.filled, qty_decimals),
                 "fills": totals.fills,
-                "ordered_qty": _fixed(totals.ordered, qty_decimals),
+                "ordered_qty": fixed(totals.ordered, qty_decimals),
                 "orders": totals.orders,
             }
         states: dict[str, int] = {}
@@ -126,7 +126,7 @@ class ExecutionStats:
             states[state] = states.get(state, 0) + 1
         return {
             "avg_slippage_bps": self._total.avg_slippage_bps(),
-            "fees": {asset: _fixed(self._fees[asset], self._fee_places[asset]) for asset in sorted(self._fees)},
+            "fees": {asset: fixed(self._fees[asset], self._fee_places[asset]) for asset in sorted(self._fees)},
             "fill_ratio": self._total.fill_ratio(),
             "fills": self._total.fills,
             "instruments": instruments,
@@ -142,18 +142,18 @@ class ExecutionStats:
         return totals
 
 
-def _slippage_bps(fill: Fill) -> Decimal:
-    """Cost of the fill against the signal mid in basis points, positive when we paid more than the mid.
+def slippage_bps(fill: Fill, mid_x2: int) -> Decimal:
+    """What the fill paid against the mid `mid_x2 / 2` in basis points, positive when we paid more than the mid
+    (bought above it, sold below it).
 
-    With mid = mid_x2 / 2, (price - mid) / mid = (2 * price - mid_x2) / mid_x2, so it stays in integers until
-    the one division.
+    (price - mid) / mid = (2 * price - mid_x2) / mid_x2, so it stays in integers until the one division.
     """
-    with localcontext(_WORKING):
-        return Decimal(fill.side.sign * (2 * fill.price - fill.signal_mid_x2) * 10_000) / Decimal(fill.signal_mid_x2)
+    with localcontext(WORKING):
+        return Decimal(fill.side.sign * (2 * fill.price - mid_x2) * 10_000) / Decimal(mid_x2)
 
 
-def _fixed(value: Decimal, places: int) -> str:
+def fixed(value: Decimal, places: int) -> str:
     """`value` rounded half-even to exactly `places` decimals, as a plain string (no exponent, no "-0")."""
-    with localcontext(_WORKING):
+    with localcontext(WORKING):
         rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
         return format(rounded if rounded else abs(rounded), "f")
