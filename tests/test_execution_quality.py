@@ -122,6 +122,7 @@ def _check_page(page: bytes) -> None:
     parser = _Svgs()
     parser.feed(text)
     assert parser.scripts == 0
+    assert "&#x27;" not in text   # figures as numbers, not dict reprs
     assert len(parser.svgs) == 5 and all(parser.svgs), parser.svgs
 
 

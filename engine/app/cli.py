@@ -22,6 +22,7 @@ from engine.app import scenario as scenario_file
 from engine.app import session
 from engine.app.stopping import Interrupted, flatten, run_stoppable
 from engine.journal import JournalError
+from engine.report.run import amounts
 from engine.replay.formats import RecordingFormatError, RecordingTruncated
 from engine.runtime import SupervisorGaveUp
 from engine.app.verify import VENUES
@@ -31,11 +32,6 @@ def write_report(report: dict, out_dir: Path) -> Path:
     path = out_dir / "report.json"
     path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     return path
-
-
-def _amounts(by_name: dict[str, str]) -> str:
-    """`{"USDT": "1.5"}` as `1.5 USDT` (several joined by commas; none as 0): money read as numbers."""
-    return ", ".join(f"{value} {name}" for name, value in by_name.items()) or "0"
 
 
 def refuse(exc: BaseException) -> int:
@@ -87,8 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{scenario.name}: {outcome.frames} feed messages in {outcome.wall_s:.2f} s ({rate:,.0f} msg/s)")
     print(f"orders {report['orders']}, fills {report['fills']}, fill ratio {report['fill_ratio']}, "
           f"avg slippage {report['avg_slippage_bps']} bps")
-    print(f"net P&L {_amounts(report['net_pnl'])}; fees {_amounts(report['fees'])}; "
-          f"realized P&L {_amounts(report['realized_pnl'])}; position {_amounts(report['position'])}")
+    print(f"net P&L {amounts(report['net_pnl'])}; fees {amounts(report['fees'])}; "
+          f"realized P&L {amounts(report['realized_pnl'])}; position {amounts(report['position'])}")
     restarts = {k: v for k, v in report["actor_restarts"].items() if v}
     if restarts:
         dead = {k: v for k, v in report["dead_letters"].items() if v}

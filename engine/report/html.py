@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from engine.model.numbers import Instrument
 from engine.report.quality import HORIZONS_NS, FillRecord, OrderRecord, TouchPath, markout_bps, slippage_bps
+from engine.report.run import amounts
 from engine.report.tca import WORKING
 
 WIDTH, HEIGHT, PAD = 640, 240, 40
@@ -148,8 +149,9 @@ def render(report: Mapping[str, Any], orders: Sequence[OrderRecord], fills: Sequ
             ("fills", report.get("fills")), ("fill ratio", report.get("fill_ratio")),
             ("slippage vs decision mid (bps)", quality.get("slippage_bps", {}).get("vs_decision_mid")),
             ("slippage vs arrival mid (bps)", quality.get("slippage_bps", {}).get("vs_arrival_mid")),
-            ("fees", report.get("fees")), ("realized P&L", report.get("realized_pnl")),
-            ("position", report.get("position"))]
+            ("net P&L", amounts(report.get("net_pnl", {}))), ("fees", amounts(report.get("fees", {}))),
+            ("realized P&L", amounts(report.get("realized_pnl", {}))),
+            ("position", amounts(report.get("position", {})))]
     table = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
     plots = [
         line_plot("Equity and drawdown", {**{f"equity {q}": p for q, p in equity.items()},

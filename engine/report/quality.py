@@ -118,8 +118,6 @@ def fold(entries: Iterable[JournalEntry], tops: Mapping[str, Iterable[tuple[int,
                 child.order_type.value if child else "", msg.qty, parent.ts_ns if parent else None)
         elif kind is ExecutionReport and msg.exec_type in (ExecType.NEW, ExecType.TRADE):
             acks.setdefault(msg.client_order_id, entry.ts_ns)   # a fill with no NEW before it is its own ack
-            if msg.client_order_id in orders and orders[msg.client_order_id].ack_ns is None:
-                orders[msg.client_order_id].ack_ns = entry.ts_ns
         elif kind is Fill:
             order = orders.get(msg.client_order_id)
             if order is not None:
@@ -134,6 +132,8 @@ def fold(entries: Iterable[JournalEntry], tops: Mapping[str, Iterable[tuple[int,
                 markouts[name] = sum(later) if later else None
             fills.append(FillRecord(entry.seq, entry.ts_ns, msg, order.order_type if order else "",
                                     msg.signal_mid_x2, path.at(ack) if ack is not None else None, markouts))
+    for order in orders.values():
+        order.ack_ns = acks.get(order.client_order_id)
     return list(orders.values()), fills
 
 

@@ -73,6 +73,11 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
     }
 
 
+def amounts(by_name: Mapping[str, str]) -> str:
+    """`{"USDT": "1.5"}` as `1.5 USDT` (several joined by commas; none as 0): money read as numbers, for people."""
+    return ", ".join(f"{value} {name}" for name, value in by_name.items()) or "0"
+
+
 def venue_truth_section(truth: Mapping[str, Mapping[str, Any]], instruments: Mapping[str, Instrument]) -> dict:
     """The venue's own account per instrument (fills, net position, open orders, client ids used twice), with
     positions written in the instrument's decimals like the engine's; an instrument the venue holds nothing of
