@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from engine.messages import Exposure, Fill, JournalEntry, OrderUpdate, Side
 from engine.model.numbers import Instrument
 from engine.model.portfolio import Portfolio
-from engine.report.tca import ExecutionStats
+from engine.model.execution_stats import ExecutionStats
 
 TERMINAL_STATES = frozenset({"filled", "cancelled", "rejected", "expired"})
 FOLDED = (Fill, OrderUpdate)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from engine.model.numbers import Instrument
 from engine.report.quality import HORIZONS_NS, FillRecord, OrderRecord, TouchPath, markout_bps, slippage_bps
 from engine.report.run import amounts
-from engine.report.tca import WORKING
+from engine.model.execution_stats import WORKING
 
 WIDTH, HEIGHT, PAD = 640, 240, 40
 BINS = 20

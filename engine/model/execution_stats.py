@@ -27,6 +27,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from typing import Any
 
 from engine.messages import Fill, OrderUpdate
 from engine.model.numbers import Instrument
@@ -107,7 +108,7 @@ class ExecutionStats:
                         totals.slippage_weighted += qty * bps
                     totals.slippage_qty += qty
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures: ints, strings and None, every dict's keys sorted."""
         instruments = {}
         for symbol in sorted(self._by_instrument):

@@ -7,7 +7,7 @@ import orjson
 
 from engine.messages import Fill, Liquidity, OrderUpdate, Side
 from engine.model.numbers import Instrument
-from engine.report.tca import ExecutionStats
+from engine.model.execution_stats import ExecutionStats
 
 BTC = Instrument("BTC/USDT", "binance", "BTCUSDT", "BTC", "USDT", price_decimals=2, qty_decimals=5)
 ETH = Instrument("ETH/USDT", "binance", "ETHUSDT", "ETH", "USDT", price_decimals=2, qty_decimals=4)
