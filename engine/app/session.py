@@ -72,6 +72,8 @@ from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, Delay
                             Ports, Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.app.edges import ForInstruments
 from engine.app.scenario import Scenario, StrategySpec
+from engine.app.pace import Pace
+from engine.app.progress import ProgressLine
 from engine.app.stopping import StopRequest
 from engine.strategies.cadence import TIMER_KEY
 from engine.strategies.ema_cross import EmaCross
@@ -160,7 +162,8 @@ class _Market:
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
 
 
-def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRequest) -> tuple[_Market, Any]:
+def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRequest,
+            speed: float | None = None, progress: ProgressLine | None = None) -> tuple[_Market, Any]:
     """One replay driver over the recordings of every connection, merged by receive time; the book sync of
     each instrument is its venue's. A stop ends the recording where the driver stands: the replay then ends as
     at the end of its data, and the driver keeps the virtual clock to itself until then."""
@@ -180,7 +183,7 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRe
     decides = decision_events(scenario) if not scenario.venue.url else None
     horizon_ns = decision_horizon_ns(scenario) if decides is not None else 0
     feed = ReplayFeed(_Stoppable(source, stop), clock, scenario.feed.batch_ns, finished, rebuilder, decides,
-                      horizon_ns)
+                      horizon_ns, Pace(speed, stop) if speed else None, _watched(scenario, first_ts, progress))
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
     return _Market({"feed": (feed.run, inbox)}, ReplayFeed.ports, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
@@ -188,6 +191,15 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRe
                    "snapshots_rebuilt": feed.snapshots_served},
         "runtime": {"batches": feed.batches, "window_ms": scenario.feed.batch_ns / 1_000_000,
                     "decision_horizon_ms": horizon_ns / 1_000_000}}, first_ts), sync_of
+
+
+def _watched(scenario: Scenario, first_ts: int, progress: ProgressLine | None) -> Callable[[int, int], None] | None:
+    """The replay's progress line over its span (a synthetic market's is known before it is read)."""
+    if progress is None:
+        return None
+    synthetic_end = first_ts + int(scenario.feed.duration_s * 1e9) if scenario.feed.kind == "synthetic" else None
+    progress.span(first_ts, synthetic_end)
+    return progress.update
 
 
 class _Stoppable:
@@ -318,7 +330,8 @@ def _settings(scenario: Scenario) -> ExecutionSettings:
 
 
 async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
-              kill_at_write: int | None = None, stop: StopRequest | None = None) -> RunOutcome:
+              kill_at_write: int | None = None, stop: StopRequest | None = None,
+              speed: float | None = None, progress: ProgressLine | None = None) -> RunOutcome:
     """Run `scenario` to the end of its feed (a replay) or its duration (a live feed), or until `stop` is asked
     for, and report it.
 
@@ -330,6 +343,9 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     resumed run rebuilds its orders and positions from it and reconciles with the venue before it trades, and
     its report covers every run the journal holds. Raises `RunFailed` (with the report) when the run could not
     do what the scenario asked.
+
+    A replay runs as fast as it can, or with `speed` at that many times the recorded pace (its driver waits on
+    the wall clock; no figure but the wall time changes); `progress` is told how far it has got after each batch.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stop = stop or StopRequest()
@@ -339,7 +355,7 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     if live:
         market, sync_factory, rests = _live(scenario, clock, quiescence, stop)
     else:
-        (market, sync_factory), rests = _replay(scenario, out_dir, clock, stop), []
+        (market, sync_factory), rests = _replay(scenario, out_dir, clock, stop, speed, progress), []
     book = open_journal(scenario, out_dir, journal, kill_at_write)
     if not scenario.venue.url and len(book.runs) > 1:
         book.close()
