@@ -82,19 +82,19 @@ async def test_a_stop_ends_the_pace_s_wait_at_once(autojump_clock):
 
 
 def test_the_progress_line_says_share_done_rate_and_eta():
-    line = ProgressLine("replay", io.StringIO())
-    line.span(0, 600_000_000_000)
+    line = ProgressLine(io.StringIO())
+    line.start("replay", 0, 600_000_000_000)
     assert line.line(150_000_000_000, 5000, 2.0) == "replay:  25% (2:30 of 10:00), 5,000 msgs, 2,500 msg/s, ETA 0:06"
-    unknown_end = ProgressLine("replay", io.StringIO())
-    unknown_end.span(0, None)
+    unknown_end = ProgressLine(io.StringIO())
+    unknown_end.start("replay", 0, None)
     assert unknown_end.line(90_000_000_000, 100, 4.0) == "replay: 1:30 of market time, 100 msgs, 25 msg/s"
 
 
 def test_the_progress_line_is_redrawn_in_place_a_few_times_a_second_and_ended():
     wall = [0.0]
     out = io.StringIO()
-    line = ProgressLine("replay", out, now=lambda: wall[0])
-    line.span(0, 10_000_000_000)
+    line = ProgressLine(out, now=lambda: wall[0])
+    line.start("replay", 0, 10_000_000_000)
     for step in range(1, 11):
         wall[0] = step * 0.0625                # 16 batches a second: drawn at most every 0.2 s
         line.update(step * 1_000_000_000, step)
@@ -105,17 +105,18 @@ def test_the_progress_line_is_redrawn_in_place_a_few_times_a_second_and_ended():
 
 
 def test_a_progress_line_only_on_a_terminal():
-    assert on_terminal("replay", io.StringIO()) is None          # a StringIO is no terminal
-    assert on_terminal("replay", io.StringIO(), is_tty=False) is None
-    assert isinstance(on_terminal("replay", io.StringIO(), is_tty=True), ProgressLine)
+    assert on_terminal(io.StringIO()) is None          # a StringIO is no terminal
+    assert on_terminal(io.StringIO(), is_tty=False) is None
+    assert isinstance(on_terminal(io.StringIO(), is_tty=True), ProgressLine)
 
 
-def test_a_replay_on_a_terminal_draws_its_progress_up_to_the_end(short_quickstart, tmp_path):
+def test_a_synthetic_run_on_a_terminal_draws_the_generation_then_the_replay(short_quickstart, tmp_path):
     out = io.StringIO()
-    progress = on_terminal("replay", out, is_tty=True)
+    progress = on_terminal(out, is_tty=True)
     scenario = scenario_file.load(short_quickstart)
     trio.run(lambda: session.run(scenario, tmp_path / "out", progress=progress))
     progress.finish()
-    drawn = out.getvalue()
-    assert drawn.startswith("\rreplay: ") and drawn.endswith("\n")
-    assert "msg/s" in drawn and "ETA" in drawn and "of 0:20" in drawn
+    generation, replay, after = out.getvalue().split("\n")
+    assert generation.startswith("\rsynthetic: ") and "of 0:20" in generation and "ETA" in generation
+    assert replay.startswith("\rreplay: ") and "of 0:20" in replay and "msg/s" in replay
+    assert after == ""

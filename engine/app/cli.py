@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     journal = Path(args.journal) if args.journal else None
     if args.speed is not None and scenario.feed.kind == "live":
         return refuse(ValueError(f"{args.scenario}: --speed paces a replay; a live feed comes at its own pace"))
-    progress = on_terminal("replay")
+    progress = on_terminal()
     try:
         outcome = trio.run(run_stoppable, _ending_line(progress, lambda stop: session.run(
             scenario, out_dir, journal=journal, kill_at_write=args.kill_at_write, stop=stop,

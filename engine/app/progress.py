@@ -16,24 +16,29 @@ REDRAW_S = 0.2   # the most often the line is redrawn: a terminal needs no more,
 
 
 class ProgressLine:
-    """One task's progress (`replay`, `synthetic`) over market time from `first_ns` to `last_ns`.
+    """The progress of a command's tasks (`synthetic` generation, then the `replay`), one after the other, each
+    over market time from `first_ns` to `last_ns`.
 
     `last_ns` may be None when the end is not known before the data is read (a recording): the line then says
-    how far it has got, and its rate, with no percentage or ETA."""
+    how far the task has got, and its rate, with no percentage or ETA."""
 
-    def __init__(self, label: str, stream: TextIO, *, now: Callable[[], float] = time.monotonic):
-        self.label = label
+    def __init__(self, stream: TextIO, *, now: Callable[[], float] = time.monotonic):
         self.stream = stream
         self.now = now
+        self.label = ""
         self.first_ns: int | None = None
         self.last_ns: int | None = None
         self._started = now()
         self._drawn_at: float | None = None
         self._width = 0
 
-    def span(self, first_ns: int, last_ns: int | None) -> None:
-        """The market time the task covers."""
-        self.first_ns, self.last_ns = first_ns, last_ns
+    def start(self, label: str, first_ns: int, last_ns: int | None) -> None:
+        """A new task over the market time from `first_ns` to `last_ns`; the previous one's line is ended."""
+        self.finish()
+        self.label, self.first_ns, self.last_ns = label, first_ns, last_ns
+        self._started = self.now()
+        self._drawn_at = None
+        self._width = 0
 
     def update(self, ts_ns: int, count: int) -> None:
         """The task has reached market time `ts_ns`, having handled `count` messages; redrawn if due."""
@@ -61,6 +66,7 @@ class ProgressLine:
         if self._drawn_at is not None:
             self.stream.write("\n")
             self.stream.flush()
+            self._drawn_at = None
 
     def _draw(self, text: str) -> None:
         pad = max(self._width - len(text), 0)
@@ -69,11 +75,11 @@ class ProgressLine:
         self.stream.flush()
 
 
-def on_terminal(label: str, stream: TextIO | None = None, *, is_tty: bool | None = None) -> ProgressLine | None:
+def on_terminal(stream: TextIO | None = None, *, is_tty: bool | None = None) -> ProgressLine | None:
     """A progress line on `stream` (stderr) if it is a terminal (`is_tty` overrides the check), else None."""
     stream = stream if stream is not None else sys.stderr
     tty = stream.isatty() if is_tty is None else is_tty
-    return ProgressLine(label, stream) if tty else None
+    return ProgressLine(stream) if tty else None
 
 
 def _clock(seconds: float) -> str:

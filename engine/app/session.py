@@ -112,9 +112,9 @@ def _by_instrument(msg: Any) -> tuple[str, str]:
     return type(msg).__name__, msg.instrument
 
 
-def feed_files(scenario: Scenario, out_dir: Path) -> list[list[Path]]:
+def feed_files(scenario: Scenario, out_dir: Path, progress: ProgressLine | None = None) -> list[list[Path]]:
     """The recording of each feed connection: the scenario's files, or the synthetic market written into
-    `out_dir` as each connection's venue sends it."""
+    `out_dir` as each connection's venue sends it (its generation told to `progress`)."""
     spec = scenario.feed
     if spec.kind == "recording":
         return [list(connection.files) for connection in spec.connections]
@@ -123,13 +123,19 @@ def feed_files(scenario: Scenario, out_dir: Path) -> list[list[Path]]:
         inst = scenario.instruments[connection.instruments[0]]
         paths.append(out_dir / f"synthetic-{inst.venue}-{inst.venue_symbol.lower()}-seed{spec.seed}-"
                                f"{spec.duration_s}s.capture")
+    watch = None
+    if progress is not None:
+        progress.start("synthetic", synthetic.DEFAULT_START_NS,
+                       synthetic.DEFAULT_START_NS + int(spec.duration_s * 1_000_000_000))
+        watch = progress.update
     if [conn.venue for conn in spec.connections] == ["binance"] and not spec.connections[0].delay_ns:
         synthetic.generate(paths[0], seed=spec.seed, duration_s=spec.duration_s,
-                           symbol=scenario.instruments[spec.instruments[0]].venue_symbol)
+                           symbol=scenario.instruments[spec.instruments[0]].venue_symbol, progress=watch)
     else:
         write_synthetic_market([
             SyntheticConnection(path, scenario.instruments[conn.instruments[0]], conn.depth, conn.delay_ns)
-            for path, conn in zip(paths, spec.connections)], seed=spec.seed, duration_s=spec.duration_s)
+            for path, conn in zip(paths, spec.connections)], seed=spec.seed, duration_s=spec.duration_s,
+            progress=watch)
     return [[path] for path in paths]
 
 
@@ -168,7 +174,7 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRe
     each instrument is its venue's. A stop ends the recording where the driver stands: the replay then ends as
     at the end of its data, and the driver keeps the virtual clock to itself until then."""
     sources, syncs = [], {}
-    for connection, files in zip(scenario.feed.connections, feed_files(scenario, out_dir)):
+    for connection, files in zip(scenario.feed.connections, feed_files(scenario, out_dir, progress)):
         carried = [scenario.instruments[symbol] for symbol in connection.instruments]
         # a bare REST snapshot in a capture names no symbol: it is the one instrument's of its connection
         codec, sync_factory = recorded_market_data(carried, carried[0].venue_symbol if len(carried) == 1 else None)
@@ -198,7 +204,7 @@ def _watched(scenario: Scenario, first_ts: int, progress: ProgressLine | None) -
     if progress is None:
         return None
     synthetic_end = first_ts + int(scenario.feed.duration_s * 1e9) if scenario.feed.kind == "synthetic" else None
-    progress.span(first_ts, synthetic_end)
+    progress.start("replay", first_ts, synthetic_end)
     return progress.update
 
 
