@@ -9,7 +9,6 @@ message that names the problem.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from functools import partial
 from typing import Awaitable, Callable, TypeVar
@@ -18,7 +17,7 @@ from pathlib import Path
 import orjson
 import trio
 
-from engine.app import schema
+from engine.app import logs, schema
 from engine.app import scenario as scenario_file
 from engine.app import session
 from engine.app.progress import ProgressLine, on_terminal
@@ -50,6 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario_file.check_environment(scenario)
     except scenario_file.ScenarioError as exc:
         return refuse(exc)
+    args.redact.hide_credentials(scenario.venue)
     out_dir = Path(args.out) if args.out else Path("out") / scenario.name
     journal = Path(args.journal) if args.journal else None
     if args.speed is not None and scenario.feed.kind == "live":
@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS,
                         help="logging level on stderr (default WARNING)")
+    parser.add_argument("--log-format", default="human", choices=logs.FORMATS,
+                        help="human lines (default) or one JSON object a line; secrets redacted in both")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a scenario headless and write its report")
     run.add_argument("scenario", help="the scenario file (TOML)")
@@ -282,5 +284,5 @@ def main(argv: list[str] | None = None) -> int:
     sch.add_argument("--venue", action="store_true", help="the venue file's schema (python -m engine venue)")
     sch.set_defaults(func=cmd_schema)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    args.redact = logs.configure(args.log_level, args.log_format)
     return args.func(args)
