@@ -7,6 +7,10 @@ is run as a user runs it, on the quickstart shortened to 20 s of market time.
 from __future__ import annotations
 
 import io
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -120,3 +124,27 @@ def test_a_synthetic_run_on_a_terminal_draws_the_generation_then_the_replay(shor
     assert generation.startswith("\rsynthetic: ") and "of 0:20" in generation and "ETA" in generation
     assert replay.startswith("\rreplay: ") and "of 0:20" in replay and "msg/s" in replay
     assert after == ""
+
+
+def test_run_with_stderr_on_a_terminal_draws_the_progress_line(short_quickstart, tmp_path):
+    """A real terminal (a pseudo-terminal as stderr), as a user at a shell has it."""
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "engine", "run", str(short_quickstart), "--out", str(tmp_path)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120)
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:   # the terminal's other end is closed and everything written was read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(controller)
+    assert done.returncode == 0
+    text = drawn.decode()
+    assert "synthetic: " in text and "replay: " in text and "msg/s" in text
+    assert "report:" in done.stdout   # the summary is on stdout, untouched
