@@ -17,12 +17,14 @@ import orjson
 import pytest
 import trio
 
+from adapters.registry import recorded_market_data
 from engine.app import scenario as scenario_file
 from engine.app import session
 from engine.app.pace import Pace
 from engine.app.progress import ProgressLine, on_terminal
 from engine.app.stopping import StopRequest
-from tests.test_run_command import ROOT, run_engine
+from engine.replay.source import RecordedFeed
+from tests.test_run_command import ROOT, SPOT_CAPTURE, run_engine
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.toml"
 
@@ -122,7 +124,8 @@ def test_a_synthetic_run_on_a_terminal_draws_the_generation_then_the_replay(shor
     progress.finish()
     generation, replay, after = out.getvalue().split("\n")
     assert generation.startswith("\rsynthetic: ") and "of 0:20" in generation and "ETA" in generation
-    assert replay.startswith("\rreplay: ") and "of 0:20" in replay and "msg/s" in replay
+    # the replay's span is its generated file's, first event to last: just under the 20 s generated
+    assert replay.startswith("\rreplay: ") and "of 0:19" in replay and "msg/s" in replay and "ETA" in replay
     assert after == ""
 
 
@@ -148,3 +151,15 @@ def test_run_with_stderr_on_a_terminal_draws_the_progress_line(short_quickstart,
     text = drawn.decode()
     assert "synthetic: " in text and "replay: " in text and "msg/s" in text
     assert "report:" in done.stdout   # the summary is on stdout, untouched
+
+
+def test_a_capture_recording_s_end_is_known_before_it_is_read_for_the_eta():
+    if not SPOT_CAPTURE.exists():
+        pytest.skip(f"the recorded capture is absent: {SPOT_CAPTURE}")
+    instrument = scenario_file.load(ROOT / "scenarios" / "binance_spot_recorded.toml").instruments["BTC/USDT"]
+    codec, _ = recorded_market_data([instrument], instrument.venue_symbol)
+    feed = RecordedFeed([SPOT_CAPTURE], codec)
+    end = feed.end_ns()
+    for _ in feed.events():
+        pass
+    assert end == feed.last_ts_ns and end > feed.first_ts_ns

@@ -189,7 +189,7 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRe
     decides = decision_events(scenario) if not scenario.venue.url else None
     horizon_ns = decision_horizon_ns(scenario) if decides is not None else 0
     feed = ReplayFeed(_Stoppable(source, stop), clock, scenario.feed.batch_ns, finished, rebuilder, decides,
-                      horizon_ns, Pace(speed, stop) if speed else None, _watched(scenario, first_ts, progress))
+                      horizon_ns, Pace(speed, stop) if speed else None, _watched(source, first_ts, progress))
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
     return _Market({"feed": (feed.run, inbox)}, ReplayFeed.ports, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
@@ -199,12 +199,11 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRe
                     "decision_horizon_ms": horizon_ns / 1_000_000}}, first_ts), sync_of
 
 
-def _watched(scenario: Scenario, first_ts: int, progress: ProgressLine | None) -> Callable[[int, int], None] | None:
-    """The replay's progress line over its span (a synthetic market's is known before it is read)."""
+def _watched(source: Any, first_ts: int, progress: ProgressLine | None) -> Callable[[int, int], None] | None:
+    """The replay's progress line over its span (to the recording's end where that is known before reading)."""
     if progress is None:
         return None
-    synthetic_end = first_ts + int(scenario.feed.duration_s * 1e9) if scenario.feed.kind == "synthetic" else None
-    progress.start("replay", first_ts, synthetic_end)
+    progress.start("replay", first_ts, source.end_ns())
     return progress.update
 
 
