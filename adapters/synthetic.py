@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any
+from typing import Any, Callable
 
 from adapters.bybit.synthetic import BybitSyntheticWriter
 from adapters.okx.synthetic import OkxSyntheticWriter
@@ -53,8 +53,10 @@ def synthetic_problem(instrument: Instrument, depth: int = 0) -> str:
     return venue_book_problem(instrument.price_decimals, instrument.qty_decimals, instrument.tick_size)
 
 
-def write_synthetic_market(connections: list[SyntheticConnection], *, seed: int, duration_s: int | float) -> None:
-    """Write `duration_s` seconds of the market of `seed` into one capture per connection (plain text)."""
+def write_synthetic_market(connections: list[SyntheticConnection], *, seed: int, duration_s: int | float,
+                           progress: Callable[[int, int], None] | None = None) -> None:
+    """Write `duration_s` seconds of the market of `seed` into one capture per connection (plain text);
+    `progress(market ns, lines)` is told how far the generation has got after each window."""
     writers: list[Any] = []
     binance = [c.instrument.venue_symbol for c in connections if c.instrument.venue == "binance"]
     for connection in connections:
@@ -70,9 +72,13 @@ def write_synthetic_market(connections: list[SyntheticConnection], *, seed: int,
     if len(set(binance)) > 1:
         raise ValueError(f"one synthetic market is one Binance symbol, got {', '.join(binance)}")
     lines: list[list[tuple[int, bytes]]] = [[] for _ in connections]
+    made = 0
     for window in market_windows(seed=seed, duration_s=duration_s, symbol=binance[0] if binance else "BTCUSDT"):
         for writer, out in zip(writers, lines):
             out.extend(writer.frames(window))
+        if progress is not None:
+            made += len(window.lines)
+            progress(window.end_ns, made)
     for connection, out in zip(connections, lines):
         out.sort(key=lambda line: line[0])   # stable: a window's frames keep their order at equal times
         with open(connection.path, "wb") as file:

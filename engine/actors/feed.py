@@ -38,7 +38,7 @@ class ReplayFeed:
 
     def __init__(self, source: Any, clock: VirtualClock, batch_ns: int, finished: trio.Event,
                  rebuilder: Any = None, decides: Callable[[MarketEvent], bool] | None = None,
-                 horizon_ns: int = 0):
+                 horizon_ns: int = 0, pace: Any = None, progress: Callable[[int, int], None] | None = None):
         self.source = source            # events(skip=n): a fresh reading of the recording from event n
         self.clock = clock
         self.batch_ns = batch_ns
@@ -46,6 +46,8 @@ class ReplayFeed:
         self.horizon_ns = horizon_ns    # the soonest a decision can reach anyone: the smallest order latency
         self.finished = finished
         self.rebuilder = rebuilder      # snapshot(instrument, upto, ts_ns): the book rebuilt from the recording
+        self.pace = pace                # await pace.reach(ts_ns): holds a batch until its time is due (None: no wait)
+        self.progress = progress        # progress(ts_ns, delivered) after each batch (None: nobody watches)
         self.delivered = 0              # events handed to the book, dead letters included
         self.batches = 0
         self.snapshots_served = 0
@@ -96,12 +98,16 @@ class ReplayFeed:
         self.finished.set()
 
     async def _deliver(self, ctx: ActorContext, ts: int, events: list[MarketEvent], position: int) -> None:
+        if self.pace is not None:
+            await self.pace.reach(ts)   # the batch is delivered at its last event's time, paced or not
         await self.clock.advance_to(ts)
         await ctx.emit("market", MarketBatch(ts, tuple(events)))
         self.delivered = position
         self.batches += 1
         await self.clock.quiescence.wait_idle()
         await self._serve_requests(ctx)
+        if self.progress is not None:
+            self.progress(ts, position)
 
     async def _serve_requests(self, ctx: ActorContext) -> None:
         """Answer the books' resync requests with the book rebuilt from the recording at this position."""

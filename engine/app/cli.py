@@ -9,23 +9,26 @@ message that names the problem.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from functools import partial
+from typing import Awaitable, Callable, TypeVar
 from pathlib import Path
 
 import orjson
 import trio
 
-from engine.app import schema
+from engine.app import logs, schema
 from engine.app import scenario as scenario_file
 from engine.app import session
-from engine.app.stopping import Interrupted, flatten, run_stoppable
+from engine.app.progress import ProgressLine, on_terminal
+from engine.app.stopping import Interrupted, StopRequest, flatten, run_stoppable
 from engine.journal import JournalError
 from engine.report.run import amounts
 from engine.replay.formats import RecordingFormatError, RecordingTruncated
 from engine.runtime import SupervisorGaveUp
 from engine.app.verify import VENUES
+
+T = TypeVar("T")
 
 
 def write_report(report: dict, out_dir: Path) -> Path:
@@ -47,11 +50,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario_file.check_environment(scenario)
     except scenario_file.ScenarioError as exc:
         return refuse(exc)
+    args.redact.hide_credentials(scenario.venue)
     out_dir = Path(args.out) if args.out else Path("out") / scenario.name
     journal = Path(args.journal) if args.journal else None
+    if args.speed is not None and scenario.feed.kind == "live":
+        return refuse(ValueError(f"{args.scenario}: --speed paces a replay; a live feed comes at its own pace"))
+    progress = on_terminal()
     try:
-        outcome = trio.run(run_stoppable, lambda stop: session.run(
-            scenario, out_dir, journal=journal, kill_at_write=args.kill_at_write, stop=stop), args.duration)
+        outcome = trio.run(run_stoppable, _ending_line(progress, lambda stop: session.run(
+            scenario, out_dir, journal=journal, kill_at_write=args.kill_at_write, stop=stop,
+            speed=args.speed, progress=progress)), args.duration)
     except Interrupted as exc:   # a second signal: no report, the journal keeps every commit
         print(f"engine: {exc}: no report; the journal keeps what it committed", file=sys.stderr)
         return exc.exit_code
@@ -203,6 +211,28 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ending_line(progress: ProgressLine | None, command: Callable[[StopRequest], Awaitable[T]],
+                 ) -> Callable[[StopRequest], Awaitable[T]]:
+    """`command`, ending the progress line however it ends, before anything else is printed."""
+    async def watched(stop: StopRequest) -> T:
+        try:
+            return await command(stop)
+        finally:
+            if progress is not None:
+                progress.finish()
+    return watched
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+    return value
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -210,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS,
                         help="logging level on stderr (default WARNING)")
+    parser.add_argument("--log-format", default="human", choices=logs.FORMATS,
+                        help="human lines (default) or one JSON object a line; secrets redacted in both")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a scenario headless and write its report")
     run.add_argument("scenario", help="the scenario file (TOML)")
@@ -219,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--duration", type=float, metavar="SECONDS",
                      help="stop after this many wall-clock seconds, as SIGTERM does: no new orders, open ones "
                           "cancelled, a partial report, exit 0 (a replay: seconds of the replay's own running)")
+    run.add_argument("--speed", type=_positive, metavar="X",
+                     help="replay at X times the recorded pace (default: as fast as it can); no report figure "
+                          "outside `runtime` changes")
     run.add_argument("--kill-at-write", type=int, help=argparse.SUPPRESS)  # chaos: SIGKILL at this journal row
     run.set_defaults(func=cmd_run)
     cha = commands.add_parser("chaos", help="crash actors, fail the venue and kill the engine at random, seeded; "
@@ -253,5 +288,5 @@ def main(argv: list[str] | None = None) -> int:
     sch.add_argument("--venue", action="store_true", help="the venue file's schema (python -m engine venue)")
     sch.set_defaults(func=cmd_schema)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    args.redact = logs.configure(args.log_level, args.log_format)
     return args.func(args)

@@ -74,6 +74,8 @@ from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, Delay
                             Ports, Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.app.edges import ForInstruments
 from engine.app.scenario import Scenario, StrategySpec
+from engine.app.pace import Pace
+from engine.app.progress import ProgressLine
 from engine.app.stopping import StopRequest
 from engine.strategies.cadence import TIMER_KEY
 from engine.strategies.ema_cross import EmaCross
@@ -113,9 +115,9 @@ def _by_instrument(msg: Any) -> tuple[str, str]:
     return type(msg).__name__, msg.instrument
 
 
-def feed_files(scenario: Scenario, out_dir: Path) -> list[list[Path]]:
+def feed_files(scenario: Scenario, out_dir: Path, progress: ProgressLine | None = None) -> list[list[Path]]:
     """The recording of each feed connection: the scenario's files, or the synthetic market written into
-    `out_dir` as each connection's venue sends it."""
+    `out_dir` as each connection's venue sends it (its generation told to `progress`)."""
     spec = scenario.feed
     if spec.kind == "recording":
         return [list(connection.files) for connection in spec.connections]
@@ -124,13 +126,19 @@ def feed_files(scenario: Scenario, out_dir: Path) -> list[list[Path]]:
         inst = scenario.instruments[connection.instruments[0]]
         paths.append(out_dir / f"synthetic-{inst.venue}-{inst.venue_symbol.lower()}-seed{spec.seed}-"
                                f"{spec.duration_s}s.capture")
+    watch = None
+    if progress is not None:
+        progress.start("synthetic", synthetic.DEFAULT_START_NS,
+                       synthetic.DEFAULT_START_NS + int(spec.duration_s * 1_000_000_000))
+        watch = progress.update
     if [conn.venue for conn in spec.connections] == ["binance"] and not spec.connections[0].delay_ns:
         synthetic.generate(paths[0], seed=spec.seed, duration_s=spec.duration_s,
-                           symbol=scenario.instruments[spec.instruments[0]].venue_symbol)
+                           symbol=scenario.instruments[spec.instruments[0]].venue_symbol, progress=watch)
     else:
         write_synthetic_market([
             SyntheticConnection(path, scenario.instruments[conn.instruments[0]], conn.depth, conn.delay_ns)
-            for path, conn in zip(paths, spec.connections)], seed=spec.seed, duration_s=spec.duration_s)
+            for path, conn in zip(paths, spec.connections)], seed=spec.seed, duration_s=spec.duration_s,
+            progress=watch)
     return [[path] for path in paths]
 
 
@@ -163,12 +171,13 @@ class _Market:
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
 
 
-def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRequest) -> tuple[_Market, Any]:
+def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRequest,
+            speed: float | None = None, progress: ProgressLine | None = None) -> tuple[_Market, Any]:
     """One replay driver over the recordings of every connection, merged by receive time; the book sync of
     each instrument is its venue's. A stop ends the recording where the driver stands: the replay then ends as
     at the end of its data, and the driver keeps the virtual clock to itself until then."""
     sources, syncs = [], {}
-    for connection, files in zip(scenario.feed.connections, feed_files(scenario, out_dir)):
+    for connection, files in zip(scenario.feed.connections, feed_files(scenario, out_dir, progress)):
         carried = [scenario.instruments[symbol] for symbol in connection.instruments]
         # a bare REST snapshot in a capture names no symbol: it is the one instrument's of its connection
         codec, sync_factory = recorded_market_data(carried, carried[0].venue_symbol if len(carried) == 1 else None)
@@ -183,7 +192,7 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRe
     decides = decision_events(scenario) if not scenario.venue.url else None
     horizon_ns = decision_horizon_ns(scenario) if decides is not None else 0
     feed = ReplayFeed(_Stoppable(source, stop), clock, scenario.feed.batch_ns, finished, rebuilder, decides,
-                      horizon_ns)
+                      horizon_ns, Pace(speed, stop) if speed else None, _watched(source, first_ts, progress))
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
     return _Market({"feed": (feed.run, inbox)}, ReplayFeed.ports, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
@@ -191,6 +200,14 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRe
                    "snapshots_rebuilt": feed.snapshots_served},
         "runtime": {"batches": feed.batches, "window_ms": scenario.feed.batch_ns / 1_000_000,
                     "decision_horizon_ms": horizon_ns / 1_000_000}}, first_ts), sync_of
+
+
+def _watched(source: Any, first_ts: int, progress: ProgressLine | None) -> Callable[[int, int], None] | None:
+    """The replay's progress line over its span (to the recording's end where that is known before reading)."""
+    if progress is None:
+        return None
+    progress.start("replay", first_ts, source.end_ns())
+    return progress.update
 
 
 class _Stoppable:
@@ -321,7 +338,8 @@ def _settings(scenario: Scenario) -> ExecutionSettings:
 
 
 async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
-              kill_at_write: int | None = None, stop: StopRequest | None = None) -> RunOutcome:
+              kill_at_write: int | None = None, stop: StopRequest | None = None,
+              speed: float | None = None, progress: ProgressLine | None = None) -> RunOutcome:
     """Run `scenario` to the end of its feed (a replay) or its duration (a live feed), or until `stop` is asked
     for, and report it.
 
@@ -333,6 +351,9 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     resumed run rebuilds its orders and positions from it and reconciles with the venue before it trades, and
     its report covers every run the journal holds. Raises `RunFailed` (with the report) when the run could not
     do what the scenario asked.
+
+    A replay runs as fast as it can, or with `speed` at that many times the recorded pace (its driver waits on
+    the wall clock; no figure but the wall time changes); `progress` is told how far it has got after each batch.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stop = stop or StopRequest()
@@ -342,7 +363,7 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
     if live:
         market, sync_factory, rests = _live(scenario, clock, quiescence, stop)
     else:
-        (market, sync_factory), rests = _replay(scenario, out_dir, clock, stop), []
+        (market, sync_factory), rests = _replay(scenario, out_dir, clock, stop, speed, progress), []
     book = open_journal(scenario, out_dir, journal, kill_at_write)
     if not scenario.venue.url and len(book.runs) > 1:
         book.close()

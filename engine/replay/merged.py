@@ -46,6 +46,11 @@ class MergedFeed:
     def __iter__(self) -> Iterator[tuple[int, MarketEvent]]:
         return self.events()
 
+    def end_ns(self) -> int | None:
+        """The last receive time over the connections, where each is known before it is read (else None)."""
+        ends = [source.end_ns() for source in self.sources]
+        return None if None in ends else max(ends)
+
     def independent_events(self) -> Iterator[tuple[int, MarketEvent]]:
         """The same events for another consumer (a snapshot rebuilder), numbered as the feed's."""
         readings = [source.independent_events() for source in self.sources]

@@ -106,6 +106,13 @@ class Recording:
         deque(islice(records, skip), maxlen=0)
         return records
 
+    def end_ns(self) -> int | None:
+        """The receive time of the recording's last record, where it is known without a reading: capture files,
+        whose lines are held whole, read from their end (None for the other formats, read as a stream)."""
+        if any(kind != "capture" for kind in self._formats):
+            return None
+        return max(_time_before(lines, len(lines)) for lines in map(self._capture_lines, self.paths))
+
     def _records_of(self, path: Path, kind: str) -> Iterator[Record]:
         if kind == "capture":
             return _capture_records(path, self._capture_lines(path), 0)

@@ -75,6 +75,10 @@ class RecordedFeed:
     def __iter__(self) -> Iterator[tuple[int, MarketEvent]]:
         return self.events()
 
+    def end_ns(self) -> int | None:
+        """The last receive time of the recording where it is known before it is read (None: it is not)."""
+        return self._recording.end_ns()
+
     def independent_events(self) -> Iterator[tuple[int, MarketEvent]]:
         """The same events, read apart for another consumer (a snapshot rebuilder's shadow books): with a
         codec of its own, counted apart, logging nothing; the feed's reading and counts are left alone."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import gzip
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 
@@ -52,15 +52,20 @@ _MAX_CHANGES = 25
 
 
 def generate(path: str | PathLike[str], *, seed: int, duration_s: int | float, symbol: str = "BTCUSDT",
-             start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00") -> int:
+             start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00",
+             progress: Callable[[int, int], None] | None = None) -> int:
     """Write `duration_s` seconds of synthetic feed to `path`; returns the number of lines.
 
     A path ending in `.gz` gets a gzip capture (deterministic: mtime 0, no file name), any other a plain
     one: a generated scratch file need not pay for compression when it is written or replayed.
+    `progress(market ns, lines)` is told how far the generation has got after each window.
     """
-    lines = [b"%d %s\n" % (local_ns, frame)
-             for local_ns, frame in synthetic_frames(seed=seed, duration_s=duration_s, symbol=symbol,
-                                                     start_ns=start_ns, start_price=start_price)]
+    lines: list[bytes] = []
+    for window in market_windows(seed=seed, duration_s=duration_s, symbol=symbol, start_ns=start_ns,
+                                 start_price=start_price):
+        lines.extend(b"%d %s\n" % line for line in window.lines)
+        if progress is not None:
+            progress(window.end_ns, len(lines))
     data = b"".join(lines)
     if str(path).endswith(".gz"):
         data = gzip.compress(data, compresslevel=6, mtime=0)
