@@ -51,6 +51,23 @@ def engine_replay(scenario: scenario_file.Scenario, out_dir: Path) -> tuple[floa
     return outcome.frames / outcome.wall_s, outcome.report
 
 
+class _Passes(trio.abc.Instrument):
+    """Counts trio's scheduler passes (each polls epoll once): a step of the replay costs about three."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    def before_io_wait(self, timeout: float) -> None:
+        self.passes += 1
+
+
+def scheduler_passes(scenario: scenario_file.Scenario, out_dir: Path) -> int:
+    """The passes one more run of `scenario` takes (untimed: the count costs a call a pass)."""
+    counter = _Passes()
+    trio.run(session.run, scenario, out_dir, instruments=[counter])
+    return counter.passes
+
+
 def _summary(name: str, best: float, rates: list[float]) -> str:
     return (f"{name}: {best:,.0f} msg/s best, {statistics.median(rates):,.0f} median of {len(rates)} "
             f"({', '.join(f'{r:,.0f}' for r in rates)})")
@@ -79,13 +96,15 @@ def main() -> None:
                 rate, reports[name] = engine_replay(scenario, out_dir / name.replace(" ", "_"))
                 rates[name].append(rate)
             rates["bare"].append(bare_loop(frames))
+        passes = {name: scheduler_passes(scenario, out_dir / "passes") for name, scenario in runs.items()}
     best = {name: max(values) for name, values in rates.items()}
     median = {name: statistics.median(values) for name, values in rates.items()}
     print(f"scenario {base.name}: {len(frames)} feed messages")
     for name, report in reports.items():
         runtime = report["runtime"]
         print(f"  {name}: {runtime['window_ms']} ms replay window, {runtime['batches']} batches, "
-              f"{runtime['book_views']} views, {report['orders']} orders, {report['fills']} fills")
+              f"{runtime['book_views']} views, {passes[name]} scheduler passes, {report['orders']} orders, "
+              f"{report['fills']} fills")
     print(_summary("engine, quickstart cadence", best["cadence"], rates["cadence"]))
     print(_summary("engine, every book change", best["every change"], rates["every change"]))
     print(_summary("bare loop, orjson + SortedDict[float]", best["bare"], rates["bare"]))
