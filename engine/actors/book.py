@@ -239,14 +239,14 @@ class BookActor(Actor):
                         wanted[symbol] = (result.value, ts)
                 else:
                     continue
-                if syncs[symbol].state is not states[symbol]:
+                sync = syncs[symbol]
+                if sync.state is not states[symbol]:
                     await self._state_changed(ctx, symbol, ts)
-                if syncs[symbol].state is live:
-                    self.stats.saw_touch(symbol, ts, syncs[symbol].book)
-                if every_change:
-                    if syncs[symbol].state is live:
+                if sync.state is live:
+                    self.stats.saw_touch(symbol, ts, sync.book)
+                    if every_change:
                         await self._publish(ctx, symbol, ts, ())
-                else:
+                if not every_change:
                     if symbol not in touched:
                         touched[symbol] = []
                     last_ts[symbol] = ts

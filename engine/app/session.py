@@ -232,7 +232,7 @@ def decides_inside_windows(scenario: Scenario) -> bool:
     """Whether anything decides on single market events, inside a replay window: a strategy whose cadence follows
     events, or the venue filling orders that rest on it (passive ones), or the order manager chasing them. Then the
     book publishes a view per change, and the feed bounds each batch by the decision horizon (`decision_events`)."""
-    return decision_events(scenario) is not None
+    return bool(decided_kinds(scenario))
 
 
 def decided_kinds(scenario: Scenario) -> frozenset[type]:
