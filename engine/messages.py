@@ -204,6 +204,21 @@ class Urgency(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Protection:
+    """The protection a strategy asks for on the position an order opens; prices in the instrument's fixed-point
+    units, 0 meaning none. The order manager decides whether each leg is sent natively or emulated by the engine.
+
+    `stop_price` alone is a stop-market; with `stop_limit_price` a stop-limit. `take_profit_price` is a
+    take-profit limit; both together make an OCO pair (one filled or triggered cancels the other).
+    `trailing_bps` makes the stop trail the best price seen since entry by that distance.
+    """
+    stop_price: int = 0
+    stop_limit_price: int = 0
+    take_profit_price: int = 0
+    trailing_bps: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Signal:
     """What a strategy wants: reach `target_position` in `instrument`. Not an order; sizing and risk decide."""
     strategy: str
@@ -215,6 +230,7 @@ class Signal:
     reason: str = ""
     bid: int = 0     # the touch of the book the strategy decided on (0: no such side), so that the risk gate
     ask: int = 0     # and the router decide on the book as of the decision, however late they see newer views
+    protection: Protection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +246,7 @@ class ParentOrder:
     signal_mid_x2: int
     bid: int = 0     # the touch of the book the signal was decided on (see `Signal`)
     ask: int = 0
+    protection: Protection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,6 +533,50 @@ class KillSwitch:
     engaged: bool
     ts_ns: int
     reason: str = field(default="")
+
+
+class TradingMode(enum.Enum):
+    """The kill switch's states: ACTIVE trades; REDUCING accepts only orders that reduce exposure; HALTED cancels
+    every open order and refuses every new one. Leaving HALTED takes an operator command, never a timer."""
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+
+class OperatorAction(enum.Enum):
+    HALT = "halt"
+    REDUCE = "reduce"
+    RESUME = "resume"
+    FLATTEN = "flatten"
+    CANCEL_ALL = "cancel_all"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCommand:
+    """An operator's command to the engine: from the scenario's `[[operator]]` table (at a market time) or from
+    the live control endpoint. `source` says which (`"scenario"`, `"http"`); journaled like every decision."""
+    action: OperatorAction
+    ts_ns: int
+    source: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateChanged:
+    """The kill switch moved to `mode`, for `cause` (a limit's name, `"operator:halt"`, a data-quality alarm...)."""
+    mode: TradingMode
+    ts_ns: int
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataQualityAlarm:
+    """A data-quality check found a problem with an instrument's market data (`kind`: duplicate, time_backwards,
+    abnormal_spread, price_jump, crossed_book, silent_feed), counted, reported, and able to trip the kill switch."""
+    instrument: str
+    ts_ns: int
+    kind: str
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
