@@ -521,6 +521,18 @@ class Exposure:
 # ---------------------------------------------------------------- control
 
 @dataclass(frozen=True, slots=True)
+class PortfolioView:
+    """The portfolio as of `ts_ns`, in the quote asset (exact): what sizing, the risk gate and the kill switch
+    read. Conflated: only the newest matters. `cash` holds (asset, amount) pairs in asset order."""
+    ts_ns: int
+    equity: Decimal
+    peak_equity: Decimal
+    day_start_equity: Decimal
+    gross_exposure: Decimal
+    cash: tuple[tuple[str, Decimal], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     """Delivered by the clock to the inbox that asked for it, at (virtual or wall) time `due_ns`."""
     key: str
