@@ -157,7 +157,7 @@ class BookActor(Actor):
         self.depth = depth
         self.every_change = every_change
         self.trade_views = trade_views     # with every_change: a view for each trade too
-        self._views: list[BookView] = []   # with every_change: the batch's views, sent together (`_flush`)
+        self._views: list[BookView] = []   # the batch's views, sent together as it ends (or at a state change)
         self.stats = stats
         self.syncs = {symbol: sync_factory(symbol) for symbol in instruments}
         self.restarted = stats.adopt(self.syncs)
@@ -209,7 +209,7 @@ class BookActor(Actor):
                 if kind is Trade:
                     if every_change:
                         if trade_views and syncs[symbol].state is live:
-                            await self._publish(ctx, symbol, ts, (event,))
+                            self._publish(symbol, ts, (event,))
                         continue
                     trades = touched.get(symbol)
                     if trades is None:
@@ -245,30 +245,30 @@ class BookActor(Actor):
                 if sync.state is live:
                     self.stats.saw_touch(symbol, ts, sync.book)
                     if every_change:
-                        await self._publish(ctx, symbol, ts, ())
+                        self._publish(symbol, ts, ())
                 if not every_change:
                     if symbol not in touched:
                         touched[symbol] = []
                     last_ts[symbol] = ts
-        await self._flush(ctx)
+        for symbol, trades in touched.items():
+            if syncs[symbol].state is live:
+                self._publish(symbol, last_ts[symbol], tuple(trades))
+        views, self._views = self._views, []
+        ctx.emit_on_return("views", views)   # the batch's views, then its resync requests, as the batch ends
+        requests = []
         for symbol, (reason, ts) in wanted.items():
             if syncs[symbol].state is not BookState.LIVE and symbol not in self._asked:
                 self._asked[symbol] = ts
-                await ctx.emit("resync", ResyncRequest(symbol, ts, reason))
-        for symbol, trades in touched.items():
-            if syncs[symbol].state is live:
-                await self._publish(ctx, symbol, last_ts[symbol], tuple(trades))
+                requests.append(ResyncRequest(symbol, ts, reason))
+        ctx.emit_on_return("resync", requests)
 
-    async def _publish(self, ctx: ActorContext, symbol: str, ts: int, trades: tuple[Trade, ...]) -> None:
-        """The view of `symbol`'s book as it stands, as of the event at `ts`."""
+    def _publish(self, symbol: str, ts: int, trades: tuple[Trade, ...]) -> None:
+        """The view of `symbol`'s book as it stands, as of the event at `ts`: sent with the batch's other views,
+        in order, before anything the book sends after them."""
         sync = self.syncs[symbol]
         bids, asks = sync.book.top(self.depth)
         self.stats.views += 1
-        view = _make_view(symbol, ts, sync.last_update_id, bids, asks, trades)
-        if self.every_change:
-            self._views.append(view)   # sent with the batch's other views, before anything sent after them
-        else:
-            await ctx.emit("views", view)
+        self._views.append(_make_view(symbol, ts, sync.last_update_id, bids, asks, trades))
 
     async def _flush(self, ctx: ActorContext) -> None:
         """Send the views made so far, in order, as one send: a view per change costs its receivers one wake-up

@@ -38,8 +38,9 @@ class ReplayFeed:
 
     def __init__(self, source: Any, clock: VirtualClock, batch_ns: int, finished: trio.Event,
                  rebuilder: Any = None, decides: Callable[[MarketEvent], bool] | None = None,
-                 horizon_ns: int = 0, pace: Any = None, progress: Callable[[int, int], None] | None = None):
-        self.source = source            # events(skip=n): a fresh reading of the recording from event n
+                 horizon_ns: int = 0, pace: Any = None, progress: Callable[[int, int], None] | None = None,
+                 stopped: Callable[[], bool] = lambda: False):
+        self.source = source            # events(skip=n): a fresh reading (a generator) of the recording from event n
         self.clock = clock
         self.batch_ns = batch_ns
         self.decides = decides          # whether an event may be decided on inside a batch (None: none may)
@@ -48,6 +49,7 @@ class ReplayFeed:
         self.rebuilder = rebuilder      # snapshot(instrument, upto, ts_ns): the book rebuilt from the recording
         self.pace = pace                # await pace.reach(ts_ns): holds a batch until its time is due (None: no wait)
         self.progress = progress        # progress(ts_ns, delivered) after each batch (None: nobody watches)
+        self.stopped = stopped          # asked before each batch: True ends the recording there, as if its data did
         self.delivered = 0              # events handed to the book, dead letters included
         self.batches = 0
         self.snapshots_served = 0
@@ -55,15 +57,23 @@ class ReplayFeed:
 
     async def run(self, ctx: ActorContext) -> None:
         ctx.started()
+        position = self.delivered
+        reading = self.source.events(skip=position)
+        try:
+            await self._read(ctx, reading, position)
+        finally:
+            reading.close()   # the recording counts what it read when its reading closes
+        self.finished.set()
+
+    async def _read(self, ctx: ActorContext, reading: Any, position: int) -> None:
         clock, batch_ns, dead = self.clock, self.batch_ns, self.dead
-        decides, horizon_ns = self.decides, self.horizon_ns
+        decides, horizon_ns, stopped = self.decides, self.horizon_ns, self.stopped
         crashes = ctx.crashes if ctx.crashes is not None and ctx.crashes.watches(ctx.name) else None
         pending: list[MarketEvent] = []
         window_end = last_ts = 0
         cut_at = 0  # the batch ends before this time: its window's end, a message due on the clock, or the horizon
         undecided = True   # no event of the batch may be decided on yet
-        position = self.delivered
-        for ts, event in self.source.events(skip=position):
+        for ts, event in reading:
             if position in dead:
                 position += 1
                 continue
@@ -71,6 +81,8 @@ class ReplayFeed:
                 await self._deliver(ctx, last_ts, pending, position)
                 pending = []
             if not pending:
+                if stopped():
+                    break
                 due = clock.next_due_ns()  # only a delivery can schedule: read it once per batch
                 if due is not None and due < ts:
                     await clock.advance_to(ts - 1)   # what falls due before the batch's first event, first
@@ -95,19 +107,22 @@ class ReplayFeed:
             await self._deliver(ctx, last_ts, pending, position)
         await clock.advance_to(last_ts)
         await self._serve_requests(ctx)
-        self.finished.set()
 
     async def _deliver(self, ctx: ActorContext, ts: int, events: list[MarketEvent], position: int) -> None:
         if self.pace is not None:
             await self.pace.reach(ts)   # the batch is delivered at its last event's time, paced or not
         await self.clock.advance_to(ts)
-        await ctx.emit("market", MarketBatch(ts, tuple(events)))
-        self.delivered = position
-        self.batches += 1
-        await self.clock.quiescence.wait_idle()
+        await ctx.emit_and_settle("market", MarketBatch(ts, tuple(events)), self.clock.quiescence,
+                                  lambda: self._handed_over(position))
         await self._serve_requests(ctx)
         if self.progress is not None:
             self.progress(ts, position)
+
+    def _handed_over(self, position: int) -> None:
+        """The book has the events before `position`: a restart of the feed, even while the pipeline handles
+        them, goes on from there."""
+        self.delivered = position
+        self.batches += 1
 
     async def _serve_requests(self, ctx: ActorContext) -> None:
         """Answer the books' resync requests with the book rebuilt from the recording at this position."""
@@ -130,6 +145,5 @@ class ReplayFeed:
             if snapshot is not None:
                 snapshots.append(snapshot)
         if snapshots:
-            await ctx.emit("market", MarketBatch(now, tuple(snapshots)))
             self.snapshots_served += len(snapshots)
-            await self.clock.quiescence.wait_idle()
+            await ctx.emit_and_settle("market", MarketBatch(now, tuple(snapshots)), self.clock.quiescence)

@@ -51,7 +51,7 @@ class JournaledActor(Actor):
             with trio.CancelScope(shield=True):   # what was decided is journaled even by a stopping actor
                 await self.journal.write(ctx.name, staged.rows)
         for output, msg in staged.sends:
-            await ctx.emit(output, msg)
+            ctx.emit_on_return(output, (msg,))   # sent as the batch ends, in order
         clock, inbox = ctx.clock, ctx.inbox
         for timer in staged.timers:
             clock.deliver_at(timer.due_ns, inbox, timer)

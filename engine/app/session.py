@@ -191,8 +191,9 @@ def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRe
     # a venue over the network is no link on the replay's clock: nothing to bound a batch by
     decides = decision_events(scenario) if not scenario.venue.url else None
     horizon_ns = decision_horizon_ns(scenario) if decides is not None else 0
-    feed = ReplayFeed(_Stoppable(source, stop), clock, scenario.feed.batch_ns, finished, rebuilder, decides,
-                      horizon_ns, Pace(speed, stop) if speed else None, _watched(source, first_ts, progress))
+    feed = ReplayFeed(source, clock, scenario.feed.batch_ns, finished, rebuilder, decides, horizon_ns,
+                      Pace(speed, stop) if speed else None, _watched(source, first_ts, progress),
+                      stopped=lambda: stop.reason is not None)
     inbox = Mailbox("feed", MAILBOX_CAPACITY, Quiescence())   # read between steps, once the pipeline is idle
     return _Market({"feed": (feed.run, inbox)}, ReplayFeed.ports, Restart.TRANSIENT, finished.wait, lambda: {
         "events": source.frames, "malformed_frames": source.malformed,
@@ -208,24 +209,6 @@ def _watched(source: Any, first_ts: int, progress: ProgressLine | None) -> Calla
         return None
     progress.start("replay", first_ts, source.end_ns())
     return progress.update
-
-
-class _Stoppable:
-    """A recording whose reading ends early once a stop is asked for, as if its data ended there."""
-
-    def __init__(self, source: Any, stop: StopRequest):
-        self.source, self.stop = source, stop
-
-    def events(self, skip: int = 0) -> Any:
-        stop = self.stop
-        reading = self.source.events(skip=skip)
-        try:
-            for item in reading:
-                if stop.reason is not None:   # an attribute, not the event: read on every event of the replay
-                    return
-                yield item
-        finally:
-            reading.close()   # the recording counts what it read when its reading closes
 
 
 def decides_inside_windows(scenario: Scenario) -> bool:

@@ -27,6 +27,7 @@ from ._clock import Clock
 from ._crashes import CrashPlan, InjectedCrash, InjectedFault
 from ._mailbox import Edge, Mailbox
 from ._ports import NO_PORTS, Ports, UndeclaredOutput
+from ._quiescence import Quiescence
 
 
 @dataclass
@@ -40,6 +41,7 @@ class ActorContext:
     stop_requested: trio.Event = field(default_factory=trio.Event)
     _on_started: Callable[[], None] = lambda: None
     _on_dead_letter: Callable[[Any, BaseException], None] = lambda msg, error: None
+    _closing: list[tuple[Sequence[Edge], Sequence[Any]]] = field(default_factory=list)
 
     @property
     def log(self) -> logging.Logger:
@@ -68,6 +70,51 @@ class ActorContext:
             if not edge.send_nowait(msg):
                 await edge.send(msg)
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def emit_on_return(self, output: str, msgs: Sequence[Any]) -> None:
+        """Send `msgs`, in order, on the named output as `handle` returns (or raises), after whatever it sent with
+        `emit`: the sends an actor ends its batch with.
+
+        The receive that follows at once is their schedule point (it always is one: it waits, or checkpoints when
+        a message is already there), so a batch that ends by sending costs its actor one trip through the
+        scheduler, not two; each send is still a checkpoint. `UndeclaredOutput` at once on an undeclared output.
+        """
+        edges = self.outputs.get(output)
+        if edges is None:
+            raise self._undeclared(output, f"{len(msgs)} message(s)")
+        if msgs:
+            self._closing.append((edges, msgs))
+
+    async def send_closing(self) -> None:
+        """Send what `emit_on_return` held, in order: a cancellation point first; the schedule point is the
+        caller's next receive."""
+        closing, self._closing = self._closing, []
+        await trio.lowlevel.checkpoint_if_cancelled()
+        for edges, msgs in closing:
+            for msg in msgs:
+                for edge in edges:
+                    if not edge.send_nowait(msg):
+                        await edge.send(msg)
+
+    async def emit_and_settle(self, output: str, msg: Any, quiescence: Quiescence,
+                              on_sent: Callable[[], None] | None = None) -> None:
+        """Send `msg` on the named output, call `on_sent`, then wait until `quiescence` has nothing pending: that
+        wait is the send's schedule point (a plain checkpoint when nothing is pending). The replay feed hands the
+        pipeline a batch and waits for it to be handled, in one trip through the scheduler; `on_sent` records
+        the handover before the wait, which a restart may cut short."""
+        edges = self.outputs.get(output)
+        if edges is None:
+            raise self._undeclared(output, type(msg).__name__)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        for edge in edges:
+            if not edge.send_nowait(msg):
+                await edge.send(msg)
+        if on_sent is not None:
+            on_sent()
+        if quiescence.pending:
+            await quiescence.wait_idle()
+        else:
+            await trio.lowlevel.cancel_shielded_checkpoint()
 
     def _undeclared(self, output: str, what: str) -> UndeclaredOutput:
         return UndeclaredOutput(f"actor {self.name!r} sent {what} on output {output!r}, which it does not declare "
@@ -165,20 +212,36 @@ class Actor:
         """Handle every message of `batch`, iterating it once, in order."""
         raise NotImplementedError
 
-    async def run(self, ctx: ActorContext) -> None:
+    async def step(self, batch: Batch | list[Any], ctx: ActorContext) -> None:
+        """`handle` one batch, then send what it ended with (`ActorContext.emit_on_return`), even when it raised:
+        one turn of `run`, and what a test drives an actor with."""
+        try:
+            await self.handle(batch, ctx)  # type: ignore[arg-type]
+        finally:
+            if ctx._closing:
+                await ctx.send_closing()
+
+    async def begin(self, ctx: ActorContext) -> None:
+        """`start`, then send what it ended with (a rebuilt order manager's first journaled decisions): what `run`
+        does before its first receive, and what a test drives an actor's start with."""
         await self.start(ctx)
+        if ctx._closing:
+            await ctx.send_closing()
+
+    async def run(self, ctx: ActorContext) -> None:
+        await self.begin(ctx)
         ctx.started()
         inbox, crashes, name = ctx.inbox, ctx.crashes, ctx.name
         if inbox is None:
             raise RuntimeError(f"actor {name!r} has no mailbox to receive from")
         struck = crashes is not None and crashes.strikes(name)
-        limit, receive, handle = self.batch_limit, inbox.receive_batch, self.handle
+        limit, receive, step = self.batch_limit, inbox.receive_batch, self.step
         taken = 0   # messages taken in hand, for a crash plan that names no rule for this actor: counted at the end
         try:
             while True:
                 batch = Batch(await receive(limit), ctx, struck)
                 try:
-                    await handle(batch, ctx)
+                    await step(batch, ctx)
                 except BaseException as error:
                     batch.recover(error)
                     raise

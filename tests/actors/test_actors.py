@@ -67,7 +67,7 @@ async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_s
     actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync)
     ctx, out = context("book", "views", "status", "resync")
     trade = Trade("BTC/USDT", 3, 1, 10_100, 2, Side.BUY)
-    await actor.handle([MarketBatch(3, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade))], ctx)
+    await actor.step([MarketBatch(3, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade))], ctx)
     [view] = out["views"].sent
     assert view.bids == ((9_950, 1), (9_900, 5)) and view.asks == ((10_100, 5),)
     assert view.trades == (trade,) and view.update_id == 12
@@ -80,7 +80,7 @@ async def test_book_on_every_change_publishes_a_view_per_change_in_order_and_per
                       trade_views=trade_views)
     ctx, out = context("book", "views", "status", "resync")
     trade = Trade("BTC/USDT", 3, 1, 10_100, 2, Side.BUY)
-    await actor.handle([MarketBatch(4, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade,
+    await actor.step([MarketBatch(4, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade,
                                         diff(13, 13, asks=[(10_050, 2)])))], ctx)
     views = out["views"].sent
     # the snapshot, the two diffs, and the trade where trades are decided on, each as the book stood then
@@ -93,8 +93,8 @@ async def test_book_on_every_change_publishes_a_view_per_change_in_order_and_per
 async def test_book_gap_marks_the_instrument_stale_and_stops_its_views():
     actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()), sync_factory=BinanceBookSync)
     ctx, out = context("book", "views", "status", "resync")
-    await actor.handle([MarketBatch(3, (snapshot(), diff(11, 12)))], ctx)
-    await actor.handle([MarketBatch(4, (diff(14, 15, bids=[(9_950, 1)]),))], ctx)
+    await actor.step([MarketBatch(3, (snapshot(), diff(11, 12)))], ctx)
+    await actor.step([MarketBatch(4, (diff(14, 15, bids=[(9_950, 1)]),))], ctx)
     assert [s.state for s in out["status"].sent] == [BookState.LIVE, BookState.STALE]
     assert len(out["views"].sent) == 1
     assert stats.as_dict()["sequence_gaps"] == 1
@@ -105,8 +105,8 @@ async def test_book_checks_the_venue_top_of_book_and_drops_a_book_that_disagrees
     ctx, out = context("book", "views", "status", "resync")
     good = TopOfBook("BTC/USDT", 3, 12, 9_950, 1, 10_100, 5)
     bad = TopOfBook("BTC/USDT", 4, 13, 9_950, 1, 10_100, 4)
-    await actor.handle([MarketBatch(3, (snapshot(), good, diff(11, 12, bids=[(9_950, 1)])))], ctx)
-    await actor.handle([MarketBatch(4, (bad, diff(13, 13, asks=[(10_200, 1)])))], ctx)
+    await actor.step([MarketBatch(3, (snapshot(), good, diff(11, 12, bids=[(9_950, 1)])))], ctx)
+    await actor.step([MarketBatch(4, (bad, diff(13, 13, asks=[(10_200, 1)])))], ctx)
     assert stats.as_dict()["top_of_book_checked"] == 2 and stats.as_dict()["top_of_book_mismatched"] == 1
     assert out["status"].sent[-1].state is BookState.STALE
 
@@ -117,9 +117,9 @@ async def test_risk_refuses_signals_while_the_book_is_stale_and_journals_each_de
     ctx, out = context("risk", "orders")
     view = BookView("BTC/USDT", 1, 1, ((9_900, 5),), ((10_100, 5),))
     signal = Signal("s", "BTC/USDT", 2, 1_000, Urgency.AGGRESSIVE, 20_000)
-    await actor.handle([view, BookStatus("BTC/USDT", 1, BookState.STALE), signal], ctx)
+    await actor.step([view, BookStatus("BTC/USDT", 1, BookState.STALE), signal], ctx)
     assert out["orders"].sent == [] and gate.rejections["book_stale"] == 1
-    await actor.handle([BookStatus("BTC/USDT", 2, BookState.LIVE), signal], ctx)
+    await actor.step([BookStatus("BTC/USDT", 2, BookState.LIVE), signal], ctx)
     assert out["orders"].sent[0].qty == 1_000
     kinds = [type(e.msg).__name__ for e in await journal.read(actors=["risk"])]
     assert kinds == ["Signal", "RiskRejection", "Signal", "ParentOrder"]
@@ -131,8 +131,8 @@ async def test_a_restarted_risk_gate_never_gives_a_parent_id_twice(journal):
     view = BookView("BTC/USDT", 1, 1, ((9_900, 5),), ((10_100, 5),))
     for _ in range(2):   # an incarnation, then the next one after a crash
         actor = RiskActor(journal, RiskGate(RiskLimits(Decimal("1000000"), 10_000, 50, 10), {"BTC/USDT": BTC}))
-        await actor.start(ctx)
-        await actor.handle([view, signal], ctx)
+        await actor.begin(ctx)
+        await actor.step([view, signal], ctx)
     assert [p.parent_id for p in out["orders"].sent] == ["P1", "P2"]
 
 
@@ -143,18 +143,18 @@ async def test_order_manager_journals_first_and_sends_second_and_the_ledger_foll
     settings = ExecutionSettings()
     actor = OrderManagerActor(journal, lambda: OrderManager(OrderTable("t"), ["BTC/USDT"], "binance", settings))
     ctx, out = context("orders", "venue", "control", inbox=inbox, clock=clock)
-    await actor.start(ctx)
+    await actor.begin(ctx)
     [reconcile] = out["venue"].sent
-    await actor.handle([ReconcileReply(reconcile.request_id, "binance", "BTC/USDT", 1000)], ctx)
+    await actor.step([ReconcileReply(reconcile.request_id, "binance", "BTC/USDT", 1000)], ctx)
     child = ChildOrder("P1", "binance", "BTC/USDT", Side.BUY, 3, 10_100, OrderType.LIMIT, TimeInForce.IOC, 1, 20_000,
                        child_id="P1.1")
-    await actor.handle([child], ctx)
+    await actor.step([child], ctx)
     request = out["venue"].sent[-1]
     assert isinstance(request, NewOrderRequest) and request.client_order_id == "t-1-1"
     fill = ExecutionReport("binance", "t-1-1", "1", ExecType.TRADE, 5, cum_qty=2, last_qty=2, last_price=10_100,
                            fee=Decimal("0.2"), fee_asset="USDT", trade_id="77")
     expire = ExecutionReport("binance", "t-1-1", "1", ExecType.EXPIRED, 5, cum_qty=2)
-    await actor.handle([fill, fill, expire], ctx)  # the duplicate adds nothing
+    await actor.step([fill, fill, expire], ctx)  # the duplicate adds nothing
     entries = await journal.read(actors=["orders"])
     assert [type(e.msg).__name__ for e in entries] == [
         "OrderManagerStarted", "ReconcileReply", "ChildOrder", "OrderUpdate", "ExecutionReport", "Fill", "OrderUpdate",
@@ -174,14 +174,14 @@ async def test_a_restarted_order_manager_rebuilds_its_orders_from_the_journal(jo
                        child_id="P1.1")
     first = OrderManagerActor(journal, core)
     ctx, out = context("orders", "venue", "control", inbox=Mailbox("orders"), clock=clock)
-    await first.start(ctx)
-    await first.handle([ReconcileReply(out["venue"].sent[0].request_id, "binance", "BTC/USDT", 1000), child], ctx)
-    await first.handle([ExecutionReport("binance", "t-1-1", "1", ExecType.NEW, 5, cum_qty=0)], ctx)
+    await first.begin(ctx)
+    await first.step([ReconcileReply(out["venue"].sent[0].request_id, "binance", "BTC/USDT", 1000), child], ctx)
+    await first.step([ExecutionReport("binance", "t-1-1", "1", ExecType.NEW, 5, cum_qty=0)], ctx)
     second = OrderManagerActor(journal, core)
-    await second.start(ctx)
+    await second.begin(ctx)
     order = second.core.table.get("t-1-1")
     assert order.state.value == "submitted" and second.core.must_wait(child)   # reconciles before it trades
-    await second.handle([child], ctx)
+    await second.step([child], ctx)
     assert len(second.core.table) == 1          # the same child order again is the same order
 
 
@@ -192,11 +192,11 @@ async def test_venue_asks_to_see_views_only_while_an_order_rests():
     ctx, out = context("venue", "reports", inbox=inbox)
     view = BookView("BTC/USDT", 1, 1, ((9_900, 5),), ((10_100, 5),))
     resting = NewOrderRequest("t-1", "binance", "BTC/USDT", Side.BUY, 2, 10_000, OrderType.LIMIT, TimeInForce.GTC, 1)
-    await actor.handle([view, resting], ctx)
+    await actor.step([view, resting], ctx)
     assert [r.exec_type for r in out["reports"].sent] == [ExecType.NEW]
     assert inbox.watch_state
     crossing = BookView("BTC/USDT", 2, 2, ((9_800, 5),), ((9_990, 5),))
-    await actor.handle([crossing], ctx)
+    await actor.step([crossing], ctx)
     assert out["reports"].sent[-1].exec_type is ExecType.TRADE and out["reports"].sent[-1].cum_qty == 2
     assert not inbox.watch_state
 
@@ -207,14 +207,14 @@ async def test_a_book_silent_for_too_long_is_dropped_as_stale_and_resynced_alone
     actor = BookActor(["BTC/USDT", "ETH/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync,
                       stale_after_ns=10_000_000_000)
     ctx, out = context("book", "views", "status", "resync", inbox=inbox, clock=clock)
-    await actor.start(ctx)
+    await actor.begin(ctx)
     eth = BookSnapshot("ETH/USDT", 1, 10, ((900, 5),), ((1_100, 5),))
-    await actor.handle([MarketBatch(1, (snapshot(), eth))], ctx)
+    await actor.step([MarketBatch(1, (snapshot(), eth))], ctx)
     for second in range(1, 17):  # BTC keeps ticking, ETH falls silent (checked every 5 s)
         await clock.advance_to(second * 1_000_000_000)
         btc = replace(diff(10 + second, 10 + second, bids=[(9_900 + second, 1)]), ts_ns=clock.now_ns())
         messages = [MarketBatch(clock.now_ns(), (btc,))] + (await inbox.receive_batch() if len(inbox) else [])
-        await actor.handle(messages, ctx)
+        await actor.step(messages, ctx)
     assert [(s.instrument, s.state) for s in out["status"].sent] == [
         ("BTC/USDT", BookState.SYNCING), ("ETH/USDT", BookState.SYNCING),   # said at start: not live yet
         ("BTC/USDT", BookState.LIVE), ("ETH/USDT", BookState.LIVE), ("ETH/USDT", BookState.STALE)]
@@ -229,11 +229,11 @@ async def test_a_snapshot_request_left_unanswered_is_made_again():
     actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync,
                       stale_after_ns=4_000_000_000)
     ctx, out = context("book", "views", "status", "resync", inbox=inbox, clock=clock)
-    await actor.start(ctx)
+    await actor.begin(ctx)
     for second in range(1, 12):  # diffs keep coming, buffered: no snapshot ever answers (asked at 1, 6, 10 s)
         await clock.advance_to(second * 1_000_000_000)
         messages = [MarketBatch(clock.now_ns(), (replace(diff(10 + second, 10 + second), ts_ns=clock.now_ns()),))]
-        await actor.handle(messages + (await inbox.receive_batch() if len(inbox) else []), ctx)
+        await actor.step(messages + (await inbox.receive_batch() if len(inbox) else []), ctx)
     assert [r.reason for r in out["resync"].sent] == ["buffered", "resync_timeout", "resync_timeout"]
 
 
@@ -241,7 +241,7 @@ async def test_a_restarted_book_keeps_what_the_crashed_one_counted():
     stats = BookStats()
     first = BookActor(["BTC/USDT"], depth=5, stats=stats, sync_factory=BinanceBookSync)
     ctx, _ = context("book", "views", "status", "resync")
-    await first.handle([MarketBatch(3, (snapshot(), diff(11, 12), diff(14, 15)))], ctx)  # one gap
+    await first.step([MarketBatch(3, (snapshot(), diff(11, 12), diff(14, 15)))], ctx)  # one gap
     BookActor(["BTC/USDT"], depth=5, stats=stats, sync_factory=BinanceBookSync)  # the supervisor's next incarnation
     assert stats.as_dict()["sequence_gaps"] == 1 and stats.as_dict()["resyncs"] == {"gap": 1}
 

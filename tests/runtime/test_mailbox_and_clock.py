@@ -238,7 +238,7 @@ class _Kinds:
         self.list = events
 
     def events(self, skip=0):
-        return iter(self.list[skip:])
+        return (event for event in self.list[skip:])   # a generator, as a recording's reading is
 
 
 async def _batches_of(events, **decision):

@@ -84,7 +84,7 @@ class Outbox:
 async def shown(cadence, batch):
     strategy, out = Seen(), Outbox()
     actor = StrategyActor(lambda: strategy, parse_cadence(cadence))
-    await actor.handle(batch, ActorContext("strategy", VirtualClock(), outputs={"signals": [out]}))
+    await actor.step(batch, ActorContext("strategy", VirtualClock(), outputs={"signals": [out]}))
     return strategy.views, out.sent
 
 
