@@ -98,6 +98,7 @@ class VenueSpec:
     secret_env: str = "BINANCE_API_SECRET"
     ws_api_url: str = ""                      # its WebSocket API (the user data stream), a setting of its own
     timeout_s: float = 10.0                   # an HTTP request unanswered this long has an unknown outcome
+    connect_timeout_s: float = 15.0           # live: market data connected and the venue answered by then, or fail
     recv_window_ns: int = 5_000_000_000       # the in-process venue refuses requests older than this
     seed: int = 0                             # the in-process venue's fault draws
     faults: tuple["SimFaultSpec", ...] = ()   # the in-process venue's faults
@@ -148,6 +149,7 @@ class Scenario:
     execution: ExecutionSpec = ExecutionSpec()
     journal: JournalSpec = JournalSpec()
     resync_within_ns: int = 5_000_000_000   # a crashed book must be live again within this (chaos checks it)
+    control_token_env: str | None = None    # [control] token_env: the operator control's bearer token variable
 
     @property
     def feed_actors(self) -> tuple[str, ...]:
@@ -223,7 +225,8 @@ def load(path: str | Path) -> Scenario:
                         _venue(path, doc.venue), book.depth, (), book.stale_after_ms * MS or None,
                         _execution(doc.execution), _journal(path, doc.journal), book.resync_within_ms * MS)
     faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.faults))
-    return dataclasses.replace(scenario, faults=faults)
+    return dataclasses.replace(scenario, faults=faults,
+                               control_token_env=doc.control.token_env if doc.control else None)
 
 
 def check_environment(scenario: Scenario, environ: Mapping[str, str] = os.environ) -> None:
@@ -235,6 +238,19 @@ def check_environment(scenario: Scenario, environ: Mapping[str, str] = os.enviro
         if not environ.get(variable):
             raise _refuse(scenario.path, f"venue.{key}", f"the environment variable {variable} is not set "
                                                          "(it holds the credential of the venue at [venue] url)")
+
+
+def control_token(scenario: Scenario, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The operator control's bearer token (None: the scenario has no [control]); refused, naming the key, when
+    the variable it names is unset, so that a control is never served without one."""
+    variable = scenario.control_token_env
+    if variable is None:
+        return None
+    token = environ.get(variable)
+    if not token:
+        raise _refuse(scenario.path, "control.token_env", f"the environment variable {variable} is not set (it "
+                                                          "holds the operator control's bearer token)")
+    return token
 
 
 def _venue(path: Path, table: schema.VenueTable) -> VenueSpec:
@@ -251,6 +267,7 @@ def _venue(path: Path, table: schema.VenueTable) -> VenueSpec:
         name=table.name, maker_fee=Decimal(table.maker_fee), taker_fee=Decimal(table.taker_fee),
         latency_ns=table.latency_us * 1000, url=table.url, api_key_env=table.api_key_env,
         secret_env=table.secret_env, ws_api_url=table.ws_api_url, timeout_s=table.timeout_ms / 1000,
+        connect_timeout_s=table.connect_timeout_ms / 1000,
         recv_window_ns=table.recv_window_ms * MS, seed=table.seed,
         faults=tuple(_sim_fault(table) for table in table.faults))
 

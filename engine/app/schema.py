@@ -247,6 +247,9 @@ class VenueTable(Table):
     """with url: the venue's WebSocket API for the user data stream (ws:// or wss://)"""
     timeout_ms: PositiveMs = 10_000
     """with url: an HTTP request unanswered this long has an unknown outcome"""
+    connect_timeout_ms: PositiveMs = 15_000
+    """with a live feed: a run whose market data has not connected, or whose venue has not answered the start-up
+    reconciliation, by then fails (exit 1) saying which"""
     recv_window_ms: PositiveMs = 5_000
     """the venue refuses a new order older than this"""
     seed: int = Field(0, ge=0)
@@ -277,6 +280,12 @@ class JournalTable(Table):
     """the journal file, relative to the scenario file (default: journal.sqlite in the output folder)"""
     sync: Literal["full", "normal"] | None = None
     """"full" (fsync every commit) or "normal"; default normal for replays, full live"""
+
+
+class ControlTable(Table):
+    token_env: Text
+    """the environment variable holding the bearer token of the operator control (POST /control/<action> on
+    --metrics-port); it must be set when the port is served"""
 
 
 class FaultTable(Table):
@@ -317,6 +326,8 @@ class ScenarioFile(Table):
     """[journal]: where the run journals, how durably"""
     faults: list[FaultTable] = []
     """[[faults]]: actors to crash on purpose"""
+    control: ControlTable | None = None
+    """[control]: the operator control served with --metrics-port (off without it)"""
 
 
 # ---------------------------------------------------------------- a simulated venue (python -m engine venue)

@@ -72,7 +72,12 @@ from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
                             Ports, Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
+from engine.app.contact import ACTOR as CONTACT, WATCHED as CONTACT_WATCHED, FeedWatch, FirstContact
 from engine.app.edges import ForInstruments
+from engine.app import observe
+from engine.app.observe.activity import Activity
+from engine.app.observe.server import EndpointSettings
+from engine.app.observe.watched import Watched
 from engine.app.scenario import Scenario, StrategySpec
 from engine.app.pace import Pace
 from engine.app.progress import ProgressLine
@@ -169,6 +174,7 @@ class _Market:
     until_done: Any                      # awaitable factory: returns when the feed is over
     summary: Any                         # callable: the report's account of the market data
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
+    watches: dict[str, FeedWatch] = field(default_factory=dict)   # live: each feed actor's connection and stats
 
 
 def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRequest,
@@ -288,7 +294,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence,
     """One live feed per connection, each with the stream plan, codec and resync of its venue; the market is over
     after the feed's duration, or when a stop is asked for."""
     spec = scenario.feed
-    feeds, syncs, rests, all_stats = {}, {}, [], []
+    feeds, syncs, rests, all_stats, watches = {}, {}, [], [], {}
     for name, connection in zip(scenario.feed_actors, spec.connections):
         carried = [scenario.instruments[symbol] for symbol in connection.instruments]
         venue = live_market_data(connection.venue, carried, connection.stream_url, connection.rest_url,
@@ -300,6 +306,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence,
         syncs.update(dict.fromkeys(connection.instruments, venue.sync))
         rests.append(venue.rest)
         all_stats.append(stats)
+        watches[name] = FeedWatch(connection.venue, connection.stream_url, stats)
 
     def total(field: str) -> int:
         return sum(getattr(stats, field) for stats in all_stats)
@@ -308,7 +315,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence,
         "events": total("frames"), "malformed_frames": total("malformed"),
         "live": {"connects": total("connects"), "disconnects": total("disconnects"),
                  "silent_drops": total("silent_drops"), "resyncs_requested": total("resyncs_requested")}},
-        clock.now_ns())
+        clock.now_ns(), watches)
     return market, _sync_of(syncs), [rest for rest in rests if rest is not None]
 
 
@@ -339,7 +346,8 @@ def _settings(scenario: Scenario) -> ExecutionSettings:
 
 async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
               kill_at_write: int | None = None, stop: StopRequest | None = None,
-              speed: float | None = None, progress: ProgressLine | None = None) -> RunOutcome:
+              speed: float | None = None, progress: ProgressLine | None = None,
+              endpoint: EndpointSettings | None = None) -> RunOutcome:
     """Run `scenario` to the end of its feed (a replay) or its duration (a live feed), or until `stop` is asked
     for, and report it.
 
@@ -354,6 +362,7 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
 
     A replay runs as fast as it can, or with `speed` at that many times the recorded pace (its driver waits on
     the wall clock; no figure but the wall time changes); `progress` is told how far it has got after each batch.
+    With `endpoint`, the run serves its metrics, health and operator control on that port while it runs.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stop = stop or StopRequest()
@@ -372,13 +381,14 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
                            "cannot be reconciled with. Give a run of it a journal of its own (a new --journal, or "
                            "none); a journal is resumed by runs whose venue outlives the engine (paper, live)")
     try:
-        return await _run(scenario, book, clock, quiescence, market, sync_factory, rests, live, stop)
+        return await _run(scenario, book, clock, quiescence, market, sync_factory, rests, live, stop, endpoint)
     finally:
         book.close()
 
 
 async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Quiescence, market: _Market,
-               sync_factory: Any, rests: list[Any], live: bool, stop: StopRequest) -> RunOutcome:
+               sync_factory: Any, rests: list[Any], live: bool, stop: StopRequest,
+               endpoint: EndpointSettings | None = None) -> RunOutcome:
     instruments = scenario.instruments
     lifecycle = Lifecycle(clock.now_ns)
     crashes = _crash_plan(scenario)
@@ -470,16 +480,31 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
              for name, strat in strategies.items() if not strat.cadence.follows_events]
 
     ending = _Ending(scenario, clock, live, control)
+    contact = None
+    if live:   # a live run must reach its venue, or fail saying which part it never reached
+        contact = FirstContact(market.watches.values(), scenario.venue.name, scenario.venue.url or "in process",
+                               instruments)
+        journal.subscribe(CONTACT_WATCHED, contact.take)
     started = time.perf_counter()
     try:
         async with trio.open_nursery() as services:
             await services.start(journal.run)
             if live:
                 services.start_soon(clock.run)
+            if endpoint is not None:
+                watched = Watched(scenario.venue.name, clock, lifecycle, box, book_stats,
+                                  {name: (w.venue, w.stats) for name, w in market.watches.items()}, gateway,
+                                  journal, stop)
+                await services.start(observe.serve, endpoint, watched,
+                                     Activity(scenario.venue.name, instruments, journal.run_id), box.get("control"))
+            if contact is not None:   # with the services: a run over before its deadline does not wait for it
+                services.start_soon(contact.watch, scenario.venue.connect_timeout_s, control, clock.now_ns)
             async with trio.open_nursery() as tree:
                 root_ctx = await tree.start(root.serve)
                 tree.start_soon(ending.watch)
                 await ending.until(market.until_done())
+                if contact is not None and ending.failure is None and contact.missing():
+                    ending.failure = f"{CONTACT}: {contact.missing()}"   # its duration ended before the deadline
                 stopped = stop.reason if stop.asked else None   # asked once the market was over: not cut short
                 for tick in ticks:   # the market is over: nothing new to look at
                     tick.cancel()
