@@ -68,7 +68,7 @@ def test_the_fold_times_each_ack_from_its_order_and_counts_orders_fills_errors_a
 
 def _watched(book: BookStats, lifecycle: Lifecycle) -> Watched:
     return Watched("binance", VirtualClock(), lifecycle, {"orders": Mailbox("orders")}, book, {}, None,
-                   None, StopRequest())
+                   StopRequest())
 
 
 def test_health_is_ready_only_with_live_books_reconciled_orders_an_active_switch_and_no_actor_given_up():

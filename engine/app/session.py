@@ -5,7 +5,7 @@ The tree, every actor under it, started from the sinks to the source so that nob
 that is not there yet:
 
     root (one_for_one)
-    ├── execution (one_for_one): ledger, venue, orders [, user_stream]
+    ├── execution (one_for_one): ledger, venue, orders, control [, user_stream]
     ├── decision (rest_for_one): router, risk, strategy (one per [[strategy]]: strategy.<name> when several)
     └── market (rest_for_one): book, feed (a replay's one driver; live, one per connection: feed.<venue>)
 
@@ -17,7 +17,10 @@ and the edges between them, each with its policy when the receiver is behind:
                   (a strategy gets the views of the instruments it names: every one in order (block) for a cadence
                   that follows events, the newest (latest) for a timed one; a live feed the requests of its connection's)
                   venue ─link─▶ orders;  orders ─block─▶ session (settled, run failures)
-                  orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk (exposure)
+                  orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk, control (exposure)
+                  orders ─journal─▶ control (failed requests, reconciliation findings);  book ─latest─▶ control (views)
+                  control ─latest─▶ risk (trading mode);  control ─block─▶ orders (cancel all), risk (flatten signals)
+                  clock ─▶ control (the scenario's [[operator]] commands, at their market times)
 
 Each truth has one owner that rebuilds it on restart: the order manager its orders (from the journal, then
 reconciled with the venue), the ledger positions and cash (folded from the journal), the book its book (from a
@@ -46,6 +49,7 @@ from adapters.simulated.matching import MatchingEngine
 from adapters.synthetic import SyntheticConnection, write_synthetic_market
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
+from engine.actors.control import CONTROL, WATCHED, ControlActor
 from engine.actors.feed import ReplayFeed
 from engine.actors.ledger import LedgerActor
 from engine.actors.orders import OrderManagerActor
@@ -55,8 +59,9 @@ from engine.actors.strategy import StrategyActor
 from engine.app.gateway import order_gateway
 from engine.contracts import OrderGateway
 from engine.journal import Journal, JournalError
-from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, KillSwitch, OrdersSettled, ReconcileReply,
-                             RunFailure, TimerFired, TopOfBook, Trade, Urgency)
+from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OperatorCommand, OrdersSettled, ReconcileReply,
+                             RunFailure, TimerFired, TopOfBook, Trade, TradingMode, TradingStateChanged, Urgency)
+from engine.model.kill_switch import KillSwitch
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
@@ -118,6 +123,10 @@ class RunFailed(Exception):
 
 def _by_instrument(msg: Any) -> tuple[str, str]:
     return type(msg).__name__, msg.instrument
+
+
+def _by_kind(msg: Any) -> str:
+    return type(msg).__name__
 
 
 def feed_files(scenario: Scenario, out_dir: Path, progress: ProgressLine | None = None) -> list[list[Path]]:
@@ -402,6 +411,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     simulated = None if gateway else _in_process_venue(scenario)
     settings = _settings(scenario)
     journal.subscribe(FOLDED, box["ledger"].deliver)
+    journal.subscribe(WATCHED, box[CONTROL].deliver)
 
     def latest(name: str) -> LatestValueEdge:
         return LatestValueEdge(box[name], _by_instrument)
@@ -415,7 +425,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     # a cadence that follows events gets every view, in order; a timer's the newest, read on its tick
     views = [_for(BlockingEdge(box[name]) if strat.cadence.follows_events else latest(name), strat.instruments,
                   everything) for name, strat in strategies.items()]
-    views += [latest("risk"), latest("router"), latest("venue")]
+    views += [latest("risk"), latest("router"), latest("venue"), latest(CONTROL)]
     if settings.chase_ticks:
         views.append(latest("orders"))
     connections = scenario.feed.connections if live else [scenario.feed]   # a replay has one driver
@@ -429,7 +439,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
         "venue": {"reports": [link("orders")]},
-        "ledger": {"exposure": [latest("risk")]},
+        "ledger": {"exposure": [latest("risk"), latest(CONTROL)]},
+        CONTROL: {"state": [LatestValueEdge(box["risk"], _by_kind)], "orders": [BlockingEdge(box["orders"])],
+                  "signals": [BlockingEdge(box["risk"])]},
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
     book_stats = BookStats()
@@ -449,6 +461,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "risk": actor_runner(RiskActor, lambda: RiskActor(journal, RiskGate(
             RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
                        scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-"))),
+        CONTROL: actor_runner(ControlActor, lambda: ControlActor(journal, KillSwitch(scenario.kill_switch))),
         **{name: actor_runner(StrategyActor, _strategy_factory(strat)) for name, strat in strategies.items()},
         "book": actor_runner(BookActor, lambda: BookActor(
             list(scenario.feed.instruments), scenario.book_depth, book_stats, sync_factory=sync_factory,
@@ -458,7 +471,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     spec = {name: child(name, run, ports=gateway.actor_ports if gateway and name == "venue" else None)
             for name, run in runners.items()}
     spec.update({name: child(name, run, market.restart, market.ports) for name, (run, _) in feeds.items()})
-    execution = ["ledger", "venue", "orders"]
+    execution = ["ledger", "venue", "orders", CONTROL]
     if gateway:  # what happens to our orders after their REST answer: the venue's user data stream
         spec["user_stream"] = child("user_stream", gateway.order_stream, ports=gateway.order_stream_ports)
         execution.append("user_stream")
@@ -475,6 +488,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     for actor, at_ns in crashes.timed():
         due = market.first_ts_ns + at_ns
         clock.deliver_at(due, box[actor], InjectedCrash(actor, due))
+    for command in scenario.operator:
+        due = market.first_ts_ns + command.at_ns
+        clock.deliver_at(due, box[CONTROL], OperatorCommand(command.action, due, "scenario", command.reason))
     ticks = [clock.deliver_every(strat.cadence.first_tick_ns(market.first_ts_ns), strat.cadence.period_ns, box[name],
                                  lambda due: TimerFired(TIMER_KEY, due))
              for name, strat in strategies.items() if not strat.cadence.follows_events]
@@ -493,10 +509,10 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                 services.start_soon(clock.run)
             if endpoint is not None:
                 watched = Watched(scenario.venue.name, clock, lifecycle, box, book_stats,
-                                  {name: (w.venue, w.stats) for name, w in market.watches.items()}, gateway,
-                                  journal, stop)
+                                  {name: (w.venue, w.stats) for name, w in market.watches.items()}, gateway, stop)
                 await services.start(observe.serve, endpoint, watched,
-                                     Activity(scenario.venue.name, instruments, journal.run_id), box.get("control"))
+                                     Activity(scenario.venue.name, instruments, journal.run_id), journal,
+                                     box.get(CONTROL))
             if contact is not None:   # with the services: a run over before its deadline does not wait for it
                 services.start_soon(contact.watch, scenario.venue.connect_timeout_s, control, clock.now_ns)
             async with trio.open_nursery() as tree:
@@ -509,7 +525,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                 for tick in ticks:   # the market is over: nothing new to look at
                     tick.cancel()
                 if stopped:   # the strategies may still be at a view in hand: what they say now goes nowhere
-                    box["risk"].deliver(KillSwitch(True, clock.now_ns(), stopped))
+                    box["risk"].deliver(TradingStateChanged(TradingMode.HALTED, clock.now_ns(), stopped))
                 if scenario.execution.cancel_on_exit and ending.failure is None:
                     await ending.settle(box["orders"], stopped or "end of run")
                 ending.stop_watching()
@@ -569,6 +585,7 @@ class _Ending:
         self.scenario, self.clock, self.live, self.control = scenario, clock, live, control
         self.failure: str | None = None
         self.settled = trio.Event()
+        self._settle_from: int | None = None   # the end's cancel-all: what settled before it (a halt's) is not the end
         self._failed = trio.Event()
         self._watching = trio.CancelScope()
 
@@ -584,7 +601,8 @@ class _Ending:
 
     def _take(self, msg: Any) -> None:
         if type(msg) is OrdersSettled:
-            self.settled.set()
+            if self._settle_from is not None and msg.ts_ns >= self._settle_from:
+                self.settled.set()
         elif type(msg) is RunFailure and self.failure is None:
             self.failure = f"{msg.actor}: {msg.reason}"
             self._failed.set()
@@ -605,7 +623,8 @@ class _Ending:
     async def settle(self, orders: Mailbox, reason: str) -> None:
         """Cancel every working order and wait, on the run's clock, until the order manager says all is settled."""
         timeout_ns = self.scenario.execution.settle_timeout_ns
-        orders.deliver(CancelAll(self.clock.now_ns(), reason))
+        self._settle_from = self.clock.now_ns()
+        orders.deliver(CancelAll(self._settle_from, reason))
         if self.live:
             with trio.move_on_after(timeout_ns / 1e9):
                 await self.until(self.settled.wait())

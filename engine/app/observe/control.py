@@ -1,7 +1,8 @@
 """The operator's control over HTTP: `POST /control/<action>` with `Authorization: Bearer <token>`.
 
-Each accepted request becomes an `OperatorCommand(source="http")`: written to the journal first (who asked what,
-and when, survives the process), then delivered to the actor named "control", which holds the kill switch. The
+Each accepted request becomes an `OperatorCommand(source="http")` delivered to the actor named "control", which
+holds the kill switch and journals the command before it carries it out (who asked what, and when, survives the
+process). The
 token is the value of the environment variable the scenario names (`[control] token_env`); without it the
 control is not served at all, and a wrong or missing token is refused (401) before anything else is read.
 """

@@ -79,19 +79,18 @@ class Endpoint:
             return
         reason = _reason(await _body(receive))
         command = Control.command(action, self.watched.clock.now_ns(), reason)
-        [seq] = await self.watched.journal.write("operator", [(command.ts_ns, command)])   # journaled, then sent
-        self.control.inbox.deliver(command)
-        log.warning("operator command %s from http (%s), journal seq %d", action.value, reason or "no reason", seq)
-        await _json(send, 202, {"accepted": action.value, "journal_seq": seq})
+        self.control.inbox.deliver(command)   # the control actor journals it before it carries it out
+        log.warning("operator command %s from http (%s)", action.value, reason or "no reason")
+        await _json(send, 202, {"accepted": action.value})
 
 
-async def serve(settings: EndpointSettings, watched: Watched, activity: Activity, control_inbox: Mailbox | None,
-                task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-    """Fold the journal into `activity` and serve the endpoint until cancelled; started once it listens, with
+async def serve(settings: EndpointSettings, watched: Watched, activity: Activity, journal: Any,
+                control_inbox: Mailbox | None, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+    """Fold `journal` into `activity` and serve the endpoint until cancelled; started once it listens, with
     its address. A port it cannot listen on is the command line's mistake: `ScenarioError`."""
     control = Control(settings.control_token, control_inbox) if settings.control_token else None
     inbox = Mailbox("metrics", 1 << 16, Quiescence())    # read off the replay's quiescence: nobody waits on it
-    watched.journal.subscribe(WATCHED, inbox.deliver)
+    journal.subscribe(WATCHED, inbox.deliver)
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None

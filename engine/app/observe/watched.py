@@ -10,7 +10,6 @@ from typing import Any
 
 from engine.actors.book import BookStats
 from engine.app.stopping import StopRequest
-from engine.journal import Journal
 from engine.runtime import Lifecycle, Mailbox
 
 
@@ -23,5 +22,4 @@ class Watched:
     book: BookStats                             # each book's sync (state, resyncs by cause, integrity counts)
     feeds: dict[str, tuple[str, Any]]           # live feed actor → (its venue, its FeedStats)
     gateway: Any | None                         # a venue over HTTP (its request counters), else None
-    journal: Journal                            # where operator commands are written before they are sent
     stop: StopRequest                           # a stop asked for: not ready any more
