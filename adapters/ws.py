@@ -77,6 +77,7 @@ class FeedStats:
     frames: int = 0
     malformed: int = 0
     resyncs_requested: int = 0
+    last_error: str = ""       # why the last connection attempt or connection failed (a run that never connects says)
 
 
 Decode = Callable[[bytes | str, int], Any]
@@ -121,6 +122,7 @@ class WebSocketFeed:
                     self.stats.rollovers += 1
                     continue  # a planned rollover: reconnect at once
                 self.stats.disconnects += 1
+                self.stats.last_error = _described(lost)
                 log.warning("%s: connection lost (%s: %s)", ctx.name, type(lost).__name__, lost)
                 await trio.sleep(self.backoff.next_delay())
 
@@ -196,3 +198,10 @@ class WebSocketFeed:
                         await trio.sleep(retry.next_delay())
                 if events:
                     await ctx.emit("market", MarketBatch(ctx.clock.now_ns(), tuple(events)))
+
+
+def _described(error: BaseException) -> str:
+    """An error in a line, through a wrapper that says nothing itself (trio-websocket's empty HandshakeError)."""
+    cause = error.__cause__ or error.__context__
+    text = str(error) or (f"{type(cause).__name__}: {cause}" if cause is not None else "")
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -9,7 +9,7 @@ injected clock (`ts_ns`).
 from __future__ import annotations
 
 import enum
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, fields
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -537,14 +537,6 @@ class TimerFired:
     """Delivered by the clock to the inbox that asked for it, at (virtual or wall) time `due_ns`."""
     key: str
     due_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class KillSwitch:
-    """Stop all new orders at once; `engaged=False` releases it."""
-    engaged: bool
-    ts_ns: int
-    reason: str = field(default="")
 
 
 class TradingMode(enum.Enum):

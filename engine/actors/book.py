@@ -40,6 +40,7 @@ class BookStats:
         self._first_sync: dict[str, int] = {}    # instrument → when its first sync began, until it is live
         self._not_live_ns: dict[str, int] = {}
         self._longest_ns: dict[str, int] = {}
+        self.heard: dict[str, int] = {}          # instrument → when its venue last sent a book event (freshness)
         self.tops: dict[str, list[tuple[int, int, int]]] = {}
         """instrument → (ts_ns, best bid, best ask) each time a book event moved the live touch: the path of the
         book's mids that the execution-quality report reads for arrival prices and markouts."""
@@ -164,7 +165,7 @@ class BookActor(Actor):
         self.stale_after_ns = stale_after_ns
         self._states = {symbol: BookState.SYNCING for symbol in instruments}
         self._asked: dict[str, int] = {}  # instrument → when its snapshot was asked for
-        self._heard: dict[str, int] = {}  # instrument → when its venue last sent a book event
+        self._heard = stats.heard         # instrument → when its venue last sent a book event
 
     async def start(self, ctx: ActorContext) -> None:
         """Tell downstream the books are not live yet; a restarted book asks at once for fresh snapshots."""
@@ -178,7 +179,7 @@ class BookActor(Actor):
             else:
                 self.stats.first_sync(symbol, now)
         if self.stale_after_ns:
-            self._heard = dict.fromkeys(self.syncs, now)
+            self._heard.update(dict.fromkeys(self.syncs, now))
             self._check_staleness_at(ctx, now)
 
     def _check_staleness_at(self, ctx: ActorContext, now: int) -> None:

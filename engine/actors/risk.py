@@ -1,7 +1,7 @@
 """The risk gate actor: every signal becomes an approved order or a named rejection here, nowhere else.
 
 It learns mids from book views, exposures from the ledger, book health from the book (all three as latest values
-its mailbox keeps, so a restarted gate is handed them again), and the kill switch from control; a stale book
+its mailbox keeps, so a restarted gate is handed them again), and the kill switch's mode from the control actor; a stale book
 blocks new orders for its instrument until the book is live again. Each signal and the decision on it are
 journaled before an approved order leaves (`JournaledActor`); a restarted gate counts the orders its run already
 approved, so parent ids are never given twice.
@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from engine.actors.journaled import JournaledActor, Staged
-from engine.messages import BookState, BookStatus, BookView, Exposure, KillSwitch, ParentOrder, RiskRejection, Signal
+from engine.messages import (BookState, BookStatus, BookView, Exposure, ParentOrder, RiskRejection, Signal,
+                             TradingStateChanged)
 from engine.model.risk import RiskGate
 from engine.runtime import ActorContext, Ports
 
 
 class RiskActor(JournaledActor):
-    ports = Ports(accepts=(Signal, BookView, BookStatus, Exposure, KillSwitch), outputs={"orders": ParentOrder})
+    ports = Ports(accepts=(Signal, BookView, BookStatus, Exposure, TradingStateChanged), outputs={"orders": ParentOrder})
 
     def __init__(self, journal: Any, gate: RiskGate):
         super().__init__(journal)
@@ -55,6 +56,7 @@ class RiskActor(JournaledActor):
                 self.stale.discard(msg.instrument)
             else:
                 self.stale.add(msg.instrument)
-        elif kind is KillSwitch:
-            gate.kill_switch = msg.engaged
-            ctx.log.warning("kill switch %s: %s", "engaged" if msg.engaged else "released", msg.reason)
+        elif kind is TradingStateChanged:
+            gate.mode = msg.mode
+            staged.rows.append((msg.ts_ns, msg))   # the mode each later decision was made under, in journal order
+            ctx.log.warning("trading %s: %s", msg.mode.value, msg.cause)

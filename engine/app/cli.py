@@ -20,6 +20,7 @@ import trio
 from engine.app import logs, schema
 from engine.app import scenario as scenario_file
 from engine.app import session
+from engine.app.observe import EndpointSettings
 from engine.app.progress import ProgressLine, on_terminal
 from engine.app.stopping import Interrupted, StopRequest, flatten, run_stoppable
 from engine.journal import JournalError
@@ -48,9 +49,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         scenario = scenario_file.load(args.scenario)
         scenario_file.check_environment(scenario)
+        endpoint = _endpoint(args, scenario)
     except scenario_file.ScenarioError as exc:
         return refuse(exc)
     args.redact.hide_credentials(scenario.venue)
+    if endpoint is not None and endpoint.control_token:
+        args.redact.hide(endpoint.control_token)
     out_dir = Path(args.out) if args.out else Path("out") / scenario.name
     journal = Path(args.journal) if args.journal else None
     if args.speed is not None and scenario.feed.kind == "live":
@@ -59,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         outcome = trio.run(run_stoppable, _ending_line(progress, lambda stop: session.run(
             scenario, out_dir, journal=journal, kill_at_write=args.kill_at_write, stop=stop,
-            speed=args.speed, progress=progress)), args.duration)
+            speed=args.speed, progress=progress, endpoint=endpoint)), args.duration)
     except Interrupted as exc:   # a second signal: no report, the journal keeps every commit
         print(f"engine: {exc}: no report; the journal keeps what it committed", file=sys.stderr)
         return exc.exit_code
@@ -101,6 +105,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"partial: {report['stopped']}")
     print(f"report: {path}")
     return 0
+
+
+def _endpoint(args: argparse.Namespace, scenario: scenario_file.Scenario) -> EndpointSettings | None:
+    """Where `--metrics-port` serves, with the control's token when the scenario names one (refused if unset)."""
+    if args.metrics_port is None:
+        return None
+    return EndpointSettings(args.metrics_host, args.metrics_port, scenario_file.control_token(scenario))
 
 
 def _load_for(path: str, kinds: tuple[str, ...], purpose: str) -> scenario_file.Scenario | None:
@@ -233,6 +244,12 @@ def _positive(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number (0 to 65535), found {text!r}")
+    return int(text)
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -254,6 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--speed", type=_positive, metavar="X",
                      help="replay at X times the recorded pace (default: as fast as it can); no report figure "
                           "outside `runtime` changes")
+    run.add_argument("--metrics-port", type=_port, metavar="P",
+                     help="serve Prometheus metrics (/metrics), health (/health) and the operator control "
+                          "(POST /control/<action>, with [control] token_env) on this port while it runs")
+    run.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                     help="the address --metrics-port listens on (default 127.0.0.1; 0.0.0.0 for a scraper "
+                          "elsewhere)")
     run.add_argument("--kill-at-write", type=int, help=argparse.SUPPRESS)  # chaos: SIGKILL at this journal row
     run.set_defaults(func=cmd_run)
     cha = commands.add_parser("chaos", help="crash actors, fail the venue and kill the engine at random, seeded; "

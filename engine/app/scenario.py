@@ -32,6 +32,8 @@ from adapters.registry import venues
 from adapters.synthetic import synthetic_problem
 from engine.app import schema
 from engine.app.schema import ScenarioError
+from engine.messages import OperatorAction
+from engine.model.kill_switch import KillSwitchLimits
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
 from engine.strategies.cadence import Cadence, parse_cadence
 
@@ -98,6 +100,7 @@ class VenueSpec:
     secret_env: str = "BINANCE_API_SECRET"
     ws_api_url: str = ""                      # its WebSocket API (the user data stream), a setting of its own
     timeout_s: float = 10.0                   # an HTTP request unanswered this long has an unknown outcome
+    connect_timeout_s: float = 15.0           # live: market data connected and the venue answered by then, or fail
     recv_window_ns: int = 5_000_000_000       # the in-process venue refuses requests older than this
     seed: int = 0                             # the in-process venue's fault draws
     faults: tuple["SimFaultSpec", ...] = ()   # the in-process venue's faults
@@ -134,6 +137,27 @@ class JournalSpec:
 
 
 @dataclass(frozen=True)
+class OperatorSpec:
+    """One `[[operator]]` entry: an operator command delivered `at_ns` after the run's first event."""
+    at_ns: int
+    action: OperatorAction
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PortfolioSpec:
+    """`[portfolio]`: starting balances by asset, the asset equity is valued in ("": the first instrument's quote),
+    and how often (ns of market time) the portfolio is valued."""
+    cash: tuple[tuple[str, Decimal], ...] = ()
+    currency: str = ""
+    mark_ns: int = 1_000_000_000
+
+
+DEFAULT_CASH = Decimal(100_000)
+"""The starting balance of the valuation currency where `[portfolio] cash` names none."""
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path
@@ -148,6 +172,10 @@ class Scenario:
     execution: ExecutionSpec = ExecutionSpec()
     journal: JournalSpec = JournalSpec()
     resync_within_ns: int = 5_000_000_000   # a crashed book must be live again within this (chaos checks it)
+    operator: tuple[OperatorSpec, ...] = ()
+    kill_switch: KillSwitchLimits = KillSwitchLimits()
+    portfolio: PortfolioSpec = PortfolioSpec()
+    control_token_env: str | None = None    # [control] token_env: the operator control's bearer token variable
 
     @property
     def feed_actors(self) -> tuple[str, ...]:
@@ -169,7 +197,7 @@ class Scenario:
         return (*self.feed_actors, *(a for a in ACTORS if a not in ("feed", "strategy")), *self.strategy_actors)
 
 
-ACTORS = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger", "user_stream")
+ACTORS = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger", "control", "user_stream")
 
 
 def _labels(prefix: str, names: list[str]) -> tuple[str, ...]:
@@ -223,7 +251,25 @@ def load(path: str | Path) -> Scenario:
                         _venue(path, doc.venue), book.depth, (), book.stale_after_ms * MS or None,
                         _execution(doc.execution), _journal(path, doc.journal), book.resync_within_ms * MS)
     faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.faults))
-    return dataclasses.replace(scenario, faults=faults)
+    operator = tuple(OperatorSpec(table.at_ms * MS, OperatorAction(table.action), table.reason)
+                     for table in doc.operator)
+    return dataclasses.replace(scenario, faults=faults, operator=operator,
+                               kill_switch=_kill_switch(doc.kill_switch), portfolio=_portfolio(doc.portfolio, instruments),
+                               control_token_env=doc.control.token_env if doc.control else None)
+
+
+def _kill_switch(table: schema.KillSwitchTable) -> KillSwitchLimits:
+    return KillSwitchLimits(
+        max_drawdown=None if table.max_drawdown is None else Decimal(table.max_drawdown),
+        max_daily_loss=None if table.max_daily_loss is None else Decimal(table.max_daily_loss),
+        venue_errors=table.venue_errors, venue_error_window_ns=table.venue_error_window_ms * MS,
+        reconcile_findings=frozenset(table.reconcile_findings), data_quality=frozenset(table.data_quality))
+
+
+def _portfolio(table: schema.PortfolioTable, instruments: dict[str, Instrument]) -> PortfolioSpec:
+    currency = table.currency or next(iter(instruments.values())).quote
+    cash = {currency: DEFAULT_CASH} if table.cash is None else {asset: Decimal(v) for asset, v in table.cash.items()}
+    return PortfolioSpec(tuple(sorted(cash.items())), currency, table.mark_ms * MS)
 
 
 def check_environment(scenario: Scenario, environ: Mapping[str, str] = os.environ) -> None:
@@ -235,6 +281,19 @@ def check_environment(scenario: Scenario, environ: Mapping[str, str] = os.enviro
         if not environ.get(variable):
             raise _refuse(scenario.path, f"venue.{key}", f"the environment variable {variable} is not set "
                                                          "(it holds the credential of the venue at [venue] url)")
+
+
+def control_token(scenario: Scenario, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The operator control's bearer token (None: the scenario has no [control]); refused, naming the key, when
+    the variable it names is unset, so that a control is never served without one."""
+    variable = scenario.control_token_env
+    if variable is None:
+        return None
+    token = environ.get(variable)
+    if not token:
+        raise _refuse(scenario.path, "control.token_env", f"the environment variable {variable} is not set (it "
+                                                          "holds the operator control's bearer token)")
+    return token
 
 
 def _venue(path: Path, table: schema.VenueTable) -> VenueSpec:
@@ -251,6 +310,7 @@ def _venue(path: Path, table: schema.VenueTable) -> VenueSpec:
         name=table.name, maker_fee=Decimal(table.maker_fee), taker_fee=Decimal(table.taker_fee),
         latency_ns=table.latency_us * 1000, url=table.url, api_key_env=table.api_key_env,
         secret_env=table.secret_env, ws_api_url=table.ws_api_url, timeout_s=table.timeout_ms / 1000,
+        connect_timeout_s=table.connect_timeout_ms / 1000,
         recv_window_ns=table.recv_window_ms * MS, seed=table.seed,
         faults=tuple(_sim_fault(table) for table in table.faults))
 

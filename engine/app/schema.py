@@ -247,6 +247,9 @@ class VenueTable(Table):
     """with url: the venue's WebSocket API for the user data stream (ws:// or wss://)"""
     timeout_ms: PositiveMs = 10_000
     """with url: an HTTP request unanswered this long has an unknown outcome"""
+    connect_timeout_ms: PositiveMs = 15_000
+    """with a live feed: a run whose market data has not connected, or whose venue has not answered the start-up
+    reconciliation, by then fails (exit 1) saying which"""
     recv_window_ms: PositiveMs = 5_000
     """the venue refuses a new order older than this"""
     seed: int = Field(0, ge=0)
@@ -279,6 +282,12 @@ class JournalTable(Table):
     """"full" (fsync every commit) or "normal"; default normal for replays, full live"""
 
 
+class ControlTable(Table):
+    token_env: Text
+    """the environment variable holding the bearer token of the operator control (POST /control/<action> on
+    --metrics-port); it must be set when the port is served"""
+
+
 class FaultTable(Table):
     actor: Text
     """the actor to crash: feed, book, strategy (strategy.<name> with several), risk, router, orders, venue,
@@ -293,6 +302,42 @@ class FaultTable(Table):
     """with rate: the draws' seed"""
     times: int = Field(1, ge=1, le=1_000_000)
     """the most crashes the rule may cause"""
+
+
+class OperatorTable(Table):
+    at_ms: int = Field(ge=0, le=604_800_000)
+    """when: milliseconds of market time after the run's first event (as [[faults]] at_ms)"""
+    action: Literal["halt", "reduce", "resume", "flatten", "cancel_all"]
+    """halt (cancel every order, refuse new ones), reduce (only orders that reduce exposure), resume (the only way
+    out of halt), flatten (reduce, and bring every position to zero), cancel_all (cancel every working order)"""
+    reason: str = ""
+    """said in the journal and the log beside the command"""
+
+
+class KillSwitchTable(Table):
+    max_drawdown: DecimalText | None = None
+    """halt when equity falls this far below its peak, in the portfolio's currency (default: never)"""
+    max_daily_loss: DecimalText | None = None
+    """halt when equity falls this far below the UTC day's start, in the portfolio's currency (default: never)"""
+    venue_errors: int = Field(0, ge=0, le=1_000_000)
+    """halt after this many failed venue requests within venue_error_window_ms of market time (0: never)"""
+    venue_error_window_ms: PositiveMs = 60_000
+    """the window venue_errors are counted in"""
+    reconcile_findings: list[Literal["missed_fill", "state_corrected", "never_placed", "inferred_fill", "adopted",
+                                     "missing_at_venue", "unknown_order_report"]] = []
+    """reconciliation findings that halt, as a position the engine did not see move (e.g. missed_fill)"""
+    data_quality: list[Literal["duplicate", "time_backwards", "abnormal_spread", "price_jump", "crossed_book",
+                               "silent_feed"]] = []
+    """data-quality alarm kinds that halt"""
+
+
+class PortfolioTable(Table):
+    cash: dict[str, DecimalText] | None = None
+    """starting balances by asset, like { USDT = "100000" } (default: 100000 of the currency)"""
+    currency: Text | None = None
+    """the asset equity, drawdown and P&L are valued in (default: the first instrument's quote asset)"""
+    mark_ms: PositiveMs = 1_000
+    """how often, in ms of market time, the portfolio is valued at the book mids (the equity curve, the loss limits)"""
 
 
 class ScenarioFile(Table):
@@ -317,6 +362,14 @@ class ScenarioFile(Table):
     """[journal]: where the run journals, how durably"""
     faults: list[FaultTable] = []
     """[[faults]]: actors to crash on purpose"""
+    operator: list[OperatorTable] = []
+    """[[operator]]: operator commands delivered at market times (a replay)"""
+    kill_switch: KillSwitchTable = KillSwitchTable()
+    """[kill_switch]: what halts trading"""
+    portfolio: PortfolioTable = PortfolioTable()
+    """[portfolio]: starting cash and how equity is valued"""
+    control: ControlTable | None = None
+    """[control]: the operator control served with --metrics-port (off without it)"""
 
 
 # ---------------------------------------------------------------- a simulated venue (python -m engine venue)

@@ -5,7 +5,7 @@ The tree, every actor under it, started from the sinks to the source so that nob
 that is not there yet:
 
     root (one_for_one)
-    ├── execution (one_for_one): ledger, venue, orders [, user_stream]
+    ├── execution (one_for_one): ledger, venue, orders, control [, user_stream]
     ├── decision (rest_for_one): router, risk, strategy (one per [[strategy]]: strategy.<name> when several)
     └── market (rest_for_one): book, feed (a replay's one driver; live, one per connection: feed.<venue>)
 
@@ -17,7 +17,10 @@ and the edges between them, each with its policy when the receiver is behind:
                   (a strategy gets the views of the instruments it names: every one in order (block) for a cadence
                   that follows events, the newest (latest) for a timed one; a live feed the requests of its connection's)
                   venue ─link─▶ orders;  orders ─block─▶ session (settled, run failures)
-                  orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk (exposure)
+                  orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk, control (exposure)
+                  orders ─journal─▶ control (failed requests, reconciliation findings);  book ─latest─▶ control (views)
+                  control ─latest─▶ risk (trading mode);  control ─block─▶ orders (cancel all), risk (flatten signals)
+                  clock ─▶ control (the scenario's [[operator]] commands, at their market times)
 
 Each truth has one owner that rebuilds it on restart: the order manager its orders (from the journal, then
 reconciled with the venue), the ledger positions and cash (folded from the journal), the book its book (from a
@@ -46,6 +49,7 @@ from adapters.simulated.matching import MatchingEngine
 from adapters.synthetic import SyntheticConnection, write_synthetic_market
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
+from engine.actors.control import CONTROL, WATCHED, ControlActor
 from engine.actors.feed import ReplayFeed
 from engine.actors.ledger import LedgerActor
 from engine.actors.orders import OrderManagerActor
@@ -55,8 +59,9 @@ from engine.actors.strategy import StrategyActor
 from engine.app.gateway import order_gateway
 from engine.contracts import OrderGateway
 from engine.journal import Journal, JournalError
-from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, KillSwitch, OrdersSettled, ReconcileReply,
-                             RunFailure, TimerFired, TopOfBook, Trade, Urgency)
+from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OperatorCommand, OrdersSettled, ReconcileReply,
+                             RunFailure, TimerFired, TopOfBook, Trade, TradingMode, TradingStateChanged, Urgency)
+from engine.model.kill_switch import KillSwitch
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
@@ -72,7 +77,12 @@ from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
                             Ports, Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
+from engine.app.contact import ACTOR as CONTACT, WATCHED as CONTACT_WATCHED, FeedWatch, FirstContact
 from engine.app.edges import ForInstruments
+from engine.app import observe
+from engine.app.observe.activity import Activity
+from engine.app.observe.server import EndpointSettings
+from engine.app.observe.watched import Watched
 from engine.app.scenario import Scenario, StrategySpec
 from engine.app.pace import Pace
 from engine.app.progress import ProgressLine
@@ -113,6 +123,10 @@ class RunFailed(Exception):
 
 def _by_instrument(msg: Any) -> tuple[str, str]:
     return type(msg).__name__, msg.instrument
+
+
+def _by_kind(msg: Any) -> str:
+    return type(msg).__name__
 
 
 def feed_files(scenario: Scenario, out_dir: Path, progress: ProgressLine | None = None) -> list[list[Path]]:
@@ -169,6 +183,7 @@ class _Market:
     until_done: Any                      # awaitable factory: returns when the feed is over
     summary: Any                         # callable: the report's account of the market data
     first_ts_ns: int = 0                 # the first event's time (a replay): timed faults count from it
+    watches: dict[str, FeedWatch] = field(default_factory=dict)   # live: each feed actor's connection and stats
 
 
 def _replay(scenario: Scenario, out_dir: Path, clock: VirtualClock, stop: StopRequest,
@@ -271,7 +286,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence,
     """One live feed per connection, each with the stream plan, codec and resync of its venue; the market is over
     after the feed's duration, or when a stop is asked for."""
     spec = scenario.feed
-    feeds, syncs, rests, all_stats = {}, {}, [], []
+    feeds, syncs, rests, all_stats, watches = {}, {}, [], [], {}
     for name, connection in zip(scenario.feed_actors, spec.connections):
         carried = [scenario.instruments[symbol] for symbol in connection.instruments]
         venue = live_market_data(connection.venue, carried, connection.stream_url, connection.rest_url,
@@ -283,6 +298,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence,
         syncs.update(dict.fromkeys(connection.instruments, venue.sync))
         rests.append(venue.rest)
         all_stats.append(stats)
+        watches[name] = FeedWatch(connection.venue, connection.stream_url, stats)
 
     def total(field: str) -> int:
         return sum(getattr(stats, field) for stats in all_stats)
@@ -291,7 +307,7 @@ def _live(scenario: Scenario, clock: LiveClock, quiescence: Quiescence,
         "events": total("frames"), "malformed_frames": total("malformed"),
         "live": {"connects": total("connects"), "disconnects": total("disconnects"),
                  "silent_drops": total("silent_drops"), "resyncs_requested": total("resyncs_requested")}},
-        clock.now_ns())
+        clock.now_ns(), watches)
     return market, _sync_of(syncs), [rest for rest in rests if rest is not None]
 
 
@@ -322,7 +338,8 @@ def _settings(scenario: Scenario) -> ExecutionSettings:
 
 async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
               kill_at_write: int | None = None, stop: StopRequest | None = None,
-              speed: float | None = None, progress: ProgressLine | None = None) -> RunOutcome:
+              speed: float | None = None, progress: ProgressLine | None = None,
+              endpoint: EndpointSettings | None = None) -> RunOutcome:
     """Run `scenario` to the end of its feed (a replay) or its duration (a live feed), or until `stop` is asked
     for, and report it.
 
@@ -337,6 +354,7 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
 
     A replay runs as fast as it can, or with `speed` at that many times the recorded pace (its driver waits on
     the wall clock; no figure but the wall time changes); `progress` is told how far it has got after each batch.
+    With `endpoint`, the run serves its metrics, health and operator control on that port while it runs.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     stop = stop or StopRequest()
@@ -355,13 +373,14 @@ async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
                            "cannot be reconciled with. Give a run of it a journal of its own (a new --journal, or "
                            "none); a journal is resumed by runs whose venue outlives the engine (paper, live)")
     try:
-        return await _run(scenario, book, clock, quiescence, market, sync_factory, rests, live, stop)
+        return await _run(scenario, book, clock, quiescence, market, sync_factory, rests, live, stop, endpoint)
     finally:
         book.close()
 
 
 async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Quiescence, market: _Market,
-               sync_factory: Any, rests: list[Any], live: bool, stop: StopRequest) -> RunOutcome:
+               sync_factory: Any, rests: list[Any], live: bool, stop: StopRequest,
+               endpoint: EndpointSettings | None = None) -> RunOutcome:
     instruments = scenario.instruments
     lifecycle = Lifecycle(clock.now_ns)
     crashes = _crash_plan(scenario)
@@ -375,6 +394,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     simulated = None if gateway else _in_process_venue(scenario)
     settings = _settings(scenario)
     journal.subscribe(FOLDED, box["ledger"].deliver)
+    journal.subscribe(WATCHED, box[CONTROL].deliver)
 
     def latest(name: str) -> LatestValueEdge:
         return LatestValueEdge(box[name], _by_instrument)
@@ -388,7 +408,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     # a cadence that follows events gets every view, in order; a timer's the newest, read on its tick
     views = [_for(BlockingEdge(box[name]) if strat.cadence.follows_events else latest(name), strat.instruments,
                   everything) for name, strat in strategies.items()]
-    views += [latest("risk"), latest("router"), latest("venue")]
+    views += [latest("risk"), latest("router"), latest("venue"), latest(CONTROL)]
     if settings.chase_ticks:
         views.append(latest("orders"))
     connections = scenario.feed.connections if live else [scenario.feed]   # a replay has one driver
@@ -402,7 +422,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
         "venue": {"reports": [link("orders")]},
-        "ledger": {"exposure": [latest("risk")]},
+        "ledger": {"exposure": [latest("risk"), latest(CONTROL)]},
+        CONTROL: {"state": [LatestValueEdge(box["risk"], _by_kind)], "orders": [BlockingEdge(box["orders"])],
+                  "signals": [BlockingEdge(box["risk"])]},
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
     book_stats = BookStats()
@@ -422,6 +444,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "risk": actor_runner(RiskActor, lambda: RiskActor(journal, RiskGate(
             RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
                        scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-"))),
+        CONTROL: actor_runner(ControlActor, lambda: ControlActor(journal, KillSwitch(scenario.kill_switch))),
         **{name: actor_runner(StrategyActor, _strategy_factory(strat)) for name, strat in strategies.items()},
         "book": actor_runner(BookActor, lambda: BookActor(
             list(scenario.feed.instruments), scenario.book_depth, book_stats, sync_factory=sync_factory,
@@ -431,7 +454,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     spec = {name: child(name, run, ports=gateway.actor_ports if gateway and name == "venue" else None)
             for name, run in runners.items()}
     spec.update({name: child(name, run, market.restart, market.ports) for name, (run, _) in feeds.items()})
-    execution = ["ledger", "venue", "orders"]
+    execution = ["ledger", "venue", "orders", CONTROL]
     if gateway:  # what happens to our orders after their REST answer: the venue's user data stream
         spec["user_stream"] = child("user_stream", gateway.order_stream, ports=gateway.order_stream_ports)
         execution.append("user_stream")
@@ -448,26 +471,44 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     for actor, at_ns in crashes.timed():
         due = market.first_ts_ns + at_ns
         clock.deliver_at(due, box[actor], InjectedCrash(actor, due))
+    for command in scenario.operator:
+        due = market.first_ts_ns + command.at_ns
+        clock.deliver_at(due, box[CONTROL], OperatorCommand(command.action, due, "scenario", command.reason))
     ticks = [clock.deliver_every(strat.cadence.first_tick_ns(market.first_ts_ns), strat.cadence.period_ns, box[name],
                                  lambda due: TimerFired(TIMER_KEY, due))
              for name, strat in strategies.items() if not strat.cadence.follows_events]
 
     ending = _Ending(scenario, clock, live, control)
+    contact = None
+    if live:   # a live run must reach its venue, or fail saying which part it never reached
+        contact = FirstContact(market.watches.values(), scenario.venue.name, scenario.venue.url or "in process",
+                               instruments)
+        journal.subscribe(CONTACT_WATCHED, contact.take)
     started = time.perf_counter()
     try:
         async with trio.open_nursery() as services:
             await services.start(journal.run)
             if live:
                 services.start_soon(clock.run)
+            if endpoint is not None:
+                watched = Watched(scenario.venue.name, clock, lifecycle, box, book_stats,
+                                  {name: (w.venue, w.stats) for name, w in market.watches.items()}, gateway, stop)
+                await services.start(observe.serve, endpoint, watched,
+                                     Activity(scenario.venue.name, instruments, journal.run_id), journal,
+                                     box.get(CONTROL))
+            if contact is not None:   # with the services: a run over before its deadline does not wait for it
+                services.start_soon(contact.watch, scenario.venue.connect_timeout_s, control, clock.now_ns)
             async with trio.open_nursery() as tree:
                 root_ctx = await tree.start(root.serve)
                 tree.start_soon(ending.watch)
                 await ending.until(market.until_done())
+                if contact is not None and ending.failure is None and contact.missing():
+                    ending.failure = f"{CONTACT}: {contact.missing()}"   # its duration ended before the deadline
                 stopped = stop.reason if stop.asked else None   # asked once the market was over: not cut short
                 for tick in ticks:   # the market is over: nothing new to look at
                     tick.cancel()
                 if stopped:   # the strategies may still be at a view in hand: what they say now goes nowhere
-                    box["risk"].deliver(KillSwitch(True, clock.now_ns(), stopped))
+                    box["risk"].deliver(TradingStateChanged(TradingMode.HALTED, clock.now_ns(), stopped))
                 if scenario.execution.cancel_on_exit and ending.failure is None:
                     await ending.settle(box["orders"], stopped or "end of run")
                 ending.stop_watching()
@@ -527,6 +568,7 @@ class _Ending:
         self.scenario, self.clock, self.live, self.control = scenario, clock, live, control
         self.failure: str | None = None
         self.settled = trio.Event()
+        self._settle_from: int | None = None   # the end's cancel-all: what settled before it (a halt's) is not the end
         self._failed = trio.Event()
         self._watching = trio.CancelScope()
 
@@ -542,7 +584,8 @@ class _Ending:
 
     def _take(self, msg: Any) -> None:
         if type(msg) is OrdersSettled:
-            self.settled.set()
+            if self._settle_from is not None and msg.ts_ns >= self._settle_from:
+                self.settled.set()
         elif type(msg) is RunFailure and self.failure is None:
             self.failure = f"{msg.actor}: {msg.reason}"
             self._failed.set()
@@ -563,7 +606,8 @@ class _Ending:
     async def settle(self, orders: Mailbox, reason: str) -> None:
         """Cancel every working order and wait, on the run's clock, until the order manager says all is settled."""
         timeout_ns = self.scenario.execution.settle_timeout_ns
-        orders.deliver(CancelAll(self.clock.now_ns(), reason))
+        self._settle_from = self.clock.now_ns()
+        orders.deliver(CancelAll(self._settle_from, reason))
         if self.live:
             with trio.move_on_after(timeout_ns / 1e9):
                 await self.until(self.settled.wait())

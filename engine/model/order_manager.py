@@ -486,4 +486,5 @@ class OrderManager:
         if self.settling and not self._settled_said and not self.table.open_orders() and not any(
                 self._unresolved(order) for order in self.table):
             self._settled_said = True
+            self.settling = self.halted   # a cancel-all that does not halt (the kill switch's) is over once settled
             out.control.append(OrdersSettled(now, len(self.table)))

@@ -2,8 +2,9 @@
 
 The gate turns a wanted position into an order for the difference from what is held and already working,
 gives it a worst acceptable price (the mid plus the allowed slippage), and refuses it, naming the rule,
-when the kill switch is engaged, the position or notional limits would be exceeded, or the signal's mid
-has drifted outside the price band around the current book mid.
+when the kill switch halts trading (or, while it only lets exposure shrink, when the order would not shrink it), the
+position or notional limits would be exceeded, or the signal's mid has drifted outside the price band around the
+current book mid.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal
+from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, TradingMode
 from engine.model.numbers import Instrument
 
 _BPS = 10_000
@@ -26,7 +27,7 @@ class RiskLimits:
 
 
 class RiskGate:
-    """The pure risk state: exposures, latest mids, the kill switch, and the decision for a signal."""
+    """The pure risk state: exposures, latest mids, the kill switch's mode, and the decision for a signal."""
 
     def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument], parent_prefix: str = "P"):
         self.limits = limits
@@ -35,7 +36,7 @@ class RiskGate:
         self.exposures: dict[str, Exposure] = {}
         self.mids_x2: dict[str, int] = {}
         self.mid_ts_ns: dict[str, int] = {}   # the time of the view each mid is from
-        self.kill_switch = False
+        self.mode = TradingMode.ACTIVE   # the kill switch's, as the control actor last said
         self.rejections: Counter[str] = Counter()
         self.approved = 0
 
@@ -59,8 +60,8 @@ class RiskGate:
         """An approved order, a rejection naming its rule, or None when nothing needs doing."""
         inst = self.instruments[sig.instrument]
         limits = self.limits
-        if self.kill_switch:
-            return self._reject(sig, "kill_switch", "kill switch engaged")
+        if self.mode is TradingMode.HALTED:
+            return self._reject(sig, "kill_switch", "trading is halted")
         if abs(sig.target_position) > limits.max_position:
             return self._reject(sig, "max_position",
                                 f"target {sig.target_position} exceeds max position {limits.max_position}")
@@ -71,6 +72,10 @@ class RiskGate:
         if qty == 0:
             return None
         side = Side.BUY if delta > 0 else Side.SELL
+        if self.mode is TradingMode.REDUCING:
+            qty = _reducing_qty(side, qty, position, open_buy, open_sell, inst.lot_size)
+            if qty == 0:
+                return self._reject(sig, "kill_switch", "reducing: only orders that reduce exposure pass")
         book_mid_x2 = self.mid_as_of(sig)
         if book_mid_x2 is None:
             return self._reject(sig, "no_market", "no book mid known for the instrument")
@@ -93,6 +98,13 @@ class RiskGate:
     def _reject(self, sig: Signal, rule: str, detail: str) -> RiskRejection:
         self.rejections[rule] += 1
         return RiskRejection(sig.instrument, sig.ts_ns, rule, detail)
+
+
+def _reducing_qty(side: Side, qty: int, position: int, open_buy: int, open_sell: int, lot: int) -> int:
+    """The part of an order of `qty` that only reduces the position: against it, and never past flat once the
+    orders already working on that side are done (on the lot grid; 0 when nothing of it reduces)."""
+    room = position - open_sell if side is Side.SELL else -position - open_buy
+    return max(0, min(qty, room)) // lot * lot
 
 
 def _limit_price(mid_x2: int, side: Side, slippage_bps: int, tick: int) -> int:

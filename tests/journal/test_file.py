@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from engine.journal import SCHEMA_VERSION, Journal, JournalError, JournalLocked
-from engine.messages import KillSwitch
+from engine.messages import TradingMode, TradingStateChanged
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("journal_child.py")
@@ -31,7 +31,7 @@ def path(tmp_path) -> Path:
     async def write(journal: Journal) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(journal.run)
-            await journal.write("risk", [(k, KillSwitch(True, k, "r")) for k in range(3)])
+            await journal.write("risk", [(k, TradingStateChanged(TradingMode.HALTED, k, "r")) for k in range(3)])
             nursery.cancel_scope.cancel()
 
     with open_journal(path) as journal:
@@ -72,8 +72,8 @@ def test_a_file_that_is_not_a_journal_is_refused_and_left_untouched(tmp_path):
 @pytest.mark.parametrize("statement", [
     "UPDATE events SET body = x'00' WHERE seq = 2",
     "DELETE FROM events WHERE seq = 3",
-    "INSERT INTO events VALUES (2, 0, 1, 1, 'risk', 'KillSwitch', x'00')",
-    "INSERT OR REPLACE INTO events VALUES (3, 0, 1, 1, 'risk', 'KillSwitch', x'00')",
+    "INSERT INTO events VALUES (2, 0, 1, 1, 'risk', 'TradingStateChanged', x'00')",
+    "INSERT OR REPLACE INTO events VALUES (3, 0, 1, 1, 'risk', 'TradingStateChanged', x'00')",
     "UPDATE runs SET scenario = 'rewritten'",
     "DELETE FROM runs",
 ])
@@ -84,7 +84,7 @@ def test_the_database_refuses_to_rewrite_history(path, statement):
             raw.execute(statement)
         raw.rollback()
         assert raw.execute("SELECT * FROM events").fetchall() == before
-        raw.execute("INSERT INTO events VALUES (4, 0, 1, 1, 'risk', 'KillSwitch', x'00')")  # appending is fine
+        raw.execute("INSERT INTO events VALUES (4, 0, 1, 1, 'risk', 'TradingStateChanged', x'00')")  # appending is fine
 
 
 # ---------------------------------------------------------------- the owner lock

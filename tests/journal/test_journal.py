@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from engine.journal import SCHEMA_VERSION, Journal, JournalError, RunInfo
-from engine.messages import ExecType, ExecutionReport, Fill, JournalEntry, KillSwitch, Liquidity, Side
+from engine.messages import ExecType, ExecutionReport, Fill, JournalEntry, Liquidity, Side
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("journal_child.py")
@@ -211,7 +211,7 @@ def test_a_commit_failure_reaches_the_writer_and_every_later_write(path):
     assert said["service raised"].startswith(f"service raised JournalError: {path}: commit of 50 events")
     assert said["third write"].startswith(f"third write raised JournalError: {path}: unusable after a failed commit")
     with open_journal(path) as reopened:
-        assert [e.msg.reason for e in reopened.entries()] == ["fits"]
+        assert [e.msg.cause for e in reopened.entries()] == ["fits"]
 
 
 @pytest.mark.parametrize("earlier, kill_at, durable, acknowledged", [

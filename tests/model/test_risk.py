@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, Urgency
+from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, TradingMode, Urgency
 from engine.model.numbers import Instrument
 from engine.model.risk import RiskGate, RiskLimits
 
@@ -70,8 +70,10 @@ def test_position_limit_counts_orders_already_working_on_that_side():
 
 def test_kill_switch_and_missing_market_refuse_everything():
     g = gate()
-    g.kill_switch = True
+    g.mode = TradingMode.HALTED
+    g.on_exposure(Exposure("BTC/USDT", 1, 3_000, 0, 0))
     assert g.decide(signal(1_000)).rule == "kill_switch"
+    assert g.decide(signal(0)).rule == "kill_switch"          # even an order that would reduce: halted is halted
     fresh = RiskGate(g.limits, {"BTC/USDT": BTC})
     assert fresh.decide(signal(1_000)).rule == "no_market"
 
@@ -84,3 +86,34 @@ def test_the_price_band_is_checked_against_the_book_as_of_the_signal_s_decision(
     g.on_mid("BTC/USDT", MID_X2, ts_ns=2)            # newer than the decision (at 1): the signal's own book
     order = g.decide(signal(5_000, far))
     assert isinstance(order, ParentOrder) and order.signal_mid_x2 == far
+
+
+def reducing(position: int, open_buy: int = 0, open_sell: int = 0) -> RiskGate:
+    g = gate()
+    g.mode = TradingMode.REDUCING
+    g.on_exposure(Exposure("BTC/USDT", 1, position, open_buy, open_sell))
+    return g
+
+
+def test_reducing_lets_through_an_order_that_brings_the_position_toward_flat():
+    order = reducing(3_000).decide(signal(0))
+    assert isinstance(order, ParentOrder) and (order.side, order.qty) == (Side.SELL, 3_000)
+    order = reducing(-3_000).decide(signal(-1_000))
+    assert isinstance(order, ParentOrder) and (order.side, order.qty) == (Side.BUY, 2_000)
+
+
+def test_reducing_refuses_an_order_that_grows_or_opens_exposure():
+    assert reducing(3_000).decide(signal(5_000)).rule == "kill_switch"    # adds to a long
+    assert reducing(0).decide(signal(1_000)).rule == "kill_switch"        # opens one
+    assert reducing(-3_000).decide(signal(-4_000)).rule == "kill_switch"  # adds to a short
+
+
+def test_reducing_shrinks_a_flip_to_the_part_that_only_closes():
+    order = reducing(3_000).decide(signal(-5_000))       # long 0.03 wants short 0.05: only the 0.03 sale passes
+    assert isinstance(order, ParentOrder) and (order.side, order.qty) == (Side.SELL, 3_000)
+
+
+def test_reducing_counts_what_already_works_to_close():
+    assert reducing(3_000, open_sell=3_000).decide(signal(-2_000)).rule == "kill_switch"  # the close is working
+    order = reducing(3_000, open_sell=1_000).decide(signal(-2_000))
+    assert isinstance(order, ParentOrder) and (order.side, order.qty) == (Side.SELL, 2_000)
