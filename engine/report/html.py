@@ -17,6 +17,7 @@ from engine.report.run import amounts
 from engine.model.execution_stats import WORKING
 
 WIDTH, HEIGHT, PAD = 640, 240, 40
+PLOT_HEIGHT = HEIGHT - PAD - PAD // 2   # the frame, from y = PAD // 2 down to HEIGHT - PAD: the plots' y range
 BINS = 20
 
 Point = tuple[Decimal, Decimal]
@@ -24,6 +25,11 @@ Point = tuple[Decimal, Decimal]
 
 def _coord(value: Decimal) -> str:
     return format(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN), "f")
+
+
+def _label(value: Decimal) -> str:
+    """An axis bound as a reader wants it: six significant digits, not the Decimal's every place."""
+    return format(value.normalize(), ".6g")
 
 
 def _scale(values: Sequence[Decimal], lo_px: int, hi_px: int) -> list[Decimal]:
@@ -37,10 +43,10 @@ def _frame(title: str, body: str, x_label: str, y_label: str, lo: Decimal, hi: D
     return (f'<figure><figcaption>{escape(title)}</figcaption>'
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
             f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">'
-            f'<rect x="{PAD}" y="{PAD // 2}" width="{WIDTH - 2 * PAD}" height="{HEIGHT - 2 * PAD}" '
+            f'<rect x="{PAD}" y="{PAD // 2}" width="{WIDTH - 2 * PAD}" height="{PLOT_HEIGHT}" '
             f'fill="none" stroke="#999"/>{body}'
             f'<text x="{WIDTH // 2}" y="{HEIGHT - 8}" text-anchor="middle">{escape(x_label)}</text>'
-            f'<text x="4" y="{PAD // 2 - 4}">{escape(y_label)}: {lo.normalize():f} .. {hi.normalize():f}</text>'
+            f'<text x="4" y="{PAD // 2 - 4}">{escape(y_label)}: {_label(lo)} .. {_label(hi)}</text>'
             f'</svg></figure>')
 
 
@@ -74,11 +80,11 @@ def histogram(title: str, values: Sequence[Decimal], x_label: str) -> str:
         top = max(counts)
         bars = []
         for k, count in enumerate(counts):
-            h = Decimal(count * (HEIGHT - PAD - PAD // 2)) / top
+            h = Decimal(count * PLOT_HEIGHT) / top
             bars.append(f'<rect data-count="{count}" x="{_coord(PAD + k * bar_w)}" '
                         f'y="{_coord(HEIGHT - PAD - h)}" width="{_coord(bar_w - 1)}" height="{_coord(h)}" '
                         f'fill="#1f77b4"/>')
-    return _frame(title, "".join(bars), f"{x_label} ({lo.normalize():f} .. {hi.normalize():f})", "count",
+    return _frame(title, "".join(bars), f"{x_label} ({_label(lo)} .. {_label(hi)})", "count",
                   Decimal(0), Decimal(top))
 
 
@@ -106,8 +112,12 @@ def equity_series(fills: Iterable[FillRecord], instruments: Mapping[str, Instrum
             cash[quote] = cash.get(quote, Decimal(0)) - fill.side.sign * qty * price
             if fill.fee_asset == quote:
                 cash[quote] -= fill.fee
-            positions[fill.instrument] = positions.get(fill.instrument, 0) + fill.side.sign * fill.qty
-            position.setdefault(fill.instrument, []).append((t, inst.qty_decimal(positions[fill.instrument])))
+            held = positions.get(fill.instrument, 0)
+            positions[fill.instrument] = held + fill.side.sign * fill.qty
+            steps = position.setdefault(fill.instrument, [])
+            if steps:   # a position holds until the next fill: drawn as a step, not a slope
+                steps.append((t, inst.qty_decimal(held)))
+            steps.append((t, inst.qty_decimal(positions[fill.instrument])))
             value = cash[quote]
             for symbol, pos in positions.items():
                 other = instruments[symbol]
