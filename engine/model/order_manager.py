@@ -280,7 +280,7 @@ class OrderManager:
         if self.table.find_child(child.child_id) is not None:
             return None  # handed over again after a restart: it is one order
         child, refusal = self._rules(child)
-        if not protective:
+        if not protective and refusal is None:   # a refused order supersedes nothing
             for order in self.table.open_orders(child.instrument):
                 if order.side is not child.side and order.parent_id != child.parent_id and \
                         not self.protector.is_leg(order.client_order_id):
