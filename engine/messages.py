@@ -261,9 +261,16 @@ class RiskRejection:
 # ---------------------------------------------------------------- router → order manager → venue
 
 class OrderType(enum.Enum):
+    """Binance spot's order types. LIMIT_MAKER is post-only (refused by the venue if it would take). The stop and
+    take-profit types wait at the venue until the market reaches `stop_price` (or trails by `trailing_bps`), then
+    work as a market order (STOP_LOSS, TAKE_PROFIT) or a limit at `price` (the _LIMIT forms)."""
     LIMIT = "LIMIT"
     MARKET = "MARKET"
     LIMIT_MAKER = "LIMIT_MAKER"
+    STOP_LOSS = "STOP_LOSS"
+    STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
 
 
 class TimeInForce(enum.Enum):
@@ -293,6 +300,11 @@ class ChildOrder:
     signal_mid_x2: int
     child_id: str = ""
     limit_price: int = 0
+    stop_price: int = 0        # the stop and take-profit types: where the venue triggers it
+    trailing_bps: int = 0      # a trailing stop: the distance it trails the best price by (Binance `trailingDelta`)
+    list_id: str = ""          # the legs of one OCO order list share it: one filled or triggered ends the others
+    reduce_only: bool = False  # never increase the position: refused with none to reduce, shrunk to what there is
+    protection: Protection | None = None  # what to place once this order has filled (a bracket's stop, take-profit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +319,9 @@ class NewOrderRequest:
     order_type: OrderType
     tif: TimeInForce
     ts_ns: int
+    stop_price: int = 0
+    trailing_bps: int = 0
+    list_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +521,7 @@ class OrderUpdate:
     qty: int
     cum_qty: int
     ts_ns: int
+    reduce_only: bool = False   # a protective leg (or any reduce-only order): it can only shrink the position
 
 
 @dataclass(frozen=True, slots=True)
@@ -634,6 +650,32 @@ class JournalEntry:
     run_id: int
     actor: str
     msg: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionTrigger:
+    """An emulated protective leg's trigger, seen on the engine's book: an input of the order manager (journaled
+    before it places the leg's order), so that a rebuilt order manager replays the trigger it decided."""
+    group_id: str
+    leg: str
+    ts_ns: int
+    touch: int
+    mid_x2: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionEvent:
+    """A protective order's lifecycle (`event`: armed, triggered, filled, cancelled, refused, rejected), journaled
+    by the order manager and counted in the report. `kind` is the leg's (stop_market, stop_limit, take_profit,
+    trailing_stop) or the post-only / reduce-only rule; `mode` native or emulated."""
+    group_id: str
+    instrument: str
+    ts_ns: int
+    kind: str
+    event: str
+    mode: str
+    client_order_id: str = ""
+    detail: str = ""
 
 
 VENUE_REQUESTS = (NewOrderRequest, CancelRequest, CancelAllRequest, ReconcileRequest)

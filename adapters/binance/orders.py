@@ -57,6 +57,11 @@ NOTHING_TO_CANCEL = -2011
 """Binance's CANCEL_REJECTED, which cancel-all answers when no order is open."""
 
 
+_PRICED = frozenset({OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+"""The order types that carry a limit `price` (STOP_LOSS and TAKE_PROFIT trade at market once triggered)."""
+_WITH_TIME_IN_FORCE = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+
+
 class ErrorClass(enum.Enum):
     """What a caller may do after a request failed (venues.md §0.3)."""
     REJECTED = "rejected"      # the venue validated the request and refused it: never resend it as is
@@ -299,11 +304,15 @@ class BinanceOrderCodec:
         """`POST /api/v3/order`, asking for the FULL response so that immediate fills come back with it."""
         instrument = self._instrument(req.instrument)
         params = [("symbol", instrument.venue_symbol), ("side", _SIDES[req.side]), ("type", req.order_type.value)]
-        if req.order_type is OrderType.LIMIT:
+        if req.order_type in _WITH_TIME_IN_FORCE:
             params.append(("timeInForce", req.tif.value))
         params.append(("quantity", format_fixed(req.qty, instrument.qty_decimals)))
-        if req.order_type is not OrderType.MARKET:
+        if req.order_type in _PRICED:
             params.append(("price", format_fixed(req.price, instrument.price_decimals)))
+        if req.stop_price:      # the stop and take-profit types: where the venue triggers them
+            params.append(("stopPrice", format_fixed(req.stop_price, instrument.price_decimals)))
+        if req.trailing_bps:    # a trailing stop: Binance's trailingDelta is in bps
+            params.append(("trailingDelta", str(req.trailing_bps)))
         params += [("newClientOrderId", req.client_order_id), ("newOrderRespType", "FULL")]
         return self._signed("POST", "/api/v3/order", params, timestamp_ms, mutates=True)
 

@@ -18,6 +18,12 @@ Rules that keep a replay honest:
   took from a view is not offered again to our later orders until the book shows a new update id, since the
   recording knows nothing of us;
 - our resting orders are not part of the book the recording shows, so they never match each other.
+Stop and take-profit orders (Binance's STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT, TAKE_PROFIT_LIMIT, a trailing
+stop as STOP_LOSS with a trailing distance) wait off the book until a view reaches their trigger, by the same
+rule the engine's emulated legs use (`engine.model.protection.touched`: the touch we would exit at, at or
+through the level); then the market forms take what the view offers and expire the rest, the limit forms work as a
+good-till-cancelled limit. One that would trigger at once is refused, as Binance does. The legs of an OCO order
+list (`list_id`) end together: once one triggers or trades, the others expire.
 Fees are the maker or taker rate times the exact notional, in the quote asset. Every fill gets the venue's trade
 id, counted up from 1 across the venue as a decimal string (Binance `t`), so that a fill reported twice (a
 duplicated report, a reconciliation restating it) is recognisably the same fill.
@@ -50,6 +56,7 @@ from engine.messages import (
 )
 from engine.model.numbers import Instrument
 from engine.model.orders import CLIENT_ORDER_ID
+from engine.model.protection import LegKind, follow, touched, trailing_level
 
 _EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
 """Fees must never round: a result that would need rounding raises instead."""
@@ -63,6 +70,14 @@ LOT_SIZE = "Filter failure: LOT_SIZE"
 PRICE_FILTER = "Filter failure: PRICE_FILTER"
 WOULD_TAKE = "Order would immediately match and take."
 UNKNOWN_ORDER = "Unknown order sent."
+WOULD_TRIGGER = "Order would trigger immediately."
+NO_STOP_PRICE = "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed."
+STOP_TYPES = {OrderType.STOP_LOSS: LegKind.STOP_MARKET, OrderType.STOP_LOSS_LIMIT: LegKind.STOP_LIMIT,
+              OrderType.TAKE_PROFIT: LegKind.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT: LegKind.TAKE_PROFIT}
+"""The order types that wait for a trigger, and the rule each triggers by."""
+NATIVE_TYPES = frozenset({OrderType.LIMIT_MAKER, *STOP_TYPES})
+"""The order types beyond LIMIT and MARKET the simulated venue carries out itself (and OCO lists of them)."""
+_PRICED = (OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
 OUTSIDE_RECV_WINDOW = "Timestamp for this request is outside of the recvWindow."
 
 
@@ -79,7 +94,7 @@ class _SimOrder:
     """One of our orders, as the venue holds it while it is working."""
 
     __slots__ = ("client_order_id", "venue_order_id", "seq", "instrument", "side", "qty", "price", "cum_qty",
-                 "ahead")
+                 "ahead", "order_type", "stop_price", "trailing_bps", "list_id", "best")
 
     def __init__(self, req: NewOrderRequest, seq: int):
         self.client_order_id = req.client_order_id
@@ -91,6 +106,11 @@ class _SimOrder:
         self.price = req.price
         self.cum_qty = 0
         self.ahead: int | None = None  # resting: the quantity in front of it at its price (None: not seen yet)
+        self.order_type = req.order_type
+        self.stop_price = req.stop_price
+        self.trailing_bps = req.trailing_bps
+        self.list_id = req.list_id
+        self.best: int | None = None   # a trailing stop: the best exit price since it was placed
 
     @property
     def remaining(self) -> int:
@@ -108,13 +128,14 @@ class _SimOrder:
 class _Market:
     """The venue's picture of one instrument: the latest view, what we took from it, our resting orders."""
 
-    __slots__ = ("view", "consumed", "traded", "resting")
+    __slots__ = ("view", "consumed", "traded", "resting", "waiting")
 
     def __init__(self) -> None:
         self.view: BookView | None = None
         self.consumed: dict[tuple[Side, int], int] = {}  # (book side, price) → qty our orders took from `view`
         self.traded: dict[tuple[Side, int], int] = {}    # (book side, price) → public trades since the last depth
         self.resting: dict[str, _SimOrder] = {}          # client order id → order
+        self.waiting: dict[str, _SimOrder] = {}          # stops not yet triggered, by client order id
 
     def liquidity(self, taker: Side, limit: int | None) -> Iterator[tuple[int, int]]:
         """(price, available qty) of the levels a `taker` may hit, best first, up to `limit` (None: no limit)."""
@@ -160,7 +181,7 @@ class MatchingEngine:
     """Orders in, execution reports out, for one simulated venue."""
 
     __slots__ = ("instruments", "maker_fee", "taker_fee", "venue", "queue", "_markets", "_open", "_last_seq",
-                 "_last_trade_id")
+                 "_last_trade_id", "_listed")
 
     def __init__(self, instruments: dict[str, Instrument], maker_fee: Decimal, taker_fee: Decimal, venue: str,
                  queue: QueueModel | None = None):
@@ -173,6 +194,7 @@ class MatchingEngine:
         self._open: dict[str, _SimOrder] = {}  # every resting order by client order id
         self._last_seq = 0
         self._last_trade_id = 0
+        self._listed: dict[str, _SimOrder] = {}  # legs of OCO lists, by client order id
 
     def is_open(self, client_order_id: str) -> bool:
         return client_order_id in self._open
@@ -210,10 +232,12 @@ class MatchingEngine:
             if view.update_id > previous.update_id:
                 market.consumed.clear()
         market.view = view
+        reports: list[ExecutionReport] = []
+        if market.waiting:
+            self._triggers(market, view, reports)
         if not market.resting:
             market.traded.clear()
-            return []
-        reports: list[ExecutionReport] = []
+            return self._end_lists(reports, view.ts_ns)
         for trade in view.trades:
             self._trade_reaches(market, trade, reports)
         if previous is not None and view.update_id > previous.update_id:
@@ -226,7 +250,7 @@ class MatchingEngine:
                 if order.remaining == 0:
                     self._unrest(market, order)
                     break
-        return reports
+        return self._end_lists(reports, view.ts_ns)
 
     def submit(self, req: NewOrderRequest, now_ns: int) -> list[ExecutionReport]:
         """Place an order: REJECTED, or NEW followed by its immediate TRADEs and an EXPIRED remainder if any."""
@@ -237,11 +261,25 @@ class MatchingEngine:
         limit = None if req.order_type is OrderType.MARKET else req.price
         if req.order_type is OrderType.LIMIT_MAKER and next(market.liquidity(req.side, limit), None):
             return [self.rejection(req, WOULD_TAKE, now_ns)]
+        if req.order_type in STOP_TYPES and self._would_trigger(market, req):
+            return [self.rejection(req, WOULD_TRIGGER, now_ns)]
         self._last_seq += 1
         order = _SimOrder(req, self._last_seq)
+        if order.list_id:
+            self._listed[order.client_order_id] = order
+        if req.order_type in STOP_TYPES:
+            return self._wait(market, order, now_ns)
         reports = [self._report(order, ExecType.NEW, now_ns)]
-        takes_now = req.order_type is not OrderType.LIMIT_MAKER
-        if takes_now and req.tif is TimeInForce.FOK and req.order_type is OrderType.LIMIT:
+        return self._work(market, order, req.order_type, req.tif, now_ns, reports)
+
+    def _work(self, market: _Market, order: _SimOrder, order_type: OrderType, tif: TimeInForce, now_ns: int,
+              reports: list[ExecutionReport]) -> list[ExecutionReport]:
+        """Take what the view offers up to the order's limit (none for a market order), then rest what is left
+        (post-only, and a good-till-cancelled limit) or expire it."""
+        req = order
+        limit = None if order_type is OrderType.MARKET else order.price
+        takes_now = order_type is not OrderType.LIMIT_MAKER
+        if takes_now and tif is TimeInForce.FOK and order_type is OrderType.LIMIT:
             takes_now = sum(qty for _, qty in market.liquidity(req.side, limit)) >= req.qty
         if takes_now:
             for price, available in market.liquidity(req.side, limit):
@@ -250,8 +288,7 @@ class MatchingEngine:
                 reports.append(self._trade(order, price, qty, Liquidity.TAKER, now_ns))
                 if order.remaining == 0:
                     return reports
-        rests = req.order_type is OrderType.LIMIT_MAKER or (
-            req.order_type is OrderType.LIMIT and req.tif is TimeInForce.GTC)
+        rests = order_type is OrderType.LIMIT_MAKER or (order_type is OrderType.LIMIT and tif is TimeInForce.GTC)
         if rests:
             order.ahead = market.displayed(req.side, req.price)
             market.resting[order.client_order_id] = order
@@ -267,6 +304,75 @@ class MatchingEngine:
             raise CancelRejected(req.client_order_id, UNKNOWN_ORDER)
         self._unrest(self._markets[order.instrument], order)
         return [self._report(order, ExecType.CANCELED, now_ns)]
+
+    # ------------------------------------------------------------ stops
+
+    @staticmethod
+    def _would_trigger(market: _Market, req: NewOrderRequest) -> bool:
+        """Whether a stop at a fixed price would trigger on the book as it is (a trailing one trails behind it)."""
+        view = market.view
+        if req.trailing_bps or view is None:
+            return False
+        return touched(STOP_TYPES[req.order_type], req.side, req.stop_price, view.best_bid, view.best_ask)
+
+    def _wait(self, market: _Market, order: _SimOrder, now_ns: int) -> list[ExecutionReport]:
+        """A stop or take-profit: NEW, then off the book until its trigger (a trailing one from the touch now)."""
+        view = market.view
+        if order.trailing_bps and view is not None:
+            order.best = view.best_bid if order.side is Side.SELL else view.best_ask
+        market.waiting[order.client_order_id] = order
+        self._open[order.client_order_id] = order
+        return [self._report(order, ExecType.NEW, now_ns)]
+
+    def _level(self, order: _SimOrder) -> int:
+        """Where a waiting order triggers: its stop price, or its trailing level (0 before it has seen a touch)."""
+        if not order.trailing_bps:
+            return order.stop_price
+        if order.best is None:
+            return 0
+        return trailing_level(order.side, order.best, order.trailing_bps, self.instruments[order.instrument].tick_size)
+
+    def _triggers(self, market: _Market, view: BookView, reports: list[ExecutionReport]) -> None:
+        """Trigger the waiting orders this view reaches (oldest first): a market form takes and expires the rest,
+        a limit form works as a good-till-cancelled limit."""
+        bid, ask = view.best_bid, view.best_ask
+        for order in sorted(market.waiting.values(), key=lambda o: o.seq):
+            if order.client_order_id not in market.waiting:
+                continue   # its list ended it earlier in this view
+            if order.trailing_bps:
+                touch = bid if order.side is Side.SELL else ask
+                order.best = touch if order.best is None else follow(order.side, order.best, bid, ask)
+            level = self._level(order)
+            if not level or not touched(STOP_TYPES[order.order_type], order.side, level, bid, ask):
+                continue
+            del market.waiting[order.client_order_id]
+            del self._open[order.client_order_id]
+            self._expire_list(order, view.ts_ns, reports)
+            limit_form = order.order_type in _PRICED
+            self._work(market, order, OrderType.LIMIT if limit_form else OrderType.MARKET,
+                       TimeInForce.GTC if limit_form else TimeInForce.IOC, view.ts_ns, reports)
+
+    def _expire_list(self, order: _SimOrder, ts_ns: int, reports: list[ExecutionReport]) -> None:
+        """The other legs of `order`'s OCO list, still open, expire."""
+        if not order.list_id:
+            return
+        market = self._markets[order.instrument]
+        for other in [o for o in (*market.waiting.values(), *market.resting.values())
+                      if o.list_id == order.list_id and o is not order]:
+            self._unrest(market, other)
+            reports.append(self._report(other, ExecType.EXPIRED, ts_ns))
+
+    def _end_lists(self, reports: list[ExecutionReport], ts_ns: int) -> list[ExecutionReport]:
+        """A listed order that traded ends its list."""
+        for report in list(reports):
+            if report.exec_type is ExecType.TRADE:
+                order = self._by_id(report.client_order_id)
+                if order is not None and order.list_id:
+                    self._expire_list(order, ts_ns, reports)
+        return reports
+
+    def _by_id(self, client_order_id: str) -> _SimOrder | None:
+        return self._listed.get(client_order_id)
 
     # ------------------------------------------------------------ internals
 
@@ -328,8 +434,11 @@ class MatchingEngine:
             return DUPLICATE_ORDER
         if req.qty <= 0 or req.qty % instrument.lot_size:
             return LOT_SIZE
-        if req.order_type is not OrderType.MARKET and (req.price <= 0 or req.price % instrument.tick_size):
+        if req.order_type in _PRICED and (req.price <= 0 or req.price % instrument.tick_size):
             return PRICE_FILTER
+        if req.order_type in STOP_TYPES and not req.trailing_bps and (
+                req.stop_price <= 0 or req.stop_price % instrument.tick_size):
+            return NO_STOP_PRICE
         return ""
 
     def _market(self, instrument: str) -> _Market:
@@ -339,7 +448,8 @@ class MatchingEngine:
         return market
 
     def _unrest(self, market: _Market, order: _SimOrder) -> None:
-        del market.resting[order.client_order_id]
+        market.resting.pop(order.client_order_id, None)
+        market.waiting.pop(order.client_order_id, None)
         del self._open[order.client_order_id]
 
     def _trade(self, order: _SimOrder, price: int, qty: int, liquidity: Liquidity, ts_ns: int) -> ExecutionReport:

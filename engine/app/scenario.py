@@ -79,6 +79,13 @@ class StrategySpec:
     urgency: str
     long_only: bool
     cadence: Cadence = Cadence("book")   # when it looks at the market (see engine.strategies.cadence)
+    stop_bps: int = 0                    # the protection it asks for on each position it opens (0: none)
+    take_profit_bps: int = 0
+    trailing_bps: int = 0
+
+    @property
+    def protected(self) -> bool:
+        return bool(self.stop_bps or self.take_profit_bps or self.trailing_bps)
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,7 @@ class ExecutionSpec:
     order_ttl_ns: int = 0
     chase_ticks: int = 0
     settle_timeout_ns: int = 60_000_000_000
+    protection: str = "native"      # protective orders: "native" where the venue has them, or "emulated"
 
 
 @dataclass(frozen=True)
@@ -320,7 +328,7 @@ def _execution(table: schema.ExecutionTable) -> ExecutionSpec:
         cancel_on_exit=table.cancel_on_exit, ack_timeout_ns=table.ack_timeout_ms * MS,
         requery_ns=table.requery_ms * MS, reconcile_timeout_ns=table.reconcile_timeout_ms * MS,
         order_ttl_ns=table.order_ttl_ms * MS, chase_ticks=table.chase_ticks,
-        settle_timeout_ns=table.settle_timeout_ms * MS)
+        settle_timeout_ns=table.settle_timeout_ms * MS, protection=table.protection)
 
 
 def _journal(path: Path, table: schema.JournalTable) -> JournalSpec:
@@ -491,7 +499,8 @@ def _strategy(path: Path, where: str, table: schema.StrategyTable, instruments: 
     if position <= 0:
         raise _refuse(path, f"{where}.position", "must be positive")
     return StrategySpec(table.name or table.kind, table.kind, symbols, table.fast, table.slow, position,
-                        table.urgency, table.long_only, parse_cadence(table.cadence))
+                        table.urgency, table.long_only, parse_cadence(table.cadence), table.stop_bps,
+                        table.take_profit_bps, table.trailing_bps)
 
 
 def _traded_qty_decimals(path: Path, strategies: tuple[StrategySpec, ...], instruments: dict[str, Instrument]) -> int:

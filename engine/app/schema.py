@@ -215,6 +215,12 @@ class StrategyTable(Table):
     """never hold a short position"""
     cadence: Annotated[str, AfterValidator(_cadence)] = "book"
     """when it looks at the market: "book" (every change), "trades" (every public trade) or "<N>ms" (a timer)"""
+    stop_bps: int = Field(0, ge=0, le=10_000)
+    """ema_cross: a stop this far from the mid against each position it opens, in bps (0: none)"""
+    take_profit_bps: int = Field(0, ge=0, le=10_000)
+    """ema_cross: a take-profit this far from the mid in its favour, in bps (0: none; with a stop: an OCO bracket)"""
+    trailing_bps: int = Field(0, ge=0, le=10_000)
+    """ema_cross: a trailing stop this far behind the best price since entry, in bps (0: none; replaces stop_bps)"""
 
 
 class RiskTable(Table):
@@ -271,6 +277,9 @@ class ExecutionTable(Table):
     """cancel a resting order older than this (0: never)"""
     chase_ticks: int = Field(0, ge=0, le=1_000_000)
     """cancel a passive order the touch has left by this many ticks and place it again at the touch (0: never)"""
+    protection: Literal["native", "emulated"] = "native"
+    """protective orders (stops, take-profits, OCO) and post-only: "native" (the venue's own order types where it
+    has them) or "emulated" (watched and triggered by the engine on its book)"""
     settle_timeout_ms: PositiveMs = 60_000
     """how long the end of a run waits for every order to settle"""
 

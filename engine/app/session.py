@@ -45,6 +45,7 @@ import trio
 from adapters.registry import SIMULATED, live_market_data, recorded_market_data
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.inprocess import InProcessVenue
+from adapters.simulated.matching import NATIVE_TYPES as SIMULATED_NATIVE_TYPES
 from adapters.simulated.matching import MatchingEngine
 from adapters.synthetic import SyntheticConnection, write_synthetic_market
 from adapters.ws import Backoff, FeedStats, WebSocketFeed
@@ -59,11 +60,13 @@ from engine.actors.strategy import StrategyActor
 from engine.app.gateway import order_gateway
 from engine.contracts import OrderGateway
 from engine.journal import Journal, JournalError
-from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OperatorCommand, OrdersSettled, ReconcileReply,
-                             RunFailure, TimerFired, TopOfBook, Trade, TradingMode, TradingStateChanged, Urgency)
+from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OperatorCommand, OrdersSettled, OrderType,
+                             ReconcileReply, RunFailure, TimerFired, TopOfBook, Trade, TradingMode, TradingStateChanged,
+                             Urgency)
 from engine.model.kill_switch import KillSwitch
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
+from engine.model.protection import ProtectionPolicy
 from engine.model.orders import OrderTable
 from engine.model.risk import RiskGate, RiskLimits
 from engine.model.routing import SingleVenueRouter
@@ -241,7 +244,7 @@ def decided_kinds(scenario: Scenario) -> frozenset[type]:
     and the order manager's chasing on book changes. A strategy on a timer decides on its ticks, which the clock
     delivers between batches anyway.
     """
-    if any(strat.urgency == "passive" for strat in scenario.strategies):
+    if any(strat.urgency == "passive" or strat.protected for strat in scenario.strategies):
         return frozenset((DepthDiff, BookSnapshot, Trade, TopOfBook))
     kinds: set[type] = set()
     for strat in scenario.strategies:
@@ -333,7 +336,16 @@ def _settings(scenario: Scenario) -> ExecutionSettings:
     return ExecutionSettings(ack_timeout_ns=spec.ack_timeout_ns, recv_window_ns=scenario.venue.recv_window_ns,
                              requery_ns=spec.requery_ns, reconcile_timeout_ns=spec.reconcile_timeout_ns,
                              order_ttl_ns=spec.order_ttl_ns, chase_ticks=spec.chase_ticks,
-                             tick_size={s: i.tick_size for s, i in scenario.instruments.items()})
+                             tick_size={s: i.tick_size for s, i in scenario.instruments.items()},
+                             protection=_protection(scenario))
+
+
+def _protection(scenario: Scenario) -> ProtectionPolicy:
+    """Native or emulated protective orders: the in-process simulated venue has every Binance spot type and OCO
+    lists; over HTTP the order gateway sends post-only natively and the engine emulates stops and OCO pairs."""
+    if scenario.venue.url:
+        return ProtectionPolicy(scenario.execution.protection, frozenset({OrderType.LIMIT_MAKER}), native_oco=False)
+    return ProtectionPolicy(scenario.execution.protection, SIMULATED_NATIVE_TYPES, native_oco=True)
 
 
 async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,
@@ -409,8 +421,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     views = [_for(BlockingEdge(box[name]) if strat.cadence.follows_events else latest(name), strat.instruments,
                   everything) for name, strat in strategies.items()]
     views += [latest("risk"), latest("router"), latest("venue"), latest(CONTROL)]
-    if settings.chase_ticks:
-        views.append(latest("orders"))
+    if settings.chase_ticks or any(strat.protected for strat in scenario.strategies):
+        views.append(latest("orders"))   # chasing, and emulated protective legs, decide on the book
     connections = scenario.feed.connections if live else [scenario.feed]   # a replay has one driver
     outputs = {
         **{name: {"market": [BlockingEdge(box["book"])]} for name in feeds},
@@ -669,7 +681,8 @@ def _gateway_runner(gateway: OrderGateway) -> Any:
 def _strategy_factory(spec: StrategySpec) -> Any:
     """The strategy actor of one [[strategy]] (each kind: `ema_cross` today)."""
     return lambda: StrategyActor(lambda: EmaCross(
-        spec.name, spec.instruments[0], spec.fast, spec.slow, spec.position, Urgency(spec.urgency), spec.long_only),
+        spec.name, spec.instruments[0], spec.fast, spec.slow, spec.position, Urgency(spec.urgency), spec.long_only,
+        stop_bps=spec.stop_bps, take_profit_bps=spec.take_profit_bps, trailing_bps=spec.trailing_bps),
         spec.cadence)
 
 

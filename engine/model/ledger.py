@@ -72,10 +72,14 @@ class Ledger:
         return None
 
     def exposure(self, instrument: str, ts_ns: int) -> Exposure:
-        """Position and open quantity per side of `instrument` (orders whose outcome is unknown count as open)."""
+        """Position and open quantity per side of `instrument` (orders whose outcome is unknown count as open).
+
+        Reduce-only orders (protective legs) are left out: they can only bring the position back towards zero, so
+        counting a working stop as a pending sale would make the risk gate size the next order short of its target.
+        """
         open_buy = open_sell = 0
         for update in self._open.values():
-            if update.instrument != instrument:
+            if update.instrument != instrument or update.reduce_only:
                 continue
             if update.side is Side.BUY:
                 open_buy += update.qty - update.cum_qty

@@ -23,6 +23,12 @@ What it decides, besides applying the venue's reports:
   strategy changed its mind), a resting order past its time to live, and a passive order the market has left
   (cancelled, then its remainder placed again at the touch, never beyond the parent's limit). A cancel whose
   answer does not come is asked about like a create.
+- **Protective orders** (`engine.model.protection`): an entry asking for protection arms it once it has filled;
+  native legs are placed as the venue's own stop and take-profit orders, emulated ones are watched on the views
+  and, triggered (`ProtectionTrigger`, journaled as an input), placed as market or limit orders; a leg that
+  fills or triggers ends its OCO pair. Any child order may be reduce-only (refused with no position to reduce,
+  shrunk to it) or post-only (`LIMIT_MAKER`: the venue's own where it has it, else refused here if it would
+  take and sent as a resting limit).
 - **A clean end.** `CancelAll` cancels every working order with the venue's cancel-all, refuses new ones when
   it halts, and says `OrdersSettled` once no order is working or unresolved. An authentication error stops
   order entry and tells the session the run cannot go on (`RunFailure`).
@@ -41,11 +47,14 @@ from engine.messages import (
     CancelOrder,
     ChildOrder,
     ExecType,
+    OrderType,
+    ProtectionTrigger,
     ExecutionReport,
     FailureClass,
     Fill,
     OrderManagerStarted,
     OrdersSettled,
+    ProtectionEvent,
     ReconcileFinding,
     ReconcileReply,
     ReconcileRequest,
@@ -60,6 +69,7 @@ from engine.messages import (
     VenueSession,
 )
 from engine.model.orders import IllegalTransition, Order, OrderState, OrderTable
+from engine.model.protection import Effects, ProtectionPolicy, Protector, post_only_crosses, reduce_only_qty
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -67,6 +77,8 @@ _R = TypeVar("_R")
 log = logging.getLogger("engine.orders")
 
 _MS = 1_000_000
+_CHASED = (OrderType.LIMIT, OrderType.LIMIT_MAKER)
+"""Order types a passive order's chase re-places (a stop waits for its trigger, not the touch)."""
 INFER_AFTER_QUERIES = 3
 """A venue that still cannot list an ended order's trades after this many answers gets its quantity inferred."""
 
@@ -81,6 +93,7 @@ class ExecutionSettings:
     order_ttl_ns: int = 0     # cancel a resting order older than this (0: never)
     chase_ticks: int = 0      # re-place a passive order once the touch is this many ticks past it (0: never)
     tick_size: dict[str, int] = field(default_factory=dict)
+    protection: ProtectionPolicy = ProtectionPolicy()   # native or emulated protective orders, and post-only
 
 
 class Decisions:
@@ -114,7 +127,7 @@ class _Discarded(Decisions):
 
 
 INPUTS = (ChildOrder, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
-          CancelAll, OrderManagerStarted)
+          CancelAll, OrderManagerStarted, ProtectionTrigger)
 """The messages the order manager journals as it takes them: replayed in order, they rebuild its table."""
 
 
@@ -147,6 +160,8 @@ class OrderManager:
         self._settled_said = False
         self._touch: dict[str, BookView] = {}
         self._cancel_again: set[str] = set()       # cancels a predecessor decided: sent again if still open
+        self.positions: dict[str, int] = {}        # instrument → net filled quantity of our orders
+        self.protector = Protector(settings.protection, settings.tick_size)
 
     # ------------------------------------------------------------ the actor's entry points
 
@@ -176,18 +191,28 @@ class OrderManager:
                 self._cancel(order, now, out, msg.reason)
         elif kind is CancelAll:
             self._cancel_all(msg, now, out)
+        elif kind is ProtectionTrigger:
+            if not self.halted:
+                self._apply(self.protector.trigger(msg, self._position_of_group(msg.group_id), now), now, out)
         self._say_if_settled(now, out)
 
-    def on_view(self, view: BookView, now: int) -> list[CancelOrder]:
-        """The cancels a new view calls for: passive orders the touch has left by `chase_ticks` or more."""
+    def on_view(self, view: BookView, now: int) -> list[CancelOrder | ProtectionTrigger]:
+        """What a new view calls for: the emulated protective legs it triggers, and the cancels of passive orders
+        the touch has left by `chase_ticks` or more."""
         self._touch[view.instrument] = view
-        ticks = self.settings.chase_ticks
-        if not ticks or self.halted:
+        if self.halted:
             return []
+        decided: list[CancelOrder | ProtectionTrigger] = []
+        if self.protector.groups:
+            decided.extend(self.protector.on_view(view, now))
+        ticks = self.settings.chase_ticks
+        if not ticks:
+            return decided
         step = ticks * self.settings.tick_size.get(view.instrument, 1)
-        cancels = []
+        cancels = decided
         for order in self.table.open_orders(view.instrument):
-            if order.tif is not TimeInForce.GTC or not order.is_working or order.client_order_id in self._replacing:
+            if order.tif is not TimeInForce.GTC or not order.is_working or order.client_order_id in self._replacing \
+                    or order.order_type not in _CHASED or self.protector.is_leg(order.client_order_id):
                 continue
             touch = view.best_bid if order.side is Side.BUY else view.best_ask
             if touch is None:
@@ -198,8 +223,9 @@ class OrderManager:
         return cancels
 
     def wants_views(self) -> bool:
-        """Whether a new view could call for a decision: a passive order rests and chasing is on."""
-        return bool(self.settings.chase_ticks) and any(
+        """Whether a new view could call for a decision: an emulated protective leg waits for its trigger, or a
+        passive order rests and chasing is on."""
+        return self.protector.watching() or bool(self.settings.chase_ticks) and any(
             order.tif is TimeInForce.GTC and order.is_working for order in self.table.open_orders())
 
     def reconcile_all(self, now: int, out: Decisions) -> None:
@@ -244,22 +270,87 @@ class OrderManager:
 
     # ------------------------------------------------------------ orders
 
-    def _on_child(self, child: ChildOrder, now: int, out: Decisions) -> None:
+    def _on_child(self, child: ChildOrder, now: int, out: Decisions, protective: bool = False) -> Order | None:
+        """Create and place `child` (a protective leg's order with `protective`); the order, or None if it was
+        not created (halted, or handed over again)."""
         if self.halted:
             self.refused_children += 1
             log.warning("child order %s refused: order entry is halted", child.child_id or child.parent_id)
-            return
+            return None
         if self.table.find_child(child.child_id) is not None:
-            return  # handed over again after a restart: it is one order
-        for order in self.table.open_orders(child.instrument):
-            if order.side is not child.side and order.parent_id != child.parent_id:
-                self._cancel(order, now, out, "superseded")
+            return None  # handed over again after a restart: it is one order
+        child, refusal = self._rules(child)
+        if not protective and refusal is None:   # a refused order supersedes nothing
+            for order in self.table.open_orders(child.instrument):
+                if order.side is not child.side and order.parent_id != child.parent_id and \
+                        not self.protector.is_leg(order.client_order_id):
+                    self._cancel(order, now, out, "superseded")
+            self._apply(self.protector.supersede(child.instrument, child.side, now), now, out)
         order = self.table.create(child, now)
         out.journal.append(order.as_update())
+        if refusal:
+            out.journal.append(ProtectionEvent(order.client_order_id, order.instrument, now, refusal[0], "refused",
+                                               "emulated", order.client_order_id, refusal[1]))
+            refused = ExecutionReport(order.venue, order.client_order_id, "", ExecType.REJECTED, now, 0,
+                                      reason=refusal[1])
+            self._step(order, now, out, order.apply, refused)
+            return order
+        if child.protection is not None and not protective:
+            self.protector.expect(order.client_order_id, child.protection)
         out.venue.append(order.new_request())
         out.timers.append(TimerFired(f"ack:{order.client_order_id}", now + self.settings.ack_timeout_ns))
-        if self.settings.order_ttl_ns and order.tif is TimeInForce.GTC:
+        if self.settings.order_ttl_ns and order.tif is TimeInForce.GTC and not protective:
             out.timers.append(TimerFired(f"ttl:{order.client_order_id}", now + self.settings.order_ttl_ns))
+        return order
+
+    def _rules(self, child: ChildOrder) -> tuple[ChildOrder, tuple[str, str] | None]:
+        """Reduce-only and emulated post-only: the child as it may be sent (shrunk to the position it reduces, a
+        post-only one as a resting limit where the venue has no post-only type), or why it is refused."""
+        if child.reduce_only:
+            qty = reduce_only_qty(child.qty, child.side, self.positions.get(child.instrument, 0))
+            if qty <= 0:
+                return child, ("reduce_only", "reduce-only: no position to reduce")
+            if qty < child.qty:
+                child = replace(child, qty=qty)
+        if child.order_type is OrderType.LIMIT_MAKER and not self.settings.protection.post_only_native():
+            view = self._touch.get(child.instrument)
+            if view is not None and post_only_crosses(child.side, child.price, view.best_bid, view.best_ask):
+                return child, ("post_only", "post-only: would take")
+            child = replace(child, order_type=OrderType.LIMIT, tif=TimeInForce.GTC)
+        return child, None
+
+    def _position_of_group(self, group_id: str) -> int:
+        group = self.protector.groups.get(group_id)
+        return 0 if group is None else self.positions.get(group.instrument, 0)
+
+    def _apply(self, effects: Effects, now: int, out: Decisions) -> None:
+        """Carry out what the protector asked: journal its events, cancel leg orders, place leg orders."""
+        out.journal.extend(effects.events)
+        for client_order_id in effects.cancel:
+            order = self.table.get(client_order_id)
+            if order is not None:
+                self._cancel(order, now, out, "protection")
+        for group, leg, child in effects.place:
+            order = self._on_child(child, now, out, protective=True)
+            if order is not None:
+                self.protector.bind(order.client_order_id, group, leg)
+                if order.state.is_terminal:   # refused before it left
+                    self._apply(self.protector.leg_order_changed(order.client_order_id, order.state.value,
+                                                                 order.cum_qty, now), now, out)
+
+    def _protect(self, order: Order, now: int, out: Decisions) -> None:
+        """An order changed: an entry that ended arms its protection; a leg's order moves its leg on."""
+        client_order_id = order.client_order_id
+        protector = self.protector
+        if client_order_id in protector.wanted:
+            if order.state.is_terminal:
+                avg = order.filled_value // order.cum_qty if order.cum_qty else order.price
+                self._apply(protector.entry_ended(
+                    client_order_id, order.instrument, order.venue, order.parent_id, order.side, order.cum_qty, avg,
+                    self.positions.get(order.instrument, 0), now, self.halted), now, out)
+        elif protector.is_leg(client_order_id):
+            self._apply(protector.leg_order_changed(client_order_id, order.state.value, order.cum_qty, now), now,
+                        out)
 
     def _on_report(self, report: ExecutionReport, now: int, out: Decisions) -> None:
         order = self.table.get(report.client_order_id)
@@ -319,6 +410,7 @@ class OrderManager:
                     cancelled = True
             if cancelled:
                 out.venue.append(CancelAllRequest(self.venue, instrument, now))
+        self._apply(self.protector.end_all(now, command.reason or "cancel_all"), now, out)
 
     def _after_cancel(self, order: Order, now: int, out: Decisions) -> None:
         """A passive order cancelled because the market left it is placed again, for its remainder, at the touch."""
@@ -473,9 +565,13 @@ class OrderManager:
             self.illegal_reports += 1
             log.error("refused: %s", exc)
             return None
-        out.journal.extend(result if isinstance(result, list) else [result] if isinstance(result, Fill) else [])
+        fills = result if isinstance(result, list) else [result] if isinstance(result, Fill) else []
+        for fill in fills:
+            self.positions[fill.instrument] = self.positions.get(fill.instrument, 0) + fill.side.sign * fill.qty
+        out.journal.extend(fills)
         if (order.state, order.cum_qty) != before:
             out.journal.append(order.as_update())
+            self._protect(order, now, out)
         return result
 
     def _unresolved(self, order: Order) -> bool:

@@ -106,7 +106,7 @@ class Order:
         "client_order_id", "child_id", "parent_id", "venue", "instrument", "side", "qty", "price", "limit_price",
         "order_type", "tif", "signal_mid_x2", "state", "acknowledged", "cum_qty", "venue_cum_qty", "final_cum_qty",
         "filled_value", "fees", "trade_ids", "created_ts_ns", "updated_ts_ns", "venue_order_id", "ignored_reports",
-        "unknown_of", "before_cancel", "reason",
+        "unknown_of", "before_cancel", "reason", "stop_price", "trailing_bps", "list_id", "reduce_only",
     )
 
     def __init__(self, client_order_id: str, child: ChildOrder, created_ts_ns: int | None = None):
@@ -137,6 +137,10 @@ class Order:
         self.unknown_of: RequestKind | None = None  # which request's outcome is undetermined, in `unknown`
         self.before_cancel = OrderState.PENDING     # where a refused cancel returns the order
         self.reason = ""                   # why it ended, when the venue or the engine said
+        self.stop_price = child.stop_price          # a native stop or take-profit: where the venue triggers it
+        self.trailing_bps = child.trailing_bps      # a native trailing stop's distance
+        self.list_id = child.list_id                # a native OCO leg: its order list
+        self.reduce_only = child.reduce_only
 
     @property
     def open_qty(self) -> int:
@@ -165,12 +169,14 @@ class Order:
         return NewOrderRequest(
             client_order_id=self.client_order_id, venue=self.venue, instrument=self.instrument, side=self.side,
             qty=self.qty, price=self.price, order_type=self.order_type, tif=self.tif, ts_ns=self.created_ts_ns,
+            stop_price=self.stop_price, trailing_bps=self.trailing_bps, list_id=self.list_id,
         )
 
     def as_update(self) -> OrderUpdate:
         return OrderUpdate(
             client_order_id=self.client_order_id, parent_id=self.parent_id, instrument=self.instrument,
             side=self.side, state=self.state.value, qty=self.qty, cum_qty=self.cum_qty, ts_ns=self.updated_ts_ns,
+            reduce_only=self.reduce_only,
         )
 
     # ------------------------------------------------------------ events from the venue

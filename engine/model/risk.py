@@ -93,7 +93,7 @@ class RiskGate:
                                 f"position could reach {worst}, beyond {limits.max_position}")
         self.approved += 1
         return ParentOrder(f"{self.parent_prefix}{self.approved}", sig.instrument, side, qty, limit, sig.urgency, sig.ts_ns,
-                           sig.mid_x2, sig.bid, sig.ask)
+                           sig.mid_x2, sig.bid, sig.ask, protection=sig.protection)
 
     def _reject(self, sig: Signal, rule: str, detail: str) -> RiskRejection:
         self.rejections[rule] += 1

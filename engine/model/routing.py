@@ -35,4 +35,5 @@ class SingleVenueRouter:
                 price = min(touch, price) if parent.side is Side.BUY else max(touch, price)
         return [ChildOrder(parent.parent_id, self.venue, parent.instrument, parent.side, parent.qty, price,
                            OrderType.LIMIT, tif, parent.ts_ns, parent.signal_mid_x2,
-                           child_id=f"{parent.parent_id}.1", limit_price=parent.limit_price)]
+                           child_id=f"{parent.parent_id}.1", limit_price=parent.limit_price,
+                           protection=parent.protection)]

@@ -13,12 +13,13 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from engine.messages import JournalEntry, ParentOrder, ReconcileFinding, RiskRejection
+from engine.messages import JournalEntry, ParentOrder, ProtectionEvent, ReconcileFinding, RiskRejection
 from engine.model.ledger import FOLDED, Ledger
 from engine.model.numbers import Instrument, format_decimal, format_fixed
 from engine.report.quality import QUALITY_KINDS
 
-REPORTED = tuple(dict.fromkeys((*FOLDED, ParentOrder, RiskRejection, ReconcileFinding, *QUALITY_KINDS)))
+REPORTED = tuple(dict.fromkeys((*FOLDED, ParentOrder, RiskRejection, ReconcileFinding, ProtectionEvent,
+                                 *QUALITY_KINDS)))
 """The journal entries a report reads."""
 
 
@@ -29,9 +30,12 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
     rejections: Counter[str] = Counter()
     findings: Counter[str] = Counter()
     approved = 0
+    protection = ProtectionCounts()
     for entry in entries:
         msg = entry.msg
-        if type(msg) is RiskRejection:
+        if type(msg) is ProtectionEvent:
+            protection.add(msg)
+        elif type(msg) is RiskRejection:
             rejections[msg.rule] += 1
         elif type(msg) is ParentOrder:
             approved += 1
@@ -54,7 +58,7 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
         net_places[inst.quote] = max(net_places.get(inst.quote, 0), inst.price_decimals + inst.qty_decimals)
     for asset in net:
         net[asset] -= portfolio.fees.get(asset, Decimal(0))
-    return {
+    section = {
         "orders": execution["orders"],
         "fills": execution["fills"],
         "fill_ratio": execution["fill_ratio"],
@@ -71,6 +75,35 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
         "parent_orders": approved,
         "reconciliation": dict(sorted(findings.items())),
     }
+    if protection.events:   # only a run that asked for protection (or post-only, reduce-only) has the section
+        section["protective_orders"] = protection.as_dict()
+    return section
+
+
+class ProtectionCounts:
+    """Protective orders by type (a leg's kind, or the post-only and reduce-only rules) and how each ended; the
+    brackets armed and the OCO pairs among them, and the legs sent natively or emulated."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.by_type: dict[str, Counter[str]] = {}
+        self.legs: dict[str, int] = {}        # group id → legs armed
+        self.modes: Counter[str] = Counter()
+
+    def add(self, event: ProtectionEvent) -> None:
+        self.events += 1
+        self.by_type.setdefault(event.kind, Counter())[event.event] += 1
+        if event.event == "armed":
+            self.legs[event.group_id] = self.legs.get(event.group_id, 0) + 1
+            self.modes[event.mode] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "brackets": len(self.legs),
+            "oco_pairs": sum(1 for legs in self.legs.values() if legs > 1),
+            "legs_by_mode": dict(sorted(self.modes.items())),
+            "by_type": {kind: dict(sorted(counts.items())) for kind, counts in sorted(self.by_type.items())},
+        }
 
 
 def amounts(by_name: Mapping[str, str]) -> str:

@@ -1,6 +1,7 @@
 """The sans-IO Binance order codec: exact signed requests, responses into reports, errors into classes."""
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
@@ -77,6 +78,23 @@ def test_limit_order_is_a_signed_form_post_with_exact_numbers_and_our_client_ord
 def test_market_and_limit_maker_send_only_the_parameters_binance_allows(order_type, absent, present) -> None:
     params = dict(parse_qsl(CODEC.new_order(new(order_type), TS).body))
     assert not absent & params.keys() and present <= params.keys()
+    assert params["type"] == order_type.value
+
+
+@pytest.mark.parametrize(("order_type", "stop", "trailing", "expected"), [
+    (OrderType.STOP_LOSS, 5_900_000, 0, {"stopPrice": "59000.00"}),
+    (OrderType.STOP_LOSS, 0, 25, {"trailingDelta": "25"}),
+    (OrderType.STOP_LOSS_LIMIT, 5_900_000, 0, {"stopPrice": "59000.00", "price": "60000.10", "timeInForce": "GTC"}),
+    (OrderType.TAKE_PROFIT, 6_100_000, 0, {"stopPrice": "61000.00"}),
+    (OrderType.TAKE_PROFIT_LIMIT, 6_100_000, 0, {"stopPrice": "61000.00", "price": "60000.10", "timeInForce": "GTC"}),
+])
+def test_stop_and_take_profit_orders_carry_their_trigger_and_only_the_parameters_of_their_form(
+        order_type, stop, trailing, expected) -> None:
+    """The market forms (STOP_LOSS, TAKE_PROFIT) send neither price nor timeInForce; the limit forms both."""
+    req = dataclasses.replace(new(order_type), stop_price=stop, trailing_bps=trailing)
+    params = dict(parse_qsl(CODEC.new_order(req, TS).body))
+    optional = {"stopPrice", "trailingDelta", "price", "timeInForce"}
+    assert {k: v for k, v in params.items() if k in optional} == expected
     assert params["type"] == order_type.value
 
 
