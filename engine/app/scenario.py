@@ -33,6 +33,7 @@ from adapters.synthetic import synthetic_problem
 from engine.app import schema
 from engine.app.schema import ScenarioError
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
+from engine.model.risk_checks import CheckLimits, InstrumentRules
 from engine.strategies.cadence import Cadence, parse_cadence
 
 __all__ = ["ScenarioError", "Scenario", "SimVenueSpec", "load", "load_venue", "check_environment"]
@@ -85,6 +86,7 @@ class RiskSpec:
     max_position: int
     price_band_bps: int
     max_slippage_bps: int
+    checks: CheckLimits = CheckLimits()   # the gate's other checks, each off unless its key sets it
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ def load(path: str | Path) -> Scenario:
                             _traded_qty_decimals(path, strategies, instruments)),
         price_band_bps=doc.risk.price_band_bps,
         max_slippage_bps=doc.risk.max_slippage_bps,
+        checks=_checks(path, doc, instruments, strategies),
     )
     book = doc.book
     scenario = Scenario(doc.engine.name or path.stem, path, instruments, feed, strategies, risk,
@@ -224,6 +227,39 @@ def load(path: str | Path) -> Scenario:
                         _execution(doc.execution), _journal(path, doc.journal), book.resync_within_ms * MS)
     faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.faults))
     return dataclasses.replace(scenario, faults=faults)
+
+
+def _checks(path: Path, doc: schema.ScenarioFile, instruments: dict[str, Instrument],
+            strategies: tuple[StrategySpec, ...]) -> CheckLimits:
+    """The `[risk]` keys of the gate's checks, the instruments' order filters and the `[portfolio]` cash."""
+    risk = doc.risk
+    cash = {asset: Decimal(amount) for asset, amount in sorted(doc.portfolio.cash.items())}
+    for key, wanted in (("balance_check", risk.balance_check), ("max_leverage", Decimal(risk.max_leverage) > 0)):
+        if wanted and not cash:
+            raise _refuse(path, f"risk.{key}", "needs the starting balances, [portfolio] cash")
+    quotes = sorted({instruments[symbol].quote for strategy in strategies for symbol in strategy.instruments})
+    for key in ("max_gross_exposure", "max_correlated_exposure", "max_leverage"):
+        if Decimal(getattr(risk, key)) > 0 and len(quotes) > 1:
+            raise _refuse(path, f"risk.{key}", f"sums exposure in one quote asset, and the traded instruments' are "
+                                               f"several ({', '.join(quotes)})")
+    rules = {}
+    for i, table in enumerate(doc.instruments):
+        inst = instruments[table.symbol]
+        where = f"instruments[{i}]"
+        rules[inst.symbol] = InstrumentRules(
+            min_qty=_fixed(path, f"{where}.min_qty", table.min_qty, inst.qty_decimals),
+            max_qty=_fixed(path, f"{where}.max_qty", table.max_qty, inst.qty_decimals),
+            min_notional=Decimal(table.min_notional), max_notional=Decimal(table.max_notional))
+    return CheckLimits(
+        max_data_age_ns=risk.max_data_age_ms * MS, max_signal_age_ns=risk.max_signal_age_ms * MS,
+        max_spread_bps=risk.max_spread_bps, sample_ns=risk.sample_ms * MS, volatility_window=risk.volatility_window,
+        max_volatility_bps=risk.max_volatility_bps, loss_streak=risk.loss_streak,
+        loss_cooldown_ns=risk.loss_cooldown_ms * MS, instrument_rules=rules,
+        max_displayed_share_pct=risk.max_displayed_share_pct, max_gross_exposure=Decimal(risk.max_gross_exposure),
+        correlation_window=risk.correlation_window, max_correlated_exposure=Decimal(risk.max_correlated_exposure),
+        max_leverage=Decimal(risk.max_leverage), balance_check=risk.balance_check, cash=cash,
+        order_rate_window_ns=risk.order_rate_window_ms * MS, max_orders_per_venue=risk.max_orders_per_venue,
+        max_orders_total=risk.max_orders_total)
 
 
 def check_environment(scenario: Scenario, environ: Mapping[str, str] = os.environ) -> None:

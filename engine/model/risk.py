@@ -3,7 +3,9 @@
 The gate turns a wanted position into an order for the difference from what is held and already working,
 gives it a worst acceptable price (the mid plus the allowed slippage), and refuses it, naming the rule,
 when the kill switch is engaged, the position or notional limits would be exceeded, or the signal's mid
-has drifted outside the price band around the current book mid.
+has drifted outside the price band around the current book mid; what passes those is then held to the
+checks of `engine.model.risk_checks` (instrument rules, exposure, balance, market quality, rate...), in their
+fixed order.
 """
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal
+from engine.messages import BookView, Exposure, ParentOrder, RiskRejection, Side, Signal
 from engine.model.numbers import Instrument
+from engine.model.risk_checks import Candidate, CheckLimits, Market, PreTradeChecks
 
 _BPS = 10_000
 
@@ -28,7 +31,8 @@ class RiskLimits:
 class RiskGate:
     """The pure risk state: exposures, latest mids, the kill switch, and the decision for a signal."""
 
-    def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument], parent_prefix: str = "P"):
+    def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument], parent_prefix: str = "P",
+                 checks: CheckLimits | None = None):
         self.limits = limits
         self.parent_prefix = parent_prefix  # parent ids are the prefix and a count: give each run its own
         self.instruments = instruments
@@ -38,6 +42,11 @@ class RiskGate:
         self.kill_switch = False
         self.rejections: Counter[str] = Counter()
         self.approved = 0
+        self.checks = PreTradeChecks(checks or CheckLimits(), Market(instruments, self.mids_x2, self.exposures))
+
+    def on_view(self, view: BookView) -> None:
+        self.on_mid(view.instrument, view.mid_x2, view.ts_ns)
+        self.checks.on_view(view)
 
     def on_mid(self, instrument: str, mid_x2: int | None, ts_ns: int = 0) -> None:
         if mid_x2 is not None:
@@ -86,9 +95,14 @@ class RiskGate:
         if abs(worst) > limits.max_position:
             return self._reject(sig, "max_position",
                                 f"position could reach {worst}, beyond {limits.max_position}")
+        refusal = self.checks.refuse(Candidate(sig, inst, side, qty, limit, notional, position, open_buy, open_sell))
+        if refusal is not None:
+            return self._reject(sig, *refusal)
         self.approved += 1
-        return ParentOrder(f"{self.parent_prefix}{self.approved}", sig.instrument, side, qty, limit, sig.urgency, sig.ts_ns,
-                           sig.mid_x2, sig.bid, sig.ask)
+        order = ParentOrder(f"{self.parent_prefix}{self.approved}", sig.instrument, side, qty, limit, sig.urgency,
+                            sig.ts_ns, sig.mid_x2, sig.bid, sig.ask)
+        self.checks.on_approved(order, inst.venue)
+        return order
 
     def _reject(self, sig: Signal, rule: str, detail: str) -> RiskRejection:
         self.rejections[rule] += 1
