@@ -12,6 +12,8 @@ import pytest
 from engine.app import cli
 from engine.app.scenario import ScenarioError, load
 from engine.model.risk_checks import CheckLimits, InstrumentRules
+from engine.strategies.cadence import parse_cadence
+from tests.test_batch_independence import assert_same_outside_runtime, reports_at_each_window, shortened
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = (ROOT / "scenarios" / "quickstart.toml").read_text()
@@ -102,3 +104,21 @@ def test_a_run_with_a_tight_limit_refuses_by_the_check_s_name_and_counts_it(tmp_
     assert cli.main(["run", str(path), "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["parent_orders"] == 2 and report["risk_rejections"]["order_rate_total"] > 0
+
+
+def test_the_checks_that_read_the_gate_s_views_decide_the_same_at_every_replay_window(tmp_path):
+    """Views reach the gate conflated, as finely as the replay batches; what the checks decide on them must not
+    change with `batch_ms` (the quickstart on every book change, two minutes, each view-reading check on)."""
+    path = scenario(tmp_path, risk="""max_signal_age_ms = 1
+max_data_age_ms = 300
+max_spread_bps = 1
+max_displayed_share_pct = 80
+max_volatility_bps = 2
+volatility_window = 10
+max_orders_total = 3
+order_rate_window_ms = 5000""")
+    base = shortened(path, 120)
+    reports = reports_at_each_window(base, tmp_path, cadence=parse_cadence("book"))
+    assert_same_outside_runtime(reports)
+    assert reports[0]["parent_orders"] > 0
+    assert {"volatility_halt", "order_rate_total"} <= set(reports[0]["risk_rejections"])

@@ -46,7 +46,8 @@ class RiskGate:
 
     def on_view(self, view: BookView) -> None:
         self.on_mid(view.instrument, view.mid_x2, view.ts_ns)
-        self.checks.on_view(view)
+        if self.checks.watches_views:
+            self.checks.on_view(view)
 
     def on_mid(self, instrument: str, mid_x2: int | None, ts_ns: int = 0) -> None:
         if mid_x2 is not None:

@@ -577,6 +577,9 @@ class PreTradeChecks:
             if limits.max_orders_per_venue or limits.max_orders_total else None
         self.checks: tuple[Check, ...] = tuple(self._build())
         self.fills_seen = 0   # the journal seq of the newest fill followed (fills are counted once)
+        self.watches_views = bool(self.sampler or limits.max_data_age_ns or limits.max_signal_age_ns
+                                  or limits.max_spread_bps or limits.max_displayed_share_pct)
+        """Whether any check reads the views: if none does, the gate's hot path does not hand them over."""
 
     def _build(self) -> list[Check]:
         lim, market, sampler = self.limits, self.market, self.sampler
@@ -621,7 +624,7 @@ class PreTradeChecks:
 
     def on_fill(self, fill: Fill, seq: int) -> None:
         """Follow one journaled fill, once: a fill handed over again (a restarted gate) is skipped by its seq."""
-        if seq <= self.fills_seen:
+        if seq <= self.fills_seen or fill.instrument not in self.market.instruments:   # another run's instrument
             return
         self.fills_seen = seq
         for watch in self.fill_watchers:

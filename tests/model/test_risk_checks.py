@@ -340,3 +340,16 @@ def test_each_fill_is_followed_once_by_its_journal_seq():
     for seq in (3, 3, 2):
         checks.on_fill(f, seq)
     assert checks.balances.cash["USDT"] == Decimal("400")
+
+
+def test_the_views_are_followed_only_where_a_check_reads_them():
+    quiet, watching = gate(), gate(max_spread_bps=10)
+    assert not quiet.checks.watches_views and quiet.checks.market.views == {}
+    assert watching.checks.watches_views and set(watching.checks.market.views) == {"BTC/USDT", "ETH/USDT"}
+
+
+def test_a_fill_of_an_instrument_the_run_does_not_list_is_passed_over():
+    checks = PreTradeChecks(CheckLimits(balance_check=True, cash={"USDT": Decimal("1000")}), market())
+    other = Instrument("SOL/USDT", "binance", "SOLUSDT", "SOL", "USDT", 2, 5)
+    checks.on_fill(fill(Side.BUY, 1_000, 10_000, inst=other), 1)
+    assert checks.balances.cash == {"USDT": Decimal("1000")}
