@@ -59,6 +59,9 @@ class InstrumentRules:
     max_notional: Decimal = _ZERO
 
 
+_NO_RULES = InstrumentRules()
+
+
 @dataclass(frozen=True, slots=True)
 class CheckLimits:
     """The `[risk]` limits of the checks (times in ns); each check is off at 0."""
@@ -486,7 +489,7 @@ class InstrumentFilters:
 
     def __call__(self, c: Candidate) -> Refusal | None:
         inst = c.instrument
-        rules = self.rules.get(inst.symbol, InstrumentRules())
+        rules = self.rules.get(inst.symbol, _NO_RULES)
         if c.limit_price % inst.tick_size:
             return "tick_size", f"price {c.limit_price} is not a multiple of the tick {inst.tick_size}"
         if c.qty % inst.lot_size or c.qty < rules.min_qty or (rules.max_qty and c.qty > rules.max_qty):
