@@ -1,24 +1,27 @@
 """The risk gate actor: every signal becomes an approved order or a named rejection here, nowhere else.
 
 It learns mids from book views, exposures from the ledger, book health from the book (all three as latest values
-its mailbox keeps, so a restarted gate is handed them again), and the kill switch's mode from the control actor; a stale book
-blocks new orders for its instrument until the book is live again. Each signal and the decision on it are
-journaled before an approved order leaves (`JournaledActor`); a restarted gate counts the orders its run already
-approved, so parent ids are never given twice.
+its mailbox keeps, so a restarted gate is handed them again), and the kill switch's mode from the control actor; a
+stale book blocks new orders for its instrument until the book is live again. Where its checks follow cash and
+round trips, the journal hands it every durable fill (a restarted gate folds the journal's fills first and counts
+each fill once, by its seq); the portfolio's view, once published, stands in for the cash it tracks. Each signal
+and the decision on it are journaled before an approved order leaves (`JournaledActor`); a restarted gate counts
+the orders its run already approved, so parent ids are never given twice, and refills its order-rate window.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from engine.actors.journaled import JournaledActor, Staged
-from engine.messages import (BookState, BookStatus, BookView, Exposure, ParentOrder, RiskRejection, Signal,
-                             TradingStateChanged)
+from engine.messages import (BookState, BookStatus, BookView, Exposure, Fill, JournalEntry, ParentOrder, PortfolioView,
+                             RiskRejection, Signal, TradingStateChanged)
 from engine.model.risk import RiskGate
 from engine.runtime import ActorContext, Ports
 
 
 class RiskActor(JournaledActor):
-    ports = Ports(accepts=(Signal, BookView, BookStatus, Exposure, TradingStateChanged), outputs={"orders": ParentOrder})
+    ports = Ports(accepts=(Signal, BookView, BookStatus, Exposure, TradingStateChanged, JournalEntry, PortfolioView),
+                  outputs={"orders": ParentOrder})
 
     def __init__(self, journal: Any, gate: RiskGate):
         super().__init__(journal)
@@ -28,13 +31,20 @@ class RiskActor(JournaledActor):
     async def start(self, ctx: ActorContext) -> None:
         run_id = self.journal.run_id
         entries = await self.journal.read(actors=[ctx.name], kinds=[ParentOrder])
-        self.gate.approved = sum(1 for entry in entries if entry.run_id == run_id)
+        ours = [entry.msg for entry in entries if entry.run_id == run_id]
+        self.gate.approved = len(ours)
+        checks = self.gate.checks
+        for order in ours:   # the order rate window, and what working buys hold
+            checks.on_approved(order, self.gate.instruments[order.instrument].venue)
+        if checks.limits.needs_fills:
+            for entry in await self.journal.read(kinds=[Fill]):
+                checks.on_fill(entry.msg, entry.seq)
 
     def decide(self, msg: Any, ctx: ActorContext, staged: Staged) -> None:
         gate = self.gate
         kind = type(msg)
         if kind is BookView:
-            gate.on_mid(msg.instrument, msg.mid_x2, msg.ts_ns)
+            gate.on_view(msg)
         elif kind is Signal:
             if msg.instrument in self.stale:
                 gate.rejections["book_stale"] += 1
@@ -51,6 +61,10 @@ class RiskActor(JournaledActor):
                 ctx.log.info("rejected %s: %s (%s)", msg.instrument, decision.rule, decision.detail)
         elif kind is Exposure:
             gate.on_exposure(msg)
+        elif kind is JournalEntry:
+            gate.checks.on_fill(msg.msg, msg.seq)
+        elif kind is PortfolioView:
+            gate.checks.on_portfolio(msg)
         elif kind is BookStatus:
             if msg.state is BookState.LIVE:
                 self.stale.discard(msg.instrument)

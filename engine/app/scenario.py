@@ -35,6 +35,7 @@ from engine.app.schema import ScenarioError
 from engine.messages import OperatorAction
 from engine.model.kill_switch import KillSwitchLimits
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
+from engine.model.risk_checks import CheckLimits, InstrumentRules
 from engine.strategies.cadence import Cadence, parse_cadence
 
 __all__ = ["ScenarioError", "Scenario", "SimVenueSpec", "load", "load_venue", "check_environment"]
@@ -94,6 +95,7 @@ class RiskSpec:
     max_position: int
     price_band_bps: int
     max_slippage_bps: int
+    checks: CheckLimits = CheckLimits()   # the gate's other checks, each off unless its key sets it
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,7 @@ def load(path: str | Path) -> Scenario:
                             _traded_qty_decimals(path, strategies, instruments)),
         price_band_bps=doc.risk.price_band_bps,
         max_slippage_bps=doc.risk.max_slippage_bps,
+        checks=_checks(path, doc, instruments, strategies),
     )
     book = doc.book
     scenario = Scenario(doc.engine.name or path.stem, path, instruments, feed, strategies, risk,
@@ -278,6 +281,36 @@ def _portfolio(table: schema.PortfolioTable, instruments: dict[str, Instrument])
     currency = table.currency or next(iter(instruments.values())).quote
     cash = {currency: DEFAULT_CASH} if table.cash is None else {asset: Decimal(v) for asset, v in table.cash.items()}
     return PortfolioSpec(tuple(sorted(cash.items())), currency, table.mark_ms * MS)
+
+
+def _checks(path: Path, doc: schema.ScenarioFile, instruments: dict[str, Instrument],
+            strategies: tuple[StrategySpec, ...]) -> CheckLimits:
+    """The `[risk]` keys of the gate's checks, the instruments' order filters and the starting balances."""
+    risk = doc.risk
+    cash = dict(_portfolio(doc.portfolio, instruments).cash)   # the starting balances, the default's included
+    quotes = sorted({instruments[symbol].quote for strategy in strategies for symbol in strategy.instruments})
+    for key in ("max_gross_exposure", "max_correlated_exposure", "max_leverage"):
+        if Decimal(getattr(risk, key)) > 0 and len(quotes) > 1:
+            raise _refuse(path, f"risk.{key}", f"sums exposure in one quote asset, and the traded instruments' are "
+                                               f"several ({', '.join(quotes)})")
+    rules = {}
+    for i, table in enumerate(doc.instruments):
+        inst = instruments[table.symbol]
+        where = f"instruments[{i}]"
+        rules[inst.symbol] = InstrumentRules(
+            min_qty=_fixed(path, f"{where}.min_qty", table.min_qty, inst.qty_decimals),
+            max_qty=_fixed(path, f"{where}.max_qty", table.max_qty, inst.qty_decimals),
+            min_notional=Decimal(table.min_notional), max_notional=Decimal(table.max_notional))
+    return CheckLimits(
+        max_data_age_ns=risk.max_data_age_ms * MS, max_signal_age_ns=risk.max_signal_age_ms * MS,
+        max_spread_bps=risk.max_spread_bps, sample_ns=risk.sample_ms * MS, volatility_window=risk.volatility_window,
+        max_volatility_bps=risk.max_volatility_bps, loss_streak=risk.loss_streak,
+        loss_cooldown_ns=risk.loss_cooldown_ms * MS, instrument_rules=rules,
+        max_displayed_share_pct=risk.max_displayed_share_pct, max_gross_exposure=Decimal(risk.max_gross_exposure),
+        correlation_window=risk.correlation_window, max_correlated_exposure=Decimal(risk.max_correlated_exposure),
+        max_leverage=Decimal(risk.max_leverage), balance_check=risk.balance_check, cash=cash,
+        order_rate_window_ns=risk.order_rate_window_ms * MS, max_orders_per_venue=risk.max_orders_per_venue,
+        max_orders_total=risk.max_orders_total)
 
 
 def check_environment(scenario: Scenario, environ: Mapping[str, str] = os.environ) -> None:

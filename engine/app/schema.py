@@ -129,6 +129,18 @@ class InstrumentTable(Table):
     """the quantity increment, positive, at most qty_decimals digits"""
 
 
+class TradedInstrumentTable(InstrumentTable):
+    """A scenario's instrument: its venue's metadata, with the order filters the risk gate holds orders to."""
+    min_qty: DecimalText = "0"
+    """the smallest order quantity the venue takes (Binance LOT_SIZE minQty; 0: none)"""
+    max_qty: DecimalText = "0"
+    """the largest order quantity the venue takes (Binance LOT_SIZE maxQty; 0: none)"""
+    min_notional: DecimalText = "0"
+    """the smallest order value at its price, in the quote asset (Binance NOTIONAL minNotional; 0: none)"""
+    max_notional: DecimalText = "0"
+    """the largest order value at its price, in the quote asset (Binance NOTIONAL maxNotional; 0: none)"""
+
+
 class ConnectionTable(Table):
     instruments: list[Text] | None = None
     """the [[instruments]] symbols the connection carries, all of one venue"""
@@ -232,6 +244,41 @@ class RiskTable(Table):
     """refuse a signal whose mid is this far from the book mid, in bps"""
     max_slippage_bps: int = Field(ge=0, le=10_000)
     """the worst price an order may take, from the mid, in bps"""
+    # the checks of engine.model.risk_checks, in the order they run; each is off at 0 (the default)
+    max_data_age_ms: Ms = 0
+    """refuse an order for an instrument whose newest book view is this old (from the newest market time known)"""
+    max_signal_age_ms: Ms = 0
+    """refuse a signal this old (from the newest market time the gate knows)"""
+    max_spread_bps: int = Field(0, ge=0, le=10_000)
+    """refuse when the spread of the book the signal was decided on is wider than this, in bps of the mid"""
+    sample_ms: PositiveMs = 1_000
+    """the period the mids are sampled at for the volatility halt and the correlation, in ms of market time"""
+    volatility_window: int = Field(60, ge=2, le=100_000)
+    """the samples the realized volatility is measured over"""
+    max_volatility_bps: int = Field(0, ge=0, le=1_000_000)
+    """halt orders adding risk while the realized volatility (root of the summed squared returns) is beyond this"""
+    loss_streak: int = Field(0, ge=0, le=1_000_000)
+    """after this many losing round trips in a row (net of fees), a cooldown"""
+    loss_cooldown_ms: Ms = 0
+    """how long the cooldown refuses orders adding risk"""
+    max_displayed_share_pct: int = Field(0, ge=0, le=100)
+    """refuse an aggressive order larger than this share of the quantity displayed within its limit price"""
+    max_gross_exposure: DecimalText = "0"
+    """the most the positions across instruments may be worth, counting working orders, in the quote asset"""
+    correlation_window: int = Field(60, ge=2, le=100_000)
+    """the samples the correlation between instruments is measured over"""
+    max_correlated_exposure: DecimalText = "0"
+    """the most the exposure netted by the instruments' correlation may be, in the quote asset"""
+    max_leverage: DecimalText = "0"
+    """the most gross exposure may be, as a multiple of equity"""
+    balance_check: bool = False
+    """refuse an order the asset it spends cannot cover, less what working orders hold ([portfolio] cash)"""
+    order_rate_window_ms: PositiveMs = 1_000
+    """the sliding window the order rates count in, in ms of market time"""
+    max_orders_per_venue: int = Field(0, ge=0, le=1_000_000)
+    """the most orders approved for one venue within the window"""
+    max_orders_total: int = Field(0, ge=0, le=1_000_000)
+    """the most orders approved within the window, every venue together"""
 
 
 class VenueTable(Table):
@@ -353,7 +400,7 @@ class ScenarioFile(Table):
     """A scenario: what `python -m engine run` (and chaos, record) runs."""
     engine: EngineTable = EngineTable()
     """the run's name"""
-    instruments: list[InstrumentTable] = Field(min_length=1)
+    instruments: list[TradedInstrumentTable] = Field(min_length=1)
     """[[instruments]]: one table per instrument, from the venue's metadata"""
     feed: FeedTable
     """[feed]: the market data"""

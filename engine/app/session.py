@@ -407,6 +407,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     settings = _settings(scenario)
     journal.subscribe(FOLDED, box["ledger"].deliver)
     journal.subscribe(WATCHED, box[CONTROL].deliver)
+    if scenario.risk.checks.needs_fills:   # the gate's cash and round trips follow every durable fill
+        journal.subscribe((Fill,), box["risk"].deliver)
 
     def latest(name: str) -> LatestValueEdge:
         return LatestValueEdge(box[name], _by_instrument)
@@ -455,7 +457,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "router": actor_runner(RouterActor, lambda: RouterActor(SingleVenueRouter(scenario.venue.name))),
         "risk": actor_runner(RiskActor, lambda: RiskActor(journal, RiskGate(
             RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
-                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-"))),
+                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-",
+            checks=scenario.risk.checks))),
         CONTROL: actor_runner(ControlActor, lambda: ControlActor(journal, KillSwitch(scenario.kill_switch))),
         **{name: actor_runner(StrategyActor, _strategy_factory(strat)) for name, strat in strategies.items()},
         "book": actor_runner(BookActor, lambda: BookActor(

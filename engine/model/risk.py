@@ -4,7 +4,8 @@ The gate turns a wanted position into an order for the difference from what is h
 gives it a worst acceptable price (the mid plus the allowed slippage), and refuses it, naming the rule,
 when the kill switch halts trading (or, while it only lets exposure shrink, when the order would not shrink it), the
 position or notional limits would be exceeded, or the signal's mid has drifted outside the price band around the
-current book mid.
+current book mid; what passes those is then held to the checks of `engine.model.risk_checks` (instrument rules,
+exposure, balance, market quality, rate...), in their fixed order.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, TradingMode
+from engine.messages import BookView, Exposure, ParentOrder, RiskRejection, Side, Signal, TradingMode
 from engine.model.numbers import Instrument
+from engine.model.risk_checks import Candidate, CheckLimits, Market, PreTradeChecks
 
 _BPS = 10_000
 
@@ -29,7 +31,8 @@ class RiskLimits:
 class RiskGate:
     """The pure risk state: exposures, latest mids, the kill switch's mode, and the decision for a signal."""
 
-    def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument], parent_prefix: str = "P"):
+    def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument], parent_prefix: str = "P",
+                 checks: CheckLimits | None = None):
         self.limits = limits
         self.parent_prefix = parent_prefix  # parent ids are the prefix and a count: give each run its own
         self.instruments = instruments
@@ -39,6 +42,12 @@ class RiskGate:
         self.mode = TradingMode.ACTIVE   # the kill switch's, as the control actor last said
         self.rejections: Counter[str] = Counter()
         self.approved = 0
+        self.checks = PreTradeChecks(checks or CheckLimits(), Market(instruments, self.mids_x2, self.exposures))
+
+    def on_view(self, view: BookView) -> None:
+        self.on_mid(view.instrument, view.mid_x2, view.ts_ns)
+        if self.checks.watches_views:
+            self.checks.on_view(view)
 
     def on_mid(self, instrument: str, mid_x2: int | None, ts_ns: int = 0) -> None:
         if mid_x2 is not None:
@@ -91,9 +100,14 @@ class RiskGate:
         if abs(worst) > limits.max_position:
             return self._reject(sig, "max_position",
                                 f"position could reach {worst}, beyond {limits.max_position}")
+        refusal = self.checks.refuse(Candidate(sig, inst, side, qty, limit, notional, position, open_buy, open_sell))
+        if refusal is not None:
+            return self._reject(sig, *refusal)
         self.approved += 1
-        return ParentOrder(f"{self.parent_prefix}{self.approved}", sig.instrument, side, qty, limit, sig.urgency, sig.ts_ns,
-                           sig.mid_x2, sig.bid, sig.ask, protection=sig.protection)
+        order = ParentOrder(f"{self.parent_prefix}{self.approved}", sig.instrument, side, qty, limit, sig.urgency,
+                            sig.ts_ns, sig.mid_x2, sig.bid, sig.ask, protection=sig.protection)
+        self.checks.on_approved(order, inst.venue)
+        return order
 
     def _reject(self, sig: Signal, rule: str, detail: str) -> RiskRejection:
         self.rejections[rule] += 1
