@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from engine.actors.journaled import JournaledActor, Staged
-from engine.messages import (BookState, BookStatus, BookView, Exposure, ParentOrder, RiskRejection, Signal,
-                             TradingStateChanged)
+from engine.messages import (BookState, BookStatus, BookView, Exposure, ParentOrder, PortfolioView, RiskRejection,
+                             Signal, TradingStateChanged)
 from engine.model.risk import RiskGate
 from engine.runtime import ActorContext, Ports
 
 
 class RiskActor(JournaledActor):
-    ports = Ports(accepts=(Signal, BookView, BookStatus, Exposure, TradingStateChanged), outputs={"orders": ParentOrder})
+    ports = Ports(accepts=(Signal, BookView, BookStatus, Exposure, TradingStateChanged, PortfolioView), outputs={"orders": ParentOrder})
 
     def __init__(self, journal: Any, gate: RiskGate):
         super().__init__(journal)
@@ -56,6 +56,8 @@ class RiskActor(JournaledActor):
                 self.stale.discard(msg.instrument)
             else:
                 self.stale.add(msg.instrument)
+        elif kind is PortfolioView:
+            gate.portfolio = msg
         elif kind is TradingStateChanged:
             gate.mode = msg.mode
             staged.rows.append((msg.ts_ns, msg))   # the mode each later decision was made under, in journal order

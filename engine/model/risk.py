@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, TradingMode
+from engine.messages import Exposure, ParentOrder, PortfolioView, RiskRejection, Side, Signal, TradingMode
 from engine.model.numbers import Instrument
 
 _BPS = 10_000
@@ -37,6 +37,7 @@ class RiskGate:
         self.mids_x2: dict[str, int] = {}
         self.mid_ts_ns: dict[str, int] = {}   # the time of the view each mid is from
         self.mode = TradingMode.ACTIVE   # the kill switch's, as the control actor last said
+        self.portfolio: PortfolioView | None = None   # the ledger's newest valuation (equity, cash) for sizing
         self.rejections: Counter[str] = Counter()
         self.approved = 0
 
