@@ -15,7 +15,7 @@ from typing import Any, Callable
 from adapters.bybit.synthetic import BybitSyntheticWriter
 from adapters.okx.synthetic import OkxSyntheticWriter
 from engine.model.numbers import Instrument
-from engine.replay.synthetic import (DECIMALS, TICK, MarketWindow, market_windows, venue_book_problem)
+from engine.replay.synthetic import DECIMALS, TICK, Crash, MarketWindow, market_windows, venue_book_problem
 
 SYNTHETIC_VENUES = ("binance", "okx", "bybit")
 
@@ -54,9 +54,9 @@ def synthetic_problem(instrument: Instrument, depth: int = 0) -> str:
 
 
 def write_synthetic_market(connections: list[SyntheticConnection], *, seed: int, duration_s: int | float,
-                           progress: Callable[[int, int], None] | None = None) -> None:
-    """Write `duration_s` seconds of the market of `seed` into one capture per connection (plain text);
-    `progress(market ns, lines)` is told how far the generation has got after each window."""
+                           progress: Callable[[int, int], None] | None = None, crash: Crash | None = None) -> None:
+    """Write `duration_s` seconds of the market of `seed` (with its `crash`, if any) into one capture per connection
+    (plain text); `progress(market ns, lines)` is told how far the generation has got after each window."""
     writers: list[Any] = []
     binance = [c.instrument.venue_symbol for c in connections if c.instrument.venue == "binance"]
     for connection in connections:
@@ -73,7 +73,8 @@ def write_synthetic_market(connections: list[SyntheticConnection], *, seed: int,
         raise ValueError(f"one synthetic market is one Binance symbol, got {', '.join(binance)}")
     lines: list[list[tuple[int, bytes]]] = [[] for _ in connections]
     made = 0
-    for window in market_windows(seed=seed, duration_s=duration_s, symbol=binance[0] if binance else "BTCUSDT"):
+    for window in market_windows(seed=seed, duration_s=duration_s, symbol=binance[0] if binance else "BTCUSDT",
+                                 crash=crash):
         for writer, out in zip(writers, lines):
             out.extend(writer.frames(window))
         if progress is not None:

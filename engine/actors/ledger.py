@@ -1,36 +1,78 @@
-"""The ledger actor: folds the order manager's journaled fills and order updates, and tells the risk gate each
-instrument's exposure.
+"""The ledger actor: folds the order manager's journaled fills and order updates, tells the risk gate and the control
+actor each instrument's exposure, and values the portfolio for them at a cadence of market time.
 
 It receives journal entries (the journal hands them over once they are durable), never fills sent by hand,
 so nothing between the order manager's journal and its sends can make it miss one. A fresh incarnation folds
 the journal from the start, then skips what its mailbox hands it again (`Ledger` counts each entry once).
+
+On each mark tick (`[portfolio] mark_ms` of market time, from the clock) it values what it holds at the newest book
+mids and publishes a `PortfolioView` (equity, peak, day start, gross exposure, cash), journaled first so that the
+report's equity curve is the one the kill switch saw, and so that a restarted ledger keeps its peak and day start.
+A tick whose portfolio holds an asset no mid can value yet publishes nothing.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from engine.messages import BookView, Exposure, JournalEntry, PortfolioView, TimerFired
+from engine.model.equity import EquityTracker
 from engine.model.ledger import FOLDED, Ledger
 from engine.model.numbers import Instrument
-from engine.messages import Exposure, JournalEntry
 from engine.runtime import Actor, ActorContext, Ports
+
+MARK_KEY = "mark"
+"""The key of the ledger's valuation ticks."""
 
 
 class LedgerActor(Actor):
-    ports = Ports(accepts=(JournalEntry,), outputs={"exposure": Exposure})   # entries come from the journal
+    ports = Ports(accepts=(JournalEntry, BookView), outputs={"exposure": Exposure, "portfolio": PortfolioView})
 
-    def __init__(self, journal: Any, instruments: Mapping[str, Instrument]):
+    def __init__(self, journal: Any, instruments: Mapping[str, Instrument], cash: Mapping[str, Any] | None = None,
+                 currency: str = ""):
         self.journal = journal
-        self.ledger = Ledger(instruments, stats=False)   # exposure is its job; the report folds its own
+        self.instruments = instruments
+        self.ledger = Ledger(instruments, stats=False, cash=cash)   # exposure is its job; the report folds its own
+        self.currency = currency or next(iter(instruments.values())).quote
+        self.marks_x2: dict[str, int] = {}
+        self.equity = EquityTracker()
 
     async def start(self, ctx: ActorContext) -> None:
         entries = await self.journal.read(kinds=FOLDED)
         self.ledger.fold(entries)
+        run_id = self.journal.run_id
+        published = await self.journal.read(actors=[ctx.name], kinds=[PortfolioView])
+        mine = [entry.msg for entry in published if entry.run_id == run_id]
+        if mine:
+            self.equity.restore(mine[-1])
         now = ctx.clock.now_ns()
         for instrument in self.ledger.instruments:
             await ctx.emit("exposure", self.ledger.exposure(instrument, now))
 
     async def handle(self, batch, ctx: ActorContext) -> None:
-        touched = self.ledger.fold(batch)
+        entries, ticks = [], []
+        for msg in batch:
+            kind = type(msg)
+            if kind is BookView:
+                if msg.mid_x2 is not None:
+                    self.marks_x2[msg.instrument] = msg.mid_x2
+            elif kind is TimerFired:
+                if msg.key == MARK_KEY:
+                    ticks.append(msg.due_ns)
+            else:
+                entries.append(msg)
+        touched = self.ledger.fold(entries)
         now = self.ledger.folded_ts_ns   # the time of what it folded, not of the replay's step
         for instrument in sorted(touched):
             await ctx.emit("exposure", self.ledger.exposure(instrument, now))
+        for due in ticks:
+            await self._value(due, ctx)
+
+    async def _value(self, ts_ns: int, ctx: ActorContext) -> None:
+        portfolio = self.ledger.portfolio
+        equity = portfolio.equity(self.marks_x2, self.instruments, self.currency)
+        if equity is None:
+            return
+        view = self.equity.view(ts_ns, equity, portfolio.gross_exposure(self.marks_x2, self.instruments),
+                                portfolio.cash)
+        await self.journal.write(ctx.name, [(ts_ns, view)])
+        await ctx.emit("portfolio", view)

@@ -64,7 +64,7 @@ class RiskActor(JournaledActor):
         elif kind is JournalEntry:
             gate.checks.on_fill(msg.msg, msg.seq)
         elif kind is PortfolioView:
-            gate.checks.on_portfolio(msg)
+            gate.on_portfolio(msg)
         elif kind is BookStatus:
             if msg.state is BookState.LIVE:
                 self.stale.discard(msg.instrument)

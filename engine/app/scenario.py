@@ -36,6 +36,7 @@ from engine.messages import OperatorAction
 from engine.model.kill_switch import KillSwitchLimits
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
 from engine.model.risk_checks import CheckLimits, InstrumentRules
+from engine.replay.synthetic import Crash
 from engine.strategies.cadence import Cadence, parse_cadence
 
 __all__ = ["ScenarioError", "Scenario", "SimVenueSpec", "load", "load_venue", "check_environment"]
@@ -62,6 +63,7 @@ class FeedSpec:
     seed: int = 0
     duration_s: int = 0
     silence_s: int = 60            # live: a connection silent this long is dead
+    crash: Crash | None = None     # synthetic: a collapse of the market (`engine.replay.synthetic.Crash`)
 
     @property
     def instruments(self) -> tuple[str, ...]:
@@ -415,7 +417,8 @@ def _instrument_refs(path: Path, where: str, symbols: list[str] | None,
 _CONNECTION_KEYS = tuple(schema.ConnectionTable.model_fields)
 _KINDS_OF_KEY = {"seed": ("synthetic",), "duration_s": ("synthetic", "live"), "silence_s": ("live",),
                  "files": ("recording",), "stream_url": ("live",), "rest_url": ("live",), "depth": ("synthetic",),
-                 "delay_ms": ("synthetic",)}
+                 "delay_ms": ("synthetic",), "crash_at_s": ("synthetic",), "crash_bps": ("synthetic",),
+                 "crash_over_s": ("synthetic",)}
 """The feed kinds a key of `[feed]` or of a connection means something to: elsewhere it is refused, not ignored."""
 
 
@@ -453,11 +456,25 @@ def _feed(path: Path, table: schema.FeedTable, instruments: dict[str, Instrument
         if table.duration_s > SYNTHETIC_MAX_S:
             raise _refuse(path, "feed.duration_s", f"expected at most {SYNTHETIC_MAX_S} s of synthetic market (it is "
                                                    f"generated before the run), found {table.duration_s}")
-        return FeedSpec(kind, connections, batch_ns, seed=table.seed, duration_s=table.duration_s)
+        return FeedSpec(kind, connections, batch_ns, seed=table.seed, duration_s=table.duration_s,
+                        crash=_crash(path, table))
     if kind == "live":
         return FeedSpec(kind, connections, batch_ns, duration_s=table.duration_s or 60,
                         silence_s=table.silence_s or 60)
     return FeedSpec(kind, connections, batch_ns)
+
+
+def _crash(path: Path, table: schema.FeedTable) -> Crash | None:
+    """The synthetic market's crash: all three of its keys, or none."""
+    keys = ("crash_at_s", "crash_bps", "crash_over_s")
+    given = [key for key in keys if getattr(table, key) is not None]
+    if not given:
+        return None
+    if len(given) < len(keys):
+        missing = [key for key in keys if key not in given]
+        raise _refuse(path, f"feed.{missing[0]}", f"a crash needs {', '.join(keys)}; missing {', '.join(missing)}")
+    assert table.crash_at_s is not None and table.crash_bps is not None and table.crash_over_s is not None
+    return Crash(table.crash_at_s, table.crash_bps, table.crash_over_s)
 
 
 def _connection(path: Path, kind: str, where: str, table: schema.ConnectionTable,

@@ -169,6 +169,12 @@ class FeedTable(ConnectionTable):
     """live: a connection silent this many seconds is dead (default 60)"""
     connections: list[ConnectionTable] | None = Field(None, min_length=1)
     """the venue connections ([[feed.connections]]), where there is more than one"""
+    crash_at_s: int | None = Field(None, ge=1, le=86_400)
+    """synthetic: a crash starts this many seconds in (with crash_bps and crash_over_s)"""
+    crash_bps: int | None = Field(None, ge=1, le=9_999)
+    """synthetic: how far the crash takes the fair value down, in bps of its level when it starts"""
+    crash_over_s: int | None = Field(None, ge=1, le=86_400)
+    """synthetic: how many seconds the fall takes, in equal steps"""
 
 
 class SimFaultTable(Table):

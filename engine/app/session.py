@@ -19,6 +19,7 @@ and the edges between them, each with its policy when the receiver is behind:
                   venue ─link─▶ orders;  orders ─block─▶ session (settled, run failures)
                   orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk, control (exposure)
                   orders ─journal─▶ control (failed requests, reconciliation findings);  book ─latest─▶ control (views)
+                  ledger ─latest─▶ risk, ─conflate─▶ control (portfolio valuations, each mark tick)
                   control ─latest─▶ risk (trading mode);  control ─block─▶ orders (cancel all), risk (flatten signals)
                   clock ─▶ control (the scenario's [[operator]] commands, at their market times)
 
@@ -52,7 +53,7 @@ from adapters.ws import Backoff, FeedStats, WebSocketFeed
 from engine.actors.book import BookActor, BookStats
 from engine.actors.control import CONTROL, WATCHED, ControlActor
 from engine.actors.feed import ReplayFeed
-from engine.actors.ledger import LedgerActor
+from engine.actors.ledger import MARK_KEY, LedgerActor
 from engine.actors.orders import OrderManagerActor
 from engine.actors.risk import RiskActor
 from engine.actors.router import RouterActor
@@ -77,7 +78,7 @@ from engine.replay.source import RecordedFeed
 from engine.report import html as report_html
 from engine.report import quality
 from engine.report.run import REPORTED, journal_section, venue_truth_section
-from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, DelayedEdge,
+from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
                             Ports, Quiescence, Restart, Strategy, Supervisor, VirtualClock, actor_runner)
 from engine.app.contact import ACTOR as CONTACT, WATCHED as CONTACT_WATCHED, FeedWatch, FirstContact
@@ -141,8 +142,9 @@ def feed_files(scenario: Scenario, out_dir: Path, progress: ProgressLine | None 
     paths = []
     for connection in spec.connections:
         inst = scenario.instruments[connection.instruments[0]]
+        crashed = f"-crash{spec.crash.at_s}s{spec.crash.drop_bps}bps{spec.crash.over_s}s" if spec.crash else ""
         paths.append(out_dir / f"synthetic-{inst.venue}-{inst.venue_symbol.lower()}-seed{spec.seed}-"
-                               f"{spec.duration_s}s.capture")
+                               f"{spec.duration_s}s{crashed}.capture")
     watch = None
     if progress is not None:
         progress.start("synthetic", synthetic.DEFAULT_START_NS,
@@ -150,12 +152,13 @@ def feed_files(scenario: Scenario, out_dir: Path, progress: ProgressLine | None 
         watch = progress.update
     if [conn.venue for conn in spec.connections] == ["binance"] and not spec.connections[0].delay_ns:
         synthetic.generate(paths[0], seed=spec.seed, duration_s=spec.duration_s,
-                           symbol=scenario.instruments[spec.instruments[0]].venue_symbol, progress=watch)
+                           symbol=scenario.instruments[spec.instruments[0]].venue_symbol, progress=watch,
+                           crash=spec.crash)
     else:
         write_synthetic_market([
             SyntheticConnection(path, scenario.instruments[conn.instruments[0]], conn.depth, conn.delay_ns)
             for path, conn in zip(paths, spec.connections)], seed=spec.seed, duration_s=spec.duration_s,
-            progress=watch)
+            progress=watch, crash=spec.crash)
     return [[path] for path in paths]
 
 
@@ -422,7 +425,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     # a cadence that follows events gets every view, in order; a timer's the newest, read on its tick
     views = [_for(BlockingEdge(box[name]) if strat.cadence.follows_events else latest(name), strat.instruments,
                   everything) for name, strat in strategies.items()]
-    views += [latest("risk"), latest("router"), latest("venue"), latest(CONTROL)]
+    views += [latest("risk"), latest("router"), latest("venue"), latest(CONTROL), latest("ledger")]
     if settings.chase_ticks or any(strat.protected for strat in scenario.strategies):
         views.append(latest("orders"))   # chasing, and emulated protective legs, decide on the book
     connections = scenario.feed.connections if live else [scenario.feed]   # a replay has one driver
@@ -436,7 +439,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
         "venue": {"reports": [link("orders")]},
-        "ledger": {"exposure": [latest("risk"), latest(CONTROL)]},
+        "ledger": {"exposure": [latest("risk"), latest(CONTROL)],
+                   # the control actor must look at each valuation (a loss limit), the risk gate only at the newest
+                   "portfolio": [LatestValueEdge(box["risk"], _by_kind), ConflatingEdge(box[CONTROL], _by_kind)]},
         CONTROL: {"state": [LatestValueEdge(box["risk"], _by_kind)], "orders": [BlockingEdge(box["orders"])],
                   "signals": [BlockingEdge(box["risk"])]},
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
@@ -449,7 +454,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name], ports=ports)
 
     runners = {
-        "ledger": actor_runner(LedgerActor, lambda: LedgerActor(journal, instruments)),
+        "ledger": actor_runner(LedgerActor, lambda: LedgerActor(journal, instruments, dict(scenario.portfolio.cash),
+                                                                scenario.portfolio.currency)),
         "venue": (_gateway_runner(gateway) if gateway
                   else actor_runner(SIMULATED.actor, lambda: SIMULATED.actor(simulated))),
         "orders": actor_runner(OrderManagerActor, lambda: OrderManagerActor(journal, lambda: OrderManager(
@@ -492,6 +498,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     ticks = [clock.deliver_every(strat.cadence.first_tick_ns(market.first_ts_ns), strat.cadence.period_ns, box[name],
                                  lambda due: TimerFired(TIMER_KEY, due))
              for name, strat in strategies.items() if not strat.cadence.follows_events]
+    ticks.append(clock.deliver_every(market.first_ts_ns, scenario.portfolio.mark_ns, box["ledger"],
+                                     lambda due: TimerFired(MARK_KEY, due)))   # the portfolio valued at the mids
 
     ending = _Ending(scenario, clock, live, control)
     contact = None
@@ -542,7 +550,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     report = {
         "scenario": scenario.name,
         **market.summary(),
-        **journal_section(entries, instruments, mids),
+        **journal_section(entries, instruments, mids, dict(scenario.portfolio.cash), scenario.portfolio.currency),
         "book": {**book_stats.as_dict(), **_liveness(book_stats, clock.now_ns())},
         "actor_restarts": _per_actor(lifecycle, LifecycleKind.RESTARTED, scenario.actors),
         "dead_letters": _per_actor(lifecycle, LifecycleKind.DEAD_LETTER, scenario.actors),

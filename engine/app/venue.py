@@ -187,7 +187,8 @@ def _market(spec: SimVenueSpec, exchange: SimulatedBinance, clock: LiveClock, re
     else:
         codec = BinanceMarketDataCodec(spec.instruments.values(), snapshot_symbol=traded.venue_symbol)
         if feed.kind == "synthetic":
-            frames = synthetic.synthetic_frames(seed=feed.seed, duration_s=feed.duration_s, symbol=traded.venue_symbol)
+            frames = synthetic.synthetic_frames(seed=feed.seed, duration_s=feed.duration_s, symbol=traded.venue_symbol,
+                                                crash=feed.crash)
             events = _decoded(frames, codec)
         else:
             events = iter(RecordedFeed(list(connection.files), codec))

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from engine.messages import (DataQualityAlarm, OperatorAction, OperatorCommand, PortfolioView, ReconcileFinding,
                              RequestFailed, TradingMode, TradingStateChanged)
+from engine.model.numbers import format_decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,14 @@ class KillSwitch:
         drawdown = peak - view.equity
         if limits.max_drawdown is not None and drawdown > limits.max_drawdown:
             return self._trip(TradingMode.HALTED, view.ts_ns,
-                              f"max_drawdown: {drawdown} from a peak of {peak}, beyond {limits.max_drawdown}")
+                              f"max_drawdown: {_amount(drawdown)} from a peak of {_amount(peak)}, "
+                              f"beyond {limits.max_drawdown}")
         day_start = view.day_start_equity if self._day_ref is None else self._day_ref
         loss = day_start - view.equity
         if limits.max_daily_loss is not None and loss > limits.max_daily_loss:
             return self._trip(TradingMode.HALTED, view.ts_ns,
-                              f"max_daily_loss: {loss} since {day_start}, beyond {limits.max_daily_loss}")
+                              f"max_daily_loss: {_amount(loss)} since {_amount(day_start)}, "
+                              f"beyond {limits.max_daily_loss}")
         return NOTHING
 
     def on_request_failed(self, failed: RequestFailed, ts_ns: int) -> Outcome:
@@ -155,3 +158,8 @@ class KillSwitch:
         if change.mode is not TradingMode.ACTIVE:
             self.trips.append(change)
         return change
+
+
+def _amount(value: Decimal) -> str:
+    """Money in a trip's cause: eight places, as the report writes it."""
+    return format_decimal(value, 8)

@@ -11,6 +11,7 @@ counted once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 
 from engine.messages import Exposure, Fill, JournalEntry, OrderUpdate, Side
 from engine.model.numbers import Instrument
@@ -29,9 +30,11 @@ class Ledger:
     say each instrument's exposure, leaves them out of its rebuild.
     """
 
-    def __init__(self, instruments: Mapping[str, Instrument], stats: bool = True):
+    def __init__(self, instruments: Mapping[str, Instrument], stats: bool = True,
+                 cash: Mapping[str, Decimal] | None = None):
         self.instruments = instruments
-        self.portfolio = Portfolio()
+        self.portfolio = Portfolio(cash)   # the starting balances (`[portfolio] cash`), then every fill
+        self.strategy_of: dict[str, str] | None = None   # parent id → strategy, where the fold keeps books by strategy
         self.stats = ExecutionStats() if stats else None
         self.fills: list[Fill] = []
         self.high_seq = 0
@@ -56,7 +59,8 @@ class Ledger:
         msg = entry.msg
         if type(msg) is Fill:
             instrument = self.instruments[msg.instrument]
-            self.portfolio.apply_fill(msg, instrument)
+            strategies = self.strategy_of
+            self.portfolio.apply_fill(msg, instrument, None if strategies is None else strategies.get(msg.parent_id, ""))
             if self.stats is not None:
                 self.stats.on_fill(msg, instrument)
             self.fills.append(msg)

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from engine.messages import BookView, Exposure, ParentOrder, RiskRejection, Side, Signal, TradingMode
+from engine.messages import BookView, Exposure, ParentOrder, PortfolioView, RiskRejection, Side, Signal, TradingMode
 from engine.model.numbers import Instrument
 from engine.model.risk_checks import Candidate, CheckLimits, Market, PreTradeChecks
 
@@ -40,6 +40,7 @@ class RiskGate:
         self.mids_x2: dict[str, int] = {}
         self.mid_ts_ns: dict[str, int] = {}   # the time of the view each mid is from
         self.mode = TradingMode.ACTIVE   # the kill switch's, as the control actor last said
+        self.portfolio: PortfolioView | None = None   # the ledger's newest valuation (equity, cash) for sizing
         self.rejections: Counter[str] = Counter()
         self.approved = 0
         self.checks = PreTradeChecks(checks or CheckLimits(), Market(instruments, self.mids_x2, self.exposures))
@@ -61,6 +62,11 @@ class RiskGate:
         if known is not None and self.mid_ts_ns.get(sig.instrument, 0) > sig.ts_ns:
             return sig.mid_x2
         return known
+
+    def on_portfolio(self, view: PortfolioView) -> None:
+        """The ledger's newest valuation: what sizing reads, and the cash and equity the checks hold orders to."""
+        self.portfolio = view
+        self.checks.on_portfolio(view)
 
     def on_exposure(self, exposure: Exposure) -> None:
         self.exposures[exposure.instrument] = exposure

@@ -20,6 +20,12 @@ The market, all in integers (8-decimal units as Binance sends them; tick 0.01, l
 
 Same arguments, same bytes: one `random.Random(seed)`, no clock, gzip with mtime 0 and no file name.
 
+A crash (`Crash`) can be added: from `at_s` seconds in, the fair value falls by `drop_bps` of what it was then, in
+equal steps over `over_s` seconds (the rest of the last step in the last window), and the touch is allowed to sweep
+as far as it must to follow, so the book falls with it (bids swept, asks re-quoted down); after it the market goes
+on from the new level as before. The random draws are the same as without the crash, so the market up to `at_s` is
+the same bytes as the same seed's without one.
+
 The same market can be sent by several venues at once (`market_windows`, `VenueBook`): each window hands out
 the Binance lines, the book as it stands after the window and the window's trades, and a `VenueBook` shows
 that book as a venue of another tick size and depth does (levels aggregated to its ticks, cut to its depth)
@@ -51,9 +57,21 @@ _MAX_SWEEP = 8                    # ...and the touch sweeps at most this many le
 _MAX_CHANGES = 25
 
 
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """A collapse of the synthetic market: `drop_bps` of the fair value, from `at_s` seconds in, over `over_s`."""
+    at_s: int
+    drop_bps: int
+    over_s: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.drop_bps < 10_000 or self.over_s < 1 or self.at_s < 1:
+            raise ValueError(f"a crash falls 1 to 9999 bps over at least 1 s, from at least 1 s in: got {self}")
+
+
 def generate(path: str | PathLike[str], *, seed: int, duration_s: int | float, symbol: str = "BTCUSDT",
              start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00",
-             progress: Callable[[int, int], None] | None = None) -> int:
+             progress: Callable[[int, int], None] | None = None, crash: Crash | None = None) -> int:
     """Write `duration_s` seconds of synthetic feed to `path`; returns the number of lines.
 
     A path ending in `.gz` gets a gzip capture (deterministic: mtime 0, no file name), any other a plain
@@ -62,7 +80,7 @@ def generate(path: str | PathLike[str], *, seed: int, duration_s: int | float, s
     """
     lines: list[bytes] = []
     for window in market_windows(seed=seed, duration_s=duration_s, symbol=symbol, start_ns=start_ns,
-                                 start_price=start_price):
+                                 start_price=start_price, crash=crash):
         lines.extend(b"%d %s\n" % line for line in window.lines)
         if progress is not None:
             progress(window.end_ns, len(lines))
@@ -75,11 +93,11 @@ def generate(path: str | PathLike[str], *, seed: int, duration_s: int | float, s
 
 
 def synthetic_frames(*, seed: int, duration_s: int | float, symbol: str = "BTCUSDT",
-                     start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00",
+                     start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00", crash: Crash | None = None,
                      ) -> Iterator[tuple[int, bytes]]:
     """The (local_ns, json_bytes) lines `generate` writes, in order, without touching the disk."""
     for window in market_windows(seed=seed, duration_s=duration_s, symbol=symbol, start_ns=start_ns,
-                                 start_price=start_price):
+                                 start_price=start_price, crash=crash):
         yield from window.lines
 
 
@@ -99,15 +117,21 @@ class MarketWindow:
 
 
 def market_windows(*, seed: int, duration_s: int | float, symbol: str = "BTCUSDT",
-                   start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00") -> Iterator[MarketWindow]:
+                   start_ns: int = DEFAULT_START_NS, start_price: str = "60000.00",
+                   crash: Crash | None = None) -> Iterator[MarketWindow]:
     """The synthetic market window by window: what every venue that sends it is written from."""
     windows = round(duration_s * 1_000_000_000) // WINDOW_NS
     if windows <= _SNAPSHOT_WINDOW:
         raise ValueError(f"duration_s={duration_s} is too short: the snapshot comes after "
                          f"{_SNAPSHOT_WINDOW + 1} depth windows of 100 ms")
     venue = _SyntheticVenue(random.Random(seed), symbol, parse_fixed(start_price, DECIMALS) // TICK)
+    crash_from = crash_windows = 0
+    if crash is not None:
+        crash_from, crash_windows = crash.at_s * 1_000_000_000 // WINDOW_NS, crash.over_s * 1_000_000_000 // WINDOW_NS
     for index in range(windows):
         window_start = start_ns + index * WINDOW_NS
+        if crash is not None and index == crash_from:
+            venue.crash(crash.drop_bps, crash_windows)
         lines = venue.window(window_start, take_snapshot=index == _SNAPSHOT_WINDOW)
         yield MarketWindow(window_start + WINDOW_NS, lines, venue.bids, venue.asks, venue.trades)
 
@@ -204,6 +228,9 @@ class _SyntheticVenue:
         self.phase_left = 0
         self.spread = 1
         self.last_top: tuple[int, int, int, int] | None = None
+        self.crash_left = 0      # windows of a crash still to fall, and how far the fair value falls in each
+        self.crash_step = 0
+        self.crash_rest = 0      # what the equal steps leave over, fallen in the last one
         self.bid_changes: dict[int, int] = {}
         self.ask_changes: dict[int, int] = {}
         self.snapshot_id = -1
@@ -266,6 +293,11 @@ class _SyntheticVenue:
             self.trades.append((trade_ns, price, qty, buyer_taker))
         return lines
 
+    def crash(self, drop_bps: int, windows: int) -> None:
+        """Make the fair value fall by `drop_bps` of itself over the next `windows` windows."""
+        total = self.fair * drop_bps // 10_000
+        self.crash_left, self.crash_step, self.crash_rest = windows, total // windows, total % windows
+
     def _move_touch(self) -> None:
         """Advance the mid; sweep the levels it crossed, rest a new touch, and re-quote what was swept."""
         rng = self.rng
@@ -274,6 +306,11 @@ class _SyntheticVenue:
             self.drift = rng.choice((-1, 0, 1)) * rng.randint(300, 1500)
         self.phase_left -= 1
         self.fair += self.drift + round(rng.gauss(0, 300))
+        crashing = self.crash_left > 0
+        if crashing:
+            self.crash_left -= 1
+            self.fair -= self.crash_step + (self.crash_rest if self.crash_left == 0 else 0)
+        max_sweep = 10 ** 9 if crashing else _MAX_SWEEP   # a crash sweeps whatever lies in its way
         self.deviation = self.deviation * 9 // 10 + round(rng.gauss(0, 1000))
         if rng.random() < 0.05:
             self.spread = rng.choice((1, 1, 1, 2, 3))
@@ -281,12 +318,12 @@ class _SyntheticVenue:
         bid, ask = mid * TICK, (mid + self.spread) * TICK
         # Sweep at most _MAX_SWEEP levels in one window: the touch catches up with the mid in the next ones.
         swept_asks = list(self.asks.irange(maximum=ask, inclusive=(True, False)))
-        if len(swept_asks) > _MAX_SWEEP:
-            ask = swept_asks[_MAX_SWEEP]
+        if len(swept_asks) > max_sweep:
+            ask = swept_asks[max_sweep]
             bid = min(bid, ask - self.spread * TICK)
         swept_bids = list(self.bids.irange(minimum=bid, inclusive=(False, True)))
-        if len(swept_bids) > _MAX_SWEEP:
-            bid = swept_bids[-_MAX_SWEEP - 1]
+        if len(swept_bids) > max_sweep:
+            bid = swept_bids[-max_sweep - 1]
             ask = max(ask, bid + self.spread * TICK)
         self._follow(self.bids, self.bid_changes, bid, is_bid=True)
         self._follow(self.asks, self.ask_changes, ask, is_bid=False)
@@ -302,7 +339,8 @@ class _SyntheticVenue:
             swept = list(side.irange(maximum=touch, inclusive=(True, False)))
         for price in swept:
             self._set(side, changes, price, 0)
-        old_touch = side.peekitem(-1 if is_bid else 0)[0]
+        # a crash may sweep a whole side: the new touch then stands one tick inside where nothing is left
+        old_touch = side.peekitem(-1 if is_bid else 0)[0] if side else touch - direction * TICK
         if old_touch != touch:
             self._set(side, changes, touch, self._lots())
             gap_ticks = abs(old_touch - touch) // TICK

@@ -13,20 +13,28 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from engine.messages import JournalEntry, ParentOrder, ProtectionEvent, ReconcileFinding, RiskRejection
+from engine.messages import (JournalEntry, ParentOrder, PortfolioView, ProtectionEvent, ReconcileFinding, RiskRejection,
+                             Signal, TradingStateChanged)
 from engine.model.ledger import FOLDED, Ledger
 from engine.model.numbers import Instrument, format_decimal, format_fixed
+from engine.report.portfolio import KillSwitchFold, money_sections, strategy_of_orders
 from engine.report.quality import QUALITY_KINDS
 
 REPORTED = tuple(dict.fromkeys((*FOLDED, ParentOrder, RiskRejection, ReconcileFinding, ProtectionEvent,
-                                 *QUALITY_KINDS)))
+                                 *QUALITY_KINDS, Signal, PortfolioView, TradingStateChanged)))
 """The journal entries a report reads."""
 
 
 def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, Instrument],
-                    mids_x2: Mapping[str, int | None]) -> dict[str, Any]:
-    """The report's account of trading, folded from the journal's entries (oldest first)."""
-    ledger = Ledger(instruments)
+                    mids_x2: Mapping[str, int | None], cash: Mapping[str, Decimal] | None = None,
+                    currency: str = "") -> dict[str, Any]:
+    """The report's account of trading, folded from the journal's entries (oldest first); `cash` the starting
+    balances, `currency` what equity is valued in (default: the first instrument's quote asset)."""
+    entries = list(entries)
+    ledger = Ledger(instruments, cash=cash)
+    ledger.strategy_of = strategy_of_orders(entries)
+    switch = KillSwitchFold(ledger)
+    views: list[PortfolioView] = []
     rejections: Counter[str] = Counter()
     findings: Counter[str] = Counter()
     approved = 0
@@ -35,6 +43,9 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
         msg = entry.msg
         if type(msg) is ProtectionEvent:
             protection.add(msg)
+        switch.take(entry)
+        if type(msg) is PortfolioView:
+            views.append(msg)
         elif type(msg) is RiskRejection:
             rejections[msg.rule] += 1
         elif type(msg) is ParentOrder:
@@ -74,6 +85,8 @@ def journal_section(entries: Iterable[JournalEntry], instruments: Mapping[str, I
         "risk_rejections": dict(sorted(rejections.items())),
         "parent_orders": approved,
         "reconciliation": dict(sorted(findings.items())),
+        **money_sections(ledger, views, instruments, mids_x2, currency or next(iter(instruments.values())).quote),
+        "kill_switch": switch.section(len(ledger.open_orders())),
     }
     if protection.events:   # only a run that asked for protection (or post-only, reduce-only) has the section
         section["protective_orders"] = protection.as_dict()
