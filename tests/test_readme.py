@@ -41,8 +41,12 @@ SCENARIO_SECTION = README.split("## Scenario files", 1)[1].split("\n## ", 1)[0]
 
 
 def _table(schema: dict, node: dict) -> dict:
-    """The object schema a property holds, through references, optional values and arrays of tables."""
+    """The object schema a property holds, through references, optional values and arrays of tables (a table of
+    several kinds, `[[strategy]]`, holds the keys of every kind)."""
     while True:
+        if "oneOf" in node:
+            return {"properties": {key: value for option in node["oneOf"]
+                                   for key, value in _table(schema, option).get("properties", {}).items()}}
         if "$ref" in node:
             node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
         elif "anyOf" in node:

@@ -78,7 +78,10 @@ from engine.app.pace import Pace
 from engine.app.progress import ProgressLine
 from engine.app.stopping import StopRequest
 from engine.strategies.cadence import TIMER_KEY
-from engine.strategies.ema_cross import EmaCross
+from engine.app.schema import STRATEGY_KINDS
+from engine.model.sizing import Sizing
+from engine.strategies.api import Strategy as StrategyObject, overrides
+from engine.strategies.registry import StrategySetup
 
 MAILBOX_CAPACITY = 4096
 JOURNAL_FILE = "journal.sqlite"
@@ -238,12 +241,13 @@ def decides_inside_windows(scenario: Scenario) -> bool:
 def decided_kinds(scenario: Scenario) -> frozenset[type]:
     """The kinds of market events something may decide on inside a batch (none: nothing decides inside one).
 
-    Orders resting at the venue (passive ones, which it fills from every change and trade) make every kind one;
+    Orders resting at the venue (passive ones and quotes, which it fills from every change and trade) make every kind
+    one;
     otherwise a strategy on every book change decides on the events that change a book, one on trades on trades,
     and the order manager's chasing on book changes. A strategy on a timer decides on its ticks, which the clock
     delivers between batches anyway.
     """
-    if any(strat.urgency == "passive" for strat in scenario.strategies):
+    if any(strat.rests_orders for strat in scenario.strategies):
         return frozenset((DepthDiff, BookSnapshot, Trade, TopOfBook))
     kinds: set[type] = set()
     for strat in scenario.strategies:
@@ -392,6 +396,11 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     simulated = None if gateway else _in_process_venue(scenario)
     settings = _settings(scenario)
     journal.subscribe(FOLDED, box["ledger"].deliver)
+    strategies = dict(zip(scenario.strategy_actors, scenario.strategies))
+    built = {name: _strategy(strat, instruments) for name, strat in strategies.items()}   # what each one hears
+    for name in strategies:   # a strategy is shown its fills (of its instruments) once durable
+        if overrides(built[name], "on_fill"):
+            journal.subscribe((Fill,), box[name].deliver)
 
     def latest(name: str) -> LatestValueEdge:
         return LatestValueEdge(box[name], _by_instrument)
@@ -400,7 +409,6 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         """An order link to or from the venue: the scenario's latency in process, the network's otherwise."""
         return BlockingEdge(box[name]) if gateway else DelayedEdge(box[name], clock, scenario.venue.latency_ns)
 
-    strategies = dict(zip(scenario.strategy_actors, scenario.strategies))
     everything = set(scenario.feed.instruments)
     # a cadence that follows events gets every view, in order; a timer's the newest, read on its tick
     views = [_for(BlockingEdge(box[name]) if strat.cadence.follows_events else latest(name), strat.instruments,
@@ -419,7 +427,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
         "venue": {"reports": [link("orders")]},
-        "ledger": {"exposure": [latest("risk")]},
+        "ledger": {"exposure": [latest("risk"), *(_for(latest(name), strat.instruments, everything)
+                                                   for name, strat in strategies.items()
+                                                   if overrides(built[name], "on_position"))]},
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
     book_stats = BookStats()
@@ -438,8 +448,10 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "router": actor_runner(RouterActor, lambda: RouterActor(SingleVenueRouter(scenario.venue.name))),
         "risk": actor_runner(RiskActor, lambda: RiskActor(journal, RiskGate(
             RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
-                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-"))),
-        **{name: actor_runner(StrategyActor, _strategy_factory(strat)) for name, strat in strategies.items()},
+                       scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-",
+            sizing=Sizing({strat.name: strat.sizing for strat in scenario.strategies if strat.sizing})))),
+        **{name: actor_runner(StrategyActor, _strategy_factory(strat, instruments))
+           for name, strat in strategies.items()},
         "book": actor_runner(BookActor, lambda: BookActor(
             list(scenario.feed.instruments), scenario.book_depth, book_stats, sync_factory=sync_factory,
             stale_after_ns=scenario.book_stale_after_ns, every_change=decides_inside_windows(scenario),
@@ -639,11 +651,16 @@ def _gateway_runner(gateway: OrderGateway) -> Any:
     return run
 
 
-def _strategy_factory(spec: StrategySpec) -> Any:
-    """The strategy actor of one [[strategy]] (each kind: `ema_cross` today)."""
-    return lambda: StrategyActor(lambda: EmaCross(
-        spec.name, spec.instruments[0], spec.fast, spec.slow, spec.position, Urgency(spec.urgency), spec.long_only),
-        spec.cadence)
+def _strategy(spec: StrategySpec, instruments: dict[str, Any]) -> StrategyObject:
+    """The strategy of one [[strategy]], built by its kind (engine.strategies.registry)."""
+    setup = StrategySetup(spec.name, tuple(instruments[symbol] for symbol in spec.instruments), Urgency(spec.urgency))
+    return STRATEGY_KINDS[spec.kind].build(setup, spec.params)
+
+
+def _strategy_factory(spec: StrategySpec, instruments: dict[str, Any]) -> Any:
+    """The strategy actor of one [[strategy]]: a fresh strategy on every start and restart."""
+    window = spec.sizing.window if spec.sizing is not None and spec.sizing.method == "volatility" else 0
+    return lambda: StrategyActor(lambda: _strategy(spec, instruments), spec.cadence, window)
 
 
 def _order_prefix(name: str) -> str:

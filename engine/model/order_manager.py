@@ -23,6 +23,9 @@ What it decides, besides applying the venue's reports:
   strategy changed its mind), a resting order past its time to live, and a passive order the market has left
   (cancelled, then its remainder placed again at the touch, never beyond the parent's limit). A cancel whose
   answer does not come is asked about like a create.
+- **Quotes kept working.** A quoting strategy's approved quotes (`QuoteIntent`) are kept as one post-only order
+  per side, cancelled and placed again as the wanted quotes change, never crossing our own orders
+  (`engine.model.quoting`); a side that had to wait is placed once what was in its way has ended.
 - **A clean end.** `CancelAll` cancels every working order with the venue's cancel-all, refuses new ones when
   it halts, and says `OrdersSettled` once no order is working or unresolved. An authentication error stops
   order entry and tells the session the run cannot go on (`RunFailure`).
@@ -42,6 +45,7 @@ from engine.messages import (
     ChildOrder,
     ExecType,
     ExecutionReport,
+    QuoteIntent,
     FailureClass,
     Fill,
     OrderManagerStarted,
@@ -60,6 +64,7 @@ from engine.messages import (
     VenueSession,
 )
 from engine.model.orders import IllegalTransition, Order, OrderState, OrderTable
+from engine.model.quoting import plan_quotes
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -113,7 +118,7 @@ class _Discarded(Decisions):
         self.restore_deferred = False
 
 
-INPUTS = (ChildOrder, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
+INPUTS = (ChildOrder, QuoteIntent, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
           CancelAll, OrderManagerStarted)
 """The messages the order manager journals as it takes them: replayed in order, they rebuild its table."""
 
@@ -147,12 +152,15 @@ class OrderManager:
         self._settled_said = False
         self._touch: dict[str, BookView] = {}
         self._cancel_again: set[str] = set()       # cancels a predecessor decided: sent again if still open
+        self._quotes_wanted: dict[str, QuoteIntent] = {}       # instrument → the quotes to keep working
+        self._quote_orders: dict[str, dict[Side, Order]] = {}  # instrument → the last quote order of each side
+        self.quotes_held = 0                                   # sides held back by self-trade prevention
 
     # ------------------------------------------------------------ the actor's entry points
 
     def must_wait(self, msg: Any) -> bool:
-        """A child order waits while its instrument's account is being reconciled."""
-        return type(msg) is ChildOrder and not self._ready.get(msg.instrument, True)
+        """A child order (or quotes) waits while its instrument's account is being reconciled."""
+        return (type(msg) is ChildOrder or type(msg) is QuoteIntent) and not self._ready.get(msg.instrument, True)
 
     def handle(self, msg: Any, now: int, out: Decisions) -> None:
         kind = type(msg)
@@ -176,6 +184,11 @@ class OrderManager:
                 self._cancel(order, now, out, msg.reason)
         elif kind is CancelAll:
             self._cancel_all(msg, now, out)
+        elif kind is QuoteIntent:
+            self._on_quotes(msg, now, out)
+        if self._quotes_wanted and kind is not QuoteIntent:   # an order may have ended: a held side may go now
+            for instrument in sorted(self._quotes_wanted):
+                self._requote(instrument, now, out)
         self._say_if_settled(now, out)
 
     def on_view(self, view: BookView, now: int) -> list[CancelOrder]:
@@ -219,6 +232,7 @@ class OrderManager:
     def new_run(self) -> None:
         """Forget what belonged to the previous run (its halt, its requests in flight): its orders stay."""
         self.halted = self.settling = self._settled_said = False
+        self._quotes_wanted.clear()
         self._queries.clear()
         self._replacing.clear()
         self._ready = dict.fromkeys(self.instruments, False)
@@ -254,12 +268,37 @@ class OrderManager:
         for order in self.table.open_orders(child.instrument):
             if order.side is not child.side and order.parent_id != child.parent_id:
                 self._cancel(order, now, out, "superseded")
+        self._place(child, now, out)
+
+    def _place(self, child: ChildOrder, now: int, out: Decisions) -> Order:
         order = self.table.create(child, now)
         out.journal.append(order.as_update())
         out.venue.append(order.new_request())
         out.timers.append(TimerFired(f"ack:{order.client_order_id}", now + self.settings.ack_timeout_ns))
         if self.settings.order_ttl_ns and order.tif is TimeInForce.GTC:
             out.timers.append(TimerFired(f"ttl:{order.client_order_id}", now + self.settings.order_ttl_ns))
+        return order
+
+    def _on_quotes(self, intent: QuoteIntent, now: int, out: Decisions) -> None:
+        if self.halted:
+            self.refused_children += 1
+            log.warning("quotes %s refused: order entry is halted", intent.quote_id)
+            return
+        self._quotes_wanted[intent.instrument] = intent
+        self._requote(intent.instrument, now, out)
+
+    def _requote(self, instrument: str, now: int, out: Decisions) -> None:
+        """Cancel the quote orders that are no longer wanted, and place the wanted ones that can go now."""
+        if self.halted or not self._ready.get(instrument, True):
+            return
+        sides = self._quote_orders.setdefault(instrument, {})
+        plan = plan_quotes(self._quotes_wanted[instrument], sides, self.table.open_orders(instrument),
+                           lambda child_id: self.table.find_child(child_id) is not None, self.venue, now)
+        for order in plan.cancel:
+            self._cancel(order, now, out, "requote")
+        for child in plan.place:
+            sides[child.side] = self._place(child, now, out)
+        self.quotes_held += plan.held
 
     def _on_report(self, report: ExecutionReport, now: int, out: Decisions) -> None:
         order = self.table.get(report.client_order_id)
@@ -307,6 +346,7 @@ class OrderManager:
 
     def _cancel_all(self, command: CancelAll, now: int, out: Decisions) -> None:
         self.halted = self.halted or command.halt
+        self._quotes_wanted.clear()
         self.settling = True
         self._settled_said = False
         for instrument in self.instruments:

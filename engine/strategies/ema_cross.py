@@ -1,32 +1,38 @@
 """An EMA crossover on the mid price: long when the fast average is above the slow one, short (or flat) below.
 
 The averages are kept in exact integer arithmetic (the mid scaled by 2**16), so that a replay gives the
-same signals on every machine. The strategy says what position it wants; it never sizes or prices orders.
+same signals on every machine. The strategy says which way it wants to be; it never sizes or prices orders
+(its `position` key is the `fixed` sizing it gets where its table names no other).
 """
 from __future__ import annotations
 
-from engine.messages import BookView, Signal, Urgency
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from engine.messages import BookView, Side, Signal, Urgency
+from engine.model.numbers import Instrument
+from engine.model.sizing import SizingRule
+from engine.strategies.api import Strategy
+from engine.strategies.registry import ParamError, StrategyKind, StrategySetup
 
 _SCALE_BITS = 16
 
 
-class EmaCross:
-    """Signals a target position on each crossing of the fast and slow EMAs of the mid, after warm-up."""
+class EmaCross(Strategy):
+    """Signals a side on each crossing of the fast and slow EMAs of the mid, after warm-up."""
 
-    def __init__(self, name: str, instrument: str, fast: int, slow: int, position: int,
+    def __init__(self, name: str, instrument: str, fast: int, slow: int,
                  urgency: Urgency = Urgency.AGGRESSIVE, long_only: bool = False):
         if not 1 <= fast < slow:
             raise ValueError(f"need 1 <= fast < slow, got fast={fast} slow={slow}")
-        self.name = name
+        super().__init__(name, (instrument,), urgency)
         self.instrument = instrument
         self.fast, self.slow = fast, slow
-        self.position = position
-        self.urgency = urgency
         self.long_only = long_only
         self._fast_ema: int | None = None
         self._slow_ema: int | None = None
         self._seen = 0
-        self._target: int | None = None
+        self._wanted: tuple[Side, Decimal] | None = None
 
     def on_view(self, view: BookView) -> Signal | None:
         mid_x2 = view.mid_x2
@@ -42,14 +48,40 @@ class EmaCross:
         if self._seen < self.slow:
             return None
         if self._fast_ema > self._slow_ema:
-            target = self.position
+            wanted = (Side.BUY, Decimal(1))
         elif self._fast_ema < self._slow_ema:
-            target = 0 if self.long_only else -self.position
+            wanted = (Side.SELL, Decimal(0) if self.long_only else Decimal(1))
         else:
             return None
-        if target == self._target:
+        if wanted == self._wanted:
             return None
-        self._target = target
-        direction = "above" if self._fast_ema > self._slow_ema else "below"
-        return Signal(self.name, self.instrument, view.ts_ns, target, self.urgency, mid_x2,
-                      reason=f"fast EMA({self.fast}) crossed {direction} slow EMA({self.slow})")
+        self._wanted = wanted
+        direction = "above" if wanted[0] is Side.BUY else "below"
+        return self.signal(view, *wanted, reason=f"fast EMA({self.fast}) crossed {direction} slow EMA({self.slow})")
+
+
+@dataclass(frozen=True)
+class EmaCrossParams:
+    fast: int = field(metadata={"doc": "the fast EMA's length, in looks at the market", "ge": 1, "le": 1_000_000})
+    slow: int = field(metadata={"doc": "the slow EMA's length, longer than fast", "ge": 2, "le": 1_000_000})
+    position: int = field(metadata={"doc": "the absolute position it holds, in the base asset (its fixed sizing, "
+                                           "where no sizing is named)", "unit": "quantity"})
+    long_only: bool = field(default=False, metadata={"doc": "never hold a short position"})
+
+    def __post_init__(self) -> None:
+        if self.fast >= self.slow:
+            raise ParamError("fast", f"must be shorter than slow ({self.slow}), got {self.fast}")
+        if self.position <= 0:
+            raise ParamError("position", "must be positive")
+
+
+def _build(setup: StrategySetup, params: EmaCrossParams) -> EmaCross:
+    return EmaCross(setup.name, setup.instruments[0].symbol, params.fast, params.slow, setup.urgency,
+                    params.long_only)
+
+
+def _sizing(params: EmaCrossParams, _inst: Instrument) -> SizingRule:
+    return SizingRule("fixed", quantity=params.position)
+
+
+KIND = StrategyKind("ema_cross", "an EMA crossover on the mid", EmaCrossParams, _build, sizing=_sizing)

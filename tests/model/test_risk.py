@@ -8,6 +8,10 @@ import pytest
 from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, Urgency
 from engine.model.numbers import Instrument
 from engine.model.risk import RiskGate, RiskLimits
+from engine.model.sizing import Sizing, SizingRule
+
+FULL = 1_000_000
+SIZING = Sizing({"s": SizingRule("fixed", quantity=FULL)})   # a target t is a signal of strength |t| / FULL
 
 BTC = Instrument("BTC/USDT", "binance", "BTCUSDT", "BTC", "USDT", 2, 5, tick_size=1, lot_size=1)
 MID_X2 = 2 * 6_000_000  # mid 60000.00
@@ -16,13 +20,14 @@ MID_X2 = 2 * 6_000_000  # mid 60000.00
 def gate(**kw) -> RiskGate:
     limits = dict(max_order_notional=Decimal("10000"), max_position=10_000, price_band_bps=50, max_slippage_bps=10)
     limits.update(kw)
-    g = RiskGate(RiskLimits(**limits), {"BTC/USDT": BTC})
+    g = RiskGate(RiskLimits(**limits), {"BTC/USDT": BTC}, sizing=SIZING)
     g.on_mid("BTC/USDT", MID_X2)
     return g
 
 
 def signal(target: int, mid_x2: int = MID_X2) -> Signal:
-    return Signal("s", "BTC/USDT", 1, target, Urgency.AGGRESSIVE, mid_x2)
+    side = Side.BUY if target > 0 else Side.SELL
+    return Signal("s", "BTC/USDT", 1, side, Decimal(abs(target)) / FULL, Urgency.AGGRESSIVE, mid_x2)
 
 
 def test_buy_is_sized_to_the_target_and_priced_at_the_mid_plus_slippage():
@@ -72,7 +77,7 @@ def test_kill_switch_and_missing_market_refuse_everything():
     g = gate()
     g.kill_switch = True
     assert g.decide(signal(1_000)).rule == "kill_switch"
-    fresh = RiskGate(g.limits, {"BTC/USDT": BTC})
+    fresh = RiskGate(g.limits, {"BTC/USDT": BTC}, sizing=SIZING)
     assert fresh.decide(signal(1_000)).rule == "no_market"
 
 
