@@ -68,6 +68,7 @@ from engine.replay.shadow_books import ShadowBooks
 from engine.replay.source import RecordedFeed
 from engine.report import html as report_html
 from engine.report import quality
+from engine.report.quoting import KINDS as QUOTING_KINDS, quoting_section
 from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
@@ -525,6 +526,10 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     }
     report["runtime"] = {**report.get("runtime", {}), "book_views": book_stats.views,
                          "conflations": {name: box[name].conflated for name in sorted(box)}}
+    quoting = {strat.name: (strat.instruments[0], getattr(strat.params, "max_inventory", scenario.risk.max_position))
+               for strat in scenario.strategies if strat.quotes}
+    if quoting:
+        report["quoting"] = quoting_section(journal.entries(kinds=QUOTING_KINDS), quoting, instruments)
     if simulated is not None:
         report["venue_faults"] = simulated.faults_fired()
     if gateway:

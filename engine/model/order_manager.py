@@ -155,6 +155,8 @@ class OrderManager:
         self._quotes_wanted: dict[str, QuoteIntent] = {}       # instrument → the quotes to keep working
         self._quote_orders: dict[str, dict[Side, Order]] = {}  # instrument → the last quote order of each side
         self.quotes_held = 0                                   # sides held back by self-trade prevention
+        self._net_filled: dict[str, int] = {}      # instrument → signed quantity our orders filled, ever
+        self._filled_at_quotes: dict[str, int] = {}   # instrument → that, when the wanted quotes came
 
     # ------------------------------------------------------------ the actor's entry points
 
@@ -285,6 +287,7 @@ class OrderManager:
             log.warning("quotes %s refused: order entry is halted", intent.quote_id)
             return
         self._quotes_wanted[intent.instrument] = intent
+        self._filled_at_quotes[intent.instrument] = self._net_filled.get(intent.instrument, 0)
         self._requote(intent.instrument, now, out)
 
     def _requote(self, instrument: str, now: int, out: Decisions) -> None:
@@ -292,7 +295,13 @@ class OrderManager:
         if self.halted or not self._ready.get(instrument, True):
             return
         sides = self._quote_orders.setdefault(instrument, {})
-        plan = plan_quotes(self._quotes_wanted[instrument], sides, self.table.open_orders(instrument),
+        # what filled since the quotes were sized was not in the inventory they were sized for: a side that would
+        # add to it is that much smaller, so a side placed late never takes the position past the strategy's limit
+        moved = self._net_filled.get(instrument, 0) - self._filled_at_quotes[instrument]
+        wanted = self._quotes_wanted[instrument]
+        wanted = replace(wanted, bid_qty=max(0, wanted.bid_qty - max(moved, 0)),
+                         ask_qty=max(0, wanted.ask_qty + min(moved, 0)))
+        plan = plan_quotes(wanted, sides, self.table.open_orders(instrument),
                            lambda child_id: self.table.find_child(child_id) is not None, self.venue, now)
         for order in plan.cancel:
             self._cancel(order, now, out, "requote")
@@ -513,7 +522,10 @@ class OrderManager:
             self.illegal_reports += 1
             log.error("refused: %s", exc)
             return None
-        out.journal.extend(result if isinstance(result, list) else [result] if isinstance(result, Fill) else [])
+        fills = result if isinstance(result, list) else [result] if isinstance(result, Fill) else []
+        for fill in fills:
+            self._net_filled[fill.instrument] = self._net_filled.get(fill.instrument, 0) + fill.qty * fill.side.sign
+        out.journal.extend(fills)
         if (order.state, order.cum_qty) != before:
             out.journal.append(order.as_update())
         return result
