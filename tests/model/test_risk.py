@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, Urgency
+from engine.messages import Exposure, ParentOrder, QuoteIntent, RiskRejection, Side, Signal, Urgency
 from engine.model.numbers import Instrument
 from engine.model.risk import RiskGate, RiskLimits
 from engine.model.sizing import Sizing, SizingRule
@@ -89,3 +89,27 @@ def test_the_price_band_is_checked_against_the_book_as_of_the_signal_s_decision(
     g.on_mid("BTC/USDT", MID_X2, ts_ns=2)            # newer than the decision (at 1): the signal's own book
     order = g.decide(signal(5_000, far))
     assert isinstance(order, ParentOrder) and order.signal_mid_x2 == far
+
+
+def quotes(bid_qty=3_000, ask_qty=3_000, bid=5_999_900, ask=6_000_100) -> QuoteIntent:
+    return QuoteIntent("mm", "BTC/USDT", 1, bid, bid_qty, ask, ask_qty, MID_X2)
+
+
+def test_quotes_are_approved_under_a_quote_id_and_shrunk_to_the_position_limit():
+    g = gate()
+    g.on_exposure(Exposure("BTC/USDT", 1, 8_000, 0, 0))   # long 0.08 of a 0.1 limit
+    approved = g.decide_quotes(quotes())
+    assert isinstance(approved, QuoteIntent) and approved.quote_id == "P1"
+    assert (approved.bid_qty, approved.ask_qty) == (2_000, 3_000)   # a full bid fill would reach exactly 0.1
+    assert g.quotes_shrunk == 1
+    assert g.decide_quotes(quotes(bid_qty=2_000)).quote_id == "P2" and g.quotes_shrunk == 1
+
+
+def test_quotes_whose_bid_reaches_their_ask_are_refused():
+    rejected = gate().decide_quotes(quotes(bid=6_000_100))
+    assert isinstance(rejected, RiskRejection) and rejected.rule == "crossed_quotes"
+
+
+def test_quotes_are_shrunk_to_the_order_notional_limit():
+    approved = gate(max_order_notional=Decimal("1200")).decide_quotes(quotes())
+    assert (approved.bid_qty, approved.ask_qty) == (2_000, 1_999)   # 1200 / 59999.00 = 0.0200003..; / 60001.00
