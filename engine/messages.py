@@ -220,17 +220,49 @@ class Protection:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """What a strategy wants: reach `target_position` in `instrument`. Not an order; sizing and risk decide."""
+    """What a strategy wants in `instrument`: a direction (`side`) and a `strength` from 0 to 1 (the share of the
+    full position its sizing allows; 0 is flat), never a quantity: sizing turns it into a target position
+    (`engine.model.sizing`), the risk gate into an order. `protection.stop_price`, where the strategy has a stop, is
+    what a stop-distance sizing risks over.
+
+    The strategy actor stamps the book the strategy decided on: its touch (`bid`, `ask`) and the quantity shown
+    there (`bid_qty`, `ask_qty`), so that the risk gate and the router decide on the book as of the decision however
+    late they see newer views, and where the strategy's sizing asks for it the realized volatility of the mid over
+    its recent looks (`volatility_x2`: twice the root mean square change of the mid between looks, in price units;
+    0 when not measured).
+    """
     strategy: str
     instrument: str
     ts_ns: int
-    target_position: int
+    side: Side
+    strength: Decimal
     urgency: Urgency
     mid_x2: int
     reason: str = ""
-    bid: int = 0     # the touch of the book the strategy decided on (0: no such side), so that the risk gate
-    ask: int = 0     # and the router decide on the book as of the decision, however late they see newer views
+    bid: int = 0     # the touch of the book the strategy decided on (0: no such side)
+    ask: int = 0
     protection: Protection | None = None
+    bid_qty: int = 0    # the quantity displayed at that touch
+    ask_qty: int = 0
+    volatility_x2: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteIntent:
+    """The two-sided quotes a quoting strategy wants working in `instrument`: prices and sizes per side (a size of
+    0: no quote on that side), as of the book whose mid is `mid_x2`. The risk gate checks them and may shrink the
+    sizes; the one it approves carries its `quote_id`, and the order manager keeps post-only orders working at those
+    prices, cancelling and replacing them as the wanted quotes change."""
+    strategy: str
+    instrument: str
+    ts_ns: int
+    bid_price: int
+    bid_qty: int
+    ask_price: int
+    ask_qty: int
+    mid_x2: int
+    reason: str = ""
+    quote_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

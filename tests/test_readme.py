@@ -41,8 +41,12 @@ SCENARIO_SECTION = README.split("## Scenario files", 1)[1].split("\n## ", 1)[0]
 
 
 def _table(schema: dict, node: dict) -> dict:
-    """The object schema a property holds, through references, optional values and arrays of tables."""
+    """The object schema a property holds, through references, optional values and arrays of tables (a table of
+    several kinds, `[[strategy]]`, holds the keys of every kind)."""
     while True:
+        if "oneOf" in node:
+            return {"properties": {key: value for option in node["oneOf"]
+                                   for key, value in _table(schema, option).get("properties", {}).items()}}
         if "$ref" in node:
             node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
         elif "anyOf" in node:
@@ -85,3 +89,25 @@ def test_the_readme_documents_the_scenario_schema_and_only_keys_it_has():
     assert [key for key in sorted(shown) if not _has_key(schema, key)] == []
     assert [key for key in sorted(named) if not (_has_key(schema, key) or _has_key(venue_schema, key))] == []
     assert set(schema["properties"]) | set(venue_schema["properties"]) <= {key.split(".")[0] for key in shown | named}
+
+
+def test_the_readme_strategy_example_builds_a_strategy_the_schema_and_the_engine_take():
+    from decimal import Decimal
+
+    from engine.app.schema import _strategy_table
+    from engine.messages import BookView, Side
+    from engine.model.numbers import Instrument
+    from engine.strategies.registry import StrategyKind, StrategySetup
+
+    code = README.split("## Writing a strategy", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    kind = namespace["KIND"]
+    assert isinstance(kind, StrategyKind) and kind.name == "breakout"
+    table = _strategy_table(kind).model_validate({"kind": "breakout", "instruments": ["BTC/USDT"], "lookback": 3})
+    inst = Instrument("BTC/USDT", "binance", "BTCUSDT", "BTC", "USDT", 2, 5, tick_size=1, lot_size=1)
+    strategy = kind.build(StrategySetup("b", (inst,)), kind.params(lookback=table.lookback))
+    signals = [strategy.on_view(BookView("BTC/USDT", ts, ts, ((mid - 1, 1),), ((mid + 1, 1),)))
+               for ts, mid in enumerate([100, 101, 100, 105, 103, 90])]
+    assert [None if s is None else (s.side, s.strength) for s in signals] == [
+        None, None, None, (Side.BUY, Decimal(1)), None, (Side.SELL, Decimal(0))]

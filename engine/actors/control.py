@@ -10,11 +10,12 @@ risk path like any strategy's. A restarted control actor takes its mode back fro
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from engine.actors.journaled import JournaledActor, Staged
 from engine.messages import (BookView, CancelAll, DataQualityAlarm, Exposure, JournalEntry, OperatorCommand,
-                             PortfolioView, ReconcileFinding, RequestFailed, Signal, TradingStateChanged, Urgency)
+                             PortfolioView, ReconcileFinding, RequestFailed, Side, Signal, TradingStateChanged, Urgency)
 from engine.model.kill_switch import KillSwitch, Outcome
 from engine.runtime import ActorContext, Ports
 
@@ -96,5 +97,5 @@ class ControlActor(JournaledActor):
             ctx.log.warning("flatten: no book of %s to price a flat position on; it is left as it is", instrument)
             return None
         self.flattens += 1
-        return Signal(CONTROL, instrument, ts_ns, 0, Urgency.AGGRESSIVE, view.mid_x2, "flatten",
-                      view.best_bid or 0, view.best_ask or 0)
+        return Signal(CONTROL, instrument, ts_ns, Side.SELL, Decimal(0), Urgency.AGGRESSIVE, view.mid_x2, "flatten",
+                      view.best_bid or 0, view.best_ask or 0)   # no strength: no position

@@ -13,13 +13,13 @@ from typing import Any, Callable
 
 from engine.actors.journaled import JournaledActor, Staged
 from engine.messages import (VENUE_ANSWERS, VENUE_REQUESTS, BookView, CancelAll, CancelOrder, ChildOrder,
-                             OrderManagerStarted, OrdersSettled, RunFailure)
+                             OrderManagerStarted, OrdersSettled, QuoteIntent, RunFailure)
 from engine.model.order_manager import INPUTS, Decisions, OrderManager
 from engine.runtime import ActorContext, Ports
 
 
 class OrderManagerActor(JournaledActor):
-    ports = Ports(accepts=(ChildOrder, *VENUE_ANSWERS, BookView, CancelOrder, CancelAll),
+    ports = Ports(accepts=(ChildOrder, QuoteIntent, *VENUE_ANSWERS, BookView, CancelOrder, CancelAll),
                   outputs={"venue": VENUE_REQUESTS, "control": (OrdersSettled, RunFailure)})
 
     def __init__(self, journal: Any, make_core: Callable[[], OrderManager]):
@@ -50,12 +50,12 @@ class OrderManagerActor(JournaledActor):
             self._take(msg, now, staged)
 
     def _event_time(self, msg: Any, ctx: ActorContext) -> int:
-        """When `msg` happens for the order manager: a child order or a view at its own time (decided inside a
+        """When `msg` happens for the order manager: a child order, quotes or a view at its own time (decided inside a
         replay window, while the clock stands at the window's last event), and not before what it handled last
         (a child order deferred during reconciliation is placed once that is done); a message the clock
         delivered (the venue's answers, timers) at the clock's time, which is its arrival."""
         kind = type(msg)
-        if kind is ChildOrder or kind is BookView:
+        if kind is ChildOrder or kind is BookView or kind is QuoteIntent:
             now = max(msg.ts_ns, self._handled_ns)
         else:
             now = ctx.clock.now_ns()

@@ -1,13 +1,14 @@
-"""The router actor: turns approved orders into child orders for venues, seeing the book through views."""
+"""The router actor: turns approved orders into child orders for venues, seeing the book through views, and hands
+approved quotes to the order manager, which keeps them working at the one venue."""
 from __future__ import annotations
 
-from engine.messages import BookView, ChildOrder, ParentOrder
+from engine.messages import BookView, ChildOrder, ParentOrder, QuoteIntent
 from engine.model.routing import SingleVenueRouter
 from engine.runtime import Actor, ActorContext, Ports
 
 
 class RouterActor(Actor):
-    ports = Ports(accepts=(ParentOrder, BookView), outputs={"orders": ChildOrder})
+    ports = Ports(accepts=(ParentOrder, QuoteIntent, BookView), outputs={"orders": (ChildOrder, QuoteIntent)})
 
     def __init__(self, router: SingleVenueRouter):
         self.router = router
@@ -19,3 +20,5 @@ class RouterActor(Actor):
             elif type(msg) is ParentOrder:
                 for child in self.router.route(msg):
                     await ctx.emit("orders", child)
+            elif type(msg) is QuoteIntent:
+                await ctx.emit("orders", msg)

@@ -160,16 +160,20 @@ def _venue_toml(scenario: Scenario, seed: int, faults: list[tuple[str, str]]) ->
 
 
 def _strategy_toml(scenario: Scenario) -> str:
-    from engine.model.numbers import format_fixed
+    """Each [[strategy]] table as its file wrote it, its cadence on the paper run's wall clock."""
     parts = []
     for strat in scenario.strategies:
-        decimals = scenario.instruments[strat.instruments[0]].qty_decimals
-        parts.append(f'[[strategy]]\nname = "{strat.name}"\nkind = "{strat.kind}"\n'
-                     f'instruments = {orjson.dumps(list(strat.instruments)).decode()}\nfast = {strat.fast}\n'
-                     f'slow = {strat.slow}\nposition = "{format_fixed(strat.position, decimals)}"\n'
-                     f'urgency = "{strat.urgency}"\nlong_only = {str(strat.long_only).lower()}\n'
-                     f'cadence = "{_wall_cadence(strat.cadence)}"\n')
+        keys = {**strat.written, "name": strat.name, "cadence": str(_wall_cadence(strat.cadence))}
+        parts.append("[[strategy]]\n" + "".join(f"{key} = {_toml_value(value)}\n" for key, value in keys.items()))
     return "\n".join(parts)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + " }"
+    return orjson.dumps(value).decode()   # a string, a whole number, or an array of strings: JSON writes them as TOML
 
 
 def _wall_cadence(cadence: Cadence) -> Cadence | str:

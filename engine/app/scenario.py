@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from adapters.registry import venues
 from adapters.synthetic import synthetic_problem
@@ -37,7 +38,9 @@ from engine.model.kill_switch import KillSwitchLimits
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
 from engine.model.risk_checks import CheckLimits, InstrumentRules
 from engine.replay.synthetic import Crash
+from engine.model.sizing import SizingRule
 from engine.strategies.cadence import Cadence, parse_cadence
+from engine.strategies.registry import ParamError
 
 __all__ = ["ScenarioError", "Scenario", "SimVenueSpec", "load", "load_venue", "check_environment"]
 
@@ -74,21 +77,29 @@ class FeedSpec:
 @dataclass(frozen=True)
 class StrategySpec:
     name: str                      # unique in the run; defaults to `kind`
-    kind: str
+    kind: str                      # a registered strategy kind (engine.strategies.registry)
     instruments: tuple[str, ...]   # the instruments whose views it receives
-    fast: int
-    slow: int
-    position: int                  # target absolute position, in quantity units
     urgency: str
-    long_only: bool
     cadence: Cadence = Cadence("book")   # when it looks at the market (see engine.strategies.cadence)
-    stop_bps: int = 0                    # the protection it asks for on each position it opens (0: none)
-    take_profit_bps: int = 0
-    trailing_bps: int = 0
+    params: Any = None             # the kind's own keys, as its params dataclass (amounts in fixed-point units)
+    sizing: SizingRule | None = None     # how its signals are sized (None: it quotes, and signals nothing)
+    written: Mapping[str, Any] = field(default_factory=dict)   # its table as the file wrote it
+
+    @property
+    def quotes(self) -> bool:
+        """Whether it states quotes (post-only orders that rest at the venue) rather than signalling."""
+        return schema.STRATEGY_KINDS[self.kind].quotes
+
+    @property
+    def rests_orders(self) -> bool:
+        """Whether its orders rest at the venue (quotes, or passive orders), to be filled from the tape."""
+        return self.quotes or self.urgency == "passive"
 
     @property
     def protected(self) -> bool:
-        return bool(self.stop_bps or self.take_profit_bps or self.trailing_bps)
+        """Whether its kind's keys ask for protection on the positions it opens (a stop, a take-profit, a
+        trailing stop): then what it trades is watched on the book for the legs the engine emulates."""
+        return any(getattr(self.params, key, 0) for key in ("stop_bps", "take_profit_bps", "trailing_bps"))
 
 
 @dataclass(frozen=True)
@@ -534,23 +545,64 @@ def _strategies(path: Path, tables: list[schema.StrategyTable], instruments: dic
     return tuple(out)
 
 
-def _strategy(path: Path, where: str, table: schema.StrategyTable, instruments: dict[str, Instrument],
+def _strategy(path: Path, where: str, table: schema.StrategyCommon, instruments: dict[str, Instrument],
               feed: FeedSpec) -> StrategySpec:
+    kind = schema.STRATEGY_KINDS[table.kind]   # type: ignore[attr-defined]
     symbols = _instrument_refs(path, where, table.instruments, instruments)
     for symbol in symbols:
         if symbol not in feed.instruments:
             raise _refuse(path, f"{where}.instruments", f"{symbol!r} has no feed: no [feed] connection carries it "
                                                         f"(the feed carries {', '.join(feed.instruments)})")
-    if len(symbols) != 1:
-        raise _refuse(path, f"{where}.instruments", f"{table.kind} trades one instrument, got {len(symbols)}")
-    if table.fast >= table.slow:
-        raise _refuse(path, f"{where}.fast", f"must be shorter than slow ({table.slow}), got {table.fast}")
-    position = _fixed(path, f"{where}.position", table.position, instruments[symbols[0]].qty_decimals)
-    if position <= 0:
-        raise _refuse(path, f"{where}.position", "must be positive")
-    return StrategySpec(table.name or table.kind, table.kind, symbols, table.fast, table.slow, position,
-                        table.urgency, table.long_only, parse_cadence(table.cadence), table.stop_bps,
-                        table.take_profit_bps, table.trailing_bps)
+    if kind.instruments and len(symbols) != kind.instruments:
+        count = "one instrument" if kind.instruments == 1 else f"{kind.instruments} instruments"
+        raise _refuse(path, f"{where}.instruments", f"{kind.name} trades {count}, got {len(symbols)}")
+    traded = instruments[symbols[0]]
+    values = {}
+    for spec in dataclasses.fields(kind.params):
+        value = getattr(table, spec.name)
+        unit = spec.metadata.get("unit")
+        if unit:
+            decimals = traded.qty_decimals if unit == "quantity" else traded.price_decimals
+            value = _fixed(path, f"{where}.{spec.name}", value, decimals)
+        elif isinstance(value, str) and spec.type in (Decimal, "Decimal"):
+            value = Decimal(value)
+        values[spec.name] = value
+    try:
+        params = kind.params(**values)
+    except ParamError as exc:
+        raise _refuse(path, f"{where}.{exc.key}", exc.message) from None
+    sizing = _sizing(path, f"{where}.sizing", table.sizing, traded) if table.sizing else (
+        kind.sizing(params, traded) if kind.sizing else None)
+    if sizing is None and not kind.quotes:
+        raise _refuse(path, f"{where}.sizing", f"required: {kind.name} names no sizing of its own")
+    return StrategySpec(table.name or table.kind, table.kind, symbols, table.urgency,   # type: ignore[attr-defined]
+                        parse_cadence(table.cadence), params, sizing, table.model_dump(exclude_none=True))
+
+
+def _sizing(path: Path, where: str, table: schema.SizingTable, inst: Instrument) -> SizingRule:
+    """A strategy's `sizing = {method = ...}`, with the keys its method needs, in the instrument's units."""
+    needs = {"fixed": "quantity", "fixed_fraction": "risk_fraction", "volatility": "target_risk"}[table.method]
+    if getattr(table, needs) is None:
+        raise _refuse(path, f"{where}.{needs}", f"required by method {table.method!r}, and missing")
+    fraction = _fraction(path, f"{where}.liquidity_fraction", table.liquidity_fraction)
+    if table.method == "fixed":
+        return SizingRule("fixed", quantity=_fixed(path, f"{where}.quantity", table.quantity, inst.qty_decimals),
+                          liquidity_fraction=fraction)
+    if table.method == "fixed_fraction":
+        return SizingRule("fixed_fraction", risk_fraction=_fraction(path, f"{where}.risk_fraction",
+                                                                    table.risk_fraction),
+                          liquidity_fraction=fraction)
+    return SizingRule("volatility", target_risk=Decimal(table.target_risk), window=table.window,
+                      liquidity_fraction=fraction)
+
+
+def _fraction(path: Path, where: str, text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    value = Decimal(text)
+    if not 0 < value <= 1:
+        raise _refuse(path, where, f"must be above 0 and at most 1, got {text}")
+    return value
 
 
 def _traded_qty_decimals(path: Path, strategies: tuple[StrategySpec, ...], instruments: dict[str, Instrument]) -> int:

@@ -9,20 +9,23 @@ JSON Schema, and the README's scenario section is held to them by a test.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import tomllib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union, get_type_hints
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema,
-                      model_validator)
+                      create_model, model_validator)
 from pydantic_core import PydanticCustomError
 
 from adapters.simulated.faults import FaultKind
 from adapters.simulated.latency import LATENCY_MODELS
 from adapters.simulated.queue import QUEUE_MODELS
+from engine.model.sizing import METHODS as SIZING_METHODS
 from engine.strategies.cadence import parse_cadence
+from engine.strategies.registry import StrategyKind, strategy_kinds
 
 
 class ScenarioError(ValueError):
@@ -214,31 +217,65 @@ class BookTable(Table):
     """chaos holds every outage of a book (a crash's included) to this"""
 
 
-class StrategyTable(Table):
+class SizingTable(Table):
+    method: Literal[SIZING_METHODS]  # type: ignore[valid-type]
+    """how a signal becomes a position: fixed, fixed_fraction (of equity, risked over the stop) or volatility"""
+    quantity: DecimalText | None = None
+    """fixed: the full position, in the base asset"""
+    risk_fraction: DecimalText | None = None
+    """fixed_fraction: the share of equity lost if the signal's stop is hit (0 to 1)"""
+    target_risk: DecimalText | None = None
+    """volatility: what one realized-volatility move of the mid may cost, in the quote asset"""
+    window: int = Field(20, ge=1, le=1_000_000)
+    """volatility: the looks at the market the realized volatility is measured over"""
+    liquidity_fraction: DecimalText | None = None
+    """cap each order at this share of the quantity displayed at the touch it would take (0 to 1; none: no cap)"""
+
+
+class StrategyCommon(Table):
+    """The keys of every [[strategy]] table; each kind adds its own (engine.strategies.registry)."""
     name: Name | None = None
     """unique in the run (the actor is strategy.<name>); defaults to kind"""
-    kind: Literal["ema_cross"]
-    """the strategy: ema_cross, an EMA crossover on the mid"""
     instruments: list[Text]
     """the [[instruments]] whose views it sees (ema_cross trades one)"""
-    fast: int = Field(ge=1, le=1_000_000)
-    """the fast EMA's length, in looks at the market"""
-    slow: int = Field(ge=2, le=1_000_000)
-    """the slow EMA's length, longer than fast"""
-    position: DecimalText
-    """the target absolute position, in the base asset"""
     urgency: Literal["aggressive", "passive"] = "aggressive"
     """aggressive: IOC at the risk price; passive: GTC at our touch"""
-    long_only: bool = False
-    """never hold a short position"""
     cadence: Annotated[str, AfterValidator(_cadence)] = "book"
     """when it looks at the market: "book" (every change), "trades" (every public trade) or "<N>ms" (a timer)"""
-    stop_bps: int = Field(0, ge=0, le=10_000)
-    """ema_cross: a stop this far from the mid against each position it opens, in bps (0: none)"""
-    take_profit_bps: int = Field(0, ge=0, le=10_000)
-    """ema_cross: a take-profit this far from the mid in its favour, in bps (0: none; with a stop: an OCO bracket)"""
-    trailing_bps: int = Field(0, ge=0, le=10_000)
-    """ema_cross: a trailing stop this far behind the best price since entry, in bps (0: none; replaces stop_bps)"""
+    sizing: SizingTable | None = None
+    """how its signals are sized ({method = "fixed_fraction", risk_fraction = "0.01"}; default: the kind's own)"""
+
+
+def _param_field(name: str, annotation: Any, spec: dataclasses.Field) -> tuple[Any, Any]:
+    """The pydantic field of one key a strategy kind declares (see engine.strategies.registry)."""
+    meta = spec.metadata
+    default = ... if spec.default is dataclasses.MISSING else spec.default
+    if meta.get("unit") or annotation is Decimal:
+        kind: Any = DecimalText
+    elif annotation is int:
+        kind = Annotated[int, Field(ge=meta.get("ge"), le=meta.get("le"))]
+    elif annotation is bool:
+        kind = bool
+    elif annotation is str:
+        kind = Text
+    else:
+        raise TypeError(f"strategy key {name!r}: {annotation!r} is not int, bool, str or Decimal")
+    return kind, Field(default, description=meta.get("doc"))
+
+
+def _strategy_table(kind: StrategyKind) -> type[StrategyCommon]:
+    """The [[strategy]] table of one kind: the common keys and the kind's own."""
+    hints = get_type_hints(kind.params)
+    own = {f.name: _param_field(f.name, hints[f.name], f) for f in dataclasses.fields(kind.params)}
+    title = "".join(part.title() for part in kind.name.split("_")) + "Strategy"
+    return create_model(title, __base__=StrategyCommon, __doc__=f"[[strategy]] kind = \"{kind.name}\": {kind.doc}",
+                        kind=(Literal[kind.name], Field(description=f"the strategy: {kind.name}, {kind.doc}")),
+                        **own)
+
+
+STRATEGY_KINDS = strategy_kinds()
+STRATEGY_TABLES = {name: _strategy_table(kind) for name, kind in STRATEGY_KINDS.items()}
+StrategyTable = Annotated[Union[tuple(STRATEGY_TABLES.values())], Field(discriminator="kind")]  # type: ignore[misc]
 
 
 class RiskTable(Table):
@@ -412,7 +449,7 @@ class ScenarioFile(Table):
     """[feed]: the market data"""
     book: BookTable = BookTable()
     """[book]: the order books"""
-    strategy: list[StrategyTable] = Field(min_length=1)
+    strategy: list[StrategyTable] = Field(min_length=1)  # type: ignore[valid-type]
     """[[strategy]]: one table per strategy"""
     risk: RiskTable
     """[risk]: the limits every order is held to"""
@@ -554,6 +591,13 @@ def dotted(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _untagged(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """A key's place without the strategy kind pydantic puts in it (`strategy[0].ema_cross.fast` is `strategy[0].fast`)."""
+    if len(loc) >= 3 and loc[0] == "strategy" and isinstance(loc[1], int) and loc[2] in STRATEGY_TABLES:
+        return (*loc[:2], *loc[3:])
+    return loc
+
+
 def _found(value: Any) -> str:
     if isinstance(value, (dict, BaseModel)):
         return "a table"
@@ -568,7 +612,12 @@ def describe(exc: ValidationError) -> list[str]:
     """One line per problem: the key (dotted), what was expected, what was found."""
     lines = []
     for error in exc.errors(include_url=False):
-        loc, kind, message = tuple(error["loc"]), error["type"], error["msg"]
+        loc, kind, message = _untagged(tuple(error["loc"])), error["type"], error["msg"]
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
+            found = error["input"].get("kind") if isinstance(error["input"], dict) else None
+            lines.append(f"{dotted((*loc, 'kind'))}: expected one of the strategy kinds "
+                         f"({', '.join(STRATEGY_TABLES)}), found {'nothing' if found is None else repr(found)}")
+            continue
         if kind == "unknown_key":
             ctx = error.get("ctx", {})
             where = dotted((*loc, ctx["key"]))

@@ -77,6 +77,7 @@ from engine.replay.shadow_books import ShadowBooks
 from engine.replay.source import RecordedFeed
 from engine.report import html as report_html
 from engine.report import quality
+from engine.report.quoting import KINDS as QUOTING_KINDS, quoting_section
 from engine.report.run import REPORTED, journal_section, venue_truth_section
 from engine.runtime import (BlockingEdge, ChildSpec, ConflatingEdge, CrashPlan, CrashRule, DelayedEdge,
                             InjectedCrash, LatestValueEdge, Lifecycle, LifecycleKind, LiveClock, Mailbox,
@@ -92,7 +93,10 @@ from engine.app.pace import Pace
 from engine.app.progress import ProgressLine
 from engine.app.stopping import StopRequest
 from engine.strategies.cadence import TIMER_KEY
-from engine.strategies.ema_cross import EmaCross
+from engine.app.schema import STRATEGY_KINDS
+from engine.model.sizing import Sizing
+from engine.strategies.api import Strategy as StrategyObject, overrides
+from engine.strategies.registry import StrategySetup
 
 MAILBOX_CAPACITY = 4096
 JOURNAL_FILE = "journal.sqlite"
@@ -242,12 +246,13 @@ def decides_inside_windows(scenario: Scenario) -> bool:
 def decided_kinds(scenario: Scenario) -> frozenset[type]:
     """The kinds of market events something may decide on inside a batch (none: nothing decides inside one).
 
-    Orders resting at the venue (passive ones, which it fills from every change and trade) make every kind one;
+    Orders resting at the venue (passive ones and quotes, which it fills from every change and trade) make every kind
+    one;
     otherwise a strategy on every book change decides on the events that change a book, one on trades on trades,
     and the order manager's chasing on book changes. A strategy on a timer decides on its ticks, which the clock
     delivers between batches anyway.
     """
-    if any(strat.urgency == "passive" or strat.protected for strat in scenario.strategies):
+    if any(strat.rests_orders or strat.protected for strat in scenario.strategies):
         return frozenset((DepthDiff, BookSnapshot, Trade, TopOfBook))
     kinds: set[type] = set()
     for strat in scenario.strategies:
@@ -412,6 +417,11 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     journal.subscribe(WATCHED, box[CONTROL].deliver)
     if scenario.risk.checks.needs_fills:   # the gate's cash and round trips follow every durable fill
         journal.subscribe((Fill,), box["risk"].deliver)
+    strategies = dict(zip(scenario.strategy_actors, scenario.strategies))
+    built = {name: _strategy(strat, instruments) for name, strat in strategies.items()}   # what each one hears
+    for name in strategies:   # a strategy is shown its fills (of its instruments) once durable
+        if overrides(built[name], "on_fill"):
+            journal.subscribe((Fill,), box[name].deliver)
 
     def latest(name: str) -> LatestValueEdge:
         return LatestValueEdge(box[name], _by_instrument)
@@ -420,7 +430,6 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         """An order link to or from the venue: the scenario's latency in process, the network's otherwise."""
         return BlockingEdge(box[name]) if gateway else DelayedEdge(box[name], clock, scenario.venue.latency_ns)
 
-    strategies = dict(zip(scenario.strategy_actors, scenario.strategies))
     everything = set(scenario.feed.instruments)
     # a cadence that follows events gets every view, in order; a timer's the newest, read on its tick
     views = [_for(BlockingEdge(box[name]) if strat.cadence.follows_events else latest(name), strat.instruments,
@@ -439,7 +448,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "router": {"orders": [BlockingEdge(box["orders"])]},
         "orders": {"venue": [link("venue")], "control": [BlockingEdge(control)]},
         "venue": {"reports": [link("orders")]},
-        "ledger": {"exposure": [latest("risk"), latest(CONTROL)],
+        "ledger": {"exposure": [latest("risk"), latest(CONTROL),
+                                *(_for(latest(name), strat.instruments, everything)
+                                  for name, strat in strategies.items() if overrides(built[name], "on_position"))],
                    # the control actor must look at each valuation (a loss limit), the risk gate only at the newest
                    "portfolio": [LatestValueEdge(box["risk"], _by_kind), ConflatingEdge(box[CONTROL], _by_kind)]},
         CONTROL: {"state": [LatestValueEdge(box["risk"], _by_kind)], "orders": [BlockingEdge(box["orders"])],
@@ -464,9 +475,11 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "risk": actor_runner(RiskActor, lambda: RiskActor(journal, RiskGate(
             RiskLimits(scenario.risk.max_order_notional, scenario.risk.max_position, scenario.risk.price_band_bps,
                        scenario.risk.max_slippage_bps), instruments, parent_prefix=f"P{run_id}-",
-            checks=scenario.risk.checks))),
+            checks=scenario.risk.checks,
+            sizing=Sizing({strat.name: strat.sizing for strat in scenario.strategies if strat.sizing})))),
         CONTROL: actor_runner(ControlActor, lambda: ControlActor(journal, KillSwitch(scenario.kill_switch))),
-        **{name: actor_runner(StrategyActor, _strategy_factory(strat)) for name, strat in strategies.items()},
+        **{name: actor_runner(StrategyActor, _strategy_factory(strat, instruments))
+           for name, strat in strategies.items()},
         "book": actor_runner(BookActor, lambda: BookActor(
             list(scenario.feed.instruments), scenario.book_depth, book_stats, sync_factory=sync_factory,
             stale_after_ns=scenario.book_stale_after_ns, every_change=decides_inside_windows(scenario),
@@ -560,6 +573,10 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     }
     report["runtime"] = {**report.get("runtime", {}), "book_views": book_stats.views,
                          "conflations": {name: box[name].conflated for name in sorted(box)}}
+    quoting = {strat.name: (strat.instruments[0], getattr(strat.params, "max_inventory", scenario.risk.max_position))
+               for strat in scenario.strategies if strat.quotes}
+    if quoting:
+        report["quoting"] = quoting_section(journal.entries(kinds=QUOTING_KINDS), quoting, instruments)
     if simulated is not None:
         report["venue_faults"] = simulated.faults_fired()
     if gateway:
@@ -689,12 +706,16 @@ def _gateway_runner(gateway: OrderGateway) -> Any:
     return run
 
 
-def _strategy_factory(spec: StrategySpec) -> Any:
-    """The strategy actor of one [[strategy]] (each kind: `ema_cross` today)."""
-    return lambda: StrategyActor(lambda: EmaCross(
-        spec.name, spec.instruments[0], spec.fast, spec.slow, spec.position, Urgency(spec.urgency), spec.long_only,
-        stop_bps=spec.stop_bps, take_profit_bps=spec.take_profit_bps, trailing_bps=spec.trailing_bps),
-        spec.cadence)
+def _strategy(spec: StrategySpec, instruments: dict[str, Any]) -> StrategyObject:
+    """The strategy of one [[strategy]], built by its kind (engine.strategies.registry)."""
+    setup = StrategySetup(spec.name, tuple(instruments[symbol] for symbol in spec.instruments), Urgency(spec.urgency))
+    return STRATEGY_KINDS[spec.kind].build(setup, spec.params)
+
+
+def _strategy_factory(spec: StrategySpec, instruments: dict[str, Any]) -> Any:
+    """The strategy actor of one [[strategy]]: a fresh strategy on every start and restart."""
+    window = spec.sizing.window if spec.sizing is not None and spec.sizing.method == "volatility" else 0
+    return lambda: StrategyActor(lambda: _strategy(spec, instruments), spec.cadence, window)
 
 
 def _order_prefix(name: str) -> str:

@@ -29,6 +29,9 @@ What it decides, besides applying the venue's reports:
   fills or triggers ends its OCO pair. Any child order may be reduce-only (refused with no position to reduce,
   shrunk to it) or post-only (`LIMIT_MAKER`: the venue's own where it has it, else refused here if it would
   take and sent as a resting limit).
+- **Quotes kept working.** A quoting strategy's approved quotes (`QuoteIntent`) are kept as one post-only order
+  per side, cancelled and placed again as the wanted quotes change, never crossing our own orders
+  (`engine.model.quoting`); a side that had to wait is placed once what was in its way has ended.
 - **A clean end.** `CancelAll` cancels every working order with the venue's cancel-all, refuses new ones when
   it halts, and says `OrdersSettled` once no order is working or unresolved. An authentication error stops
   order entry and tells the session the run cannot go on (`RunFailure`).
@@ -50,6 +53,7 @@ from engine.messages import (
     OrderType,
     ProtectionTrigger,
     ExecutionReport,
+    QuoteIntent,
     FailureClass,
     Fill,
     OrderManagerStarted,
@@ -70,6 +74,7 @@ from engine.messages import (
 )
 from engine.model.orders import IllegalTransition, Order, OrderState, OrderTable
 from engine.model.protection import Effects, ProtectionPolicy, Protector, post_only_crosses, reduce_only_qty
+from engine.model.quoting import plan_quotes
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -126,7 +131,7 @@ class _Discarded(Decisions):
         self.restore_deferred = False
 
 
-INPUTS = (ChildOrder, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
+INPUTS = (ChildOrder, QuoteIntent, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
           CancelAll, OrderManagerStarted, ProtectionTrigger)
 """The messages the order manager journals as it takes them: replayed in order, they rebuild its table."""
 
@@ -162,12 +167,16 @@ class OrderManager:
         self._cancel_again: set[str] = set()       # cancels a predecessor decided: sent again if still open
         self.positions: dict[str, int] = {}        # instrument → net filled quantity of our orders
         self.protector = Protector(settings.protection, settings.tick_size)
+        self._quotes_wanted: dict[str, QuoteIntent] = {}       # instrument → the quotes to keep working
+        self._quote_orders: dict[str, dict[Side, Order]] = {}  # instrument → the last quote order of each side
+        self.quotes_held = 0                                   # sides held back by self-trade prevention
+        self._filled_at_quotes: dict[str, int] = {}   # instrument → its position when the wanted quotes came
 
     # ------------------------------------------------------------ the actor's entry points
 
     def must_wait(self, msg: Any) -> bool:
-        """A child order waits while its instrument's account is being reconciled."""
-        return type(msg) is ChildOrder and not self._ready.get(msg.instrument, True)
+        """A child order (or quotes) waits while its instrument's account is being reconciled."""
+        return (type(msg) is ChildOrder or type(msg) is QuoteIntent) and not self._ready.get(msg.instrument, True)
 
     def handle(self, msg: Any, now: int, out: Decisions) -> None:
         kind = type(msg)
@@ -194,6 +203,11 @@ class OrderManager:
         elif kind is ProtectionTrigger:
             if not self.halted:
                 self._apply(self.protector.trigger(msg, self._position_of_group(msg.group_id), now), now, out)
+        elif kind is QuoteIntent:
+            self._on_quotes(msg, now, out)
+        if self._quotes_wanted and kind is not QuoteIntent:   # an order may have ended: a held side may go now
+            for instrument in sorted(self._quotes_wanted):
+                self._requote(instrument, now, out)
         self._say_if_settled(now, out)
 
     def on_view(self, view: BookView, now: int) -> list[CancelOrder | ProtectionTrigger]:
@@ -245,6 +259,7 @@ class OrderManager:
     def new_run(self) -> None:
         """Forget what belonged to the previous run (its halt, its requests in flight): its orders stay."""
         self.halted = self.settling = self._settled_said = False
+        self._quotes_wanted.clear()
         self._queries.clear()
         self._replacing.clear()
         self._ready = dict.fromkeys(self.instruments, False)
@@ -286,6 +301,11 @@ class OrderManager:
                         not self.protector.is_leg(order.client_order_id):
                     self._cancel(order, now, out, "superseded")
             self._apply(self.protector.supersede(child.instrument, child.side, now), now, out)
+        return self._place(child, refusal, now, out, protective)
+
+    def _place(self, child: ChildOrder, refusal: tuple[str, str] | None, now: int, out: Decisions,
+               protective: bool = False) -> Order:
+        """Create the order of `child` as the rules left it (`_rules`): refused before it leaves, or sent."""
         order = self.table.create(child, now)
         out.journal.append(order.as_update())
         if refusal:
@@ -352,6 +372,35 @@ class OrderManager:
             self._apply(protector.leg_order_changed(client_order_id, order.state.value, order.cum_qty, now), now,
                         out)
 
+    def _on_quotes(self, intent: QuoteIntent, now: int, out: Decisions) -> None:
+        if self.halted:
+            self.refused_children += 1
+            log.warning("quotes %s refused: order entry is halted", intent.quote_id)
+            return
+        self._quotes_wanted[intent.instrument] = intent
+        self._filled_at_quotes[intent.instrument] = self.positions.get(intent.instrument, 0)
+        self._requote(intent.instrument, now, out)
+
+    def _requote(self, instrument: str, now: int, out: Decisions) -> None:
+        """Cancel the quote orders that are no longer wanted, and place the wanted ones that can go now."""
+        if self.halted or not self._ready.get(instrument, True):
+            return
+        sides = self._quote_orders.setdefault(instrument, {})
+        # what filled since the quotes were sized was not in the inventory they were sized for: a side that would
+        # add to it is that much smaller, so a side placed late never takes the position past the strategy's limit
+        moved = self.positions.get(instrument, 0) - self._filled_at_quotes[instrument]
+        wanted = self._quotes_wanted[instrument]
+        wanted = replace(wanted, bid_qty=max(0, wanted.bid_qty - max(moved, 0)),
+                         ask_qty=max(0, wanted.ask_qty + min(moved, 0)))
+        plan = plan_quotes(wanted, sides, self.table.open_orders(instrument),
+                           lambda child_id: self.table.find_child(child_id) is not None, self.venue, now)
+        for order in plan.cancel:
+            self._cancel(order, now, out, "requote")
+        for child in plan.place:
+            child, refusal = self._rules(child)
+            sides[child.side] = self._place(child, refusal, now, out)
+        self.quotes_held += plan.held
+
     def _on_report(self, report: ExecutionReport, now: int, out: Decisions) -> None:
         order = self.table.get(report.client_order_id)
         if order is None:
@@ -398,6 +447,7 @@ class OrderManager:
 
     def _cancel_all(self, command: CancelAll, now: int, out: Decisions) -> None:
         self.halted = self.halted or command.halt
+        self._quotes_wanted.clear()
         self.settling = True
         self._settled_said = False
         for instrument in self.instruments:

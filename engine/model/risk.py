@@ -5,17 +5,21 @@ gives it a worst acceptable price (the mid plus the allowed slippage), and refus
 when the kill switch halts trading (or, while it only lets exposure shrink, when the order would not shrink it), the
 position or notional limits would be exceeded, or the signal's mid has drifted outside the price band around the
 current book mid; what passes those is then held to the checks of `engine.model.risk_checks` (instrument rules,
-exposure, balance, market quality, rate...), in their fixed order.
+exposure, balance, market quality, rate...), in their fixed order. How much a signal wants is its strategy's sizing
+(`engine.model.sizing`), over the equity the portfolio last published. A quoting strategy's wanted quotes are
+checked here too, and shrunk to the limits rather than refused (`decide_quotes`).
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from engine.messages import BookView, Exposure, ParentOrder, PortfolioView, RiskRejection, Side, Signal, TradingMode
+from engine.messages import (BookView, Exposure, ParentOrder, PortfolioView, QuoteIntent, RiskRejection, Side, Signal,
+                             TradingMode)
 from engine.model.numbers import Instrument
 from engine.model.risk_checks import Candidate, CheckLimits, Market, PreTradeChecks
+from engine.model.sizing import DEFAULT_EQUITY, Sizing, SizingRefused
 
 _BPS = 10_000
 
@@ -32,15 +36,18 @@ class RiskGate:
     """The pure risk state: exposures, latest mids, the kill switch's mode, and the decision for a signal."""
 
     def __init__(self, limits: RiskLimits, instruments: dict[str, Instrument], parent_prefix: str = "P",
-                 checks: CheckLimits | None = None):
+                 checks: CheckLimits | None = None, sizing: Sizing | None = None,
+                 equity: Decimal = DEFAULT_EQUITY):
         self.limits = limits
+        self.sizing = sizing or Sizing({})   # each strategy's
+        self.equity = equity         # what sizing risks a fraction of: the portfolio's, once it publishes one
+        self.quotes_shrunk = 0
         self.parent_prefix = parent_prefix  # parent ids are the prefix and a count: give each run its own
         self.instruments = instruments
         self.exposures: dict[str, Exposure] = {}
         self.mids_x2: dict[str, int] = {}
         self.mid_ts_ns: dict[str, int] = {}   # the time of the view each mid is from
         self.mode = TradingMode.ACTIVE   # the kill switch's, as the control actor last said
-        self.portfolio: PortfolioView | None = None   # the ledger's newest valuation (equity, cash) for sizing
         self.rejections: Counter[str] = Counter()
         self.approved = 0
         self.checks = PreTradeChecks(checks or CheckLimits(), Market(instruments, self.mids_x2, self.exposures))
@@ -55,7 +62,7 @@ class RiskGate:
             self.mids_x2[instrument] = mid_x2
             self.mid_ts_ns[instrument] = ts_ns
 
-    def mid_as_of(self, sig: Signal) -> int | None:
+    def mid_as_of(self, sig: Signal | QuoteIntent) -> int | None:
         """The book mid as of the signal's decision: the newest mid the gate knows, unless that is newer than the
         decision (the book moved on after it), in which case the book the signal was decided on."""
         known = self.mids_x2.get(sig.instrument)
@@ -65,7 +72,7 @@ class RiskGate:
 
     def on_portfolio(self, view: PortfolioView) -> None:
         """The ledger's newest valuation: what sizing reads, and the cash and equity the checks hold orders to."""
-        self.portfolio = view
+        self.equity = view.equity
         self.checks.on_portfolio(view)
 
     def on_exposure(self, exposure: Exposure) -> None:
@@ -77,12 +84,17 @@ class RiskGate:
         limits = self.limits
         if self.mode is TradingMode.HALTED:
             return self._reject(sig, "kill_switch", "trading is halted")
-        if abs(sig.target_position) > limits.max_position:
-            return self._reject(sig, "max_position",
-                                f"target {sig.target_position} exceeds max position {limits.max_position}")
         exp = self.exposures.get(sig.instrument)
         position, open_buy, open_sell = (exp.position, exp.open_buy_qty, exp.open_sell_qty) if exp else (0, 0, 0)
-        delta = sig.target_position - (position + open_buy - open_sell)
+        current = position + open_buy - open_sell
+        try:
+            target = self.sizing.target(sig, inst, self.equity, current)
+        except SizingRefused as refused:
+            return self._reject(sig, refused.rule, refused.detail)
+        if abs(target) > limits.max_position:
+            return self._reject(sig, "max_position",
+                                f"target {target} exceeds max position {limits.max_position}")
+        delta = target - current
         qty = abs(delta) // inst.lot_size * inst.lot_size
         if qty == 0:
             return None
@@ -91,12 +103,9 @@ class RiskGate:
             qty = _reducing_qty(side, qty, position, open_buy, open_sell, inst.lot_size)
             if qty == 0:
                 return self._reject(sig, "kill_switch", "reducing: only orders that reduce exposure pass")
-        book_mid_x2 = self.mid_as_of(sig)
-        if book_mid_x2 is None:
-            return self._reject(sig, "no_market", "no book mid known for the instrument")
-        if abs(sig.mid_x2 - book_mid_x2) * _BPS > limits.price_band_bps * book_mid_x2:
-            return self._reject(sig, "price_band",
-                                f"signal mid is more than {limits.price_band_bps} bps from the book mid")
+        off_market = self._off_market(sig)
+        if off_market is not None:
+            return off_market
         limit = _limit_price(sig.mid_x2, side, limits.max_slippage_bps, inst.tick_size)
         notional = inst.notional(limit, qty)
         if notional > limits.max_order_notional:
@@ -115,7 +124,53 @@ class RiskGate:
         self.checks.on_approved(order, inst.venue)
         return order
 
-    def _reject(self, sig: Signal, rule: str, detail: str) -> RiskRejection:
+    def decide_quotes(self, intent: QuoteIntent) -> QuoteIntent | RiskRejection:
+        """The quotes approved, under a quote id, each side shrunk (to the lot) so that its fill keeps the position
+        within `max_position` and its notional within `max_order_notional`; or a rejection naming its rule."""
+        inst = self.instruments[intent.instrument]
+        limits = self.limits
+        if self.mode is TradingMode.HALTED:
+            return self._reject(intent, "kill_switch", "trading is halted")
+        if intent.bid_qty and intent.ask_qty and intent.bid_price >= intent.ask_price:
+            return self._reject(intent, "crossed_quotes",
+                                f"bid {intent.bid_price} is not below ask {intent.ask_price}: it would trade with itself")
+        off_market = self._off_market(intent)
+        if off_market is not None:
+            return off_market
+        exp = self.exposures.get(intent.instrument)
+        position = exp.position if exp else 0
+        bid_room, ask_room = limits.max_position - position, limits.max_position + position
+        if self.mode is TradingMode.REDUCING:   # only the side that takes the position toward flat, no further
+            bid_room, ask_room = max(0, -position), max(0, position)
+        bid_qty = self._quote_size(intent.bid_qty, intent.bid_price, bid_room, inst)
+        ask_qty = self._quote_size(intent.ask_qty, intent.ask_price, ask_room, inst)
+        if (bid_qty, ask_qty) != (intent.bid_qty, intent.ask_qty):
+            self.quotes_shrunk += 1
+        self.approved += 1
+        return replace(intent, bid_qty=bid_qty, ask_qty=ask_qty, quote_id=f"{self.parent_prefix}{self.approved}")
+
+    def _off_market(self, sig: Signal | QuoteIntent) -> RiskRejection | None:
+        """A rejection when no book mid is known, or the decision's mid is outside the price band around it."""
+        book_mid_x2 = self.mid_as_of(sig)
+        if book_mid_x2 is None:
+            return self._reject(sig, "no_market", "no book mid known for the instrument")
+        band = self.limits.price_band_bps
+        if abs(sig.mid_x2 - book_mid_x2) * _BPS > band * book_mid_x2:
+            return self._reject(sig, "price_band", f"signal mid is more than {band} bps from the book mid")
+        return None
+
+    def _quote_size(self, wanted: int, price: int, room: int, inst: Instrument) -> int:
+        """A quote's size within the position's `room` and the order notional limit, rounded down to the lot."""
+        if wanted <= 0 or price <= 0:
+            return 0
+        num: int
+        den: int
+        num, den = self.limits.max_order_notional.as_integer_ratio()
+        scale: int = 10 ** (inst.price_decimals + inst.qty_decimals)
+        by_notional = num * scale // (den * price)
+        return max(0, min(wanted, room, by_notional)) // inst.lot_size * inst.lot_size
+
+    def _reject(self, sig: Signal | QuoteIntent, rule: str, detail: str) -> RiskRejection:
         self.rejections[rule] += 1
         return RiskRejection(sig.instrument, sig.ts_ns, rule, detail)
 

@@ -23,6 +23,7 @@ from engine.model.numbers import Instrument
 from engine.model.ledger import FOLDED, Ledger
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
+from engine.model.sizing import Sizing, SizingRule
 from engine.model.risk import RiskGate, RiskLimits
 from engine.runtime import ActorContext, Mailbox, VirtualClock
 
@@ -112,11 +113,12 @@ async def test_book_checks_the_venue_top_of_book_and_drops_a_book_that_disagrees
 
 
 async def test_risk_refuses_signals_while_the_book_is_stale_and_journals_each_decision(journal):
-    gate = RiskGate(RiskLimits(Decimal("1000000"), 10_000, 50, 10), {"BTC/USDT": BTC})
+    gate = RiskGate(RiskLimits(Decimal("1000000"), 10_000, 50, 10), {"BTC/USDT": BTC},
+                    sizing=Sizing({"s": SizingRule("fixed", quantity=1_000)}))
     actor = RiskActor(journal, gate)
     ctx, out = context("risk", "orders")
     view = BookView("BTC/USDT", 1, 1, ((9_900, 5),), ((10_100, 5),))
-    signal = Signal("s", "BTC/USDT", 2, 1_000, Urgency.AGGRESSIVE, 20_000)
+    signal = Signal("s", "BTC/USDT", 2, Side.BUY, Decimal(1), Urgency.AGGRESSIVE, 20_000)
     await actor.step([view, BookStatus("BTC/USDT", 1, BookState.STALE), signal], ctx)
     assert out["orders"].sent == [] and gate.rejections["book_stale"] == 1
     await actor.step([BookStatus("BTC/USDT", 2, BookState.LIVE), signal], ctx)
@@ -127,10 +129,11 @@ async def test_risk_refuses_signals_while_the_book_is_stale_and_journals_each_de
 
 async def test_a_restarted_risk_gate_never_gives_a_parent_id_twice(journal):
     ctx, out = context("risk", "orders")
-    signal = Signal("s", "BTC/USDT", 2, 1_000, Urgency.AGGRESSIVE, 20_000)
+    signal = Signal("s", "BTC/USDT", 2, Side.BUY, Decimal(1), Urgency.AGGRESSIVE, 20_000)
     view = BookView("BTC/USDT", 1, 1, ((9_900, 5),), ((10_100, 5),))
     for _ in range(2):   # an incarnation, then the next one after a crash
-        actor = RiskActor(journal, RiskGate(RiskLimits(Decimal("1000000"), 10_000, 50, 10), {"BTC/USDT": BTC}))
+        actor = RiskActor(journal, RiskGate(RiskLimits(Decimal("1000000"), 10_000, 50, 10), {"BTC/USDT": BTC},
+                    sizing=Sizing({"s": SizingRule("fixed", quantity=1_000)})))
         await actor.begin(ctx)
         await actor.step([view, signal], ctx)
     assert [p.parent_id for p in out["orders"].sent] == ["P1", "P2"]

@@ -5,9 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from engine.messages import Exposure, ParentOrder, RiskRejection, Side, Signal, TradingMode, Urgency
+from engine.messages import Exposure, ParentOrder, QuoteIntent, RiskRejection, Side, Signal, TradingMode, Urgency
 from engine.model.numbers import Instrument
 from engine.model.risk import RiskGate, RiskLimits
+from engine.model.sizing import Sizing, SizingRule
+
+FULL = 1_000_000
+SIZING = Sizing({"s": SizingRule("fixed", quantity=FULL)})   # a target t is a signal of strength |t| / FULL
 
 BTC = Instrument("BTC/USDT", "binance", "BTCUSDT", "BTC", "USDT", 2, 5, tick_size=1, lot_size=1)
 MID_X2 = 2 * 6_000_000  # mid 60000.00
@@ -16,13 +20,14 @@ MID_X2 = 2 * 6_000_000  # mid 60000.00
 def gate(**kw) -> RiskGate:
     limits = dict(max_order_notional=Decimal("10000"), max_position=10_000, price_band_bps=50, max_slippage_bps=10)
     limits.update(kw)
-    g = RiskGate(RiskLimits(**limits), {"BTC/USDT": BTC})
+    g = RiskGate(RiskLimits(**limits), {"BTC/USDT": BTC}, sizing=SIZING)
     g.on_mid("BTC/USDT", MID_X2)
     return g
 
 
 def signal(target: int, mid_x2: int = MID_X2) -> Signal:
-    return Signal("s", "BTC/USDT", 1, target, Urgency.AGGRESSIVE, mid_x2)
+    side = Side.BUY if target > 0 else Side.SELL
+    return Signal("s", "BTC/USDT", 1, side, Decimal(abs(target)) / FULL, Urgency.AGGRESSIVE, mid_x2)
 
 
 def test_buy_is_sized_to_the_target_and_priced_at_the_mid_plus_slippage():
@@ -74,7 +79,7 @@ def test_kill_switch_and_missing_market_refuse_everything():
     g.on_exposure(Exposure("BTC/USDT", 1, 3_000, 0, 0))
     assert g.decide(signal(1_000)).rule == "kill_switch"
     assert g.decide(signal(0)).rule == "kill_switch"          # even an order that would reduce: halted is halted
-    fresh = RiskGate(g.limits, {"BTC/USDT": BTC})
+    fresh = RiskGate(g.limits, {"BTC/USDT": BTC}, sizing=SIZING)
     assert fresh.decide(signal(1_000)).rule == "no_market"
 
 
@@ -117,3 +122,35 @@ def test_reducing_counts_what_already_works_to_close():
     assert reducing(3_000, open_sell=3_000).decide(signal(-2_000)).rule == "kill_switch"  # the close is working
     order = reducing(3_000, open_sell=1_000).decide(signal(-2_000))
     assert isinstance(order, ParentOrder) and (order.side, order.qty) == (Side.SELL, 2_000)
+
+
+def quotes(bid_qty=3_000, ask_qty=3_000, bid=5_999_900, ask=6_000_100) -> QuoteIntent:
+    return QuoteIntent("mm", "BTC/USDT", 1, bid, bid_qty, ask, ask_qty, MID_X2)
+
+
+def test_quotes_are_approved_under_a_quote_id_and_shrunk_to_the_position_limit():
+    g = gate()
+    g.on_exposure(Exposure("BTC/USDT", 1, 8_000, 0, 0))   # long 0.08 of a 0.1 limit
+    approved = g.decide_quotes(quotes())
+    assert isinstance(approved, QuoteIntent) and approved.quote_id == "P1"
+    assert (approved.bid_qty, approved.ask_qty) == (2_000, 3_000)   # a full bid fill would reach exactly 0.1
+    assert g.quotes_shrunk == 1
+    assert g.decide_quotes(quotes(bid_qty=2_000)).quote_id == "P2" and g.quotes_shrunk == 1
+
+
+def test_quotes_whose_bid_reaches_their_ask_are_refused():
+    rejected = gate().decide_quotes(quotes(bid=6_000_100))
+    assert isinstance(rejected, RiskRejection) and rejected.rule == "crossed_quotes"
+
+
+def test_quotes_are_shrunk_to_the_order_notional_limit():
+    approved = gate(max_order_notional=Decimal("1200")).decide_quotes(quotes())
+    assert (approved.bid_qty, approved.ask_qty) == (2_000, 1_999)   # 1200 / 59999.00 = 0.0200003..; / 60001.00
+
+
+def test_reducing_quotes_keep_only_the_side_that_brings_the_position_toward_flat():
+    g = reducing(2_000)                          # long 0.02: only an ask, of no more than the position
+    approved = g.decide_quotes(quotes())
+    assert (approved.bid_qty, approved.ask_qty) == (0, 2_000)
+    g.mode = TradingMode.HALTED
+    assert g.decide_quotes(quotes()).rule == "kill_switch"

@@ -9,6 +9,7 @@ from engine.messages import (BookView, Exposure, Fill, Liquidity, ParentOrder, P
                              Signal, Urgency)
 from engine.model.numbers import Instrument
 from engine.model.risk import RiskGate, RiskLimits
+from engine.model.sizing import Sizing, SizingRule
 from engine.model.risk_checks import (AvailableBalance, Balances, Candidate, CheckLimits, CorrelatedExposure,
                                       DisplayedLiquidity, GrossExposure, InstrumentFilters, InstrumentRules, Leverage,
                                       LossCooldown, Market, MidSampler, OrderRate, PreTradeChecks, SignalAge,
@@ -34,7 +35,7 @@ def market(**exposures: tuple[int, int, int]) -> Market:
 def cand(qty: int = 1_000, side: Side = Side.BUY, limit: int = 6_000_000, ts: int = 0, position: int = 0,
          open_buy: int = 0, open_sell: int = 0, bid: int = 0, ask: int = 0, inst: Instrument = BTC,
          urgency: Urgency = Urgency.AGGRESSIVE) -> Candidate:
-    sig = Signal("s", inst.symbol, ts, 0, urgency, MID_X2, bid=bid, ask=ask)
+    sig = Signal("s", inst.symbol, ts, Side.SELL, Decimal(0), urgency, MID_X2, bid=bid, ask=ask)
     return Candidate(sig, inst, side, qty, limit, inst.notional(limit, qty), position, open_buy, open_sell)
 
 
@@ -297,8 +298,13 @@ def test_order_rate_per_venue_and_in_total_over_a_window_ending_at_the_signal():
 
 # ---------------------------------------------------------------- the gate with its checks
 
+FULL = 1_000_000
+SIZING = Sizing({"s": SizingRule("fixed", quantity=FULL)})   # a target t is a signal of strength |t| / FULL
+
+
 def gate(**checks) -> RiskGate:
-    g = RiskGate(RiskLimits(Decimal("1000000"), 1_000_000, 50, 10), dict(INSTRUMENTS), checks=CheckLimits(**checks))
+    g = RiskGate(RiskLimits(Decimal("1000000"), 1_000_000, 50, 10), dict(INSTRUMENTS), checks=CheckLimits(**checks),
+                 sizing=SIZING)
     for symbol, mid in (("BTC/USDT", MID_X2), ("ETH/USDT", ETH_MID_X2)):
         g.on_view(BookView(symbol, 0, 1, ((mid // 2 - 1_000, 10**9),), ((mid // 2 + 1_000, 10**9),)))
     return g
@@ -306,7 +312,8 @@ def gate(**checks) -> RiskGate:
 
 def signal(target: int, ts: int = 0, symbol: str = "BTC/USDT") -> Signal:
     mid_x2 = MID_X2 if symbol == "BTC/USDT" else ETH_MID_X2
-    return Signal("s", symbol, ts, target, Urgency.AGGRESSIVE, mid_x2)
+    side = Side.BUY if target > 0 else Side.SELL
+    return Signal("s", symbol, ts, side, Decimal(abs(target)) / FULL, Urgency.AGGRESSIVE, mid_x2)
 
 
 def test_a_gate_without_limits_builds_only_the_venue_filters():

@@ -1,6 +1,7 @@
 """A strategy's cadence: what a scenario may say, and what each cadence shows the strategy."""
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from engine.actors.strategy import StrategyActor
 from engine.app.scenario import ScenarioError, load
 from engine.messages import BookView, Side, Signal, TimerFired, Trade, Urgency
 from engine.runtime import ActorContext, VirtualClock
+from engine.strategies.api import Strategy
 from engine.strategies.cadence import TIMER_KEY, Cadence, parse_cadence
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,15 +60,16 @@ def view(ts, bid=999, trades=()):
     return BookView("BTC/USDT", ts, ts, ((bid, 1),), ((1_001, 1),), trades)
 
 
-class Seen:
+class Seen(Strategy):
     """A strategy that wants to be long after every view it is shown, and remembers what it was shown."""
 
     def __init__(self):
+        super().__init__("seen", ("BTC/USDT",))
         self.views = []
 
     def on_view(self, v):
         self.views.append(v)
-        return Signal("seen", v.instrument, v.ts_ns, 1, Urgency.AGGRESSIVE, v.mid_x2)
+        return Signal("seen", v.instrument, v.ts_ns, Side.BUY, Decimal(1), Urgency.AGGRESSIVE, v.mid_x2)
 
 
 class Outbox:

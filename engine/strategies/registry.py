@@ -1,0 +1,82 @@
+"""The one place a strategy kind registers: what `[[strategy]] kind` names, its keys, and how it is built.
+
+A kind declares its own keys of the `[[strategy]]` table as a frozen dataclass (`params`): each field's type (`int`,
+`bool`, `str`, `Decimal`) and default, with `metadata` saying what it means (`doc`), its range for a number (`ge`,
+`le`), and `unit` for an amount in an instrument's fixed-point units (`"quantity"`: base asset, `"price"`: quote
+asset per unit; written in the file as a decimal string, given to the dataclass as an exact integer). The scenario
+schema is built from these (`engine.app.schema`), so a kind's keys are checked, documented and printed by
+`python -m engine schema` like every other key. A check between a kind's keys raises `ParamError` naming the key.
+
+A strategy kind can also come from another package: a distribution that declares an entry point in the
+`engine.strategies` group, whose object is a `StrategyKind`, adds that kind (a built-in name cannot be taken).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from engine.messages import Urgency
+from engine.model.numbers import Instrument
+from engine.model.sizing import SizingRule
+from engine.strategies.api import Strategy
+
+ENTRY_POINT_GROUP = "engine.strategies"
+
+
+class ParamError(ValueError):
+    """A strategy's keys that do not go together; `key` is the one to change."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySetup:
+    """What every strategy of a run is given besides its own keys: its name, its instruments' metadata, and how
+    urgently its orders are to be worked."""
+    name: str
+    instruments: tuple[Instrument, ...]
+    urgency: Urgency = Urgency.AGGRESSIVE
+
+
+@dataclass(frozen=True)
+class StrategyKind:
+    """One kind of strategy.
+
+    `build(setup, params)` makes the strategy object; `params` is its keys' dataclass; `instruments` how many
+    instruments one strategy of the kind trades (0: any number); `quotes` whether it states quotes (post-only
+    orders rest at the venue) rather than signalling; `sizing(params, instrument)` its sizing where the table names
+    none (None: the table must name one).
+    """
+    name: str
+    doc: str
+    params: type
+    build: Callable[[StrategySetup, Any], Strategy]
+    instruments: int = 1
+    quotes: bool = False
+    sizing: Callable[[Any, Instrument], SizingRule] | None = None
+
+
+def _built_in() -> dict[str, StrategyKind]:
+    from engine.strategies import ema_cross, market_maker, mean_reversion
+    return {kind.name: kind for kind in (ema_cross.KIND, market_maker.KIND, mean_reversion.KIND)}
+
+
+def strategy_kinds() -> dict[str, StrategyKind]:
+    """Every strategy kind by name: the built-in ones, then those other packages register under
+    `engine.strategies`. `ValueError` for a registered object that is not a `StrategyKind`, or whose name is taken."""
+    found = _built_in()
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        kind = point.load()
+        if not isinstance(kind, StrategyKind):
+            raise ValueError(f"entry point {point.name!r} of group {ENTRY_POINT_GROUP!r} ({point.value}) is a "
+                             f"{type(kind).__name__}, not a StrategyKind")
+        if kind.name in found:
+            raise ValueError(f"entry point {point.name!r} of group {ENTRY_POINT_GROUP!r} ({point.value}) registers "
+                             f"strategy kind {kind.name!r}, which is already registered")
+        found[kind.name] = kind
+    return found
