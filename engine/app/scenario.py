@@ -32,6 +32,7 @@ from adapters.registry import venues
 from adapters.synthetic import synthetic_problem
 from engine.app import schema
 from engine.app.schema import ScenarioError
+from engine.model.data_quality import DataQualityLimits
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
 from engine.strategies.cadence import Cadence, parse_cadence
 
@@ -148,6 +149,7 @@ class Scenario:
     execution: ExecutionSpec = ExecutionSpec()
     journal: JournalSpec = JournalSpec()
     resync_within_ns: int = 5_000_000_000   # a crashed book must be live again within this (chaos checks it)
+    data_quality: DataQualityLimits = DataQualityLimits()   # the market-data checks' thresholds
 
     @property
     def feed_actors(self) -> tuple[str, ...]:
@@ -221,7 +223,8 @@ def load(path: str | Path) -> Scenario:
     book = doc.book
     scenario = Scenario(doc.engine.name or path.stem, path, instruments, feed, strategies, risk,
                         _venue(path, doc.venue), book.depth, (), book.stale_after_ms * MS or None,
-                        _execution(doc.execution), _journal(path, doc.journal), book.resync_within_ms * MS)
+                        _execution(doc.execution), _journal(path, doc.journal), book.resync_within_ms * MS,
+                        _data_quality(doc.data_quality))
     faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.faults))
     return dataclasses.replace(scenario, faults=faults)
 
@@ -253,6 +256,13 @@ def _venue(path: Path, table: schema.VenueTable) -> VenueSpec:
         secret_env=table.secret_env, ws_api_url=table.ws_api_url, timeout_s=table.timeout_ms / 1000,
         recv_window_ns=table.recv_window_ms * MS, seed=table.seed,
         faults=tuple(_sim_fault(table) for table in table.faults))
+
+
+def _data_quality(table: schema.DataQualityTable) -> DataQualityLimits:
+    return DataQualityLimits(
+        max_spread_bps=table.max_spread_bps, jump_sigmas=table.jump_sigmas, jump_window=table.jump_window,
+        jump_min_bps=table.jump_min_bps, silent_after_ns=table.silent_after_ms * MS,
+        alarm_every_ns=table.alarm_every_ms * MS, examples=table.examples)
 
 
 def _execution(table: schema.ExecutionTable) -> ExecutionSpec:

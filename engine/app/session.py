@@ -57,6 +57,7 @@ from engine.contracts import OrderGateway
 from engine.journal import Journal, JournalError
 from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, KillSwitch, OrdersSettled, ReconcileReply,
                              RunFailure, TimerFired, TopOfBook, Trade, Urgency)
+from engine.model.data_quality import DataQualityMonitor
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
@@ -423,6 +424,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
     book_stats = BookStats()
+    data_quality = DataQualityMonitor(scenario.feed.instruments, scenario.data_quality)
     run_id = journal.run_id
     since_ns = journal.runs[0].started_ns if live else 0
 
@@ -443,7 +445,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "book": actor_runner(BookActor, lambda: BookActor(
             list(scenario.feed.instruments), scenario.book_depth, book_stats, sync_factory=sync_factory,
             stale_after_ns=scenario.book_stale_after_ns, every_change=decides_inside_windows(scenario),
-            trade_views=decides_on_trades(scenario))),
+            trade_views=decides_on_trades(scenario), quality=data_quality)),
     }
     spec = {name: child(name, run, ports=gateway.actor_ports if gateway and name == "venue" else None)
             for name, run in runners.items()}
@@ -505,6 +507,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         **market.summary(),
         **journal_section(entries, instruments, mids),
         "book": {**book_stats.as_dict(), **_liveness(book_stats, clock.now_ns())},
+        "data_quality": data_quality.as_dict(),
         "actor_restarts": _per_actor(lifecycle, LifecycleKind.RESTARTED, scenario.actors),
         "dead_letters": _per_actor(lifecycle, LifecycleKind.DEAD_LETTER, scenario.actors),
         "crashes_injected": dict(sorted(crashes.injected.items())),
