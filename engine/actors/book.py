@@ -23,7 +23,7 @@ from typing import Any
 from engine.contracts import BookSync, BookSyncFactory, SyncResult
 from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DataQualityAlarm, DepthDiff, MarketBatch,
                              ResyncRequest, TimerFired, TopOfBook, Trade, fast_constructor)
-from engine.model.data_quality import SILENCE_TIMER, DataQualityMonitor
+from engine.model.data_quality import SILENCE_TIMER, DataQualityLimits, DataQualityMonitor
 from engine.runtime import Actor, ActorContext, Ports
 
 _STALENESS = "stale"
@@ -179,7 +179,9 @@ class BookActor(Actor):
         self._states = {symbol: BookState.SYNCING for symbol in instruments}
         self._asked: dict[str, int] = {}  # instrument → when its snapshot was asked for
         self._heard: dict[str, int] = {}  # instrument → when its venue last sent a book event
-        self.quality = quality or DataQualityMonitor(instruments)   # outlives restarts, as `stats` does
+        # the run's checks outlive restarts, as `stats` does; without them (a simulated venue serving views, whose
+        # events keep the recording's times while its clock is the wall's) silence is not checked
+        self.quality = quality or DataQualityMonitor(instruments, DataQualityLimits(silent_after_ns=0))
 
     async def start(self, ctx: ActorContext) -> None:
         """Tell downstream the books are not live yet; a restarted book asks at once for fresh snapshots."""
@@ -297,8 +299,10 @@ class BookActor(Actor):
                 if sync.state is live:
                     moved = self.stats.saw_touch(symbol, ts, sync.book)
                     if moved is not None:
-                        for alarm in quality.touch(symbol, ts, moved[1], moved[2]):
-                            await self._alarm(ctx, alarm)
+                        alarms = quality.touch(symbol, ts, moved[1], moved[2])
+                        if alarms:
+                            for alarm in alarms:
+                                await self._alarm(ctx, alarm)
                     if every_change:
                         await self._publish(ctx, symbol, ts, ())
                 if not every_change:

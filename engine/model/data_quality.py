@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from engine.messages import DataQualityAlarm
 
@@ -96,6 +96,10 @@ class DataQualityMonitor:
 
     def __init__(self, instruments: list[str] | tuple[str, ...], limits: DataQualityLimits = DataQualityLimits()):
         self.limits = limits
+        self._spread_limit = limits.max_spread_bps    # the limits the touch checks read, as plain attributes
+        self._window = limits.jump_window
+        self._jump_floor = limits.jump_min_bps
+        self._sigmas_squared = limits.jump_sigmas ** 2
         self.newest_ts = dict.fromkeys(instruments, 0)    # instrument → its newest event's time
         self.diff_ids = dict.fromkeys(instruments, -1)    # instrument → the newest depth diff's last update id
         self.top_ids = dict.fromkeys(instruments, -1)     # instrument → the newest venue top of book's update id
@@ -129,52 +133,58 @@ class DataQualityMonitor:
 
     # ------------------------------------------------------------ per touch change
 
-    def touch(self, symbol: str, ts_ns: int, bid: int, ask: int) -> list[DataQualityAlarm]:
-        """The live book's touch moved to `bid`/`ask` (both sides standing): crossed, spread and jump checks."""
-        alarms: list[DataQualityAlarm] = []
+    def touch(self, symbol: str, ts_ns: int, bid: int, ask: int) -> Sequence[DataQualityAlarm]:
+        """The live book's touch moved to `bid`/`ask` (both sides standing): crossed, spread and jump checks.
+
+        On a market whose every diff moves the touch this runs on nearly every event, so the usual path (nothing
+        found) is a few integer operations and no allocation: the alarms are built only once something is found.
+        """
         quality = self._of[symbol]
-        limits = self.limits
         if bid >= ask:
-            self._add(alarms, self.found(symbol, CROSSED_BOOK, ts_ns, f"bid {bid} >= ask {ask}"))
             quality.mid_x2 = 0   # a crossed touch is no mid to measure a move from
-            return alarms
+            return self._found_all(symbol, ((CROSSED_BOOK, ts_ns, f"bid {bid} >= ask {ask}"),))
+        findings = []
         mid_x2 = bid + ask
-        if (ask - bid) * 20_000 > limits.max_spread_bps * mid_x2:
-            self._add(alarms, self.found(symbol, ABNORMAL_SPREAD, ts_ns, f"spread {ask - bid} is "
-                                         f"{_hundredths((ask - bid) * 2_000_000 // mid_x2)} bps of the mid "
-                                         f"(bid {bid}, ask {ask})"))
-        previous, quality.mid_x2 = quality.mid_x2, mid_x2
+        if (ask - bid) * 20_000 > self._spread_limit * mid_x2:
+            findings.append((ABNORMAL_SPREAD, ts_ns, f"spread {ask - bid} is "
+                             f"{_hundredths((ask - bid) * 2_000_000 // mid_x2)} bps of the mid (bid {bid}, ask {ask})"))
+        previous = quality.mid_x2
+        quality.mid_x2 = mid_x2
         if previous:
             move = mid_x2 - previous
-            if self._is_jump(quality, move, previous):
-                self._add(alarms, self.found(symbol, PRICE_JUMP, ts_ns, f"mid moved "
-                                             f"{_hundredths(move * 1_000_000 // previous)} bps (twice the mid "
-                                             f"{previous} to {mid_x2}), beyond {limits.jump_sigmas} standard "
-                                             f"deviations of the last {limits.jump_window} moves"))
-            self._remember(quality, move)
-        return alarms
+            moves = quality.moves
+            full = len(moves) == self._window
+            if full and (move if move > 0 else -move) * 10_000 > self._jump_floor * previous and \
+                    self._beyond_sigmas(quality, move):
+                findings.append((PRICE_JUMP, ts_ns, f"mid moved {_hundredths(move * 1_000_000 // previous)} bps "
+                                 f"(twice the mid {previous} to {mid_x2}), beyond {self.limits.jump_sigmas} standard "
+                                 f"deviations of the last {self._window} moves"))
+            if full:   # the window slides: the oldest move leaves it
+                old = moves.popleft()
+                quality.moves_sum += move - old
+                quality.moves_squares += move * move - old * old
+            else:
+                quality.moves_sum += move
+                quality.moves_squares += move * move
+            moves.append(move)
+        return self._found_all(symbol, findings) if findings else ()
 
-    def _is_jump(self, quality: _Quality, move: int, previous_x2: int) -> bool:
-        """Whether `move` lies beyond `jump_sigmas` standard deviations of the window's moves, and beyond the
-        floor. With n moves of sum S and sum of squares Q, (move - S/n)^2 > k^2 (Q/n - (S/n)^2) is, times n^2,
-        (n move - S)^2 > k^2 (n Q - S^2): integers only."""
-        limits = self.limits
-        n = len(quality.moves)
-        if n < limits.jump_window or abs(move) * 10_000 <= limits.jump_min_bps * previous_x2:
-            return False
-        total = quality.moves_sum
+    def _beyond_sigmas(self, quality: _Quality, move: int) -> bool:
+        """Whether `move` lies beyond `jump_sigmas` standard deviations of the window's moves. With n moves of sum S
+        and sum of squares Q, (move - S/n)^2 > k^2 (Q/n - (S/n)^2) is, times n^2, (n move - S)^2 > k^2 (n Q - S^2):
+        integers only."""
+        n, total = self._window, quality.moves_sum
         deviation = n * move - total
-        return deviation * deviation > limits.jump_sigmas ** 2 * (n * quality.moves_squares - total * total)
+        return deviation * deviation > self._sigmas_squared * (n * quality.moves_squares - total * total)
 
-    def _remember(self, quality: _Quality, move: int) -> None:
-        moves = quality.moves
-        moves.append(move)
-        quality.moves_sum += move
-        quality.moves_squares += move * move
-        if len(moves) > self.limits.jump_window:
-            old = moves.popleft()
-            quality.moves_sum -= old
-            quality.moves_squares -= old * old
+    def _found_all(self, symbol: str, findings: Sequence[tuple[str, int, str]]) -> list[DataQualityAlarm]:
+        """`found` for each (kind, time, detail): the alarms it lets through."""
+        alarms = []
+        for kind, ts_ns, detail in findings:
+            alarm = self.found(symbol, kind, ts_ns, detail)
+            if alarm is not None:
+                alarms.append(alarm)
+        return alarms
 
     def book_down(self, symbol: str) -> None:
         """The book stopped being live: its next touch is measured from nothing (a move across an outage is no
@@ -208,7 +218,7 @@ class DataQualityMonitor:
             return [], None
         limit = self.limits.silent_after_ns
         started = self._started_ns if self._started_ns is not None else now_ns
-        alarms: list[DataQualityAlarm] = []
+        findings = []
         listening = False   # some instrument is not (yet) reported silent: the check goes on
         for symbol, newest in self.newest_ts.items():
             quality = self._of[symbol]
@@ -217,10 +227,12 @@ class DataQualityMonitor:
                 continue
             if now_ns - last > limit:
                 quality.silent_at = last
-                self._add(alarms, self.found(symbol, SILENT_FEED, now_ns, f"no event for {(now_ns - last) // 1_000_000}"
-                                                                           f" ms (limit {limit // 1_000_000} ms)"))
+                findings.append((symbol, now_ns, f"no event for {(now_ns - last) // 1_000_000} ms "
+                                                 f"(limit {limit // 1_000_000} ms)"))
             else:
                 listening = True
+        alarms = [alarm for symbol, ts_ns, detail in findings
+                  if (alarm := self.found(symbol, SILENT_FEED, ts_ns, detail)) is not None]
         if not listening:   # all silent: the next batch asks again (`arm`); a replay's end waits on no timer
             return alarms, None
         self.timer_due = due_ns + self.limits.silence_check_ns
@@ -242,11 +254,6 @@ class DataQualityMonitor:
         quality.next_alarm[kind] = ts_ns + self.limits.alarm_every_ns
         quality.alarms += 1
         return DataQualityAlarm(symbol, ts_ns, kind, detail)
-
-    @staticmethod
-    def _add(alarms: list[DataQualityAlarm], alarm: DataQualityAlarm | None) -> None:
-        if alarm is not None:
-            alarms.append(alarm)
 
     def as_dict(self) -> dict[str, Any]:
         """The report's `data_quality` section: counts per kind over the run and per instrument, each

@@ -22,7 +22,7 @@ def counts(quality: DataQualityMonitor) -> dict[str, int]:
 
 def test_a_spread_exactly_at_the_limit_is_normal_and_one_tick_wider_is_abnormal():
     quality = monitor(max_spread_bps=200)
-    assert quality.touch(S, 1, 9_900, 10_100) == []          # 200 over a mid of 10 000: exactly 200 bps
+    assert not quality.touch(S, 1, 9_900, 10_100)          # 200 over a mid of 10 000: exactly 200 bps
     assert counts(quality) == {}
     [alarm] = quality.touch(S, 2, 9_900, 10_101)             # 201 over 10 000.5: just above 200 bps
     assert (alarm.kind, alarm.ts_ns) == (ABNORMAL_SPREAD, 2)
@@ -34,10 +34,10 @@ def test_a_spread_exactly_at_the_limit_is_normal_and_one_tick_wider_is_abnormal(
 
 def test_a_touch_one_tick_apart_is_not_crossed_and_a_locked_or_crossed_one_is():
     quality = monitor()
-    assert quality.touch(S, 1, 9_999, 10_000) == []
+    assert not quality.touch(S, 1, 9_999, 10_000)
     [locked] = quality.touch(S, 2, 10_000, 10_000)
     assert (locked.kind, locked.detail) == (CROSSED_BOOK, "bid 10000 >= ask 10000")
-    assert quality.touch(S, 3, 10_001, 10_000) == []         # counted, but within the alarm interval
+    assert not quality.touch(S, 3, 10_001, 10_000)         # counted, but within the alarm interval
     assert counts(quality) == {CROSSED_BOOK: 2}
 
 
@@ -58,13 +58,13 @@ WARM_UP = [(4_999, 5_001), (5_000, 5_002), (4_999, 5_001), (5_000, 5_002), (4_99
 def warmed(**limits) -> DataQualityMonitor:
     quality = monitor(jump_window=4, **limits)
     for ts, (bid, ask) in enumerate(WARM_UP):
-        assert quality.touch(S, ts, bid, ask) == []
+        assert not quality.touch(S, ts, bid, ask)
     return quality
 
 
 def test_a_move_exactly_at_the_sigmas_is_no_jump_and_one_beyond_is():
     at = warmed(jump_sigmas=2, jump_min_bps=0)
-    assert at.touch(S, 10, 5_001, 5_003) == []               # +4: exactly 2 standard deviations
+    assert not at.touch(S, 10, 5_001, 5_003)               # +4: exactly 2 standard deviations
     beyond = warmed(jump_sigmas=2, jump_min_bps=0)
     [alarm] = beyond.touch(S, 10, 5_001, 5_004)              # +5
     assert alarm.kind == PRICE_JUMP and alarm.ts_ns == 10
@@ -73,7 +73,7 @@ def test_a_move_exactly_at_the_sigmas_is_no_jump_and_one_beyond_is():
 
 def test_a_move_beyond_the_sigmas_is_no_jump_unless_it_also_passes_the_floor():
     at_floor = warmed(jump_sigmas=2, jump_min_bps=5)
-    assert at_floor.touch(S, 10, 5_001, 5_004) == []         # +5 of 10 000: exactly 5 bps
+    assert not at_floor.touch(S, 10, 5_001, 5_004)         # +5 of 10 000: exactly 5 bps
     beyond = warmed(jump_sigmas=2, jump_min_bps=4)
     assert [a.kind for a in beyond.touch(S, 10, 5_001, 5_004)] == [PRICE_JUMP]
 
@@ -82,10 +82,10 @@ def test_no_jump_is_judged_before_the_window_is_full_and_a_move_across_an_outage
     quality = monitor(jump_window=4, jump_sigmas=1, jump_min_bps=0)
     for ts, (bid, ask) in enumerate(WARM_UP[:4]):
         quality.touch(S, ts, bid, ask)
-    assert quality.touch(S, 5, 6_000, 6_002) == []           # three moves known: the window is not full
+    assert not quality.touch(S, 5, 6_000, 6_002)           # three moves known: the window is not full
     full = warmed(jump_sigmas=1, jump_min_bps=0)
     full.book_down(S)
-    assert full.touch(S, 10, 9_000, 9_002) == []             # the first touch after the outage
+    assert not full.touch(S, 10, 9_000, 9_002)             # the first touch after the outage
     assert [a.kind for a in full.touch(S, 11, 12_000, 12_002)] == [PRICE_JUMP]
 
 
