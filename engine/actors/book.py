@@ -195,6 +195,8 @@ class BookActor(Actor):
                 await ctx.emit("resync", ResyncRequest(symbol, now, "restart"))
             else:
                 self.stats.first_sync(symbol, now)
+        if self.restarted:
+            self._silence_at(ctx, self.quality.rearm(now))
         if self.stale_after_ns:
             self._heard = dict.fromkeys(self.syncs, now)
             self._check_staleness_at(ctx, now)
@@ -215,14 +217,13 @@ class BookActor(Actor):
         touched: dict[str, list[Trade]] = {}  # instrument → its trades in this batch
         last_ts: dict[str, int] = {}          # instrument → the time of its newest event in this batch
         wanted: dict[str, tuple[str, int]] = {}  # instrument → why it needs a snapshot, and since when
-        due = quality.arm(ctx.clock.now_ns())
-        if due is not None:
-            ctx.clock.deliver_at(due, ctx.inbox, TimerFired(SILENCE_TIMER, due))
+        if quality.timer_due is None:
+            self._arm_silence(ctx, batch)
         for market in batch:
             if type(market) is TimerFired:
                 ts = ctx.clock.now_ns()
                 if market.key == SILENCE_TIMER:
-                    await self._check_silence(ctx, ts, market.due_ns)
+                    await self._check_silence(ctx, market.due_ns)
                     continue
                 self._drop_silent_books(ts, wanted)
                 self._check_staleness_at(ctx, ts)
@@ -325,10 +326,20 @@ class BookActor(Actor):
                             alarm.detail)
             await ctx.emit("alarms", alarm)
 
-    async def _check_silence(self, ctx: ActorContext, now: int, due_ns: int) -> None:
-        alarms, next_due = self.quality.silent(now, due_ns)
-        if next_due is not None:
-            ctx.clock.deliver_at(next_due, ctx.inbox, TimerFired(SILENCE_TIMER, next_due))
+    def _arm_silence(self, ctx: ActorContext, batch: list[MarketBatch | TimerFired]) -> None:
+        """Start the silence checks on the clock from the batch's first event (see `DataQualityMonitor.arm`)."""
+        for market in batch:
+            if type(market) is MarketBatch and market.events:
+                self._silence_at(ctx, self.quality.arm(market.events[0].ts_ns))
+                return
+
+    def _silence_at(self, ctx: ActorContext, due: int | None) -> None:
+        if due is not None:
+            ctx.clock.deliver_at(due, ctx.inbox, TimerFired(SILENCE_TIMER, due))
+
+    async def _check_silence(self, ctx: ActorContext, due_ns: int) -> None:
+        alarms, next_due = self.quality.silent(due_ns)
+        self._silence_at(ctx, next_due)
         for alarm in alarms:
             await self._alarm(ctx, alarm)
 

@@ -193,47 +193,57 @@ class DataQualityMonitor:
 
     # ------------------------------------------------------------ on the clock
 
-    def arm(self, now_ns: int) -> int | None:
-        """The time the silence check should next run, if the clock must be asked for it (None: not now).
+    def arm(self, first_ts_ns: int) -> int | None:
+        """When the silence check should first run, for a batch whose first event is at `first_ts_ns`, if the clock
+        must be asked for it (None: a check is due already, or silence is never checked).
 
-        Asked on every batch: the first one starts the count of silence (an instrument never heard is silent
-        from then); a check due long ago was lost (its timer was the message in hand when the actor crashed) and
-        is asked for again. Due times fall on a grid of the check's period, so that a replay cuts no extra
-        batch where the period is a multiple of its window."""
-        if not self.limits.silent_after_ns:
+        The first batch starts the count of silence (an instrument never heard is silent from its first event); a
+        batch after every instrument fell silent starts the checks again. Due times fall on a grid of the check's
+        period counted from the event, never from a batch's end, so that where they fall does not depend on the
+        replay's batching (and a replay cuts no extra batch where the period is a multiple of its window)."""
+        if not self.limits.silent_after_ns or self.timer_due is not None:
             return None
         if self._started_ns is None:
-            self._started_ns = now_ns
-        period = self.limits.silence_check_ns
-        if self.timer_due is not None and now_ns <= self.timer_due + period:
+            self._started_ns = first_ts_ns
+        return self._due_after(first_ts_ns)
+
+    def rearm(self, now_ns: int) -> int | None:
+        """A restarted book asks again for a check due by now: its timer may have been the message in hand when the
+        actor crashed (if it was not, the older timer is ignored when it comes)."""
+        if self.timer_due is None or self.timer_due > now_ns:
             return None
-        self.timer_due = (now_ns // period + 1) * period
+        return self._due_after(now_ns)
+
+    def _due_after(self, ts_ns: int) -> int:
+        period = self.limits.silence_check_ns
+        self.timer_due = (ts_ns // period + 1) * period
         return self.timer_due
 
-    def silent(self, now_ns: int, due_ns: int) -> tuple[list[DataQualityAlarm], int | None]:
-        """The silence check of the timer due at `due_ns`: the alarms of instruments silent past the limit (each
-        silence once), and the next due time to ask the clock for (None: this timer is not the current one, or
-        every instrument is silent already)."""
+    def silent(self, due_ns: int) -> tuple[list[DataQualityAlarm], int | None]:
+        """The silence check of the timer due at `due_ns`, as of that time: the alarms of instruments silent past
+        the limit (each silence once), and the next due time to ask the clock for (None: this timer is not the
+        current one, or every instrument is silent, so the next batch starts the checks again)."""
         if due_ns != self.timer_due:
             return [], None
         limit = self.limits.silent_after_ns
-        started = self._started_ns if self._started_ns is not None else now_ns
+        started = self._started_ns if self._started_ns is not None else due_ns
         findings = []
-        listening = False   # some instrument is not (yet) reported silent: the check goes on
+        listening = False   # some instrument is not (yet) reported silent: the checks go on
         for symbol, newest in self.newest_ts.items():
             quality = self._of[symbol]
             last = newest or started
             if quality.silent_at == last:
                 continue
-            if now_ns - last > limit:
+            if due_ns - last > limit:
                 quality.silent_at = last
-                findings.append((symbol, now_ns, f"no event for {(now_ns - last) // 1_000_000} ms "
-                                                 f"(limit {limit // 1_000_000} ms)"))
+                findings.append((symbol, f"no event for {(due_ns - last) // 1_000_000} ms "
+                                         f"(limit {limit // 1_000_000} ms)"))
             else:
                 listening = True
-        alarms = [alarm for symbol, ts_ns, detail in findings
-                  if (alarm := self.found(symbol, SILENT_FEED, ts_ns, detail)) is not None]
-        if not listening:   # all silent: the next batch asks again (`arm`); a replay's end waits on no timer
+        alarms = [alarm for symbol, detail in findings
+                  if (alarm := self.found(symbol, SILENT_FEED, due_ns, detail)) is not None]
+        if not listening:   # a replay's end (or a dead market) waits on no timer
+            self.timer_due = None
             return alarms, None
         self.timer_due = due_ns + self.limits.silence_check_ns
         return alarms, self.timer_due

@@ -102,13 +102,13 @@ def silence_monitor(newest: int) -> DataQualityMonitor:
     quality = monitor(silent_after_ns=10)
     assert quality.arm(100) == 105                            # checked every half limit, on a grid
     quality.newest_ts[S] = newest
-    assert quality.silent(105, 105) == ([], 110)
+    assert quality.silent(105) == ([], 110)
     return quality
 
 
 def test_a_feed_silent_exactly_its_limit_is_not_silent_and_one_ns_more_is():
-    assert silence_monitor(newest=100).silent(110, 110) == ([], 115)
-    alarms, next_due = silence_monitor(newest=99).silent(110, 110)
+    assert silence_monitor(newest=100).silent(110) == ([], 115)
+    alarms, next_due = silence_monitor(newest=99).silent(110)
     assert [(a.kind, a.ts_ns, a.detail) for a in alarms] == [(SILENT_FEED, 110, "no event for 0 ms (limit 0 ms)")]
     assert next_due is None                                   # every instrument silent: no timer until data
 
@@ -117,27 +117,37 @@ def test_a_silence_is_reported_once_until_the_feed_speaks_again():
     quality = DataQualityMonitor(["A", "B"], DataQualityLimits(silent_after_ns=10, alarm_every_ns=1))
     quality.arm(100)
     quality.newest_ts.update(A=100, B=100)
-    assert quality.silent(105, 105)[1] == 110
+    assert quality.silent(105)[1] == 110
     quality.newest_ts["B"] = 110
-    assert quality.silent(110, 110) == ([], 115)
-    alarms, due = quality.silent(115, 115)
+    assert quality.silent(110) == ([], 115)
+    alarms, due = quality.silent(115)
     assert [a.instrument for a in alarms] == ["A"] and due == 120
-    assert quality.silent(120, 120) == ([], 125)              # A already reported; B heard 10 ns ago
+    assert quality.silent(120) == ([], 125)              # A already reported; B heard 10 ns ago
     quality.newest_ts["A"] = 121                              # A speaks again
-    assert [a.instrument for a in quality.silent(125, 125)[0]] == ["B"]
-    assert quality.silent(130, 130) == ([], 135)
-    assert [a.instrument for a in quality.silent(135, 135)[0]] == ["A"]
+    assert [a.instrument for a in quality.silent(125)[0]] == ["B"]
+    assert quality.silent(130) == ([], 135)
+    assert [a.instrument for a in quality.silent(135)[0]] == ["A"]
     assert quality.as_dict()["counts"][SILENT_FEED] == 3
 
 
-def test_an_instrument_never_heard_is_silent_from_the_first_batch_and_a_stale_timer_is_ignored():
+def test_an_instrument_never_heard_is_silent_from_the_first_event_and_a_stale_timer_is_ignored():
     quality = monitor(silent_after_ns=10)
     assert quality.arm(1_000) == 1_005
     assert quality.arm(1_003) is None                         # one check is due already
-    assert quality.silent(1_007, 999) == ([], None)           # a timer of an earlier incarnation
-    assert quality.silent(1_005, 1_005) == ([], 1_010)
-    assert [a.kind for a in quality.silent(1_011, 1_010)[0]] == [SILENT_FEED]
-    assert quality.arm(5_000) == 5_005                        # long past its due: the timer was lost, asked again
+    assert quality.silent(999) == ([], None)                  # a timer of an earlier incarnation
+    assert quality.silent(1_005) == ([], 1_010)
+    assert quality.silent(1_010) == ([], 1_015)               # 10 ns after the first event: not yet
+    [alarm] = quality.silent(1_015)[0]
+    assert alarm.kind == SILENT_FEED and alarm.ts_ns == 1_015 and quality.timer_due is None
+    assert quality.arm(2_001) == 2_005                        # all silent: the next batch starts the checks again
+
+
+def test_a_restarted_book_asks_again_for_a_check_its_crashed_predecessor_may_have_lost():
+    quality = monitor(silent_after_ns=10)
+    quality.arm(1_000)
+    assert quality.rearm(1_004) is None                       # the check due at 1 005 is still to come
+    assert quality.rearm(1_007) == 1_010                      # due at 1 005 and not handled: asked again
+    assert quality.silent(1_005) == ([], None)                # the old timer, if it comes after all
 
 
 def test_silence_is_never_checked_with_a_limit_of_0():
