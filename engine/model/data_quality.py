@@ -198,14 +198,15 @@ class DataQualityMonitor:
         must be asked for it (None: a check is due already, or silence is never checked).
 
         The first batch starts the count of silence (an instrument never heard is silent from its first event); a
-        batch after every instrument fell silent starts the checks again. Due times fall on a grid of the check's
+        batch after every instrument fell silent starts the checks again. The first check is the first that could
+        find anything: one limit after the event. Due times fall on a grid of the check's
         period counted from the event, never from a batch's end, so that where they fall does not depend on the
         replay's batching (and a replay cuts no extra batch where the period is a multiple of its window)."""
         if not self.limits.silent_after_ns or self.timer_due is not None:
             return None
         if self._started_ns is None:
             self._started_ns = first_ts_ns
-        return self._due_after(first_ts_ns)
+        return self._due_after(first_ts_ns + self.limits.silent_after_ns)   # no silence can be found sooner
 
     def rearm(self, now_ns: int) -> int | None:
         """A restarted book asks again for a check due by now: its timer may have been the message in hand when the
