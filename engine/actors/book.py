@@ -9,14 +9,21 @@ go out as one send. Either way a view, a state change and a resync request carry
 caused them, never the batch's. A book whose sync state changes (live, stale after a gap, a
 checksum or top-of-book mismatch, or silent for too long) is announced on `status`, and a book that needs
 a fresh snapshot asks the feed for one on `resync`: that instrument alone is repaired while the others go on.
+
+It also keeps the run's data-quality checks (`engine.model.data_quality`) on the events it handles anyway, so
+they cost no channel hop: per event a few integer compares (time going backwards, a message id not new), per
+touch change the crossed, spread and jump checks, and on the clock the silence check. What they find is counted
+for the report and raised, rate-limited, as a `DataQualityAlarm` on `alarms` (for the kill switch) and in the
+log.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from engine.contracts import BookSync, BookSyncFactory, SyncResult
-from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DepthDiff, MarketBatch, ResyncRequest,
-                             TimerFired, TopOfBook, Trade, fast_constructor)
+from engine.messages import (BookSnapshot, BookState, BookStatus, BookView, DataQualityAlarm, DepthDiff, MarketBatch,
+                             ResyncRequest, TimerFired, TopOfBook, Trade, fast_constructor)
+from engine.model.data_quality import SILENCE_TIMER, DataQualityLimits, DataQualityMonitor
 from engine.runtime import Actor, ActorContext, Ports
 
 _STALENESS = "stale"
@@ -84,15 +91,19 @@ class BookStats:
         self._not_live_ns[symbol] = self._not_live_ns.get(symbol, 0) + span_ns
         self._longest_ns[symbol] = max(self._longest_ns.get(symbol, 0), span_ns)
 
-    def saw_touch(self, symbol: str, ts_ns: int, book: Any) -> None:
-        """The live book of `symbol` took an event at `ts_ns`: keep its touch if both sides stand and it moved.
-        Per event, not per published view, so that the path is the same whatever the replay's batching."""
+    def saw_touch(self, symbol: str, ts_ns: int, book: Any) -> tuple[int, int, int] | None:
+        """The live book of `symbol` took an event at `ts_ns`: keep its touch if both sides stand and it moved,
+        and return it (None: it did not move). Per event, not per published view, so that the path is the same
+        whatever the replay's batching."""
         bid, ask = book.best_bid(), book.best_ask()
         if not bid or not ask:
-            return
+            return None
         path = self.tops.setdefault(symbol, [])
         if not path or path[-1][1] != bid[0] or path[-1][2] != ask[0]:
-            path.append((ts_ns, bid[0], ask[0]))
+            touch = (ts_ns, bid[0], ask[0])
+            path.append(touch)
+            return touch
+        return None
 
     def mid_x2(self, symbol: str) -> int | None:
         """Twice the mid of the book as it stands (None unless live with both sides)."""
@@ -146,15 +157,18 @@ class BookActor(Actor):
     checks every half of that time.
     """
     ports = Ports(accepts=(MarketBatch,),
-                  outputs={"views": BookView, "status": BookStatus, "resync": ResyncRequest},
-                  optional={"status": "whoever trades on the views wires it (the risk gate holds a stale book's "
+                  outputs={"views": BookView, "status": BookStatus, "resync": ResyncRequest,
+                           "alarms": DataQualityAlarm},
+                  optional={"alarms": "the kill switch takes data-quality alarms where a run has one; they are "
+                                      "counted and reported (report.json `data_quality`) and logged either way",
+"status": "whoever trades on the views wires it (the risk gate holds a stale book's "
                                       "orders); a simulated venue serving the views to its clients trades nothing",
                             "resync": "a market whose recording brings its own snapshots (the simulated venue's "
                                       "paced replay) has nobody to ask"})
 
     def __init__(self, instruments: list[str], depth: int, stats: BookStats, sync_factory: BookSyncFactory,
                  stale_after_ns: int | None = None,
-                 every_change: bool = False, trade_views: bool = True):
+                 every_change: bool = False, trade_views: bool = True, quality: DataQualityMonitor | None = None):
         self.depth = depth
         self.every_change = every_change
         self.trade_views = trade_views     # with every_change: a view for each trade too
@@ -166,11 +180,15 @@ class BookActor(Actor):
         self._states = {symbol: BookState.SYNCING for symbol in instruments}
         self._asked: dict[str, int] = {}  # instrument → when its snapshot was asked for
         self._heard = stats.heard         # instrument → when its venue last sent a book event
+        # the run's checks outlive restarts, as `stats` does; without them (a simulated venue serving views, whose
+        # events keep the recording's times while its clock is the wall's) silence is not checked
+        self.quality = quality or DataQualityMonitor(instruments, DataQualityLimits(silent_after_ns=0))
 
     async def start(self, ctx: ActorContext) -> None:
         """Tell downstream the books are not live yet; a restarted book asks at once for fresh snapshots."""
         now = ctx.clock.now_ns()
         for symbol in self.syncs:
+            self.quality.book_down(symbol)
             await ctx.emit("status", BookStatus(symbol, now, BookState.SYNCING, "book started"))
             if self.restarted:   # the crash began an outage: it lasts until the book is live again
                 self.stats.went(symbol, BookState.SYNCING, now)
@@ -178,6 +196,8 @@ class BookActor(Actor):
                 await ctx.emit("resync", ResyncRequest(symbol, now, "restart"))
             else:
                 self.stats.first_sync(symbol, now)
+        if self.restarted:
+            self._silence_at(ctx, self.quality.rearm(now))
         if self.stale_after_ns:
             self._heard.update(dict.fromkeys(self.syncs, now))
             self._check_staleness_at(ctx, now)
@@ -193,12 +213,19 @@ class BookActor(Actor):
         heard = self._heard
         states = self._states
         every_change, trade_views = self.every_change, self.trade_views
+        quality = self.quality
+        newest, diff_ids, top_ids, trade_ids = quality.newest_ts, quality.diff_ids, quality.top_ids, quality.trade_ids
         touched: dict[str, list[Trade]] = {}  # instrument → its trades in this batch
         last_ts: dict[str, int] = {}          # instrument → the time of its newest event in this batch
         wanted: dict[str, tuple[str, int]] = {}  # instrument → why it needs a snapshot, and since when
+        if quality.timer_due is None:
+            self._arm_silence(ctx, batch)
         for market in batch:
             if type(market) is TimerFired:
                 ts = ctx.clock.now_ns()
+                if market.key == SILENCE_TIMER:
+                    await self._check_silence(ctx, market.due_ns)
+                    continue
                 self._drop_silent_books(ts, wanted)
                 self._check_staleness_at(ctx, ts)
                 await self._states_changed(ctx, ts)
@@ -207,7 +234,16 @@ class BookActor(Actor):
                 kind = type(event)
                 symbol = event.instrument
                 ts = event.ts_ns
+                if ts < newest[symbol]:
+                    await self._alarm(ctx, quality.time_backwards(symbol, ts))
+                else:
+                    newest[symbol] = ts
                 if kind is Trade:
+                    if event.trade_id > trade_ids[symbol]:
+                        trade_ids[symbol] = event.trade_id
+                    else:
+                        await self._alarm(ctx, quality.duplicate(symbol, ts, "trade", event.trade_id,
+                                                                 trade_ids[symbol]))
                     if every_change:
                         if trade_views and syncs[symbol].state is live:
                             self._publish(symbol, ts, (event,))
@@ -219,32 +255,56 @@ class BookActor(Actor):
                     last_ts[symbol] = ts
                     continue
                 if kind is DepthDiff:
+                    update_id = event.last_id
+                    if update_id > diff_ids[symbol]:
+                        diff_ids[symbol] = update_id
+                    elif update_id >= 0 and (update_id < diff_ids[symbol] or event.prev_last_id != update_id):
+                        await self._alarm(ctx, quality.duplicate(symbol, ts, "depth diff update", update_id,
+                                                                 diff_ids[symbol]))
                     heard[symbol] = ts
                     result = syncs[symbol].on_diff(event)
                     if result is not applied:
                         if result is SyncResult.BUFFERED or result.needs_snapshot:
                             wanted[symbol] = (result.value, ts)
+                            if result is SyncResult.CROSSED:
+                                await self._alarm(ctx, quality.crossed_update(symbol, ts))
                         if syncs[symbol].state is not states[symbol]:
                             await self._state_changed(ctx, symbol, ts)
                         continue
                 elif kind is TopOfBook:
+                    update_id = event.update_id
+                    if update_id > top_ids[symbol]:
+                        top_ids[symbol] = update_id
+                    elif update_id >= 0:
+                        await self._alarm(ctx, quality.duplicate(symbol, ts, "top of book update", update_id,
+                                                                 top_ids[symbol]))
+                    if event.bid_price >= event.ask_price:
+                        await self._alarm(ctx, quality.crossed_top(symbol, ts, event.bid_price, event.ask_price))
                     if syncs[symbol].check_top(event) is False:
                         wanted[symbol] = (SyncResult.TOP_MISMATCH.value, ts)
                         await self._state_changed(ctx, symbol, ts)
                     continue
                 elif kind is BookSnapshot:
+                    quality.snapshot(symbol)
                     heard[symbol] = ts
                     result = syncs[symbol].on_snapshot(event)
                     self._asked.pop(symbol, None)
                     if result.needs_snapshot:
                         wanted[symbol] = (result.value, ts)
+                        if result is SyncResult.CROSSED:
+                            await self._alarm(ctx, quality.crossed_update(symbol, ts))
                 else:
                     continue
                 sync = syncs[symbol]
                 if sync.state is not states[symbol]:
                     await self._state_changed(ctx, symbol, ts)
                 if sync.state is live:
-                    self.stats.saw_touch(symbol, ts, sync.book)
+                    moved = self.stats.saw_touch(symbol, ts, sync.book)
+                    if moved is not None:
+                        alarms = quality.touch(symbol, ts, moved[1], moved[2])
+                        if alarms:
+                            for alarm in alarms:
+                                await self._alarm(ctx, alarm)
                     if every_change:
                         self._publish(symbol, ts, ())
                 if not every_change:
@@ -262,6 +322,30 @@ class BookActor(Actor):
                 self._asked[symbol] = ts
                 requests.append(ResyncRequest(symbol, ts, reason))
         ctx.emit_on_return("resync", requests)
+
+    async def _alarm(self, ctx: ActorContext, alarm: DataQualityAlarm | None) -> None:
+        """Raise a data-quality alarm the monitor let through its rate limit: in the log and on `alarms`."""
+        if alarm is not None:
+            ctx.log.warning("data quality: %s %s at %d ns: %s", alarm.instrument, alarm.kind, alarm.ts_ns,
+                            alarm.detail)
+            await ctx.emit("alarms", alarm)
+
+    def _arm_silence(self, ctx: ActorContext, batch: list[MarketBatch | TimerFired]) -> None:
+        """Start the silence checks on the clock from the batch's first event (see `DataQualityMonitor.arm`)."""
+        for market in batch:
+            if type(market) is MarketBatch and market.events:
+                self._silence_at(ctx, self.quality.arm(market.events[0].ts_ns))
+                return
+
+    def _silence_at(self, ctx: ActorContext, due: int | None) -> None:
+        if due is not None:
+            ctx.clock.deliver_at(due, ctx.inbox, TimerFired(SILENCE_TIMER, due))
+
+    async def _check_silence(self, ctx: ActorContext, due_ns: int) -> None:
+        alarms, next_due = self.quality.silent(due_ns)
+        self._silence_at(ctx, next_due)
+        for alarm in alarms:
+            await self._alarm(ctx, alarm)
 
     def _publish(self, symbol: str, ts: int, trades: tuple[Trade, ...]) -> None:
         """The view of `symbol`'s book as it stands, as of the event at `ts`: sent with the batch's other views,
@@ -284,6 +368,8 @@ class BookActor(Actor):
         if state is not self._states[symbol]:
             await self._flush(ctx)   # the views made before the change go first
             self._states[symbol] = state
+            if state is not BookState.LIVE:
+                self.quality.book_down(symbol)
             self.stats.went(symbol, state, ts)
             await ctx.emit("status", BookStatus(symbol, ts, state))
 

@@ -35,6 +35,7 @@ from engine.app import schema
 from engine.app.schema import ScenarioError
 from engine.messages import OperatorAction
 from engine.model.kill_switch import KillSwitchLimits
+from engine.model.data_quality import DataQualityLimits
 from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
 from engine.model.risk_checks import CheckLimits, InstrumentRules
 from engine.replay.synthetic import Crash
@@ -199,6 +200,7 @@ class Scenario:
     kill_switch: KillSwitchLimits = KillSwitchLimits()
     portfolio: PortfolioSpec = PortfolioSpec()
     control_token_env: str | None = None    # [control] token_env: the operator control's bearer token variable
+    data_quality: DataQualityLimits = DataQualityLimits()   # the market-data checks' thresholds
 
     @property
     def feed_actors(self) -> tuple[str, ...]:
@@ -273,7 +275,8 @@ def load(path: str | Path) -> Scenario:
     book = doc.book
     scenario = Scenario(doc.engine.name or path.stem, path, instruments, feed, strategies, risk,
                         _venue(path, doc.venue), book.depth, (), book.stale_after_ms * MS or None,
-                        _execution(doc.execution), _journal(path, doc.journal), book.resync_within_ms * MS)
+                        _execution(doc.execution), _journal(path, doc.journal), book.resync_within_ms * MS,
+                        data_quality=_data_quality(doc.data_quality))
     faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.faults))
     operator = tuple(OperatorSpec(table.at_ms * MS, OperatorAction(table.action), table.reason)
                      for table in doc.operator)
@@ -367,6 +370,13 @@ def _venue(path: Path, table: schema.VenueTable) -> VenueSpec:
         connect_timeout_s=table.connect_timeout_ms / 1000,
         recv_window_ns=table.recv_window_ms * MS, seed=table.seed,
         faults=tuple(_sim_fault(table) for table in table.faults))
+
+
+def _data_quality(table: schema.DataQualityTable) -> DataQualityLimits:
+    return DataQualityLimits(
+        max_spread_bps=table.max_spread_bps, jump_sigmas=table.jump_sigmas, jump_window=table.jump_window,
+        jump_min_bps=table.jump_min_bps, silent_after_ns=table.silent_after_ms * MS,
+        alarm_every_ns=table.alarm_every_ms * MS, examples=table.examples)
 
 
 def _execution(table: schema.ExecutionTable) -> ExecutionSpec:

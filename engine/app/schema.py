@@ -324,6 +324,24 @@ class RiskTable(Table):
     """the most orders approved within the window, every venue together"""
 
 
+class DataQualityTable(Table):
+    max_spread_bps: int = Field(200, ge=1, le=10_000)
+    """a touch wider than this, in bps of the mid, is an abnormal spread"""
+    jump_sigmas: int = Field(12, ge=1, le=1_000)
+    """a mid change more than this many standard deviations from the mean of the last jump_window changes is a
+    price jump ..."""
+    jump_window: int = Field(100, ge=2, le=100_000)
+    """... the touch changes the mean and deviation are taken over (no jump is judged before it is full) ..."""
+    jump_min_bps: int = Field(30, ge=0, le=10_000)
+    """... and only a change larger than this, in bps of the mid, is one"""
+    silent_after_ms: Ms = 30_000
+    """an instrument with no event for longer than this is a silent feed, in ms of the run's clock (0: never)"""
+    alarm_every_ms: PositiveMs = 60_000
+    """at most one alarm (log line, kill switch) per instrument and kind this often; every finding is counted"""
+    examples: int = Field(3, ge=0, le=100)
+    """findings kept per instrument and kind in the report, with their market time"""
+
+
 class VenueTable(Table):
     name: Text = "binance"
     """the venue orders go to (in process: the simulated venue, named so)"""
@@ -455,6 +473,8 @@ class ScenarioFile(Table):
     """[risk]: the limits every order is held to"""
     venue: VenueTable
     """[venue]: where orders go"""
+    data_quality: DataQualityTable = DataQualityTable()
+    """[data_quality]: the market-data checks' thresholds"""
     execution: ExecutionTable = ExecutionTable()
     """[execution]: how the order manager treats orders"""
     journal: JournalTable = JournalTable()

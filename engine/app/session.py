@@ -19,6 +19,7 @@ and the edges between them, each with its policy when the receiver is behind:
                   venue ─link─▶ orders;  orders ─block─▶ session (settled, run failures)
                   orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk, control (exposure)
                   orders ─journal─▶ control (failed requests, reconciliation findings);  book ─latest─▶ control (views)
+                  book ─block─▶ control (data-quality alarms, rate-limited)
                   ledger ─latest─▶ risk, ─conflate─▶ control (portfolio valuations, each mark tick)
                   control ─latest─▶ risk (trading mode);  control ─block─▶ orders (cancel all), risk (flatten signals)
                   clock ─▶ control (the scenario's [[operator]] commands, at their market times)
@@ -65,6 +66,7 @@ from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OperatorC
                              ReconcileReply, RunFailure, TimerFired, TopOfBook, Trade, TradingMode, TradingStateChanged,
                              Urgency)
 from engine.model.kill_switch import KillSwitch
+from engine.model.data_quality import DataQualityMonitor
 from engine.model.ledger import FOLDED
 from engine.model.order_manager import ExecutionSettings, OrderManager
 from engine.model.protection import ProtectionPolicy
@@ -442,7 +444,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         **{name: {"market": [BlockingEdge(box["book"])]} for name in feeds},
         "book": {"views": views, "status": [latest("risk")],
                  "resync": [_for(BlockingEdge(box[name]), conn.instruments, everything)
-                            for name, conn in zip(feeds, connections)]},
+                            for name, conn in zip(feeds, connections)],
+                 "alarms": [BlockingEdge(box[CONTROL])]},   # data quality: rare (rate-limited), and able to halt
         **{name: {"signals": [BlockingEdge(box["risk"])]} for name in strategies},
         "risk": {"orders": [BlockingEdge(box["router"])]},
         "router": {"orders": [BlockingEdge(box["orders"])]},
@@ -458,6 +461,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
     book_stats = BookStats()
+    data_quality = DataQualityMonitor(scenario.feed.instruments, scenario.data_quality)
     run_id = journal.run_id
     since_ns = journal.runs[0].started_ns if live else 0
 
@@ -483,7 +487,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "book": actor_runner(BookActor, lambda: BookActor(
             list(scenario.feed.instruments), scenario.book_depth, book_stats, sync_factory=sync_factory,
             stale_after_ns=scenario.book_stale_after_ns, every_change=decides_inside_windows(scenario),
-            trade_views=decides_on_trades(scenario))),
+            trade_views=decides_on_trades(scenario), quality=data_quality)),
     }
     spec = {name: child(name, run, ports=gateway.actor_ports if gateway and name == "venue" else None)
             for name, run in runners.items()}
@@ -565,6 +569,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         **market.summary(),
         **journal_section(entries, instruments, mids, dict(scenario.portfolio.cash), scenario.portfolio.currency),
         "book": {**book_stats.as_dict(), **_liveness(book_stats, clock.now_ns())},
+        "data_quality": data_quality.as_dict(),
         "actor_restarts": _per_actor(lifecycle, LifecycleKind.RESTARTED, scenario.actors),
         "dead_letters": _per_actor(lifecycle, LifecycleKind.DEAD_LETTER, scenario.actors),
         "crashes_injected": dict(sorted(crashes.injected.items())),

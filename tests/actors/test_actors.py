@@ -66,7 +66,7 @@ def diff(first, last, bids=(), asks=()):
 
 async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_state_changes():
     actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync)
-    ctx, out = context("book", "views", "status", "resync")
+    ctx, out = context("book", "views", "status", "resync", "alarms")
     trade = Trade("BTC/USDT", 3, 1, 10_100, 2, Side.BUY)
     await actor.step([MarketBatch(3, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade))], ctx)
     [view] = out["views"].sent
@@ -79,7 +79,7 @@ async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_s
 async def test_book_on_every_change_publishes_a_view_per_change_in_order_and_per_trade_only_if_asked(trade_views):
     actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync, every_change=True,
                       trade_views=trade_views)
-    ctx, out = context("book", "views", "status", "resync")
+    ctx, out = context("book", "views", "status", "resync", "alarms")
     trade = Trade("BTC/USDT", 3, 1, 10_100, 2, Side.BUY)
     await actor.step([MarketBatch(4, (snapshot(), diff(11, 12, bids=[(9_950, 1)]), trade,
                                         diff(13, 13, asks=[(10_050, 2)])))], ctx)
@@ -93,7 +93,7 @@ async def test_book_on_every_change_publishes_a_view_per_change_in_order_and_per
 
 async def test_book_gap_marks_the_instrument_stale_and_stops_its_views():
     actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()), sync_factory=BinanceBookSync)
-    ctx, out = context("book", "views", "status", "resync")
+    ctx, out = context("book", "views", "status", "resync", "alarms")
     await actor.step([MarketBatch(3, (snapshot(), diff(11, 12)))], ctx)
     await actor.step([MarketBatch(4, (diff(14, 15, bids=[(9_950, 1)]),))], ctx)
     assert [s.state for s in out["status"].sent] == [BookState.LIVE, BookState.STALE]
@@ -103,7 +103,7 @@ async def test_book_gap_marks_the_instrument_stale_and_stops_its_views():
 
 async def test_book_checks_the_venue_top_of_book_and_drops_a_book_that_disagrees():
     actor = BookActor(["BTC/USDT"], depth=5, stats=(stats := BookStats()), sync_factory=BinanceBookSync)
-    ctx, out = context("book", "views", "status", "resync")
+    ctx, out = context("book", "views", "status", "resync", "alarms")
     good = TopOfBook("BTC/USDT", 3, 12, 9_950, 1, 10_100, 5)
     bad = TopOfBook("BTC/USDT", 4, 13, 9_950, 1, 10_100, 4)
     await actor.step([MarketBatch(3, (snapshot(), good, diff(11, 12, bids=[(9_950, 1)])))], ctx)
@@ -209,7 +209,7 @@ async def test_a_book_silent_for_too_long_is_dropped_as_stale_and_resynced_alone
     inbox = Mailbox("book")  # not the clock's count: this test is the actor's loop
     actor = BookActor(["BTC/USDT", "ETH/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync,
                       stale_after_ns=10_000_000_000)
-    ctx, out = context("book", "views", "status", "resync", inbox=inbox, clock=clock)
+    ctx, out = context("book", "views", "status", "resync", "alarms", inbox=inbox, clock=clock)
     await actor.begin(ctx)
     eth = BookSnapshot("ETH/USDT", 1, 10, ((900, 5),), ((1_100, 5),))
     await actor.step([MarketBatch(1, (snapshot(), eth))], ctx)
@@ -231,7 +231,7 @@ async def test_a_snapshot_request_left_unanswered_is_made_again():
     inbox = Mailbox("book")
     actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync,
                       stale_after_ns=4_000_000_000)
-    ctx, out = context("book", "views", "status", "resync", inbox=inbox, clock=clock)
+    ctx, out = context("book", "views", "status", "resync", "alarms", inbox=inbox, clock=clock)
     await actor.begin(ctx)
     for second in range(1, 12):  # diffs keep coming, buffered: no snapshot ever answers (asked at 1, 6, 10 s)
         await clock.advance_to(second * 1_000_000_000)
@@ -243,7 +243,7 @@ async def test_a_snapshot_request_left_unanswered_is_made_again():
 async def test_a_restarted_book_keeps_what_the_crashed_one_counted():
     stats = BookStats()
     first = BookActor(["BTC/USDT"], depth=5, stats=stats, sync_factory=BinanceBookSync)
-    ctx, _ = context("book", "views", "status", "resync")
+    ctx, _ = context("book", "views", "status", "resync", "alarms")
     await first.step([MarketBatch(3, (snapshot(), diff(11, 12), diff(14, 15)))], ctx)  # one gap
     BookActor(["BTC/USDT"], depth=5, stats=stats, sync_factory=BinanceBookSync)  # the supervisor's next incarnation
     assert stats.as_dict()["sequence_gaps"] == 1 and stats.as_dict()["resyncs"] == {"gap": 1}

@@ -1,0 +1,178 @@
+"""The data-quality checks on hand-made touches and clocks, each at its threshold (no finding) and one beyond."""
+from __future__ import annotations
+
+import pytest
+
+from engine.messages import DataQualityAlarm
+from engine.model.data_quality import (ABNORMAL_SPREAD, CROSSED_BOOK, KINDS, PRICE_JUMP, SILENT_FEED,
+                                       DataQualityLimits, DataQualityMonitor)
+
+S = "BTC/USDT"
+
+
+def monitor(**limits) -> DataQualityMonitor:
+    return DataQualityMonitor([S], DataQualityLimits(**limits))
+
+
+def counts(quality: DataQualityMonitor) -> dict[str, int]:
+    return {kind: n for kind, n in quality.as_dict()["by_instrument"][S]["counts"].items() if n}
+
+
+# ---------------------------------------------------------------- spread
+
+def test_a_spread_exactly_at_the_limit_is_normal_and_one_tick_wider_is_abnormal():
+    quality = monitor(max_spread_bps=200)
+    assert not quality.touch(S, 1, 9_900, 10_100)          # 200 over a mid of 10 000: exactly 200 bps
+    assert counts(quality) == {}
+    [alarm] = quality.touch(S, 2, 9_900, 10_101)             # 201 over 10 000.5: just above 200 bps
+    assert (alarm.kind, alarm.ts_ns) == (ABNORMAL_SPREAD, 2)
+    assert alarm.detail == "spread 201 is 200.98 bps of the mid (bid 9900, ask 10101)"
+    assert counts(quality) == {ABNORMAL_SPREAD: 1}
+
+
+# ---------------------------------------------------------------- crossed
+
+def test_a_touch_one_tick_apart_is_not_crossed_and_a_locked_or_crossed_one_is():
+    quality = monitor()
+    assert not quality.touch(S, 1, 9_999, 10_000)
+    [locked] = quality.touch(S, 2, 10_000, 10_000)
+    assert (locked.kind, locked.detail) == (CROSSED_BOOK, "bid 10000 >= ask 10000")
+    assert not quality.touch(S, 3, 10_001, 10_000)         # counted, but within the alarm interval
+    assert counts(quality) == {CROSSED_BOOK: 2}
+
+
+def test_a_crossed_touch_is_no_mid_to_measure_the_next_move_from():
+    quality = monitor(jump_window=2, jump_sigmas=1, jump_min_bps=0)
+    for ts, (bid, ask) in enumerate([(4_999, 5_001), (5_000, 5_002), (4_999, 5_001), (6_000, 5_000),
+                                     (9_000, 9_002)]):
+        quality.touch(S, ts, bid, ask)
+    assert counts(quality) == {CROSSED_BOOK: 1}
+
+
+# ---------------------------------------------------------------- jump
+
+WARM_UP = [(4_999, 5_001), (5_000, 5_002), (4_999, 5_001), (5_000, 5_002), (4_999, 5_001)]
+"""Twice the mid: 10 000, then moves +2, -2, +2, -2: a mean of 0 and a standard deviation of 2."""
+
+
+def warmed(**limits) -> DataQualityMonitor:
+    quality = monitor(jump_window=4, **limits)
+    for ts, (bid, ask) in enumerate(WARM_UP):
+        assert not quality.touch(S, ts, bid, ask)
+    return quality
+
+
+def test_a_move_exactly_at_the_sigmas_is_no_jump_and_one_beyond_is():
+    at = warmed(jump_sigmas=2, jump_min_bps=0)
+    assert not at.touch(S, 10, 5_001, 5_003)               # +4: exactly 2 standard deviations
+    beyond = warmed(jump_sigmas=2, jump_min_bps=0)
+    [alarm] = beyond.touch(S, 10, 5_001, 5_004)              # +5
+    assert alarm.kind == PRICE_JUMP and alarm.ts_ns == 10
+    assert alarm.detail.startswith("mid moved 5.00 bps (twice the mid 10000 to 10005)")
+
+
+def test_a_move_beyond_the_sigmas_is_no_jump_unless_it_also_passes_the_floor():
+    at_floor = warmed(jump_sigmas=2, jump_min_bps=5)
+    assert not at_floor.touch(S, 10, 5_001, 5_004)         # +5 of 10 000: exactly 5 bps
+    beyond = warmed(jump_sigmas=2, jump_min_bps=4)
+    assert [a.kind for a in beyond.touch(S, 10, 5_001, 5_004)] == [PRICE_JUMP]
+
+
+def test_no_jump_is_judged_before_the_window_is_full_and_a_move_across_an_outage_is_none():
+    quality = monitor(jump_window=4, jump_sigmas=1, jump_min_bps=0)
+    for ts, (bid, ask) in enumerate(WARM_UP[:4]):
+        quality.touch(S, ts, bid, ask)
+    assert not quality.touch(S, 5, 6_000, 6_002)           # three moves known: the window is not full
+    full = warmed(jump_sigmas=1, jump_min_bps=0)
+    full.book_down(S)
+    assert not full.touch(S, 10, 9_000, 9_002)             # the first touch after the outage
+    assert [a.kind for a in full.touch(S, 11, 12_000, 12_002)] == [PRICE_JUMP]
+
+
+def test_the_window_slides_so_a_new_regime_stops_being_a_jump():
+    quality = warmed(jump_sigmas=3, jump_min_bps=0)
+    mids = [(5_000 + 50 * i, 5_002 + 50 * i) for i in range(1, 8)]   # a steady climb of 100 a move
+    kinds = [[a.kind for a in quality.touch(S, 10 + i, bid, ask)] for i, (bid, ask) in enumerate(mids)]
+    assert kinds[0] == [PRICE_JUMP] and kinds[-1] == []
+
+
+# ---------------------------------------------------------------- silence
+
+def silence_monitor(newest: int) -> DataQualityMonitor:
+    quality = monitor(silent_after_ns=10)
+    assert quality.arm(90) == 105                             # first when silence could be, then every half limit
+    quality.newest_ts[S] = newest
+    assert quality.silent(105) == ([], 110)
+    return quality
+
+
+def test_a_feed_silent_exactly_its_limit_is_not_silent_and_one_ns_more_is():
+    assert silence_monitor(newest=100).silent(110) == ([], 115)
+    alarms, next_due = silence_monitor(newest=99).silent(110)
+    assert [(a.kind, a.ts_ns, a.detail) for a in alarms] == [(SILENT_FEED, 110, "no event for 0 ms (limit 0 ms)")]
+    assert next_due is None                                   # every instrument silent: no timer until data
+
+
+def test_a_silence_is_reported_once_until_the_feed_speaks_again():
+    quality = DataQualityMonitor(["A", "B"], DataQualityLimits(silent_after_ns=10, alarm_every_ns=1))
+    quality.arm(90)
+    quality.newest_ts.update(A=100, B=100)
+    assert quality.silent(105)[1] == 110
+    quality.newest_ts["B"] = 110
+    assert quality.silent(110) == ([], 115)
+    alarms, due = quality.silent(115)
+    assert [a.instrument for a in alarms] == ["A"] and due == 120
+    assert quality.silent(120) == ([], 125)              # A already reported; B heard 10 ns ago
+    quality.newest_ts["A"] = 121                              # A speaks again
+    assert [a.instrument for a in quality.silent(125)[0]] == ["B"]
+    assert quality.silent(130) == ([], 135)
+    assert [a.instrument for a in quality.silent(135)[0]] == ["A"]
+    assert quality.as_dict()["counts"][SILENT_FEED] == 3
+
+
+def test_an_instrument_never_heard_is_silent_from_the_first_event_and_a_stale_timer_is_ignored():
+    quality = monitor(silent_after_ns=10)
+    assert quality.arm(1_000) == 1_015                        # the first check that could find a silence
+    assert quality.arm(1_003) is None                         # one check is due already
+    assert quality.silent(999) == ([], None)                  # a timer of an earlier incarnation
+    [alarm] = quality.silent(1_015)[0]                        # never heard in the 15 ns since the first event
+    assert alarm.kind == SILENT_FEED and alarm.ts_ns == 1_015 and quality.timer_due is None
+    assert quality.arm(2_001) == 2_015                        # all silent: the next batch starts the checks again
+
+
+def test_a_restarted_book_asks_again_for_a_check_its_crashed_predecessor_may_have_lost():
+    quality = monitor(silent_after_ns=10)
+    quality.arm(990)
+    assert quality.rearm(1_004) is None                       # the check due at 1 005 is still to come
+    assert quality.rearm(1_007) == 1_010                      # due at 1 005 and not handled: asked again
+    assert quality.silent(1_005) == ([], None)                # the old timer, if it comes after all
+
+
+def test_silence_is_never_checked_with_a_limit_of_0():
+    assert monitor(silent_after_ns=0).arm(1_000) is None
+
+
+# ---------------------------------------------------------------- alarms and the report
+
+def test_alarms_are_rate_limited_per_instrument_and_kind_while_every_finding_is_counted():
+    quality = DataQualityMonitor(["A", "B"], DataQualityLimits(alarm_every_ns=100, examples=2))
+    assert isinstance(quality.found("A", SILENT_FEED, 1_000, "x"), DataQualityAlarm)
+    assert quality.found("A", SILENT_FEED, 1_099, "y") is None   # within the interval: held back
+    assert quality.found("A", CROSSED_BOOK, 1_099, "z") is not None   # another kind
+    assert quality.found("B", SILENT_FEED, 1_099, "w") is not None    # another instrument
+    assert quality.found("A", SILENT_FEED, 1_100, "v") is not None    # exactly one interval later
+    report = quality.as_dict()
+    a = report["by_instrument"]["A"]
+    assert a["counts"][SILENT_FEED] == 3 and (a["alarms"], a["alarms_held_back"]) == (3, 1)
+    assert a["examples"] == {CROSSED_BOOK: [{"ts_ns": 1_099, "detail": "z"}],
+                             SILENT_FEED: [{"ts_ns": 1_000, "detail": "x"}, {"ts_ns": 1_099, "detail": "y"}]}
+    assert report["counts"] == {**dict.fromkeys(KINDS, 0), SILENT_FEED: 4, CROSSED_BOOK: 1}
+    assert (report["alarms"], report["alarms_held_back"]) == (4, 1)
+    assert list(report["counts"]) == list(KINDS)
+
+
+@pytest.mark.parametrize("limits", [DataQualityLimits(), DataQualityLimits(max_spread_bps=1, jump_sigmas=1)])
+def test_the_report_echoes_its_limits(limits):
+    echoed = DataQualityMonitor([S], limits).as_dict()["limits"]
+    assert echoed["max_spread_bps"] == limits.max_spread_bps and echoed["jump_sigmas"] == limits.jump_sigmas
+    assert echoed["silent_after_ms"] == limits.silent_after_ns // 1_000_000
