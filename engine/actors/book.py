@@ -182,6 +182,7 @@ class BookActor(Actor):
         self._heard = stats.heard         # instrument → when its venue last sent a book event
         # the run's checks outlive restarts, as `stats` does; without them (a simulated venue serving views, whose
         # events keep the recording's times while its clock is the wall's) silence is not checked
+        self._alarms: list[DataQualityAlarm] = []   # the batch's alarms, sent as it ends (`_alarm`)
         self.quality = quality or DataQualityMonitor(instruments, DataQualityLimits(silent_after_ns=0))
 
     async def start(self, ctx: ActorContext) -> None:
@@ -224,7 +225,7 @@ class BookActor(Actor):
             if type(market) is TimerFired:
                 ts = ctx.clock.now_ns()
                 if market.key == SILENCE_TIMER:
-                    await self._check_silence(ctx, market.due_ns)
+                    self._check_silence(ctx, market.due_ns)
                     continue
                 self._drop_silent_books(ts, wanted)
                 self._check_staleness_at(ctx, ts)
@@ -235,14 +236,14 @@ class BookActor(Actor):
                 symbol = event.instrument
                 ts = event.ts_ns
                 if ts < newest[symbol]:
-                    await self._alarm(ctx, quality.time_backwards(symbol, ts))
+                    self._alarm(ctx, quality.time_backwards(symbol, ts))
                 else:
                     newest[symbol] = ts
                 if kind is Trade:
                     if event.trade_id > trade_ids[symbol]:
                         trade_ids[symbol] = event.trade_id
                     else:
-                        await self._alarm(ctx, quality.duplicate(symbol, ts, "trade", event.trade_id,
+                        self._alarm(ctx, quality.duplicate(symbol, ts, "trade", event.trade_id,
                                                                  trade_ids[symbol]))
                     if every_change:
                         if trade_views and syncs[symbol].state is live:
@@ -259,7 +260,7 @@ class BookActor(Actor):
                     if update_id > diff_ids[symbol]:
                         diff_ids[symbol] = update_id
                     elif update_id >= 0 and (update_id < diff_ids[symbol] or event.prev_last_id != update_id):
-                        await self._alarm(ctx, quality.duplicate(symbol, ts, "depth diff update", update_id,
+                        self._alarm(ctx, quality.duplicate(symbol, ts, "depth diff update", update_id,
                                                                  diff_ids[symbol]))
                     heard[symbol] = ts
                     result = syncs[symbol].on_diff(event)
@@ -267,7 +268,7 @@ class BookActor(Actor):
                         if result is SyncResult.BUFFERED or result.needs_snapshot:
                             wanted[symbol] = (result.value, ts)
                             if result is SyncResult.CROSSED:
-                                await self._alarm(ctx, quality.crossed_update(symbol, ts))
+                                self._alarm(ctx, quality.crossed_update(symbol, ts))
                         if syncs[symbol].state is not states[symbol]:
                             await self._state_changed(ctx, symbol, ts)
                         continue
@@ -276,10 +277,10 @@ class BookActor(Actor):
                     if update_id > top_ids[symbol]:
                         top_ids[symbol] = update_id
                     elif update_id >= 0:
-                        await self._alarm(ctx, quality.duplicate(symbol, ts, "top of book update", update_id,
+                        self._alarm(ctx, quality.duplicate(symbol, ts, "top of book update", update_id,
                                                                  top_ids[symbol]))
                     if event.bid_price >= event.ask_price:
-                        await self._alarm(ctx, quality.crossed_top(symbol, ts, event.bid_price, event.ask_price))
+                        self._alarm(ctx, quality.crossed_top(symbol, ts, event.bid_price, event.ask_price))
                     if syncs[symbol].check_top(event) is False:
                         wanted[symbol] = (SyncResult.TOP_MISMATCH.value, ts)
                         await self._state_changed(ctx, symbol, ts)
@@ -292,7 +293,7 @@ class BookActor(Actor):
                     if result.needs_snapshot:
                         wanted[symbol] = (result.value, ts)
                         if result is SyncResult.CROSSED:
-                            await self._alarm(ctx, quality.crossed_update(symbol, ts))
+                            self._alarm(ctx, quality.crossed_update(symbol, ts))
                 else:
                     continue
                 sync = syncs[symbol]
@@ -304,7 +305,7 @@ class BookActor(Actor):
                         alarms = quality.touch(symbol, ts, moved[1], moved[2])
                         if alarms:
                             for alarm in alarms:
-                                await self._alarm(ctx, alarm)
+                                self._alarm(ctx, alarm)
                     if every_change:
                         self._publish(symbol, ts, ())
                 if not every_change:
@@ -322,13 +323,16 @@ class BookActor(Actor):
                 self._asked[symbol] = ts
                 requests.append(ResyncRequest(symbol, ts, reason))
         ctx.emit_on_return("resync", requests)
+        alarms, self._alarms = self._alarms, []
+        ctx.emit_on_return("alarms", alarms)
 
-    async def _alarm(self, ctx: ActorContext, alarm: DataQualityAlarm | None) -> None:
-        """Raise a data-quality alarm the monitor let through its rate limit: in the log and on `alarms`."""
+    def _alarm(self, ctx: ActorContext, alarm: DataQualityAlarm | None) -> None:
+        """Raise a data-quality alarm the monitor let through its rate limit: logged now, and sent on `alarms` as the
+        batch ends, after its views, so that whoever acts on it has seen the book it was raised on."""
         if alarm is not None:
             ctx.log.warning("data quality: %s %s at %d ns: %s", alarm.instrument, alarm.kind, alarm.ts_ns,
                             alarm.detail)
-            await ctx.emit("alarms", alarm)
+            self._alarms.append(alarm)
 
     def _arm_silence(self, ctx: ActorContext, batch: list[MarketBatch | TimerFired]) -> None:
         """Start the silence checks on the clock from the batch's first event (see `DataQualityMonitor.arm`)."""
@@ -341,11 +345,11 @@ class BookActor(Actor):
         if due is not None:
             ctx.clock.deliver_at(due, ctx.inbox, TimerFired(SILENCE_TIMER, due))
 
-    async def _check_silence(self, ctx: ActorContext, due_ns: int) -> None:
+    def _check_silence(self, ctx: ActorContext, due_ns: int) -> None:
         alarms, next_due = self.quality.silent(due_ns)
         self._silence_at(ctx, next_due)
         for alarm in alarms:
-            await self._alarm(ctx, alarm)
+            self._alarm(ctx, alarm)
 
     def _publish(self, symbol: str, ts: int, trades: tuple[Trade, ...]) -> None:
         """The view of `symbol`'s book as it stands, as of the event at `ts`: sent with the batch's other views,
