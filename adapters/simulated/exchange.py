@@ -505,7 +505,8 @@ class SimulatedBinance:
             for report in self._matching.submit(self._request(order), now_ms * _MS):
                 self._apply(order, report, now_ms)
         self._emit(VenueEvent(USER, list_status(order_list, now_ms), account.api_key))
-        reports = None if response_type == "ACK" else [placed_order(order, now_ms) for order in orders]
+        reports = None if response_type == "ACK" else [
+            placed_order(order, now_ms) | ({"fills": []} if response_type == "FULL" else {}) for order in orders]
         return order_list_response(order_list, now_ms, reports)
 
     def _cancel_order_list(self, params: dict[str, str], account: Account, now_ms: int) -> dict:

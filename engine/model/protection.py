@@ -172,6 +172,7 @@ class Group:
     exit_side: Side
     qty: int
     legs: dict[str, Leg]
+    native_list: bool = False   # its legs are one order list at the venue, which ends the others itself
 
     @property
     def ended(self) -> bool:
@@ -273,9 +274,9 @@ class Protector:
             return effects
         tick = self.tick_size.get(instrument, 1)
         legs = legs_of(protection, exit_side, avg_price, tick, self.policy)
-        group = Group(entry_client_order_id, instrument, venue, parent_id, exit_side, qty, legs)
+        native_list = len(legs) > 1 and self.policy.native_oco and all(leg.native for leg in legs.values())
+        group = Group(entry_client_order_id, instrument, venue, parent_id, exit_side, qty, legs, native_list)
         self.groups[group.group_id] = group
-        native_list = group.is_oco and self.policy.native_oco and all(leg.native for leg in legs.values())
         for leg in legs.values():
             leg.trailed_to = leg.level(tick)
             effects.events.append(self._event(group, leg, now, "armed", f"{qty} at {leg.level(tick)}"))
@@ -402,9 +403,14 @@ class Protector:
     # ------------------------------------------------------------ internals
 
     def _end_others(self, group: Group, leg: Leg, now: int, effects: Effects) -> None:
+        """A leg traded or triggered: the others end; those of a native list the venue expires itself (a cancel
+        of ours would only race its expiry)."""
         for other in group.legs.values():
             if other is not leg and not other.state.ended:
-                self._cancel_leg(group, other, now, "oco", effects)
+                if group.native_list:
+                    self._finish(group, other, LegState.CANCELLED, now, "oco: the venue expires it", effects)
+                else:
+                    self._cancel_leg(group, other, now, "oco", effects)
 
     def _end_group(self, group: Group, now: int, reason: str, effects: Effects) -> None:
         for leg in group.legs.values():
