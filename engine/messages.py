@@ -696,6 +696,17 @@ class ProtectionTrigger:
 
 
 @dataclass(frozen=True, slots=True)
+class ProtectionTrail:
+    """An emulated trailing stop's level moved (by a tick or more): its best exit price since entry, an input of the
+    order manager journaled like a trigger, so that a rebuilt order manager trails on from where its predecessor
+    had got to instead of from the entry (views are not journaled; only the moves of a level that matter are)."""
+    group_id: str
+    leg: str
+    ts_ns: int
+    best: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProtectionEvent:
     """A protective order's lifecycle (`event`: armed, triggered, filled, cancelled, refused, rejected), journaled
     by the order manager and counted in the report. `kind` is the leg's (stop_market, stop_limit, take_profit,

@@ -95,3 +95,27 @@ async def test_resting_orders_are_followed_on_the_user_data_stream(tmp_path, mon
     assert report["gateway"]["user_stream_reports"] > report["fills"] // 2
     position, btc_fees = Decimal(report["position"]["BTC/USDT"]), Decimal(report["fees"].get("BTC", "0"))
     assert balances["BTC"].free + balances["BTC"].locked == Decimal(2) + position - btc_fees
+
+
+@pytest.mark.trio
+async def test_a_bracket_paper_trades_as_native_stops_and_oco_lists_at_the_simulated_venue(tmp_path, monkeypatch):
+    """The ema_bracket settings over HTTP: each position's stop and take-profit go to the venue as one OCO list of
+    its own order types, which the venue triggers on its book; the venue's account and the engine's agree."""
+    monkeypatch.setenv("PAPER_KEY", "demo-key")
+    monkeypatch.setenv("PAPER_SECRET", "demo-secret")
+    venue = dataclasses.replace(load_venue(ROOT / "scenarios" / "sim_binance.toml"), speed=10)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(partial(serve_venue, venue))
+        path = paper_scenario(tmp_path, port)
+        path.write_text(path.read_text().replace("fast = 2\nslow = 5", "fast = 2\nslow = 5\nstop_bps = 2\n"
+                                                 "take_profit_bps = 3")
+                        + '\n[execution]\nprotection = "native"\n')
+        outcome = await session.run(load(path), tmp_path / "out")
+        nursery.cancel_scope.cancel()
+
+    report = outcome.report
+    protective = report["protective_orders"]
+    assert protective["oco_pairs"] == protective["brackets"] > 0
+    assert protective["legs_by_mode"] == {"native": 2 * protective["brackets"]}
+    assert report["venue_truth"]["BTC/USDT"]["position"] == report["position"]["BTC/USDT"]
+    assert report["venue_truth"]["BTC/USDT"]["open_orders"] == [] == report["open_orders"]

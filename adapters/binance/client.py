@@ -18,7 +18,7 @@ The base URL is configurable, so the same code talks to Binance or to the simula
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TypeVar
 
@@ -105,6 +105,17 @@ class BinanceClient:
         """
         return await self._signed(lambda _now_ms: self.codec.new_order(req, self._timestamp_ms(req.ts_ns)),
                                   partial(self.codec.parse_new_order, req))
+
+    async def place_oco(self, legs: Sequence[NewOrderRequest]) -> list[ExecutionReport] | VenueError:
+        """Both legs of an OCO list in one request: each leg's NEW (and fills); a refusal REJECTS both. Stamped
+        with the first leg's creation time, as a single order is."""
+        return await self._signed(lambda _now_ms: self.codec.new_oco(legs, self._timestamp_ms(legs[0].ts_ns)),
+                                  partial(self.codec.parse_new_oco, legs))
+
+    async def cancel_order_list(self, instrument: str, list_client_order_id: str) -> list[ExecutionReport] | VenueError:
+        """Cancel an OCO list: one CANCELED report per leg."""
+        return await self._signed(partial(self.codec.cancel_order_list, instrument, list_client_order_id),
+                                  self.codec.parse_cancel_order_list)
 
     async def cancel_order(self, req: CancelRequest) -> list[ExecutionReport] | VenueError:
         return await self._signed(partial(self.codec.cancel, req), partial(self.codec.parse_cancel, req))

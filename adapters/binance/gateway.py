@@ -12,6 +12,11 @@ venue gave them, by execution reports or by what the order manager must know to 
 - a cancel of an order the venue does not hold open is NOT_FOUND; a refusal of our credentials is AUTH, which
   stops order entry.
 
+The two legs of an OCO pair (new orders sharing a `list_id`) go as one order list: the first waits here for its
+sibling, and the pair is sent in one request. A cancel of either leg cancels the list (`DELETE /api/v3/orderList`):
+its answer ends both legs, so the sibling's own cancel, if it comes, is not sent again; if the list had already
+ended, each leg's cancel is answered as any cancel of an order no longer open.
+
 At start it measures the venue's clock offset (signed timestamps need it) and tells the order manager the
 order stream (re)started, so that it reconciles.
 """
@@ -60,6 +65,9 @@ class OrderGateway(Actor):
         self.stats = stats
         self.venue = venue
         self.backoff_s = backoff_s
+        self._pairing: dict[str, NewOrderRequest] = {}   # list id → the first leg, until its sibling comes
+        self._list_of: dict[str, str] = {}               # a leg's client order id → its list id
+        self._cancelling: set[str] = set()               # list ids whose cancel was sent and answered as done
 
     async def start(self, ctx: ActorContext) -> None:
         offset = await self.client.sync_clock()
@@ -70,8 +78,12 @@ class OrderGateway(Actor):
     async def handle(self, batch, ctx: ActorContext) -> None:
         for msg in batch:
             kind = type(msg)
-            if kind is NewOrderRequest:
+            if kind is NewOrderRequest and msg.list_id:
+                answers = await self._new_leg(msg, ctx)
+            elif kind is NewOrderRequest:
                 answers = await self._new_order(msg, ctx)
+            elif kind is CancelRequest and msg.client_order_id in self._list_of:
+                answers = await self._cancel_list(msg, ctx)
             elif kind is CancelRequest:
                 answers = await self._cancel(msg, ctx)
             elif kind is CancelAllRequest:
@@ -92,6 +104,35 @@ class OrderGateway(Actor):
             return [ExecutionReport(req.venue, req.client_order_id, "", ExecType.REJECTED, now, 0,
                                     reason=_why(answer))]
         return [self._failed(req, RequestKind.NEW, _FAILURE[answer.error_class], answer, now)]
+
+    async def _new_leg(self, req: NewOrderRequest, ctx: ActorContext) -> list[Any]:
+        """A leg of an OCO list: held until its sibling comes, then both go as one order list."""
+        first = self._pairing.pop(req.list_id, None)
+        if first is None:
+            self._pairing[req.list_id] = req
+            return []
+        legs = (first, req)
+        for leg in legs:
+            self._list_of[leg.client_order_id] = leg.list_id
+        answer = await self._send(lambda: self.client.place_oco(legs))
+        if not isinstance(answer, VenueError):
+            return answer
+        now = ctx.clock.now_ns()
+        if answer.error_class in (ErrorClass.RETRY_SAFE, ErrorClass.REJECTED, ErrorClass.NOT_FOUND):
+            return [ExecutionReport(leg.venue, leg.client_order_id, "", ExecType.REJECTED, now, 0, reason=_why(answer))
+                    for leg in legs]
+        return [self._failed(leg, RequestKind.NEW, _FAILURE[answer.error_class], answer, now) for leg in legs]
+
+    async def _cancel_list(self, req: CancelRequest, ctx: ActorContext) -> list[Any]:
+        """A cancel of an OCO leg: the whole list, once (the answer ends both legs)."""
+        list_id = self._list_of[req.client_order_id]
+        if list_id in self._cancelling:
+            return []
+        answer = await self._send(lambda: self.client.cancel_order_list(req.instrument, list_id))
+        if not isinstance(answer, VenueError):
+            self._cancelling.add(list_id)
+            return answer
+        return [self._failed(req, RequestKind.CANCEL, _FAILURE[answer.error_class], answer, ctx.clock.now_ns())]
 
     async def _cancel(self, req: CancelRequest, ctx: ActorContext) -> list[Any]:
         answer = await self._send(lambda: self.client.cancel_order(req))

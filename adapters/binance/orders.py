@@ -12,6 +12,10 @@ a refusal becomes a REJECTED report, and anything else that went wrong becomes a
 says what the caller may do next (venues.md §0.3, §1.5). A mutation whose outcome cannot be read from the
 response (a 5xx, a malformed body) is UNKNOWN, never failed.
 
+An OCO pair (a protective stop and take-profit) goes as one order list (`POST /api/v3/orderList/oco`, its legs
+placed above and below as Binance requires) and is cancelled as one (`DELETE /api/v3/orderList`), so that the
+venue ends one leg when the other triggers and no cancel of ours races it.
+
 Reconciliation after a crash reads the venue's own records: every order of an instrument (`allOrders`)
 and every fill under the venue's trade id (`myTrades`), turned into `VenueOrderState`s, the engine's
 common words for them; and cancels everything still open in one request (`DELETE openOrders`).
@@ -19,7 +23,7 @@ common words for them; and cancels everything still open in one request (`DELETE
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, TypeVar
@@ -60,6 +64,10 @@ NOTHING_TO_CANCEL = -2011
 _PRICED = frozenset({OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
 """The order types that carry a limit `price` (STOP_LOSS and TAKE_PROFIT trade at market once triggered)."""
 _WITH_TIME_IN_FORCE = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+_STOP_LOSSES = frozenset({OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT})
+NATIVE_ORDER_TYPES = frozenset({OrderType.LIMIT_MAKER, OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT,
+                                OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT})
+"""The order types beyond LIMIT and MARKET this codec sends as Binance's own (OCO lists of the protective ones too)."""
 
 
 class ErrorClass(enum.Enum):
@@ -307,14 +315,33 @@ class BinanceOrderCodec:
         if req.order_type in _WITH_TIME_IN_FORCE:
             params.append(("timeInForce", req.tif.value))
         params.append(("quantity", format_fixed(req.qty, instrument.qty_decimals)))
-        if req.order_type in _PRICED:
-            params.append(("price", format_fixed(req.price, instrument.price_decimals)))
-        if req.stop_price:      # the stop and take-profit types: where the venue triggers them
-            params.append(("stopPrice", format_fixed(req.stop_price, instrument.price_decimals)))
-        if req.trailing_bps:    # a trailing stop: Binance's trailingDelta is in bps
-            params.append(("trailingDelta", str(req.trailing_bps)))
+        params += _order_terms(req, instrument, "")
         params += [("newClientOrderId", req.client_order_id), ("newOrderRespType", "FULL")]
         return self._signed("POST", "/api/v3/order", params, timestamp_ms, mutates=True)
+
+    def new_oco(self, legs: Sequence[NewOrderRequest], timestamp_ms: int) -> VenueRequest:
+        """`POST /api/v3/orderList/oco`: the two legs of one OCO list (one instrument, side and quantity; their
+        `list_id` is the list's client id) as one request, so that the venue ends one when the other triggers.
+
+        The stop-loss leg is the below order of a sell and the above order of a buy, the other leg (take-profit or
+        limit-maker) the opposite one, as Binance requires. ValueError for legs that do not make an OCO pair.
+        """
+        above, below = oco_places(legs)
+        instrument = self._instrument(above.instrument)
+        params = [("symbol", instrument.venue_symbol), ("listClientOrderId", above.list_id),
+                  ("side", _SIDES[above.side]), ("quantity", format_fixed(above.qty, instrument.qty_decimals))]
+        for prefix, leg in (("above", above), ("below", below)):
+            params += [(f"{prefix}Type", leg.order_type.value), (f"{prefix}ClientOrderId", leg.client_order_id)]
+            params += _order_terms(leg, instrument, prefix)
+            if leg.order_type in _WITH_TIME_IN_FORCE:
+                params.append((f"{prefix}TimeInForce", leg.tif.value))
+        params.append(("newOrderRespType", "FULL"))
+        return self._signed("POST", "/api/v3/orderList/oco", params, timestamp_ms, mutates=True)
+
+    def cancel_order_list(self, instrument: str, list_client_order_id: str, timestamp_ms: int) -> VenueRequest:
+        """`DELETE /api/v3/orderList` by `listClientOrderId`: both legs of the list at once."""
+        params = [("symbol", self._instrument(instrument).venue_symbol), ("listClientOrderId", list_client_order_id)]
+        return self._signed("DELETE", "/api/v3/orderList", params, timestamp_ms, mutates=True)
 
     def cancel(self, req: CancelRequest, timestamp_ms: int) -> VenueRequest:
         """`DELETE /api/v3/order` by `origClientOrderId`."""
@@ -387,6 +414,35 @@ class BinanceOrderCodec:
             return error
         return _result(status, headers, body, lambda: self._new_order_reports(req, _object(body)), mutates=True)
 
+    def parse_new_oco(self, legs: Sequence[NewOrderRequest], status: int, headers: Mapping[str, str],
+                      body: bytes) -> list[ExecutionReport] | VenueError:
+        """The reports of each leg from the list's `orderReports` (NEW, and any fill); a refusal of the list is a
+        REJECTED report for each leg (Binance places both or neither)."""
+        error = parse_error(status, headers, body)
+        if error is not None:
+            if error.error_class is ErrorClass.REJECTED:
+                return [ExecutionReport(venue=self.venue, client_order_id=leg.client_order_id, venue_order_id="",
+                                        exec_type=ExecType.REJECTED, ts_ns=leg.ts_ns, cum_qty=0, reason=error.message)
+                        for leg in legs]
+            return error
+        by_id = {leg.client_order_id: leg for leg in legs}
+
+        def reports() -> list[ExecutionReport]:
+            data = _object(body)
+            if _str(data, "contingencyType") != "OCO":
+                raise MalformedResponse(f"not an OCO list: {data.get('contingencyType')!r}")
+            items = list(map(_as_object, _list(data, "orderReports")))
+            if sorted(_str(item, "clientOrderId") for item in items) != sorted(by_id):
+                raise MalformedResponse("the list's orders are not the legs sent")
+            return [report for item in items
+                    for report in self._new_order_reports(by_id[_str(item, "clientOrderId")], {"fills": []} | item)]
+        return _result(status, headers, body, reports, mutates=True)
+
+    def parse_cancel_order_list(self, status: int, headers: Mapping[str, str],
+                                body: bytes) -> list[ExecutionReport] | VenueError:
+        """One CANCELED report per leg, under the leg's own client id."""
+        return _result(status, headers, body, lambda: self._list_cancel_reports(_object(body)), mutates=True)
+
     def parse_cancel(self, req: CancelRequest, status: int, headers: Mapping[str, str],
                      body: bytes) -> list[ExecutionReport] | VenueError:
         """One CANCELED report carrying the venue's cumulative fill (a cancelled order may have fills)."""
@@ -403,11 +459,7 @@ class BinanceOrderCodec:
             return []
 
         def reports() -> list[ExecutionReport]:
-            cancelled = []
-            for item in map(_as_object, _array(body)):
-                for order in map(_as_object, _list(item, "orderReports")) if "orderReports" in item else (item,):
-                    cancelled.append(self._cancel_report(order, _str(order, "origClientOrderId")))
-            return cancelled
+            return [report for item in map(_as_object, _array(body)) for report in self._list_cancel_reports(item)]
         return _result(status, headers, body, reports, mutates=True)
 
     def parse_order(self, status: int, headers: Mapping[str, str], body: bytes) -> VenueOrder | VenueError:
@@ -476,6 +528,11 @@ class BinanceOrderCodec:
             reports.append(report(ExecType.CANCELED, cum_qty))
         return reports
 
+    def _list_cancel_reports(self, item: dict) -> list[ExecutionReport]:
+        """A cancel's answer for an order, or for a list (`orderReports`: each of its orders), as CANCELED reports."""
+        orders = map(_as_object, _list(item, "orderReports")) if "orderReports" in item else (item,)
+        return [self._cancel_report(order, _str(order, "origClientOrderId")) for order in orders]
+
     def _cancel_report(self, data: dict, client_order_id: str) -> ExecutionReport:
         instrument = self._venue_instrument(data)
         return ExecutionReport(venue=self.venue, client_order_id=client_order_id,
@@ -519,6 +576,34 @@ class BinanceOrderCodec:
         if instrument is None:
             raise MalformedResponse(f"order of unknown symbol {symbol!r}")
         return instrument
+
+
+def _order_terms(req: NewOrderRequest, instrument: Instrument, prefix: str) -> list[tuple[str, str]]:
+    """The price and trigger parameters of an order (`prefix` names an OCO leg's: "above", "below")."""
+    def name(field: str) -> str:
+        return f"{prefix}{field[0].upper()}{field[1:]}" if prefix else field
+    params = []
+    if req.order_type in _PRICED:
+        params.append((name("price"), format_fixed(req.price, instrument.price_decimals)))
+    if req.stop_price:      # the stop and take-profit types: where the venue triggers them
+        params.append((name("stopPrice"), format_fixed(req.stop_price, instrument.price_decimals)))
+    if req.trailing_bps:    # a trailing stop: Binance's trailingDelta is in bps
+        params.append((name("trailingDelta"), str(req.trailing_bps)))
+    return params
+
+
+def oco_places(legs: Sequence[NewOrderRequest]) -> tuple[NewOrderRequest, NewOrderRequest]:
+    """(above, below) of an OCO pair: its stop-loss leg below a sell and above a buy. ValueError if the legs are
+    not one list of one stop-loss and one other leg, on one instrument and side, for one quantity."""
+    if len(legs) != 2 or len({(leg.instrument, leg.side, leg.qty, leg.list_id) for leg in legs}) != 1 \
+            or not legs[0].list_id:
+        raise ValueError("an OCO list is two legs of one list, instrument, side and quantity")
+    stops = [leg for leg in legs if leg.order_type in _STOP_LOSSES]
+    if len(stops) != 1:
+        raise ValueError("an OCO list pairs one stop-loss leg with one take-profit or limit-maker leg")
+    stop = stops[0]
+    other = legs[1] if stop is legs[0] else legs[0]
+    return (other, stop) if stop.side is Side.SELL else (stop, other)
 
 
 # ---------------------------------------------------------------- reading responses strictly

@@ -8,12 +8,14 @@ covers every parameter, sorted by name, as `k=v&...`; its events arrive as `{"su
 `UserStream` is the actor: it holds the subscription (a fresh signature on each connection, reconnecting
 after a backoff with full jitter) and sends every `executionReport` to the order manager. A report the
 REST answer already gave arrives again here; the order state machine counts cumulative fills, so it is
-never counted twice.
+never counted twice. An order list's `listStatus` events (placed, done, refused) are read and counted; the order
+manager follows each leg by its own executionReports, which say everything the list's status does.
 """
 from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import count
 from typing import Any, Callable, Mapping
@@ -66,6 +68,29 @@ def parse_execution_report(event: Mapping[str, Any], instruments: Mapping[str, I
         trade_id=str(trade_id) if exec_type is ExecType.TRADE and trade_id != -1 else "")
 
 
+@dataclass(frozen=True, slots=True)
+class ListStatus:
+    """A `listStatus` event: an order list placed or changed (`status` EXEC_STARTED, UPDATED), ended (ALL_DONE), or
+    refused (`order_status` REJECT, with `reject_reason`); `legs` are its orders' client order ids."""
+    list_id: int
+    list_client_order_id: str
+    contingency: str
+    status: str
+    order_status: str
+    reject_reason: str
+    legs: tuple[str, ...]
+    ts_ns: int
+
+
+def parse_list_status(event: Mapping[str, Any], instruments: Mapping[str, Instrument]) -> ListStatus | None:
+    """A `listStatus` event as a `ListStatus` (None for another event or a symbol we do not trade)."""
+    if event.get("e") != "listStatus" or event.get("s") not in instruments:
+        return None
+    return ListStatus(int(event["g"]), str(event["C"]), str(event["c"]), str(event["l"]), str(event["L"]),
+                      str(event.get("r", "NONE")), tuple(str(order["c"]) for order in event["O"]),
+                      int(event["T"]) * 1_000_000)
+
+
 AUTH_CODES = (-1022, -2014, -2015)
 """Binance's refusals of a key or a signature (venues.md §1.5): fatal, not worth a reconnect."""
 
@@ -89,6 +114,7 @@ class UserStream:
         self.venue = venue
         self.backoff = backoff or Backoff(0.2, 10.0, random.Random())
         self.events = 0
+        self.list_events = 0
         self._ids = count(1)
 
     async def run(self, ctx: ActorContext) -> None:
@@ -123,3 +149,9 @@ class UserStream:
             if report is not None:
                 self.events += 1
                 await ctx.emit("reports", report)
+            listed = parse_list_status(event, self.by_venue_symbol)
+            if listed is not None:
+                self.list_events += 1
+                if listed.order_status == "REJECT":
+                    log.warning("%s: the venue refused order list %s: %s", ctx.name, listed.list_client_order_id,
+                                listed.reject_reason)

@@ -58,7 +58,7 @@ class Account:
     """One API key's secret, balances and orders. Its default repr shows none of them."""
 
     __slots__ = ("uid", "api_key", "secret", "balances", "orders_10s", "orders_1d", "by_client_id", "orders",
-                 "trades", "updated_ms")
+                 "trades", "order_lists", "updated_ms")
 
     def __init__(self, uid: int, api_key: str, secret: str, balances: Mapping[str, Decimal]):
         self.uid = uid
@@ -69,6 +69,7 @@ class Account:
         self.by_client_id: dict[tuple[str, str], Any] = {}  # (venue symbol, client order id) → the exchange's latest order
         self.orders: dict[str, list[Order]] = {}  # venue symbol → every order placed, oldest first (allOrders)
         self.trades: dict[str, list[Trade]] = {}  # venue symbol → every fill, oldest first (myTrades)
+        self.order_lists: list[Any] = []          # every OCO list placed, oldest first
         self.updated_ms = 0
 
     def balance(self, asset: str) -> Balance:

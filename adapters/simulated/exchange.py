@@ -9,10 +9,15 @@ counterparty that behaves and fails like the real one, with nothing but pure cod
 - request weight counted in one fixed one-minute window for the whole venue (it sees one IP, loopback),
   reported on every response as `X-MBX-USED-WEIGHT-1M`; past the limit, HTTP 429 with `Retry-After` and
   -1003. New orders are counted per account in 10-second and 1-day windows (`X-MBX-ORDER-COUNT-*`, -1015);
-- orders (LIMIT, MARKET, LIMIT_MAKER; GTC, IOC, FOK) validated as Binance does (parameters, then the
+- orders (LIMIT, MARKET, LIMIT_MAKER; GTC, IOC, FOK; the stops and take-profits STOP_LOSS, STOP_LOSS_LIMIT,
+  TAKE_PROFIT, TAKE_PROFIT_LIMIT with `stopPrice` or `trailingDelta`, read by `adapters.simulated.contingent`, which
+  wait off the book until the matching engine triggers them) validated as Binance does (parameters, then the
   PRICE_FILTER, LOT_SIZE and NOTIONAL filters, -1013), funds checked and locked (-2010 "Account has
   insufficient balance for requested action."), open client order ids unique per account and symbol
   (-2010 "Duplicate order sent."), then matched by `MatchingEngine` against the book views it is fed;
+- OCO order lists (`POST /api/v3/orderList/oco`, above and below legs; both placed or neither, the funds held once;
+  once one leg triggers or trades the other expires) and their cancel (`DELETE /api/v3/orderList`; cancelling one
+  leg with `DELETE /api/v3/order` cancels the list, as on Binance), with `listStatus` events on the user stream;
 - query (-2013), cancel (-2011), cancel all of a symbol (-2011 when none is open), open orders, account,
   depth, exchangeInfo, time and ping;
 - what reconciliation asks after a crash: every order of the account (allOrders) and every fill (myTrades,
@@ -33,9 +38,11 @@ rounded to the asset's 8 decimals. Prices and quantities are the instruments' ex
 integers; balances and money are Decimal. Time comes only from the injected `now_ns` clock. What the
 exchange keeps is in `adapters.simulated.exchange_records`; how Binance shows it, in `adapters.simulated.responses`.
 
-Not here yet: `quoteOrderQty` market orders and other order types (refused with -1014 / -2010), order
-lists, the STP modes NONE, DECREMENT and TRANSFER (refused with -1013: our orders never trade
-with each other, since they are not in the book the market shows), and the 418 IP ban.
+Not here yet: `quoteOrderQty` market orders and other order types (refused with -1014 / -2010), order lists
+other than OCO, a stop with both `stopPrice` and `trailingDelta` (-1014), self-trade prevention for the legs of a
+stop (they are off the book until triggered), the NEW report Binance may send again when a stop triggers, the
+STP modes NONE, DECREMENT and TRANSFER (refused with -1013: our orders never trade with each other, since they are
+not in the book the market shows), and the 418 IP ban.
 """
 from __future__ import annotations
 
@@ -68,10 +75,22 @@ from adapters.simulated.matching import (
     PRICE_FILTER,
     UNKNOWN_ORDER,
     WOULD_TAKE,
+    WOULD_TRIGGER,
     MatchingEngine,
 )
+from adapters.simulated.contingent import (
+    BAD_OCO_PRICES,
+    CONTINGENT,
+    MARKET_FORMS,
+    OrderTerms,
+    check_oco_prices,
+    oco_leg,
+    oco_types,
+    order_terms,
+    time_in_force,
+)
 from adapters.simulated.queue import QueueModel
-from adapters.simulated.exchange_records import Listing, Order, Prevented, Trade
+from adapters.simulated.exchange_records import Listing, Order, OrderList, Prevented, Trade
 from adapters.simulated.requests import (
     HttpRequest,
     HttpResponse,
@@ -99,8 +118,10 @@ from adapters.simulated.responses import (
     cancel_response,
     execution_report,
     full_fill,
-    order_fields,
+    list_status,
+    order_list_response,
     order_status,
+    placed_order,
     symbol_info,
     wire_levels,
 )
@@ -137,6 +158,7 @@ _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 _BINANCE_ORDER_TYPES = {"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT",
                         "LIMIT_MAKER"}
 _RESPONSE_TYPES = ("ACK", "RESULT", "FULL")
+_ENDS_A_LIST = (ExecType.TRADE, ExecType.EXPIRED, ExecType.CANCELED)
 _TRADE_FILTERS = ("orderId", "startTime", "endTime", "fromId")
 _TRADE_QUERIES = frozenset(map(frozenset, [(), ("orderId",), ("startTime",), ("endTime",), ("fromId",),
                                            ("startTime", "endTime"), ("orderId", "fromId")]))
@@ -178,7 +200,7 @@ class _Route:
     handler: Callable[[dict[str, str], Account | None, int], Any]
     weight: Callable[[dict[str, str]], int]
     signed: bool
-    new_order: bool = False
+    new_orders: int = 0     # what it adds to the account's unfilled order count
 
 
 class SimulatedBinance:
@@ -206,6 +228,8 @@ class SimulatedBinance:
         self._open: dict[int, Order] = {}              # orders working on the book
         self._trade_ids: dict[str, int] = {}           # venue symbol → last trade id
         self._last_order_id = 0
+        self._lists: dict[int, OrderList] = {}         # every OCO list by order list id
+        self._last_list_id = 0
         self._last_generated_id = 0
         self._weight = Window(_MINUTE_MS)
         self._routes = {
@@ -213,7 +237,9 @@ class SimulatedBinance:
             ("GET", "/api/v3/time"): _Route(lambda _p, _a, now_ms: {"serverTime": now_ms}, fixed_weight(1), signed=False),
             ("GET", "/api/v3/exchangeInfo"): _Route(self._exchange_info, fixed_weight(20), signed=False),
             ("GET", "/api/v3/depth"): _Route(self._depth, depth_weight, signed=False),
-            ("POST", "/api/v3/order"): _Route(self._new_order, fixed_weight(1), signed=True, new_order=True),
+            ("POST", "/api/v3/order"): _Route(self._new_order, fixed_weight(1), signed=True, new_orders=1),
+            ("POST", "/api/v3/orderList/oco"): _Route(self._new_oco, fixed_weight(1), signed=True, new_orders=2),
+            ("DELETE", "/api/v3/orderList"): _Route(self._cancel_order_list, fixed_weight(1), signed=True),
             ("DELETE", "/api/v3/order"): _Route(self._cancel_order, fixed_weight(1), signed=True),
             ("GET", "/api/v3/order"): _Route(self._query_order, fixed_weight(4), signed=True),
             ("GET", "/api/v3/openOrders"): _Route(self._open_orders, lambda p: 6 if p.get("symbol") else 80,
@@ -252,7 +278,11 @@ class SimulatedBinance:
         for trade in view.trades:
             self._print(listing, trade.price, trade.qty, trade.aggressor is Side.SELL, now_ms)
         with localcontext(_EXACT):
-            for report in self._matching.on_book(view):
+            reports = self._matching.on_book(view)
+            for order in self._open.values():   # a triggered stop works from now on (its limit form on the book)
+                if order.waiting and order.listing is listing:
+                    order.waiting = self._matching.is_waiting(str(order.order_id))
+            for report in reports:
                 self._apply(self._orders[int(report.client_order_id)], report, now_ms)
         self._changed.add(listing.instrument.venue_symbol)
         self._publish(now_ms)
@@ -307,8 +337,8 @@ class SimulatedBinance:
             if used > self.rate_limits.request_weight_per_minute:
                 raise Refusal(429, -1003, too_much_weight(self.rate_limits), self._weight.retry_after_s(now_ms))
             account = self._authenticate(request, params, now_ms) if route.signed else None
-            if route.new_order:
-                headers += self._count_order(account, now_ms)
+            if route.new_orders:
+                headers += self._count_order(account, now_ms, route.new_orders)
             with localcontext(_EXACT):
                 payload = route.handler(params, account, now_ms)
             return HttpResponse(200, (_JSON, *headers), orjson.dumps(payload))
@@ -352,9 +382,9 @@ class SimulatedBinance:
         if now_ms - timestamp > recv_window:
             raise Refusal(400, -1021, OUTSIDE_RECV_WINDOW)
 
-    def _count_order(self, account: Account, now_ms: int) -> list[tuple[str, str]]:
+    def _count_order(self, account: Account, now_ms: int, orders: int) -> list[tuple[str, str]]:
         limits = self.rate_limits
-        in_10s, in_day = account.orders_10s.add(now_ms, 1), account.orders_1d.add(now_ms, 1)
+        in_10s, in_day = account.orders_10s.add(now_ms, orders), account.orders_1d.add(now_ms, orders)
         for used, limit, window, interval in ((in_10s, limits.orders_per_10s, account.orders_10s, "10 SECOND"),
                                               (in_day, limits.orders_per_day, account.orders_1d, "1 DAY")):
             if used > limit:
@@ -367,9 +397,7 @@ class SimulatedBinance:
     def _new_order(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
         listing = self._listing(params)
         instrument = listing.instrument
-        side = _SIDES.get(required(params, "side"))
-        if side is None:
-            raise Refusal(400, -1117, "Invalid side.")
+        side = _side(params)
         type_name = required(params, "type")
         if type_name not in _BINANCE_ORDER_TYPES:
             raise Refusal(400, -1116, "Invalid orderType.")
@@ -378,45 +406,23 @@ class SimulatedBinance:
         if params.get("quoteOrderQty"):
             raise Refusal(400, -1014, "Unsupported order combination.")
         order_type = OrderType(type_name)
-        tif = self._time_in_force(params, order_type)
+        tif = time_in_force(params, order_type)
         qty = amount_param(params, "quantity", instrument.qty_decimals)
-        if order_type is OrderType.MARKET:
-            if params.get("price"):
-                raise Refusal(400, -1106, "Parameter 'price' sent when not required.")
-            price = 0
-        else:
-            price = amount_param(params, "price", instrument.price_decimals)
-        client_order_id = params.get("newClientOrderId") or self._generated_id()
-        if not CLIENT_ORDER_ID.fullmatch(client_order_id):
-            raise Refusal(400, -1100, ILLEGAL_CLIENT_ORDER_ID)
-        response_type = params.get("newOrderRespType") or (
-            "FULL" if order_type in (OrderType.LIMIT, OrderType.MARKET) else "ACK")
-        if response_type not in _RESPONSE_TYPES:
-            raise Refusal(400, -1100, "Illegal characters found in parameter 'newOrderRespType'; "
-                                      "legal range is 'ACK, RESULT, FULL'.")
-        stp = params.get("selfTradePreventionMode") or DEFAULT_STP_MODE
-        if stp not in STP_MODES:
-            raise Refusal(400, -1013, "This symbol does not allow the specified self-trade prevention mode.")
-        self._check_filters(listing, order_type, price, qty)
-        existing = account.by_client_id.get((instrument.venue_symbol, client_order_id))
-        if existing is not None and existing.is_open:
-            raise Refusal(400, -2010, DUPLICATE_ORDER)
-        own = self._own_crossed(account, listing, side, order_type, price, qty)
+        terms = order_terms(params, order_type, tif, instrument)
+        client_order_id = self._client_id(params, "newClientOrderId")
+        response_type = _response_type(params, "FULL" if order_type in (OrderType.LIMIT, OrderType.MARKET) else "ACK")
+        stp = _stp(params)
+        self._check_filters(listing, terms, qty)
+        self._check_unique(account, instrument, client_order_id)
+        own = [] if order_type in CONTINGENT else self._own_crossed(account, listing, side, order_type, terms.price,
+                                                                     qty)
         if own and order_type is OrderType.LIMIT_MAKER:
             raise Refusal(400, -2010, WOULD_TAKE)
 
-        lock_asset, locked = self._funds_needed(instrument, side, order_type, price, qty)
-        balance = account.balance(lock_asset)
-        if locked > balance.free:
-            raise Refusal(400, -2010, INSUFFICIENT_BALANCE)
-        balance.free -= locked
-        balance.locked += locked
-        self._last_order_id += 1
-        order = Order(self._last_order_id, client_order_id, account, listing, side, order_type, tif, price, qty,
-                       lock_asset, locked, now_ms, stp)
-        request = NewOrderRequest(client_order_id=str(order.order_id), venue=self.venue, instrument=instrument.symbol,
-                                  side=side, qty=qty, price=price, order_type=order_type, tif=tif,
-                                  ts_ns=now_ms * _MS)
+        lock_asset, locked = self._funds_needed(instrument, side, terms, qty)
+        self._lock(account, lock_asset, locked)
+        order = self._new_record(account, listing, side, terms, qty, client_order_id, lock_asset, locked, now_ms, stp)
+        request = self._request(order)
         expire_taker = bool(own) and stp in ("EXPIRE_TAKER", "EXPIRE_BOTH")
         if expire_taker:
             # it may take only what is better than its own order's price, then its remainder expires
@@ -425,14 +431,10 @@ class SimulatedBinance:
             request = replace(request, order_type=OrderType.LIMIT, price=max(cap, tick),
                               tif=TimeInForce.FOK if tif is TimeInForce.FOK else TimeInForce.IOC)
         reports = self._matching.submit(request, now_ms * _MS)
-        if reports[0].exec_type is ExecType.REJECTED:  # LIMIT_MAKER that would take: no order is left behind
-            balance.locked -= locked
-            balance.free += locked
+        if reports[0].exec_type is ExecType.REJECTED:  # would take, or trigger at once: no order is left behind
+            self._unlock(account, lock_asset, locked)
             raise Refusal(400, -2010, reports[0].reason)
-        self._orders[order.order_id] = order
-        account.by_client_id[(instrument.venue_symbol, client_order_id)] = order
-        account.orders.setdefault(instrument.venue_symbol, []).append(order)
-        self._open[order.order_id] = order
+        self._keep(order)
         self._apply(order, reports[0], now_ms)
         prevented = []
         if own and stp in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
@@ -452,12 +454,137 @@ class SimulatedBinance:
                "clientOrderId": client_order_id, "transactTime": now_ms}
         if response_type == "ACK":
             return ack
-        result = ack | order_fields(order) | {"workingTime": order.created_ms, "selfTradePreventionMode": stp}
+        result = placed_order(order, now_ms)
         if response_type == "FULL":
             result["fills"] = fills
         if prevented:
             result["preventedMatches"] = prevented
         return result
+
+    def _new_oco(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
+        """An OCO list (`POST /api/v3/orderList/oco`): both legs placed or neither, its funds held once for both;
+        once one leg triggers or trades, the venue expires the other and the list is ALL_DONE."""
+        listing = self._listing(params)
+        instrument = listing.instrument
+        side = _side(params)
+        qty = amount_param(params, "quantity", instrument.qty_decimals)
+        above_type, below_type = oco_types(params, side)
+        above = oco_leg(params, "above", above_type, instrument)
+        below = oco_leg(params, "below", below_type, instrument)
+        check_oco_prices(above, below)
+        list_client_id = self._client_id(params, "listClientOrderId")
+        if any(ol.list_client_order_id == list_client_id and not ol.done for ol in account.order_lists):
+            raise Refusal(400, -2010, DUPLICATE_ORDER)
+        legs = [(below, self._client_id(params, "belowClientOrderId")),
+                (above, self._client_id(params, "aboveClientOrderId"))]
+        response_type = _response_type(params, "FULL")
+        stp = _stp(params)
+        for terms, client_order_id in legs:
+            self._check_filters(listing, terms, qty)
+            self._check_unique(account, instrument, client_order_id)
+        if legs[0][1] == legs[1][1]:
+            raise Refusal(400, -2010, DUPLICATE_ORDER)
+        needs = [self._funds_needed(instrument, side, terms, qty) for terms, _ in legs]
+        lock_asset, locked = needs[0][0], max(amount for _, amount in needs)
+        self._lock(account, lock_asset, locked)
+        self._last_list_id += 1
+        order_list = OrderList(self._last_list_id, list_client_id, now_ms)
+        orders = [self._new_record(account, listing, side, terms, qty, client_order_id, lock_asset,
+                                   locked if i == 0 else _ZERO, now_ms, stp, order_list)
+                  for i, (terms, client_order_id) in enumerate(legs)]
+        for order in orders:
+            reason = self._matching.check(self._request(order))
+            if reason:
+                self._unlock(account, lock_asset, locked)
+                raise Refusal(400, -2010, BAD_OCO_PRICES if reason in (WOULD_TAKE, WOULD_TRIGGER) else reason)
+        order_list.legs = orders
+        account.order_lists.append(order_list)
+        self._lists[order_list.list_id] = order_list
+        for order in orders:
+            self._keep(order)
+            for report in self._matching.submit(self._request(order), now_ms * _MS):
+                self._apply(order, report, now_ms)
+        self._emit(VenueEvent(USER, list_status(order_list, now_ms), account.api_key))
+        reports = None if response_type == "ACK" else [
+            placed_order(order, now_ms) | ({"fills": []} if response_type == "FULL" else {}) for order in orders]
+        return order_list_response(order_list, now_ms, reports)
+
+    def _cancel_order_list(self, params: dict[str, str], account: Account, now_ms: int) -> dict:
+        """Cancel a whole OCO list (`DELETE /api/v3/orderList`), by `orderListId` or `listClientOrderId`."""
+        listing = self._listing(params)
+        list_client_id = params.get("listClientOrderId")
+        if params.get("orderListId"):
+            order_list = self._lists.get(integer_param(params, "orderListId"))
+            if order_list is not None and list_client_id and order_list.list_client_order_id != list_client_id:
+                order_list = None
+        elif list_client_id:
+            order_list = next((ol for ol in reversed(account.order_lists)
+                               if ol.list_client_order_id == list_client_id), None)
+        else:
+            raise Refusal(400, -1102, "Param 'orderListId' or 'listClientOrderId' must be sent, but both were "
+                                      "empty/null!")
+        if order_list is None or order_list.done or order_list.legs[0].account is not account \
+                or order_list.legs[0].listing is not listing:
+            raise Refusal(400, -2011, UNKNOWN_ORDER)
+        return self._cancel_list(order_list, params.get("newClientOrderId") or self._generated_id(), now_ms)
+
+    def _cancel_list(self, order_list: OrderList, cancel_id: str, now_ms: int) -> dict:
+        reports = [self._cancel(leg, cancel_id, now_ms) if leg.is_open else cancel_response(leg, cancel_id, now_ms)
+                   for leg in order_list.legs]
+        return order_list_response(order_list, now_ms, reports)
+
+    def _new_record(self, account: Account, listing: Listing, side: Side, terms: OrderTerms, qty: int,
+                    client_order_id: str, lock_asset: str, locked: Decimal, now_ms: int, stp: str,
+                    order_list: OrderList | None = None) -> Order:
+        self._last_order_id += 1
+        order = Order(self._last_order_id, client_order_id, account, listing, side, terms.order_type, terms.tif,
+                      terms.price, qty, lock_asset, locked, now_ms, stp, terms.stop_price, terms.trailing_delta,
+                      order_list)
+        order.waiting = terms.order_type in CONTINGENT
+        return order
+
+    def _request(self, order: Order) -> NewOrderRequest:
+        """The order as the matching engine takes it (by its venue order id)."""
+        return NewOrderRequest(client_order_id=str(order.order_id), venue=self.venue,
+                               instrument=order.listing.instrument.symbol, side=order.side, qty=order.qty,
+                               price=order.price, order_type=order.order_type, tif=order.tif,
+                               ts_ns=order.created_ms * _MS, stop_price=order.stop_price,
+                               trailing_bps=order.trailing_delta,
+                               list_id=f"L{order.order_list.list_id}" if order.order_list else "")
+
+    def _keep(self, order: Order) -> None:
+        """File a placed order where queries, cancels and the book find it."""
+        account, symbol = order.account, order.listing.instrument.venue_symbol
+        self._orders[order.order_id] = order
+        account.by_client_id[(symbol, order.client_order_id)] = order
+        account.orders.setdefault(symbol, []).append(order)
+        self._open[order.order_id] = order
+
+    def _client_id(self, params: dict[str, str], name: str) -> str:
+        client_order_id = params.get(name) or self._generated_id()
+        if not CLIENT_ORDER_ID.fullmatch(client_order_id):
+            raise Refusal(400, -1100, ILLEGAL_CLIENT_ORDER_ID.replace("newClientOrderId", name))
+        return client_order_id
+
+    @staticmethod
+    def _check_unique(account: Account, instrument: Instrument, client_order_id: str) -> None:
+        existing = account.by_client_id.get((instrument.venue_symbol, client_order_id))
+        if existing is not None and existing.is_open:
+            raise Refusal(400, -2010, DUPLICATE_ORDER)
+
+    @staticmethod
+    def _lock(account: Account, asset: str, amount: Decimal) -> None:
+        balance = account.balance(asset)
+        if amount > balance.free:
+            raise Refusal(400, -2010, INSUFFICIENT_BALANCE)
+        balance.free -= amount
+        balance.locked += amount
+
+    @staticmethod
+    def _unlock(account: Account, asset: str, amount: Decimal) -> None:
+        balance = account.balance(asset)
+        balance.locked -= amount
+        balance.free += amount
 
     def _own_crossed(self, account: Account, listing: Listing, side: Side, order_type: OrderType, price: int,
                      qty: int) -> list[Order]:
@@ -475,7 +602,8 @@ class SimulatedBinance:
                 return False
             return sum(level_qty for level_price, level_qty in levels if level_price * sign < own.price * sign) < qty
         crossed = [o for o in self._open.values()
-                   if o.account is account and o.listing is listing and o.side is not side and met(o)]
+                   if o.account is account and o.listing is listing and o.side is not side and not o.waiting
+                   and met(o)]
         return sorted(crossed, key=lambda o: (o.price * sign, o.order_id))
 
     def _prevent(self, maker: Order, taker: Order, now_ms: int) -> dict:
@@ -500,7 +628,13 @@ class SimulatedBinance:
         order = self._find_order(params, account, listing)
         if order is None or not order.is_open:
             raise Refusal(400, -2011, UNKNOWN_ORDER)
-        return self._cancel(order, params.get("newClientOrderId") or self._generated_id(), now_ms)
+        cancel_id = params.get("newClientOrderId") or self._generated_id()
+        answer = self._cancel(order, cancel_id, now_ms)
+        if order.order_list is not None:   # cancelling one leg cancels its whole list, as on Binance
+            for leg in order.order_list.others(order):
+                if leg.is_open:
+                    self._cancel(leg, cancel_id, now_ms)
+        return answer
 
     def _cancel_open_orders(self, params: dict[str, str], account: Account, now_ms: int) -> list[dict]:
         """Cancel every open order of the account on the symbol, oldest first, all under one generated cancel id
@@ -510,7 +644,13 @@ class SimulatedBinance:
         if not working:
             raise Refusal(400, -2011, UNKNOWN_ORDER)
         cancel_id = self._generated_id()
-        return [self._cancel(order, cancel_id, now_ms) for order in sorted(working, key=lambda o: o.order_id)]
+        answers = []
+        for order in sorted(working, key=lambda o: o.order_id):
+            if order.order_list is None:
+                answers.append(self._cancel(order, cancel_id, now_ms))
+            elif order.is_open:    # a list answers as one item, with its orders' reports (as Binance does)
+                answers.append(self._cancel_list(order.order_list, cancel_id, now_ms))
+        return answers
 
     def _cancel(self, order: Order, cancel_id: str, now_ms: int) -> dict:
         """Take an open order off the book; the cancel's answer. `cancel_id` is the cancel's own client id."""
@@ -606,40 +746,37 @@ class SimulatedBinance:
         return listing
 
     @staticmethod
-    def _time_in_force(params: dict[str, str], order_type: OrderType) -> TimeInForce:
-        if order_type is not OrderType.LIMIT:
-            if params.get("timeInForce"):
-                raise Refusal(400, -1106, "Parameter 'timeInForce' sent when not required.")
-            return TimeInForce.GTC
-        try:
-            return TimeInForce(required(params, "timeInForce"))
-        except ValueError:
-            raise Refusal(400, -1115, "Invalid timeInForce.") from None
-
-    @staticmethod
-    def _check_filters(listing: Listing, order_type: OrderType, price: int, qty: int) -> None:
+    def _check_filters(listing: Listing, terms: OrderTerms, qty: int) -> None:
+        """PRICE_FILTER on the limit and the stop price, LOT_SIZE, and NOTIONAL at the limit (not for the market
+        forms: `applyMinToMarket` is false)."""
         instrument = listing.instrument
-        if order_type is not OrderType.MARKET and (
-                price < instrument.tick_size or price % instrument.tick_size
-                or instrument.price_decimal(price) > listing.max_price):
+        for price in (terms.price, terms.stop_price):
+            if price and (price < instrument.tick_size or price % instrument.tick_size
+                          or instrument.price_decimal(price) > listing.max_price):
+                raise Refusal(400, -1013, PRICE_FILTER)
+        if terms.order_type not in MARKET_FORMS and not terms.price:
             raise Refusal(400, -1013, PRICE_FILTER)
         if qty < instrument.lot_size or qty % instrument.lot_size or instrument.qty_decimal(qty) > listing.max_qty:
             raise Refusal(400, -1013, LOT_SIZE)
-        if order_type is not OrderType.MARKET and instrument.notional(price, qty) < listing.min_notional:
+        if terms.price and instrument.notional(terms.price, qty) < listing.min_notional:
             raise Refusal(400, -1013, NOTIONAL)
 
-    def _funds_needed(self, instrument: Instrument, side: Side, order_type: OrderType, price: int,
-                      qty: int) -> tuple[str, Decimal]:
+    def _funds_needed(self, instrument: Instrument, side: Side, terms: OrderTerms, qty: int) -> tuple[str, Decimal]:
         """The asset and amount an order locks: the quantity to sell, or the quote a buy may spend.
 
         A market buy may spend what walking the offered asks for its quantity costs (the matching engine
-        takes exactly those levels; what the book cannot fill expires and costs nothing).
+        takes exactly those levels; what the book cannot fill expires and costs nothing). A stop that buys at
+        market once triggered holds its stop price's worth (a trailing one the ask's now); should it pay more,
+        the difference comes out of what is free then.
         """
         if side is Side.SELL:
             return instrument.base, instrument.qty_decimal(qty)
-        if order_type is not OrderType.MARKET:
-            return instrument.quote, instrument.notional(price, qty)
+        if terms.order_type not in MARKET_FORMS:
+            return instrument.quote, instrument.notional(terms.price, qty)
         offered = self._matching.offered(instrument.symbol)
+        if terms.order_type is not OrderType.MARKET:
+            ask = offered.best_ask if offered is not None else None
+            return instrument.quote, instrument.notional(terms.stop_price or ask or 0, qty)
         cost, remaining = _ZERO, qty
         for level_price, level_qty in offered.asks if offered is not None else ():
             take = min(level_qty, remaining)
@@ -671,15 +808,24 @@ class SimulatedBinance:
             event |= {"x": "TRADE_PREVENTION", "v": order.prevented.match_id, "U": order.prevented.counter_order_id,
                       "u": -1, "A": quantity, "B": quantity}
         self._emit(VenueEvent(USER, event, order.account.api_key))
+        order_list = order.order_list
+        if order_list is not None and not order_list.done and report.exec_type in _ENDS_A_LIST:
+            order_list.done = True   # a leg triggered, traded or was cancelled: the others expire, the list is over
+            self._emit(VenueEvent(USER, list_status(order_list, now_ms), order.account.api_key))
         return trade
 
     def _close(self, order: Order, status: str) -> None:
-        """End an order's work: off the book, and whatever it still holds back is free again."""
+        """End an order's work: off the book, and whatever it still holds back is free again (a list leg's hold
+        passes to a leg still open: the list holds its funds once)."""
         order.status = status
         del self._open[order.order_id]
-        balance = order.account.balance(order.lock_asset)
-        balance.locked -= order.locked
-        balance.free += order.locked
+        heir = next((leg for leg in order.order_list.others(order) if leg.is_open), None) if order.order_list else None
+        if heir is not None:
+            heir.locked += order.locked
+        else:
+            balance = order.account.balance(order.lock_asset)
+            balance.locked -= order.locked
+            balance.free += order.locked
         order.locked = _ZERO
 
     def _fill(self, order: Order, report: ExecutionReport, now_ms: int) -> Trade:
@@ -690,9 +836,13 @@ class SimulatedBinance:
         rate = self.maker_fee if report.liquidity is Liquidity.MAKER else self.taker_fee
         account = order.account
         base, quote = account.balance(instrument.base), account.balance(instrument.quote)
+        if order.order_list is not None:   # the list's hold may sit with another leg: it is this one's now
+            for leg in order.order_list.others(order):
+                order.locked, leg.locked = order.locked + leg.locked, _ZERO
         if order.side is Side.BUY:
             # a limit buy locked its limit price; a fill at a better price gives the difference back
-            release = quote_qty if order.order_type is OrderType.MARKET else instrument.notional(order.price, qty)
+            release = min(quote_qty, order.locked) if order.order_type in MARKET_FORMS \
+                else instrument.notional(order.price, qty)
             commission, commission_asset = asset_amount(rate * base_qty), instrument.base
             quote.locked -= release
             quote.free += release - quote_qty
@@ -759,7 +909,7 @@ class SimulatedBinance:
         bids = dict(offered.bids) if offered is not None else {}
         asks = dict(offered.asks) if offered is not None else {}
         for order in self._open.values():
-            if order.listing is listing:
+            if order.listing is listing and not order.waiting:
                 ours = bids if order.side is Side.BUY else asks
                 ours[order.price] = ours.get(order.price, 0) + order.qty - order.cum_qty
         shown = self._shown[instrument.venue_symbol]
@@ -792,6 +942,28 @@ class SimulatedBinance:
         """A client order id for a request that sent none (Binance makes a random one; ours count up)."""
         self._last_generated_id += 1
         return f"sim-{self._last_generated_id}"
+
+
+def _side(params: dict[str, str]) -> Side:
+    side = _SIDES.get(required(params, "side"))
+    if side is None:
+        raise Refusal(400, -1117, "Invalid side.")
+    return side
+
+
+def _response_type(params: dict[str, str], default: str) -> str:
+    response_type = params.get("newOrderRespType") or default
+    if response_type not in _RESPONSE_TYPES:
+        raise Refusal(400, -1100, "Illegal characters found in parameter 'newOrderRespType'; "
+                                  "legal range is 'ACK, RESULT, FULL'.")
+    return response_type
+
+
+def _stp(params: dict[str, str]) -> str:
+    stp = params.get("selfTradePreventionMode") or DEFAULT_STP_MODE
+    if stp not in STP_MODES:
+        raise Refusal(400, -1013, "This symbol does not allow the specified self-trade prevention mode.")
+    return stp
 
 
 def _changes(old: dict[int, int], new: dict[int, int]) -> list[tuple[int, int]]:

@@ -37,11 +37,12 @@ class Order:
 
     __slots__ = ("order_id", "client_order_id", "account", "listing", "side", "order_type", "tif", "price", "qty",
                  "cum_qty", "cum_quote", "status", "created_ms", "updated_ms", "lock_asset", "locked", "stp",
-                 "prevented")
+                 "prevented", "stop_price", "trailing_delta", "order_list", "waiting")
 
     def __init__(self, order_id: int, client_order_id: str, account: Account, listing: Listing, side: Side,
                  order_type: OrderType, tif: TimeInForce, price: int, qty: int, lock_asset: str, locked: Decimal,
-                 now_ms: int, stp: str):
+                 now_ms: int, stp: str, stop_price: int = 0, trailing_delta: int = 0,
+                 order_list: OrderList | None = None):
         self.order_id, self.client_order_id, self.account, self.listing = order_id, client_order_id, account, listing
         self.side, self.order_type, self.tif, self.price, self.qty = side, order_type, tif, price, qty
         self.cum_qty, self.cum_quote, self.status = 0, _ZERO, "NEW"
@@ -49,10 +50,34 @@ class Order:
         self.lock_asset, self.locked = lock_asset, locked
         self.stp = stp                     # its self-trade prevention mode
         self.prevented: Prevented | None = None  # set when self-trade prevention is expiring it
+        self.stop_price, self.trailing_delta = stop_price, trailing_delta   # a stop or take-profit's trigger
+        self.order_list = order_list       # the OCO list it is a leg of
+        self.waiting = False               # a stop or take-profit not triggered yet: off the book
+
+    @property
+    def list_id(self) -> int:
+        """Binance's `orderListId`: -1 for an order of its own."""
+        return self.order_list.list_id if self.order_list is not None else -1
 
     @property
     def is_open(self) -> bool:
         return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+class OrderList:
+    """An OCO list: its legs (the below one first, as Binance lists them) and whether it still executes.
+
+    The list holds its funds once for both legs (one of them, whichever is open, carries the lock)."""
+
+    __slots__ = ("list_id", "list_client_order_id", "legs", "created_ms", "done")
+
+    def __init__(self, list_id: int, list_client_order_id: str, created_ms: int):
+        self.list_id, self.list_client_order_id, self.created_ms = list_id, list_client_order_id, created_ms
+        self.legs: list[Order] = []
+        self.done = False
+
+    def others(self, order: Order) -> list[Order]:
+        return [leg for leg in self.legs if leg is not order]
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,17 +252,30 @@ class MatchingEngine:
                     break
         return self._end_lists(reports, view.ts_ns)
 
+    def is_waiting(self, client_order_id: str) -> bool:
+        """Whether the order is a stop or take-profit still waiting off the book for its trigger."""
+        order = self._open.get(client_order_id)
+        return order is not None and client_order_id in self._markets[order.instrument].waiting
+
+    def check(self, req: NewOrderRequest) -> str:
+        """Why the venue would refuse `req` now ("" if it would take it), without placing it: so that the legs of an
+        order list are placed both or neither."""
+        reason = self._refusal(req)
+        if reason:
+            return reason
+        market = self._market(req.instrument)
+        if req.order_type is OrderType.LIMIT_MAKER and next(market.liquidity(req.side, req.price), None):
+            return WOULD_TAKE
+        if req.order_type in STOP_TYPES and self._would_trigger(market, req):
+            return WOULD_TRIGGER
+        return ""
+
     def submit(self, req: NewOrderRequest, now_ns: int) -> list[ExecutionReport]:
         """Place an order: REJECTED, or NEW followed by its immediate TRADEs and an EXPIRED remainder if any."""
-        reason = self._refusal(req)
+        reason = self.check(req)
         if reason:
             return [self.rejection(req, reason, now_ns)]
         market = self._market(req.instrument)
-        limit = None if req.order_type is OrderType.MARKET else req.price
-        if req.order_type is OrderType.LIMIT_MAKER and next(market.liquidity(req.side, limit), None):
-            return [self.rejection(req, WOULD_TAKE, now_ns)]
-        if req.order_type in STOP_TYPES and self._would_trigger(market, req):
-            return [self.rejection(req, WOULD_TRIGGER, now_ns)]
         self._last_seq += 1
         order = _SimOrder(req, self._last_seq)
         if order.list_id:

@@ -11,13 +11,15 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from adapters.simulated.accounts import Account
-from adapters.simulated.exchange_records import Listing, Order, Trade
+from adapters.simulated.contingent import TRAILING_DELTA_RANGE
+from adapters.simulated.exchange_records import Listing, Order, OrderList, Trade
 from engine.messages import ExecType, ExecutionReport, Liquidity, OrderType, Side, TimeInForce
 from engine.model.numbers import format_fixed
 
 ASSET_PRECISION = 8
 """Decimals of balances, commissions and quote amounts on the wire, as on Binance spot."""
-SUPPORTED_ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
+SUPPORTED_ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+                         "TAKE_PROFIT_LIMIT")
 STP_MODES = ("EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 """Self-trade prevention modes the venue allows; NONE is not among them, as on Binance spot's main symbols,
 since our orders never trade with each other here (they are not in the book the market shows)."""
@@ -26,6 +28,8 @@ DEFAULT_STP_MODE = "EXPIRE_MAKER"
 _QUANTUM = Decimal(1).scaleb(-ASSET_PRECISION)
 _ZERO = Decimal(0)
 SIDE_NAMES = {Side.BUY: "BUY", Side.SELL: "SELL"}
+_RESTING = (OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+"""The types that rest on the book (a stop's limit form once triggered): `w` of the user stream."""
 
 
 # ---------------------------------------------------------------- orders
@@ -41,16 +45,22 @@ def order_fields(order: Order) -> dict:
             "side": SIDE_NAMES[order.side]}
 
 
+def _trailing(order: Order) -> dict:
+    """The fields a trailing stop adds (rest-api.md, "Conditional fields in Order Responses")."""
+    return {"trailingDelta": order.trailing_delta, "trailingTime": -1} if order.trailing_delta else {}
+
+
 def order_status(order: Order) -> dict:
     """`GET /api/v3/order`'s shape (also each item of openOrders and allOrders)."""
     instrument = order.listing.instrument
     fields = order_fields(order)
     quote_order_qty = fields.pop("origQuoteOrderQty")
-    return {"symbol": instrument.venue_symbol, "orderId": order.order_id, "orderListId": -1,
+    return {"symbol": instrument.venue_symbol, "orderId": order.order_id, "orderListId": order.list_id,
             "clientOrderId": order.client_order_id, **fields,
-            "stopPrice": format_fixed(0, instrument.price_decimals),
+            "stopPrice": format_fixed(order.stop_price, instrument.price_decimals), **_trailing(order),
             "icebergQty": format_fixed(0, instrument.qty_decimals), "time": order.created_ms,
-            "updateTime": order.updated_ms, "isWorking": True, "workingTime": order.created_ms,
+            "updateTime": order.updated_ms, "isWorking": not order.waiting,
+            "workingTime": -1 if order.waiting else order.created_ms,
             "origQuoteOrderQty": quote_order_qty, "selfTradePreventionMode": order.stp,
             **({"preventedMatchId": order.prevented.match_id,
                 "preventedQuantity": format_fixed(order.qty - order.cum_qty, instrument.qty_decimals)}
@@ -60,8 +70,46 @@ def order_status(order: Order) -> dict:
 def cancel_response(order: Order, cancel_id: str, now_ms: int) -> dict:
     """`DELETE /api/v3/order`'s shape; `cancel_id` is the cancel's own client id."""
     return {"symbol": order.listing.instrument.venue_symbol, "origClientOrderId": order.client_order_id,
-            "orderId": order.order_id, "orderListId": -1, "clientOrderId": cancel_id, "transactTime": now_ms,
-            **order_fields(order), "selfTradePreventionMode": order.stp}
+            "orderId": order.order_id, "orderListId": order.list_id, "clientOrderId": cancel_id,
+            "transactTime": now_ms, **order_fields(order), **_stop(order), "selfTradePreventionMode": order.stp}
+
+
+def placed_order(order: Order, now_ms: int) -> dict:
+    """A new order's RESULT shape (an order list's `orderReports` item)."""
+    return {"symbol": order.listing.instrument.venue_symbol, "orderId": order.order_id, "orderListId": order.list_id,
+            "clientOrderId": order.client_order_id, "transactTime": now_ms, **order_fields(order), **_stop(order),
+            "workingTime": -1 if order.waiting else order.created_ms, "selfTradePreventionMode": order.stp}
+
+
+def _stop(order: Order) -> dict:
+    """`stopPrice` (and the trailing fields) of a stop or take-profit; nothing for other types."""
+    if not (order.stop_price or order.trailing_delta):
+        return {}
+    return {"stopPrice": format_fixed(order.stop_price, order.listing.instrument.price_decimals), **_trailing(order)}
+
+
+def order_list_response(order_list: OrderList, now_ms: int, reports: list[dict] | None) -> dict:
+    """An order list's shape (placed, or cancelled): its status and orders, and each order's report unless ACK."""
+    symbol = order_list.legs[0].listing.instrument.venue_symbol
+    status = "ALL_DONE" if order_list.done else "EXEC_STARTED"
+    answer = {"orderListId": order_list.list_id, "contingencyType": "OCO", "listStatusType": status,
+              "listOrderStatus": "ALL_DONE" if order_list.done else "EXECUTING",
+              "listClientOrderId": order_list.list_client_order_id, "transactionTime": now_ms, "symbol": symbol,
+              "orders": [{"symbol": symbol, "orderId": leg.order_id, "clientOrderId": leg.client_order_id}
+                         for leg in order_list.legs]}
+    if reports is not None:
+        answer["orderReports"] = reports
+    return answer
+
+
+def list_status(order_list: OrderList, now_ms: int) -> dict:
+    """The user data stream's `listStatus` event: the list placed (EXEC_STARTED, EXECUTING) or ended (ALL_DONE)."""
+    symbol = order_list.legs[0].listing.instrument.venue_symbol
+    done = order_list.done
+    return {"e": "listStatus", "E": now_ms, "s": symbol, "g": order_list.list_id, "c": "OCO",
+            "l": "ALL_DONE" if done else "EXEC_STARTED", "L": "ALL_DONE" if done else "EXECUTING", "r": "NONE",
+            "C": order_list.list_client_order_id, "T": now_ms,
+            "O": [{"s": symbol, "i": leg.order_id, "c": leg.client_order_id} for leg in order_list.legs]}
 
 
 def full_fill(trade: Trade) -> dict:
@@ -78,7 +126,8 @@ def account_trade(trade: Trade) -> dict:
     match of its trade and has one side."""
     order = trade.order
     instrument = order.listing.instrument
-    return {"symbol": instrument.venue_symbol, "id": trade.trade_id, "orderId": order.order_id, "orderListId": -1,
+    return {"symbol": instrument.venue_symbol, "id": trade.trade_id, "orderId": order.order_id,
+            "orderListId": order.list_id,
             "price": format_fixed(trade.price, instrument.price_decimals),
             "qty": format_fixed(trade.qty, instrument.qty_decimals), "quoteQty": money(trade.quote_qty),
             "commission": money(trade.commission), "commissionAsset": trade.commission_asset, "time": trade.time_ms,
@@ -97,8 +146,8 @@ def symbol_info(listing: Listing) -> dict:
         "quoteAsset": instrument.quote, "quotePrecision": ASSET_PRECISION, "quoteAssetPrecision": ASSET_PRECISION,
         "baseCommissionPrecision": ASSET_PRECISION, "quoteCommissionPrecision": ASSET_PRECISION,
         "orderTypes": list(SUPPORTED_ORDER_TYPES),
-        "icebergAllowed": False, "ocoAllowed": False, "otoAllowed": False, "quoteOrderQtyMarketAllowed": False,
-        "allowTrailingStop": False, "cancelReplaceAllowed": False, "amendAllowed": False,
+        "icebergAllowed": False, "ocoAllowed": True, "otoAllowed": False, "quoteOrderQtyMarketAllowed": False,
+        "allowTrailingStop": True, "cancelReplaceAllowed": False, "amendAllowed": False,
         "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
         "filters": [
             {"filterType": "PRICE_FILTER", "minPrice": format_fixed(instrument.tick_size, price),
@@ -107,6 +156,9 @@ def symbol_info(listing: Listing) -> dict:
              "maxQty": _fixed_text(listing.max_qty, qty), "stepSize": format_fixed(instrument.lot_size, qty)},
             {"filterType": "NOTIONAL", "minNotional": money(listing.min_notional), "applyMinToMarket": False,
              "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+            {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": TRAILING_DELTA_RANGE[0],
+             "maxTrailingAboveDelta": TRAILING_DELTA_RANGE[1], "minTrailingBelowDelta": TRAILING_DELTA_RANGE[0],
+             "maxTrailingBelowDelta": TRAILING_DELTA_RANGE[1]},
         ],
         "permissions": [], "permissionSets": [["SPOT"]],
         "defaultSelfTradePreventionMode": DEFAULT_STP_MODE, "allowedSelfTradePreventionModes": list(STP_MODES),
@@ -144,18 +196,18 @@ def execution_report(order: Order, report: ExecutionReport, trade: Trade | None,
         "e": "executionReport", "E": now_ms, "s": instrument.venue_symbol,
         "c": cancel_id if cancelled else order.client_order_id, "S": SIDE_NAMES[order.side],
         "o": order.order_type.value, "f": order.tif.value, "q": format_fixed(order.qty, qty),
-        "p": format_fixed(order.price, price), "P": format_fixed(0, price), "F": format_fixed(0, qty), "g": -1,
+        "p": format_fixed(order.price, price), "P": format_fixed(order.stop_price, price), "F": format_fixed(0, qty),
+        "g": order.list_id,
         "C": order.client_order_id if cancelled else "", "x": exec_type, "X": order.status, "r": "NONE",
         "i": order.order_id, "l": format_fixed(report.last_qty, qty), "z": format_fixed(order.cum_qty, qty),
         "L": format_fixed(report.last_price, price),
         "n": money(trade.commission) if trade else "0", "N": trade.commission_asset if trade else None,
         "T": now_ms, "t": trade.trade_id if trade else -1, "I": execution_id,
-        "w": order.is_open and (order.order_type is OrderType.LIMIT_MAKER or (
-            order.order_type is OrderType.LIMIT and order.tif is TimeInForce.GTC)),
+        "w": order.is_open and not order.waiting and order.tif is TimeInForce.GTC and order.order_type in _RESTING,
         "m": report.liquidity is Liquidity.MAKER,
         "M": False, "O": order.created_ms, "Z": money(order.cum_quote),
         "Y": money(instrument.notional(report.last_price, report.last_qty)), "Q": money(_ZERO),
-        "W": order.created_ms, "V": "NONE",
+        "W": order.created_ms, "V": "NONE", **({"d": order.trailing_delta} if order.trailing_delta else {}),
     }
 
 

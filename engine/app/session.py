@@ -44,6 +44,7 @@ from typing import Any, Callable
 
 import trio
 
+from adapters.binance.orders import NATIVE_ORDER_TYPES as BINANCE_NATIVE_TYPES
 from adapters.registry import SIMULATED, live_market_data, recorded_market_data
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.inprocess import InProcessVenue
@@ -62,7 +63,7 @@ from engine.actors.strategy import StrategyActor
 from engine.app.gateway import order_gateway
 from engine.contracts import OrderGateway
 from engine.journal import Journal, JournalError
-from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OperatorCommand, OrdersSettled, OrderType,
+from engine.messages import (BookSnapshot, CancelAll, DepthDiff, Fill, OperatorCommand, OrdersSettled,
                              ReconcileReply, RunFailure, TimerFired, TopOfBook, Trade, TradingMode, TradingStateChanged,
                              Urgency)
 from engine.model.kill_switch import KillSwitch
@@ -351,11 +352,10 @@ def _settings(scenario: Scenario) -> ExecutionSettings:
 
 
 def _protection(scenario: Scenario) -> ProtectionPolicy:
-    """Native or emulated protective orders: the in-process simulated venue has every Binance spot type and OCO
-    lists; over HTTP the order gateway sends post-only natively and the engine emulates stops and OCO pairs."""
-    if scenario.venue.url:
-        return ProtectionPolicy(scenario.execution.protection, frozenset({OrderType.LIMIT_MAKER}), native_oco=False)
-    return ProtectionPolicy(scenario.execution.protection, SIMULATED_NATIVE_TYPES, native_oco=True)
+    """Native or emulated protective orders: the in-process simulated venue and, over HTTP, the Binance order gateway
+    both carry Binance spot's post-only, stop and take-profit types and its OCO lists."""
+    native = BINANCE_NATIVE_TYPES if scenario.venue.url else SIMULATED_NATIVE_TYPES
+    return ProtectionPolicy(scenario.execution.protection, native, native_oco=True)
 
 
 async def run(scenario: Scenario, out_dir: Path, *, journal: Path | None = None,

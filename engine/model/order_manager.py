@@ -25,7 +25,8 @@ What it decides, besides applying the venue's reports:
   answer does not come is asked about like a create.
 - **Protective orders** (`engine.model.protection`): an entry asking for protection arms it once it has filled;
   native legs are placed as the venue's own stop and take-profit orders, emulated ones are watched on the views
-  and, triggered (`ProtectionTrigger`, journaled as an input), placed as market or limit orders; a leg that
+  and, triggered (`ProtectionTrigger`, journaled as an input), placed as market or limit orders (a trailing stop's
+  moves are journaled too, `ProtectionTrail`, so that a rebuild trails on from where it was); a leg that
   fills or triggers ends its OCO pair. Any child order may be reduce-only (refused with no position to reduce,
   shrunk to it) or post-only (`LIMIT_MAKER`: the venue's own where it has it, else refused here if it would
   take and sent as a resting limit).
@@ -51,6 +52,7 @@ from engine.messages import (
     ChildOrder,
     ExecType,
     OrderType,
+    ProtectionTrail,
     ProtectionTrigger,
     ExecutionReport,
     QuoteIntent,
@@ -132,7 +134,7 @@ class _Discarded(Decisions):
 
 
 INPUTS = (ChildOrder, QuoteIntent, ExecutionReport, RequestFailed, ReconcileReply, VenueSession, TimerFired, CancelOrder,
-          CancelAll, OrderManagerStarted, ProtectionTrigger)
+          CancelAll, OrderManagerStarted, ProtectionTrigger, ProtectionTrail)
 """The messages the order manager journals as it takes them: replayed in order, they rebuild its table."""
 
 
@@ -203,6 +205,8 @@ class OrderManager:
         elif kind is ProtectionTrigger:
             if not self.halted:
                 self._apply(self.protector.trigger(msg, self._position_of_group(msg.group_id), now), now, out)
+        elif kind is ProtectionTrail:
+            self.protector.trail(msg)
         elif kind is QuoteIntent:
             self._on_quotes(msg, now, out)
         if self._quotes_wanted and kind is not QuoteIntent:   # an order may have ended: a held side may go now
@@ -210,13 +214,13 @@ class OrderManager:
                 self._requote(instrument, now, out)
         self._say_if_settled(now, out)
 
-    def on_view(self, view: BookView, now: int) -> list[CancelOrder | ProtectionTrigger]:
+    def on_view(self, view: BookView, now: int) -> list[CancelOrder | ProtectionTrail | ProtectionTrigger]:
         """What a new view calls for: the emulated protective legs it triggers, and the cancels of passive orders
         the touch has left by `chase_ticks` or more."""
         self._touch[view.instrument] = view
         if self.halted:
             return []
-        decided: list[CancelOrder | ProtectionTrigger] = []
+        decided: list[CancelOrder | ProtectionTrail | ProtectionTrigger] = []
         if self.protector.groups:
             decided.extend(self.protector.on_view(view, now))
         ticks = self.settings.chase_ticks

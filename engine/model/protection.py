@@ -34,6 +34,7 @@ from engine.messages import (
     OrderType,
     Protection,
     ProtectionEvent,
+    ProtectionTrail,
     ProtectionTrigger,
     Side,
     TimeInForce,
@@ -108,7 +109,7 @@ class Leg:
     """One protective leg of a group: its rule, its state, and the order that carries it (once there is one)."""
 
     __slots__ = ("name", "kind", "exit_side", "trigger", "limit", "trailing_bps", "best", "native", "state",
-                 "client_order_id")
+                 "client_order_id", "trailed_to")
 
     def __init__(self, name: str, kind: LegKind, exit_side: Side, trigger: int, limit: int, trailing_bps: int,
                  best: int, native: bool):
@@ -122,6 +123,7 @@ class Leg:
         self.native = native
         self.state = LegState.ARMED
         self.client_order_id = ""
+        self.trailed_to = 0             # a trailing stop: the level its last journaled move (`ProtectionTrail`) set
 
     @property
     def mode(self) -> str:
@@ -170,6 +172,7 @@ class Group:
     exit_side: Side
     qty: int
     legs: dict[str, Leg]
+    native_list: bool = False   # its legs are one order list at the venue, which ends the others itself
 
     @property
     def ended(self) -> bool:
@@ -271,10 +274,11 @@ class Protector:
             return effects
         tick = self.tick_size.get(instrument, 1)
         legs = legs_of(protection, exit_side, avg_price, tick, self.policy)
-        group = Group(entry_client_order_id, instrument, venue, parent_id, exit_side, qty, legs)
+        native_list = len(legs) > 1 and self.policy.native_oco and all(leg.native for leg in legs.values())
+        group = Group(entry_client_order_id, instrument, venue, parent_id, exit_side, qty, legs, native_list)
         self.groups[group.group_id] = group
-        native_list = group.is_oco and self.policy.native_oco and all(leg.native for leg in legs.values())
         for leg in legs.values():
+            leg.trailed_to = leg.level(tick)
             effects.events.append(self._event(group, leg, now, "armed", f"{qty} at {leg.level(tick)}"))
             if leg.native:
                 order_type, price, stop, trailing = leg.native_order()
@@ -308,16 +312,27 @@ class Protector:
         return any(not leg.native and leg.state is LegState.ARMED
                    for group in self.groups.values() for leg in group.legs.values())
 
-    def on_view(self, view: BookView, now: int) -> list[ProtectionTrigger]:
-        """Trail the trailing stops, and say which armed emulated legs this view triggers (in group order)."""
-        triggers = []
+    def on_view(self, view: BookView, now: int) -> list[ProtectionTrail | ProtectionTrigger]:
+        """Trail the trailing stops, and say which armed emulated legs this view triggers (in group order), each
+        trailing stop whose level it moved first (to be journaled: a rebuilt order manager trails on from there).
+
+        A level lies on the tick grid, so a move is a tick or more: the best price moving within a tick is not
+        journaled, and need not be, since the level is monotonic in the best price (a rebuilt leg whose best lags
+        the lost one inside the same level reaches every later level exactly when the lost one would have)."""
+        triggers: list[ProtectionTrail | ProtectionTrigger] = []
         tick = self.tick_size.get(view.instrument, 1)
         bid, ask = view.best_bid, view.best_ask
         for group in self.groups.values():
             if group.instrument != view.instrument:
                 continue
             for leg in group.legs.values():
-                if not leg.native and leg.state is LegState.ARMED and leg.on_view(bid, ask, tick):
+                if leg.native or leg.state is not LegState.ARMED:
+                    continue
+                fired = leg.on_view(bid, ask, tick)
+                if leg.kind is LegKind.TRAILING_STOP and leg.level(tick) != leg.trailed_to:
+                    leg.trailed_to = leg.level(tick)
+                    triggers.append(ProtectionTrail(group.group_id, leg.name, now, leg.best))
+                if fired:
                     touch = bid if leg.exit_side is Side.SELL else ask
                     triggers.append(ProtectionTrigger(group.group_id, leg.name, now, touch or 0, view.mid_x2 or 0))
                     break   # one leg of a group per view: the first triggered ends its pair
@@ -346,6 +361,16 @@ class Protector:
                            reduce_only=True)
         effects.place.append((group, leg, child))
         return effects
+
+    def trail(self, moved: ProtectionTrail) -> None:
+        """A trailing stop's journaled move: its best price is at least there (live, `on_view` set it already; a
+        rebuild, which sees no views, gets it only from here)."""
+        group = self.groups.get(moved.group_id)
+        leg = None if group is None else group.legs.get(moved.leg)
+        if group is None or leg is None or leg.kind is not LegKind.TRAILING_STOP:
+            return
+        leg.best = follow(leg.exit_side, leg.best, moved.best, moved.best)
+        leg.trailed_to = leg.level(self.tick_size.get(group.instrument, 1))
 
     # ------------------------------------------------------------ leg orders
 
@@ -378,9 +403,14 @@ class Protector:
     # ------------------------------------------------------------ internals
 
     def _end_others(self, group: Group, leg: Leg, now: int, effects: Effects) -> None:
+        """A leg traded or triggered: the others end; those of a native list the venue expires itself (a cancel
+        of ours would only race its expiry)."""
         for other in group.legs.values():
             if other is not leg and not other.state.ended:
-                self._cancel_leg(group, other, now, "oco", effects)
+                if group.native_list:
+                    self._finish(group, other, LegState.CANCELLED, now, "oco: the venue expires it", effects)
+                else:
+                    self._cancel_leg(group, other, now, "oco", effects)
 
     def _end_group(self, group: Group, now: int, reason: str, effects: Effects) -> None:
         for leg in group.legs.values():

@@ -121,7 +121,7 @@ def protector_trigger_index(views: list[BookView], protection: Protection, exit_
                                     position, views[0].ts_ns, halted=False)
     assert effects.place == [] and [e.event for e in effects.events] == ["armed"] * len(protector.groups["e-1"].legs)
     for i, view in enumerate(views[1:], 1):
-        if protector.on_view(view, view.ts_ns):
+        if any(type(m) is ProtectionTrigger for m in protector.on_view(view, view.ts_ns)):
             return i
     return None
 
