@@ -515,8 +515,9 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     ticks = [clock.deliver_every(strat.cadence.first_tick_ns(market.first_ts_ns), strat.cadence.period_ns, box[name],
                                  lambda due: TimerFired(TIMER_KEY, due))
              for name, strat in strategies.items() if not strat.cadence.follows_events]
-    ticks.append(clock.deliver_every(market.first_ts_ns, scenario.portfolio.mark_ns, box["ledger"],
-                                     lambda due: TimerFired(MARK_KEY, due)))   # the portfolio valued at the mids
+    mark_ns = scenario.portfolio.mark_ns   # the portfolio valued at the mids, on the period's grid of market time
+    ticks.append(clock.deliver_every((market.first_ts_ns // mark_ns + 1) * mark_ns, mark_ns, box["ledger"],
+                                     lambda due: TimerFired(MARK_KEY, due)))   # (as the replay's windows and cadences are)
 
     ending = _Ending(scenario, clock, live, control)
     contact = None
