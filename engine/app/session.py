@@ -20,7 +20,8 @@ and the edges between them, each with its policy when the receiver is behind:
                   orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk, control (exposure)
                   orders ─journal─▶ control (failed requests, reconciliation findings);  book ─latest─▶ control (views)
                   book ─block─▶ control (data-quality alarms, rate-limited)
-                  ledger ─latest─▶ risk, ─conflate─▶ control (portfolio valuations, each mark tick)
+                  ledger ─latest─▶ risk, ─conflate─▶ control (portfolio valuations, each mark tick; control only
+                  where a loss limit is set)
                   control ─latest─▶ risk (trading mode);  control ─block─▶ orders (cancel all), risk (flatten signals)
                   clock ─▶ control (the scenario's [[operator]] commands, at their market times)
 
@@ -174,6 +175,12 @@ def journal_path(scenario: Scenario, out_dir: Path, given: Path | None) -> Path:
     return given or scenario.journal.path or out_dir / JOURNAL_FILE
 
 
+def _loss_limited(scenario: Scenario) -> bool:
+    """Whether the kill switch judges the portfolio's valuations (a drawdown or daily loss limit)."""
+    limits = scenario.kill_switch
+    return limits.max_drawdown is not None or limits.max_daily_loss is not None
+
+
 def open_journal(scenario: Scenario, out_dir: Path, given: Path | None, kill_at_write: int | None) -> Journal:
     """Create or resume the run's journal. A replay's own journal (in its output folder, none named) is its
     record of that run alone, so a new run of the replay starts it afresh; a named journal is always resumed."""
@@ -183,8 +190,11 @@ def open_journal(scenario: Scenario, out_dir: Path, given: Path | None, kill_at_
         for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             leftover.unlink(missing_ok=True)
     sync = scenario.journal.sync or ("full" if live else "normal")
+    # a replay waits for every commit anyway (inline); one whose venue is the in-process simulator has nobody
+    # outside the process to be consistent with, and is never resumed: it commits now and then (deferred)
+    deferred = not live and not scenario.venue.url and kill_at_write is None
     return Journal.open(path, sync=sync, scenario=scenario.name, started_ns=time.time_ns(),
-                        kill_at_write=kill_at_write, inline=not live)   # a replay waits for every commit anyway
+                        kill_at_write=kill_at_write, inline=not live, deferred=deferred)
 
 
 @dataclass
@@ -454,8 +464,10 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "ledger": {"exposure": [latest("risk"), latest(CONTROL),
                                 *(_for(latest(name), strat.instruments, everything)
                                   for name, strat in strategies.items() if overrides(built[name], "on_position"))],
-                   # the control actor must look at each valuation (a loss limit), the risk gate only at the newest
-                   "portfolio": [LatestValueEdge(box["risk"], _by_kind), ConflatingEdge(box[CONTROL], _by_kind)]},
+                   # the control actor must look at each valuation where a loss limit is set (and only then: it
+                   # would wake for every one), the risk gate only at the newest
+                   "portfolio": [LatestValueEdge(box["risk"], _by_kind),
+                                 *([ConflatingEdge(box[CONTROL], _by_kind)] if _loss_limited(scenario) else [])]},
         CONTROL: {"state": [LatestValueEdge(box["risk"], _by_kind)], "orders": [BlockingEdge(box["orders"])],
                   "signals": [BlockingEdge(box["risk"])]},
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},

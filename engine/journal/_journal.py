@@ -13,6 +13,13 @@ A journal opened `inline` has no writer thread: each write commits at once in th
 entries to the subscribers. That is for a replay on virtual time, where every actor waits for the commit
 anyway (nothing moves until the pipeline is idle) and the hand-off to a thread and back costs several times
 the commit itself; the entries, their seqs and what the subscribers see are the same.
+
+An inline journal opened `deferred` also leaves its writes in one open transaction, committed every
+`DEFERRED_ROWS` rows, before every read and at the end: for a replay whose venue is the in-process simulated
+one, where nothing outside the process ever sees what an actor sends (the venue's account dies with the
+process, and such a journal is never resumed), so a commit per write buys nothing and costs the most of any
+step. The entries, their seqs, their order and what the subscribers see are the same; a killed process leaves
+the journal whole up to its last commit.
 """
 from __future__ import annotations
 
@@ -35,6 +42,9 @@ from ._store import SCHEMA_VERSION, SYNC_MODES, Row, RunInfo, Store
 
 _make_entry = fast_constructor(JournalEntry)
 
+DEFERRED_ROWS = 4096
+"""A deferred journal commits at least this often (rows), so that no transaction grows without bound."""
+
 
 class _Batch:
     """Rows gathered for one transaction, their messages (for the subscribers), and the event their writers
@@ -52,7 +62,8 @@ class _Batch:
 class Journal:
     """An open journal: this process's run, its lock, the batch being gathered and the writer service."""
 
-    def __init__(self, store: Store, lock: OwnerLock, run: RunInfo, kill_at_write: int | None, inline: bool = False):
+    def __init__(self, store: Store, lock: OwnerLock, run: RunInfo, kill_at_write: int | None, inline: bool = False,
+                 deferred: bool = False):
         self.path = store.path
         self.run_id = run.run_id
         self.runs: tuple[RunInfo, ...] = store.runs()
@@ -63,6 +74,8 @@ class Journal:
         self._lock = lock
         self._kill_at_write = kill_at_write
         self._inline = inline                      # commit in the trio thread, no writer thread
+        self._deferred = deferred                  # inline, with commits only now and then (see the docstring)
+        self._uncommitted = 0                      # rows appended since the deferred journal last committed
         self._appended = 0                         # rows this process committed (for kill_at_write)
         self._next_seq = self.last_seq + 1
         self._work = threading.Condition()         # guards `_gathering` and `_stopping` across the two threads
@@ -79,20 +92,23 @@ class Journal:
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, sync: str, scenario: str, started_ns: int,
-             kill_at_write: int | None = None, inline: bool = False) -> "Journal":
+             kill_at_write: int | None = None, inline: bool = False, deferred: bool = False) -> "Journal":
         """Create or resume the journal at `path`, lock it for this process and start a run.
 
         `sync="full"`: every commit is fsynced (durable across a power loss); `"normal"`: durable across a
         crash of the process. `kill_at_write=N` (chaos tests): SIGKILL this process right after the commit
         that makes its N-th appended row durable, before any writer of that commit wakes. `inline`: commit each
-        write in the trio thread, with no writer thread (a replay: see the module's docstring).
-        Synchronous: call it before trio starts, or from a thread.
+        write in the trio thread, with no writer thread (a replay: see the module's docstring); `deferred` (with
+        `inline`, never with `kill_at_write`): leave the writes uncommitted until a read, `DEFERRED_ROWS` rows or
+        the end. Synchronous: call it before trio starts, or from a thread.
         """
         path = Path(path)
         if sync not in SYNC_MODES:
             raise ValueError(f"sync must be one of {sorted(SYNC_MODES)}, got {sync!r}")
         if kill_at_write is not None and kill_at_write < 1:
             raise ValueError(f"kill_at_write counts rows from 1, got {kill_at_write}")
+        if deferred and (not inline or kill_at_write is not None):
+            raise ValueError("deferred commits are for an inline journal that no chaos run kills")
         lock_path = Path(f"{path}.lock")
         try:
             lock = OwnerLock(lock_path)
@@ -105,7 +121,7 @@ class Journal:
         try:
             store = Store(path, sync)
             try:
-                return cls(store, lock, store.start_run(started_ns, scenario), kill_at_write, inline)
+                return cls(store, lock, store.start_run(started_ns, scenario), kill_at_write, inline, deferred)
             except BaseException:
                 store.close()
                 raise
@@ -179,15 +195,30 @@ class Journal:
             return batch
 
     def _append(self, batch: _Batch) -> None:
-        """Commit `batch` (in the writer thread); the chaos kill happens here, before anything else."""
+        """Commit `batch` (in the writer thread; deferred: append it to the open transaction); the chaos kill
+        happens here, before anything else."""
+        if self._deferred:
+            self._store.append(batch.rows, commit=False)
+            self._uncommitted += len(batch.rows)
+            if self._uncommitted >= DEFERRED_ROWS:
+                self._commit_deferred()
+            return
         self._store.append(batch.rows)
         self._appended += len(batch.rows)
         if self._kill_at_write is not None and self._appended >= self._kill_at_write:
             os.kill(os.getpid(), signal.SIGKILL)
 
+    def _commit_deferred(self) -> None:
+        """Commit what a deferred journal appended since its last commit."""
+        if self._uncommitted:
+            self._store.commit()
+            self._uncommitted = 0
+            self.commits += 1
+
     def _committed(self, batch: _Batch) -> None:
         """In the trio thread: hand the durable entries to the subscribers, then wake the batch's writers."""
-        self.commits += 1
+        if not self._deferred:
+            self.commits += 1
         try:
             if self._subscribers:
                 self._publish(batch)
@@ -296,6 +327,7 @@ class Journal:
         else:
             await pending.done.wait()
             _raise_failure(pending)
+        self._commit_deferred_for_reading()
         return await trio.to_thread.run_sync(
             lambda: list(self._store.select(after_seq=after_seq, upto_seq=upto_seq, actors=actors, kinds=names)))
 
@@ -304,8 +336,19 @@ class Journal:
         """Every durable entry matching, in seq order, read lazily in the caller's thread (tools, the report,
         the rebuild); it blocks, so not from the trio thread while the writer service runs."""
         self._check_open()
+        self._commit_deferred_for_reading()
         names = None if kinds is None else [kind.__name__ for kind in _message_types(kinds)]
         return self._store.select(after_seq=after_seq, actors=actors, kinds=names)
+
+    def _commit_deferred_for_reading(self) -> None:
+        """A read sees committed rows only: a deferred journal commits first (unless a commit failed: then
+        nothing of it is left to commit)."""
+        if self._deferred and self._failure is None:
+            try:
+                self._commit_deferred()
+            except JournalError as exc:
+                self._failure = exc   # the open transaction was rolled back: no later write may pretend otherwise
+                raise
 
     # ------------------------------------------------------------ lifetime
 
@@ -322,6 +365,8 @@ class Journal:
                 self._append(batch)  # no trio run is left to serve subscribers: only the rows count now
                 self.commits += 1
                 batch.done.set()
+            if self._deferred and self._failure is None:
+                self._commit_deferred()
         finally:
             self._closed = True
             self._store.close()

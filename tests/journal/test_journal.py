@@ -308,3 +308,49 @@ async def test_an_inline_journal_commits_each_write_at_once_and_serves_subscribe
             assert [(e.seq, e.actor) for e in await journal.read(actors=["ledger"])] == [(3, "ledger")]
             nursery.cancel_scope.cancel()
         assert journal.commits == 2
+
+
+def _committed_seqs(path: Path) -> list[int]:
+    """What another process would find in the file: the committed rows only."""
+    reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return [seq for (seq,) in reader.execute("SELECT seq FROM events ORDER BY seq")]
+    finally:
+        reader.close()
+
+
+async def test_a_deferred_journal_serves_writes_at_once_and_commits_before_reads_and_at_the_end(path):
+    """A replay against the in-process venue: the subscribers and the seqs are as with an inline journal, but the
+    rows stay in one open transaction until a read, `DEFERRED_ROWS` rows or the close commits them."""
+    with open_journal(path, sync="normal", inline=True, deferred=True) as journal:
+        fills: list[JournalEntry] = []
+        journal.subscribe([Fill], fills.append)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(journal.run)
+            assert await journal.write("orders", [(1, report(1)), (1, fill(1))]) == [1, 2]
+            assert await journal.write("ledger", [(3, fill(3))]) == [3]
+            assert [e.seq for e in fills] == [2, 3]       # delivered at once, as by any inline journal
+            assert _committed_seqs(path) == [] and journal.commits == 0
+            assert [e.seq for e in await journal.read(actors=["ledger"])] == [3]   # a read commits first
+            assert _committed_seqs(path) == [1, 2, 3] and journal.commits == 1
+            await journal.write("orders", [(4, report(4))])
+            nursery.cancel_scope.cancel()
+        assert _committed_seqs(path) == [1, 2, 3]
+    assert _committed_seqs(path) == [1, 2, 3, 4] and journal.commits == 2   # the close commits the rest
+
+
+async def test_a_deferred_journal_commits_every_so_many_rows(path, monkeypatch):
+    monkeypatch.setattr("engine.journal._journal.DEFERRED_ROWS", 3)
+    with open_journal(path, sync="normal", inline=True, deferred=True) as journal:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(journal.run)
+            for k in range(1, 8):
+                await journal.write("orders", [(k, report(k))])
+            assert _committed_seqs(path) == list(range(1, 7)) and journal.commits == 2
+            nursery.cancel_scope.cancel()
+
+
+def test_deferred_commits_are_refused_where_a_commit_must_be_durable(path):
+    for kw in (dict(deferred=True), dict(deferred=True, inline=True, kill_at_write=1)):
+        with pytest.raises(ValueError, match="deferred commits are for an inline journal"):
+            open_journal(path, sync="normal", **kw)
