@@ -110,10 +110,15 @@ def test_a_paper_run_is_watched_controlled_and_stopped_over_http(tmp_path):
         command += ["--metrics-port", str(port)]
         engine = subprocess.Popen(command, env={**env, "ENGINE_CONTROL_TOKEN": TOKEN}, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
-        # before its books are live and its orders reconciled: not ready, and why
+        # asked before its books are live and its orders reconciled, it says it is not ready and why; how soon
+        # the endpoint first answers is the machine's, so a run already ready by then is no failure (the rules
+        # themselves are tested in test_observe_parts.py, and "halted" below is asked at a known moment)
         status, first = _until("the endpoint answers", engine, lambda: _health(base))
-        assert status == 503 and first["status"] == "not_ready" and first["reasons"], first
-        assert any("book BTC/USDT" in r or "not reconciled" in r for r in first["reasons"]), first
+        if status == 503:
+            assert first["status"] == "not_ready" and first["reasons"], first
+            assert any("book BTC/USDT" in r or "not reconciled" in r for r in first["reasons"]), first
+        else:
+            assert (status, first) == (200, {"status": "ready", "reasons": []})
         _until("ready", engine, lambda: _health(base)[0] == 200)
         assert _health(base) == (200, {"status": "ready", "reasons": []})
         _until("it trades", engine, lambda: _journal_rows(journal, "OrderUpdate"))
