@@ -35,6 +35,8 @@ EXPECTED = {
     "no_risk.toml": "risk: required, and missing",
     "not_utf8.toml": "not UTF-8 text (line 4",
     "price_decimals_40.toml": "instruments[0].price_decimals: expected less than or equal to 12, found 40",
+    "portfolio_currency_unpriced.toml": "portfolio.currency: equity is valued in EUR, and no instrument of the run "
+                                        "pairs BTC, USDT with it",
     "qty_decimals_1000.toml": "instruments[0].qty_decimals: expected less than or equal to 12, found 1000",
     "queue_modle_venue.toml": "venue.queue_modle: unknown key (did you mean queue_model?)",
     "seed_on_a_recording.toml": "feed.seed: applies to a synthetic feed only",

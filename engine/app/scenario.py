@@ -280,8 +280,10 @@ def load(path: str | Path) -> Scenario:
     faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.faults))
     operator = tuple(OperatorSpec(table.at_ms * MS, OperatorAction(table.action), table.reason)
                      for table in doc.operator)
+    portfolio = _portfolio(doc.portfolio, instruments)
+    _valuable(path, portfolio, instruments, strategies)
     return dataclasses.replace(scenario, faults=faults, operator=operator,
-                               kill_switch=_kill_switch(doc.kill_switch), portfolio=_portfolio(doc.portfolio, instruments),
+                               kill_switch=_kill_switch(doc.kill_switch), portfolio=portfolio,
                                control_token_env=doc.control.token_env if doc.control else None)
 
 
@@ -297,6 +299,27 @@ def _portfolio(table: schema.PortfolioTable, instruments: dict[str, Instrument])
     currency = table.currency or next(iter(instruments.values())).quote
     cash = {currency: DEFAULT_CASH} if table.cash is None else {asset: Decimal(v) for asset, v in table.cash.items()}
     return PortfolioSpec(tuple(sorted(cash.items())), currency, table.mark_ms * MS)
+
+
+def _valuable(path: Path, portfolio: PortfolioSpec, instruments: dict[str, Instrument],
+              strategies: tuple[StrategySpec, ...]) -> None:
+    """Every asset the run can hold (its starting cash, both sides of each traded instrument) is the portfolio's
+    currency or paired with it by an instrument of the run, whose mid values it: the ledger publishes no valuation
+    it cannot make, so an asset without one would leave the equity curve, the loss limits and the leverage check
+    blind from its first fill on."""
+    currency = portfolio.currency
+    held = {asset for asset, _ in portfolio.cash}
+    held.update(asset for strategy in strategies for symbol in strategy.instruments
+                for asset in (instruments[symbol].base, instruments[symbol].quote))
+    paired = {inst.base for inst in instruments.values() if inst.quote == currency} | {
+        inst.quote for inst in instruments.values() if inst.base == currency}
+    unvalued = sorted(held - paired - {currency})
+    if unvalued:
+        where = "portfolio.currency" if currency not in {inst.quote for inst in instruments.values()} | {
+            inst.base for inst in instruments.values()} else "portfolio.cash"
+        raise _refuse(path, where, f"equity is valued in {currency}, and no instrument of the run pairs "
+                                   f"{', '.join(unvalued)} with it (expected the quote asset of the traded "
+                                   f"instruments, or one an instrument prices them in)")
 
 
 def _checks(path: Path, doc: schema.ScenarioFile, instruments: dict[str, Instrument],
