@@ -281,7 +281,7 @@ def load(path: str | Path) -> Scenario:
     operator = tuple(OperatorSpec(table.at_ms * MS, OperatorAction(table.action), table.reason)
                      for table in doc.operator)
     portfolio = _portfolio(doc.portfolio, instruments)
-    _valuable(path, portfolio, instruments, strategies)
+    _valuable(path, doc, portfolio, instruments, strategies)
     return dataclasses.replace(scenario, faults=faults, operator=operator,
                                kill_switch=_kill_switch(doc.kill_switch), portfolio=portfolio,
                                control_token_env=doc.control.token_env if doc.control else None)
@@ -301,25 +301,37 @@ def _portfolio(table: schema.PortfolioTable, instruments: dict[str, Instrument])
     return PortfolioSpec(tuple(sorted(cash.items())), currency, table.mark_ms * MS)
 
 
-def _valuable(path: Path, portfolio: PortfolioSpec, instruments: dict[str, Instrument],
+def _valuable(path: Path, doc: schema.ScenarioFile, portfolio: PortfolioSpec, instruments: dict[str, Instrument],
               strategies: tuple[StrategySpec, ...]) -> None:
-    """Every asset the run can hold (its starting cash, both sides of each traded instrument) is the portfolio's
-    currency or paired with it by an instrument of the run, whose mid values it: the ledger publishes no valuation
-    it cannot make, so an asset without one would leave the equity curve, the loss limits and the leverage check
-    blind from its first fill on."""
+    """The portfolio's currency prices what the run holds: an asset is valued at the mid of an instrument of the run
+    that pairs it with the currency, and the ledger publishes no valuation it cannot make. A currency no instrument
+    has, or starting cash in an asset none prices, leaves the run without an equity (curve, drawdown) from the
+    start; a traded asset none prices, from its first fill, which is refused where something judges the equity
+    (the loss limits, the leverage check, sizing by a fraction of equity), since that would go blind."""
     currency = portfolio.currency
-    held = {asset for asset, _ in portfolio.cash}
-    held.update(asset for strategy in strategies for symbol in strategy.instruments
-                for asset in (instruments[symbol].base, instruments[symbol].quote))
     paired = {inst.base for inst in instruments.values() if inst.quote == currency} | {
-        inst.quote for inst in instruments.values() if inst.base == currency}
-    unvalued = sorted(held - paired - {currency})
-    if unvalued:
-        where = "portfolio.currency" if currency not in {inst.quote for inst in instruments.values()} | {
-            inst.base for inst in instruments.values()} else "portfolio.cash"
-        raise _refuse(path, where, f"equity is valued in {currency}, and no instrument of the run pairs "
-                                   f"{', '.join(unvalued)} with it (expected the quote asset of the traded "
-                                   f"instruments, or one an instrument prices them in)")
+        inst.quote for inst in instruments.values() if inst.base == currency} | {currency}
+
+    def refuse(where: str, assets: set[str]) -> ScenarioError:
+        return _refuse(path, where, f"equity is valued in {currency}, and no instrument of the run pairs "
+                                    f"{', '.join(sorted(assets))} with it (expected a quote asset of the traded "
+                                    "instruments, or an asset an instrument of the run prices them in)")
+
+    if len(paired) == 1:
+        raise refuse("portfolio.currency",
+                     {asset for inst in instruments.values() for asset in (inst.base, inst.quote)})
+    unpriced_cash = {asset for asset, _ in portfolio.cash} - paired
+    if unpriced_cash:
+        raise refuse("portfolio.cash", unpriced_cash)
+    traded = {asset for strategy in strategies for symbol in strategy.instruments
+              for asset in (instruments[symbol].base, instruments[symbol].quote)} - paired
+    judges = [key for key, on in (("kill_switch.max_drawdown", doc.kill_switch.max_drawdown is not None),
+                                  ("kill_switch.max_daily_loss", doc.kill_switch.max_daily_loss is not None),
+                                  ("risk.max_leverage", Decimal(doc.risk.max_leverage) > 0)) if on]
+    judges += [f"strategy[{i}].sizing" for i, strategy in enumerate(strategies)
+               if strategy.sizing is not None and strategy.sizing.method == "fixed_fraction"]
+    if traded and judges:
+        raise refuse(judges[0], traded)
 
 
 def _checks(path: Path, doc: schema.ScenarioFile, instruments: dict[str, Instrument],
