@@ -37,9 +37,12 @@ EXPECTED = {
     "price_decimals_40.toml": "instruments[0].price_decimals: expected less than or equal to 12, found 40",
     "portfolio_currency_unpriced.toml": "portfolio.currency: equity is valued in EUR, and no instrument of the run "
                                         "pairs BTC, USDT with it",
+    "quoting_with_sizing.toml": "strategy[0].sizing: market_maker states its quotes' sizes itself",
     "qty_decimals_1000.toml": "instruments[0].qty_decimals: expected less than or equal to 12, found 1000",
     "queue_modle_venue.toml": "venue.queue_modle: unknown key (did you mean queue_model?)",
     "seed_on_a_recording.toml": "feed.seed: applies to a synthetic feed only",
+    "sizing_key_of_another_method.toml": "strategy[0].sizing.risk_fraction: means nothing to method 'fixed'",
+    "stop_and_trailing_stop.toml": "strategy[0].stop_bps: give stop_bps or trailing_bps, not both",
     "strategy_single_table.toml": "strategy: expected an array of tables [[strategy]]",
     "unfed_strategy.toml": "strategy[0].instruments: 'ETH/USDT' has no feed",
     "unknown_venue.toml": "instruments[0].venue: expected a venue (binance, okx, kraken, bybit, coinbase), found 'nowhere'",

@@ -616,6 +616,9 @@ def _strategy(path: Path, where: str, table: schema.StrategyCommon, instruments:
         params = kind.params(**values)
     except ParamError as exc:
         raise _refuse(path, f"{where}.{exc.key}", exc.message) from None
+    if table.sizing and kind.quotes:
+        raise _refuse(path, f"{where}.sizing", f"{kind.name} states its quotes' sizes itself and signals nothing to "
+                                               "size: remove sizing")
     sizing = _sizing(path, f"{where}.sizing", table.sizing, traded) if table.sizing else (
         kind.sizing(params, traded) if kind.sizing else None)
     if sizing is None and not kind.quotes:
@@ -627,6 +630,10 @@ def _strategy(path: Path, where: str, table: schema.StrategyCommon, instruments:
 def _sizing(path: Path, where: str, table: schema.SizingTable, inst: Instrument) -> SizingRule:
     """A strategy's `sizing = {method = ...}`, with the keys its method needs, in the instrument's units."""
     needs = {"fixed": "quantity", "fixed_fraction": "risk_fraction", "volatility": "target_risk"}[table.method]
+    own = {needs, "method", "liquidity_fraction"} | ({"window"} if table.method == "volatility" else set())
+    for key in sorted(table.model_fields_set - own):
+        raise _refuse(path, f"{where}.{key}", f"means nothing to method {table.method!r} (its keys: "
+                                              f"{', '.join(sorted(own - {'method'}))})")
     if getattr(table, needs) is None:
         raise _refuse(path, f"{where}.{needs}", f"required by method {table.method!r}, and missing")
     fraction = _fraction(path, f"{where}.liquidity_fraction", table.liquidity_fraction)
