@@ -32,3 +32,26 @@ def test_the_crash_trips_the_drawdown_limit_and_the_engine_stops_adding_exposure
     assert report["position"] == {"BTC/USDT": "0.00000000"}
     equity = report["equity"]
     assert Decimal(equity["end"]) - Decimal(equity["start"]) == Decimal(report["net_pnl"]["USDT"])
+
+
+def _market_maker_with(tmp_path: Path, action: str) -> dict:
+    text = (ROOT / "scenarios" / "market_maker.toml").read_text()
+    path = tmp_path / f"mm_{action}.toml"
+    path.write_text(text + f'\n[[operator]]\nat_ms = 120000\naction = "{action}"\n')
+    return trio.run(session.run, scenario_file.load(path), tmp_path / action).report
+
+
+def test_the_market_maker_s_quotes_obey_the_kill_switch_and_are_counted_after_a_trip(tmp_path):
+    # REDUCING: the gate approves only the side that takes the inventory toward flat; those quotes are orders that
+    # reduce, counted apart (they were not counted at all: the fold saw parent orders only)
+    reduced = _market_maker_with(tmp_path, "reduce")
+    switch = reduced["kill_switch"]
+    assert switch["tripped"] is True and switch["mode_at_end"] == "reducing"
+    assert switch["orders_after_trip"] == 0 and switch["reducing_orders_after_trip"] > 0
+    assert reduced["position"] == {"BTC/USDT": "0.00000000"} and switch["open_orders_at_end"] == 0
+    # HALTED: every quote refused, the resting ones cancelled, nothing approved
+    halted = _market_maker_with(tmp_path, "halt")
+    switch = halted["kill_switch"]
+    assert switch["mode_at_end"] == "halted" and switch["open_orders_at_end"] == 0
+    assert switch["orders_after_trip"] == 0 and switch["reducing_orders_after_trip"] == 0
+    assert halted["risk_rejections"]["kill_switch"] > 0

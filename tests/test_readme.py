@@ -111,3 +111,14 @@ def test_the_readme_strategy_example_builds_a_strategy_the_schema_and_the_engine
                for ts, mid in enumerate([100, 101, 100, 105, 103, 90])]
     assert [None if s is None else (s.side, s.strength) for s in signals] == [
         None, None, None, (Side.BUY, Decimal(1)), None, (Side.SELL, Decimal(0))]
+
+
+def test_the_layout_names_every_module_of_the_app_model_strategies_and_report_packages():
+    # the layout is where a reader finds a module: issue 9 and 10 added sizing, quoting, data_quality, the
+    # strategy API, the report's portfolio and quoting folds, the schema, the stop, the pace, the logs, observe/...
+    layout = README.split("## Layout", 1)[1].split("```", 2)[1]
+    words = set(re.findall(r"[A-Za-z_]+", layout))
+    missing = [str(path.relative_to(ROOT)) for package in ("app", "model", "strategies", "report")
+               for path in sorted((ROOT / "engine" / package).rglob("*.py"))
+               if path.stem != "__init__" and path.stem not in words]
+    assert missing == []

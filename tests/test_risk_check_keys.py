@@ -95,6 +95,12 @@ def test_exposure_summed_across_quote_assets_is_refused(tmp_path):
     with pytest.raises(ScenarioError, match=r"risk\.max_gross_exposure: sums exposure in one quote asset, and the "
                                             r"traded instruments' are several \(USDC, USDT\)"):
         load(path)
+    # ETH/USDC cannot be valued in USDT (no instrument of the run pairs them): a loss limit would go blind at the
+    # first ETH/USDC fill, so a scenario that sets one is refused, naming it
+    path.write_text(text + '\n[kill_switch]\nmax_drawdown = "50"\n')
+    with pytest.raises(ScenarioError, match=r"kill_switch\.max_drawdown: equity is valued in USDT, and no instrument "
+                                            r"of the run pairs ETH, USDC with it"):
+        load(path)
 
 
 def test_a_run_with_a_tight_limit_refuses_by_the_check_s_name_and_counts_it(tmp_path):

@@ -280,8 +280,10 @@ def load(path: str | Path) -> Scenario:
     faults = tuple(_fault(path, i, table, scenario.actors) for i, table in enumerate(doc.faults))
     operator = tuple(OperatorSpec(table.at_ms * MS, OperatorAction(table.action), table.reason)
                      for table in doc.operator)
+    portfolio = _portfolio(doc.portfolio, instruments)
+    _valuable(path, doc, portfolio, instruments, strategies)
     return dataclasses.replace(scenario, faults=faults, operator=operator,
-                               kill_switch=_kill_switch(doc.kill_switch), portfolio=_portfolio(doc.portfolio, instruments),
+                               kill_switch=_kill_switch(doc.kill_switch), portfolio=portfolio,
                                control_token_env=doc.control.token_env if doc.control else None)
 
 
@@ -297,6 +299,39 @@ def _portfolio(table: schema.PortfolioTable, instruments: dict[str, Instrument])
     currency = table.currency or next(iter(instruments.values())).quote
     cash = {currency: DEFAULT_CASH} if table.cash is None else {asset: Decimal(v) for asset, v in table.cash.items()}
     return PortfolioSpec(tuple(sorted(cash.items())), currency, table.mark_ms * MS)
+
+
+def _valuable(path: Path, doc: schema.ScenarioFile, portfolio: PortfolioSpec, instruments: dict[str, Instrument],
+              strategies: tuple[StrategySpec, ...]) -> None:
+    """The portfolio's currency prices what the run holds: an asset is valued at the mid of an instrument of the run
+    that pairs it with the currency, and the ledger publishes no valuation it cannot make. A currency no instrument
+    has, or starting cash in an asset none prices, leaves the run without an equity (curve, drawdown) from the
+    start; a traded asset none prices, from its first fill, which is refused where something judges the equity
+    (the loss limits, the leverage check, sizing by a fraction of equity), since that would go blind."""
+    currency = portfolio.currency
+    paired = {inst.base for inst in instruments.values() if inst.quote == currency} | {
+        inst.quote for inst in instruments.values() if inst.base == currency} | {currency}
+
+    def refuse(where: str, assets: set[str]) -> ScenarioError:
+        return _refuse(path, where, f"equity is valued in {currency}, and no instrument of the run pairs "
+                                    f"{', '.join(sorted(assets))} with it (expected a quote asset of the traded "
+                                    "instruments, or an asset an instrument of the run prices them in)")
+
+    if len(paired) == 1:
+        raise refuse("portfolio.currency",
+                     {asset for inst in instruments.values() for asset in (inst.base, inst.quote)})
+    unpriced_cash = {asset for asset, _ in portfolio.cash} - paired
+    if unpriced_cash:
+        raise refuse("portfolio.cash", unpriced_cash)
+    traded = {asset for strategy in strategies for symbol in strategy.instruments
+              for asset in (instruments[symbol].base, instruments[symbol].quote)} - paired
+    judges = [key for key, on in (("kill_switch.max_drawdown", doc.kill_switch.max_drawdown is not None),
+                                  ("kill_switch.max_daily_loss", doc.kill_switch.max_daily_loss is not None),
+                                  ("risk.max_leverage", Decimal(doc.risk.max_leverage) > 0)) if on]
+    judges += [f"strategy[{i}].sizing" for i, strategy in enumerate(strategies)
+               if strategy.sizing is not None and strategy.sizing.method == "fixed_fraction"]
+    if traded and judges:
+        raise refuse(judges[0], traded)
 
 
 def _checks(path: Path, doc: schema.ScenarioFile, instruments: dict[str, Instrument],
@@ -581,6 +616,9 @@ def _strategy(path: Path, where: str, table: schema.StrategyCommon, instruments:
         params = kind.params(**values)
     except ParamError as exc:
         raise _refuse(path, f"{where}.{exc.key}", exc.message) from None
+    if table.sizing and kind.quotes:
+        raise _refuse(path, f"{where}.sizing", f"{kind.name} states its quotes' sizes itself and signals nothing to "
+                                               "size: remove sizing")
     sizing = _sizing(path, f"{where}.sizing", table.sizing, traded) if table.sizing else (
         kind.sizing(params, traded) if kind.sizing else None)
     if sizing is None and not kind.quotes:
@@ -592,6 +630,10 @@ def _strategy(path: Path, where: str, table: schema.StrategyCommon, instruments:
 def _sizing(path: Path, where: str, table: schema.SizingTable, inst: Instrument) -> SizingRule:
     """A strategy's `sizing = {method = ...}`, with the keys its method needs, in the instrument's units."""
     needs = {"fixed": "quantity", "fixed_fraction": "risk_fraction", "volatility": "target_risk"}[table.method]
+    own = {needs, "method", "liquidity_fraction"} | ({"window"} if table.method == "volatility" else set())
+    for key in sorted(table.model_fields_set - own):
+        raise _refuse(path, f"{where}.{key}", f"means nothing to method {table.method!r} (its keys: "
+                                              f"{', '.join(sorted(own - {'method'}))})")
     if getattr(table, needs) is None:
         raise _refuse(path, f"{where}.{needs}", f"required by method {table.method!r}, and missing")
     fraction = _fraction(path, f"{where}.liquidity_fraction", table.liquidity_fraction)

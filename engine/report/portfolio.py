@@ -11,7 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping
 
-from engine.messages import JournalEntry, ParentOrder, PortfolioView, Side, Signal, TradingMode, TradingStateChanged
+from engine.messages import (JournalEntry, ParentOrder, PortfolioView, QuoteIntent, Side, Signal, TradingMode,
+                             TradingStateChanged)
 from engine.model.equity import max_drawdown
 from engine.model.ledger import Ledger
 from engine.model.numbers import Instrument, format_decimal, format_fixed
@@ -19,12 +20,14 @@ from engine.model.numbers import Instrument, format_decimal, format_fixed
 CURVE_POINTS = 100
 MONEY_PLACES = 8
 CONTROL = "control"   # the actor whose journaled mode changes are the kill switch's
+RISK = "risk"         # the actor whose journaled quotes with a quote id are the ones it approved
 
 
 class KillSwitchFold:
     """Follows the kill switch through the journal, in order: its trips, and the orders the risk gate approved while
     it was tripped, each judged against the position at that point of the journal (reducing: against the position,
-    and no larger than it)."""
+    and no larger than it). A quoting strategy's approved quotes count too, each side of some size an order: the
+    gate's approval of a quote is its approval of the post-only orders the order manager keeps working for it."""
 
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
@@ -40,12 +43,21 @@ class KillSwitchFold:
             if self.first is None and msg.mode is not TradingMode.ACTIVE:
                 self.first = msg
         elif type(msg) is ParentOrder and self.mode is not TradingMode.ACTIVE:
-            position = self.ledger.portfolio.position(msg.instrument)
-            signed = msg.qty if msg.side is Side.BUY else -msg.qty
-            if position and signed * position < 0 and msg.qty <= abs(position):
-                self.reducing_orders_after_trip += 1
-            else:
-                self.orders_after_trip += 1
+            self._count(msg.instrument, msg.qty if msg.side is Side.BUY else -msg.qty)
+        elif (type(msg) is QuoteIntent and msg.quote_id and entry.actor == RISK
+              and self.mode is not TradingMode.ACTIVE):
+            if msg.bid_qty:
+                self._count(msg.instrument, msg.bid_qty)
+            if msg.ask_qty:
+                self._count(msg.instrument, -msg.ask_qty)
+
+    def _count(self, instrument: str, signed: int) -> None:
+        """One order approved while tripped, of `signed` quantity (a buy positive)."""
+        position = self.ledger.portfolio.position(instrument)
+        if position and signed * position < 0 and abs(signed) <= abs(position):
+            self.reducing_orders_after_trip += 1
+        else:
+            self.orders_after_trip += 1
 
     def section(self, open_orders: int) -> dict[str, Any]:
         first = self.first

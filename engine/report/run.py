@@ -13,15 +13,15 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from engine.messages import (JournalEntry, ParentOrder, PortfolioView, ProtectionEvent, ReconcileFinding, RiskRejection,
-                             Signal, TradingStateChanged)
+from engine.messages import (JournalEntry, ParentOrder, PortfolioView, ProtectionEvent, QuoteIntent, ReconcileFinding,
+                             RiskRejection, Signal, TradingStateChanged)
 from engine.model.ledger import FOLDED, Ledger
 from engine.model.numbers import Instrument, format_decimal, format_fixed
 from engine.report.portfolio import KillSwitchFold, money_sections, strategy_of_orders
 from engine.report.quality import QUALITY_KINDS
 
 REPORTED = tuple(dict.fromkeys((*FOLDED, ParentOrder, RiskRejection, ReconcileFinding, ProtectionEvent,
-                                 *QUALITY_KINDS, Signal, PortfolioView, TradingStateChanged)))
+                                 *QUALITY_KINDS, Signal, PortfolioView, TradingStateChanged, QuoteIntent)))
 """The journal entries a report reads."""
 
 

@@ -105,6 +105,10 @@ class EmaCrossParams:
             raise ParamError("fast", f"must be shorter than slow ({self.slow}), got {self.fast}")
         if self.position <= 0:
             raise ParamError("position", "must be positive")
+        if self.trailing_bps and self.stop_bps:
+            raise ParamError("stop_bps", f"give stop_bps or trailing_bps, not both: the trailing stop replaces the "
+                                         f"fixed one (got stop_bps = {self.stop_bps}, trailing_bps = "
+                                         f"{self.trailing_bps})")
 
 
 def _build(setup: StrategySetup, params: EmaCrossParams) -> EmaCross:
