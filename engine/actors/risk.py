@@ -57,6 +57,7 @@ class RiskActor(JournaledActor):
                 decision = gate.decide(msg) if kind is Signal else gate.decide_quotes(msg)
             now = msg.ts_ns   # the decision's time: the signal's, however the replay batched the market
             staged.rows.append((now, msg))
+            staged.rows.extend((now, refused) for refused in gate.take_refused_sides())   # a quote's refused sides
             if decision is not None:
                 staged.rows.append((now, decision))
             if isinstance(decision, (ParentOrder, QuoteIntent)):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from engine.messages import (BookView, Exposure, ParentOrder, PortfolioView, QuoteIntent, RiskRejection, Side, Signal,
-                             TradingMode)
+                             TradingMode, Urgency)
 from engine.model.numbers import Instrument
 from engine.model.risk_checks import Candidate, CheckLimits, Market, PreTradeChecks
 from engine.model.sizing import DEFAULT_EQUITY, Sizing, SizingRefused
@@ -42,6 +42,7 @@ class RiskGate:
         self.sizing = sizing or Sizing({})   # each strategy's
         self.equity = equity         # what sizing risks a fraction of: the portfolio's, once it publishes one
         self.quotes_shrunk = 0
+        self.refused_sides: list[RiskRejection] = []   # quote sides the checks refused (`take_refused_sides`)
         self.parent_prefix = parent_prefix  # parent ids are the prefix and a count: give each run its own
         self.instruments = instruments
         self.exposures: dict[str, Exposure] = {}
@@ -126,7 +127,10 @@ class RiskGate:
 
     def decide_quotes(self, intent: QuoteIntent) -> QuoteIntent | RiskRejection:
         """The quotes approved, under a quote id, each side shrunk (to the lot) so that its fill keeps the position
-        within `max_position` and its notional within `max_order_notional`; or a rejection naming its rule."""
+        within `max_position` and its notional within `max_order_notional`, and each side held to the pre-trade
+        checks as an order of its own (a side they refuse is not quoted: `take_refused_sides`); or a rejection
+        naming its rule when nothing of the quotes passes. A quote stated again counts again toward the order
+        rate: the gate cannot know what the venue already rests."""
         inst = self.instruments[intent.instrument]
         limits = self.limits
         if self.mode is TradingMode.HALTED:
@@ -144,10 +148,38 @@ class RiskGate:
             bid_room, ask_room = max(0, -position), max(0, position)
         bid_qty = self._quote_size(intent.bid_qty, intent.bid_price, bid_room, inst)
         ask_qty = self._quote_size(intent.ask_qty, intent.ask_price, ask_room, inst)
+        open_buy, open_sell = (exp.open_buy_qty, exp.open_sell_qty) if exp else (0, 0)
+        sides = {Side.BUY: (bid_qty, intent.bid_price), Side.SELL: (ask_qty, intent.ask_price)}
+        quote_id = f"{self.parent_prefix}{self.approved + 1}"
+        refused: list[RiskRejection] = []
+        for side, (qty, price) in sides.items():   # each side is an order to the checks, the bid first
+            if not qty:
+                continue
+            sig = Signal(intent.strategy, intent.instrument, intent.ts_ns, side, Decimal(1), Urgency.PASSIVE,
+                         intent.mid_x2, intent.reason)
+            refusal = self.checks.refuse(Candidate(sig, inst, side, qty, price, inst.notional(price, qty),
+                                                   position, open_buy, open_sell))
+            if refusal is not None:   # refused, that side is not quoted
+                refused.append(self._reject(intent, *refusal))
+                sides[side] = (0, price)
+            else:   # counted at once (the order rate, what working buys hold): the other side is checked after it
+                self.checks.on_approved(ParentOrder(quote_id, intent.instrument, side, qty, price, Urgency.PASSIVE,
+                                                    intent.ts_ns, intent.mid_x2), inst.venue)
+        bid_qty, ask_qty = sides[Side.BUY][0], sides[Side.SELL][0]
+        if refused and not bid_qty and not ask_qty:
+            self.refused_sides += refused[:-1]
+            return refused[-1]   # nothing of it passes: a refusal is the decision, and the other one is kept too
+        self.refused_sides += refused
         if (bid_qty, ask_qty) != (intent.bid_qty, intent.ask_qty):
             self.quotes_shrunk += 1
         self.approved += 1
-        return replace(intent, bid_qty=bid_qty, ask_qty=ask_qty, quote_id=f"{self.parent_prefix}{self.approved}")
+        return replace(intent, bid_qty=bid_qty, ask_qty=ask_qty, quote_id=quote_id)
+
+    def take_refused_sides(self) -> list[RiskRejection]:
+        """The refusals of single sides of the quotes decided since the last call (the quotes went out without
+        them): for the journal, beside the decision."""
+        refused, self.refused_sides = self.refused_sides, []
+        return refused
 
     def _off_market(self, sig: Signal | QuoteIntent) -> RiskRejection | None:
         """A rejection when no book mid is known, or the decision's mid is outside the price band around it."""

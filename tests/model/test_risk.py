@@ -8,6 +8,7 @@ import pytest
 from engine.messages import Exposure, ParentOrder, QuoteIntent, RiskRejection, Side, Signal, TradingMode, Urgency
 from engine.model.numbers import Instrument
 from engine.model.risk import RiskGate, RiskLimits
+from engine.model.risk_checks import CheckLimits
 from engine.model.sizing import Sizing, SizingRule
 
 FULL = 1_000_000
@@ -154,3 +155,17 @@ def test_reducing_quotes_keep_only_the_side_that_brings_the_position_toward_flat
     assert (approved.bid_qty, approved.ask_qty) == (0, 2_000)
     g.mode = TradingMode.HALTED
     assert g.decide_quotes(quotes()).rule == "kill_switch"
+
+
+def test_each_side_of_the_quotes_is_held_to_the_pre_trade_checks_as_an_order_of_its_own():
+    g = RiskGate(gate().limits, {"BTC/USDT": BTC}, sizing=SIZING,
+                 checks=CheckLimits(max_orders_total=1, order_rate_window_ns=10**12))
+    g.on_mid("BTC/USDT", MID_X2)
+    first = g.decide_quotes(quotes())            # the bid is the one order the rate allows; the ask is refused
+    assert isinstance(first, QuoteIntent) and (first.bid_qty, first.ask_qty) == (3_000, 0)
+    [ask_refused] = g.take_refused_sides()
+    assert ask_refused.rule == "order_rate_total" and g.take_refused_sides() == []
+    second = g.decide_quotes(quotes())           # nothing passes: a refusal is the decision, the other one kept
+    assert isinstance(second, RiskRejection) and second.rule == "order_rate_total"
+    assert [r.rule for r in g.take_refused_sides()] == ["order_rate_total"]
+    assert g.rejections["order_rate_total"] == 3 and g.approved == 1
