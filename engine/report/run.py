@@ -10,7 +10,7 @@ recording give the same bytes.
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Iterable, Mapping
 
 from engine.messages import (JournalEntry, ParentOrder, PortfolioView, ProtectionEvent, QuoteIntent, ReconcileFinding,
@@ -120,8 +120,17 @@ class ProtectionCounts:
 
 
 def amounts(by_name: Mapping[str, str]) -> str:
-    """`{"USDT": "1.5"}` as `1.5 USDT` (several joined by commas; none as 0): money read as numbers, for people."""
-    return ", ".join(f"{value} {name}" for name, value in by_name.items()) or "0"
+    """`{"USDT": "1.5"}` as `1.5 USDT` (several joined by commas; none as 0): money read as numbers, for people,
+    to 8 places at most (report.json keeps every place)."""
+    return ", ".join(f"{_readable(value)} {name}" for name, value in by_name.items()) or "0"
+
+
+def _readable(value: str) -> str:
+    amount = Decimal(value)
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -8:
+        amount = amount.quantize(Decimal("0.00000001"), rounding=ROUND_HALF_EVEN)
+    return format(amount, "f")
 
 
 def venue_truth_section(truth: Mapping[str, Mapping[str, Any]], instruments: Mapping[str, Instrument]) -> dict:
