@@ -14,7 +14,7 @@ entries to the subscribers. That is for a replay on virtual time, where every ac
 anyway (nothing moves until the pipeline is idle) and the hand-off to a thread and back costs several times
 the commit itself; the entries, their seqs and what the subscribers see are the same.
 
-An inline journal opened `deferred` also leaves its writes in one open transaction, committed every
+An inline journal opened `deferred` also holds its writes' rows and commits them together, every
 `DEFERRED_ROWS` rows, before every read and at the end: for a replay whose venue is the in-process simulated
 one, where nothing outside the process ever sees what an actor sends (the venue's account dies with the
 process, and such a journal is never resumed), so a commit per write buys nothing and costs the most of any
@@ -75,7 +75,7 @@ class Journal:
         self._kill_at_write = kill_at_write
         self._inline = inline                      # commit in the trio thread, no writer thread
         self._deferred = deferred                  # inline, with commits only now and then (see the docstring)
-        self._uncommitted = 0                      # rows appended since the deferred journal last committed
+        self._uncommitted: list[Row] = []          # rows a deferred journal holds for its next commit
         self._appended = 0                         # rows this process committed (for kill_at_write)
         self._next_seq = self.last_seq + 1
         self._work = threading.Condition()         # guards `_gathering` and `_stopping` across the two threads
@@ -198,9 +198,8 @@ class Journal:
         """Commit `batch` (in the writer thread; deferred: append it to the open transaction); the chaos kill
         happens here, before anything else."""
         if self._deferred:
-            self._store.append(batch.rows, commit=False)
-            self._uncommitted += len(batch.rows)
-            if self._uncommitted >= DEFERRED_ROWS:
+            self._uncommitted += batch.rows
+            if len(self._uncommitted) >= DEFERRED_ROWS:
                 self._commit_deferred()
             return
         self._store.append(batch.rows)
@@ -209,10 +208,10 @@ class Journal:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def _commit_deferred(self) -> None:
-        """Commit what a deferred journal appended since its last commit."""
+        """Commit, in one transaction, the rows a deferred journal has held since its last commit."""
         if self._uncommitted:
-            self._store.commit()
-            self._uncommitted = 0
+            rows, self._uncommitted = self._uncommitted, []
+            self._store.append(rows)
             self.commits += 1
 
     def _committed(self, batch: _Batch) -> None:

@@ -132,31 +132,17 @@ class Store:
     def last_seq(self) -> int:
         return self._conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
 
-    def append(self, rows: list[Row], *, commit: bool = True) -> None:
-        """Insert `rows`; with `commit`, in one transaction, durable (as the sync mode says) when this returns.
-        Without it they join the transaction left open by earlier such calls (opened if none is), which
-        `commit()` ends: the rows are not durable, and not seen by other connections, until then."""
+    def append(self, rows: list[Row]) -> None:
+        """Insert `rows` in one transaction; durable (as the sync mode says) when this returns."""
         conn = self._conn
         try:
-            if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             conn.executemany(_INSERT, rows)
-            if commit:
-                conn.execute("COMMIT")
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
             raise JournalError(f"{self.path}: commit of {len(rows)} events (seq {rows[0][0]} to {rows[-1][0]}) "
                                f"failed: {exc}") from exc
-
-    def commit(self) -> None:
-        """End the transaction `append(commit=False)` left open, if any: its rows are durable once this returns."""
-        conn = self._conn
-        if conn.in_transaction:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise JournalError(f"{self.path}: commit failed: {exc}") from exc
 
     def select(self, *, after_seq: int = 0, upto_seq: int | None = None, actors: Iterable[str] | None = None,
                kinds: Iterable[str] | None = None) -> Iterator[JournalEntry]:
