@@ -1,6 +1,8 @@
 """The data-quality checks on hand-made touches and clocks, each at its threshold (no finding) and one beyond."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine.messages import DataQualityAlarm
@@ -176,3 +178,135 @@ def test_the_report_echoes_its_limits(limits):
     echoed = DataQualityMonitor([S], limits).as_dict()["limits"]
     assert echoed["max_spread_bps"] == limits.max_spread_bps and echoed["jump_sigmas"] == limits.jump_sigmas
     assert echoed["silent_after_ms"] == limits.silent_after_ns // 1_000_000
+
+
+# ---------------------------------------------------------------- what the book actor reports
+
+def test_the_suspect_events_the_book_actor_finds_are_counted_by_kind_with_their_detail():
+    quality = monitor(alarm_every_ns=1)
+    quality.newest_ts[S] = 1_500
+    found = [quality.time_backwards(S, 1_200), quality.duplicate(S, 1_501, "trade", 7, 9),
+             quality.crossed_update(S, 1_502), quality.crossed_top(S, 1_503, 101, 100)]
+    assert [(a.instrument, a.ts_ns, a.kind, a.detail) for a in found] == [
+        (S, 1_200, "time_backwards", "event at 1200 ns is 300 ns older than the newest at 1500 ns"),
+        (S, 1_501, "duplicate", "trade id 7 already seen (newest 9)"),
+        (S, 1_502, "crossed_book", "an update would cross the book: dropped and resynced"),
+        (S, 1_503, "crossed_book", "the venue's top of book is crossed: bid 101 >= ask 100")]
+    assert counts(quality) == {"time_backwards": 1, "duplicate": 1, "crossed_book": 2}
+
+
+def test_a_snapshot_starts_the_diff_ids_afresh_and_leaves_the_others():
+    quality = DataQualityMonitor(["A", "B"])
+    fresh = {"A": -1, "B": -1}                     # no id seen: any id (from 0) is new
+    assert quality.diff_ids == quality.top_ids == quality.trade_ids == fresh
+    assert quality.newest_ts == {"A": 0, "B": 0}   # no event seen
+    quality.diff_ids.update(A=500, B=600)
+    quality.top_ids["A"], quality.trade_ids["A"] = 70, 80
+    quality.snapshot("A")
+    assert quality.diff_ids == {"A": -1, "B": 600}
+    assert (quality.top_ids["A"], quality.trade_ids["A"]) == (70, 80)
+
+
+# ---------------------------------------------------------------- jump, more exactly
+
+def to(mid_x2: int) -> tuple[int, int]:
+    """A touch two (or three) ticks wide around twice the mid `mid_x2`."""
+    bid = mid_x2 // 2 - 1
+    return bid, mid_x2 - bid
+
+
+def moved(*moves: int, **limits) -> DataQualityMonitor:
+    """`warmed` (moves +2, -2, +2, -2 from twice the mid 10 000), then `moves`, any alarm let through."""
+    quality = warmed(alarm_every_ns=1, **limits)
+    mid_x2 = 10_000
+    for ts, move in enumerate(moves, 10):
+        mid_x2 += move
+        quality.touch(S, ts, *to(mid_x2))
+    return quality
+
+
+def jumps(moves: tuple[int, ...], move: int, **limits) -> bool:
+    """Whether `move` is a jump after `moved(*moves)`."""
+    mid_x2 = 10_000 + sum(moves) + move
+    return [a.kind for a in moved(*moves, **limits).touch(S, 100, *to(mid_x2))] == [PRICE_JUMP]
+
+
+def test_a_fall_is_judged_like_a_rise():
+    assert not jumps((), -4, jump_sigmas=2, jump_min_bps=0)          # exactly 2 standard deviations down
+    [alarm] = moved(jump_sigmas=2, jump_min_bps=0).touch(S, 10, *to(9_995))
+    assert alarm.detail.startswith("mid moved -5.00 bps (twice the mid 10000 to 9995)")
+    assert not jumps((), -5, jump_sigmas=2, jump_min_bps=5)          # -5 of 10 000: at the floor of 5 bps
+    assert jumps((), -5, jump_sigmas=2, jump_min_bps=4)
+
+
+def test_the_sigmas_are_squared_not_doubled():
+    # 3 standard deviations of 2: a move of 6 is at the limit, 7 beyond it
+    assert not jumps((), 6, jump_sigmas=3, jump_min_bps=0)
+    assert jumps((), 7, jump_sigmas=3, jump_min_bps=0)
+
+
+def test_after_the_window_slides_its_mean_and_deviation_are_those_of_the_moves_in_it():
+    # +6 then +2 push out the first +2 and -2: the window is +2, -2, +6, +2: mean 2, variance 48/4 - 2^2 = 8;
+    # 2 standard deviations: |move - 2| > 2 sqrt 8 = 5.66
+    for move, jump in ((7, False), (8, True), (-3, False), (-4, True)):
+        assert jumps((6, 2), move, jump_sigmas=2, jump_min_bps=0) is jump, move
+    # -4 next pushes out the second +2: the window is -2, +6, +2, -4: mean 0.5, variance 60/4 - 0.25 = 14.75;
+    # 1 standard deviation: |move - 0.5| > 3.84
+    for move, jump in ((4, False), (5, True), (-3, False), (-4, True)):
+        assert jumps((6, 2, -4), move, jump_sigmas=1, jump_min_bps=0) is jump, move
+
+
+def test_on_a_steady_climb_the_usual_step_is_no_jump_and_one_tick_more_is():
+    # four moves of +2 while the window fills: mean 2, no deviation at all
+    climb = [(4_999 + i, 5_001 + i) for i in range(5)]
+    for move, jump in ((2, False), (3, True), (1, True)):
+        quality = monitor(jump_window=4, jump_sigmas=2, jump_min_bps=0)
+        for ts, (bid, ask) in enumerate(climb):
+            assert not quality.touch(S, ts, bid, ask)
+        assert bool(quality.touch(S, 10, 5_003, 5_005 + move)) is jump, move
+
+
+def test_a_move_of_one_tick_on_a_still_market_is_a_jump_in_truncated_hundredths_of_a_bps():
+    quality = monitor(jump_window=4, jump_sigmas=1, jump_min_bps=0)
+    for ts, (bid, ask) in enumerate([(4_950, 4_951), (4_949, 4_952)] * 2 + [(4_950, 4_951)]):
+        assert not quality.touch(S, ts, bid, ask)        # twice the mid 9 901 throughout: four moves of 0
+    [alarm] = quality.touch(S, 10, 4_950, 4_952)
+    # 1 of 9 901 is 1.00999.. bps: truncated, 1.00
+    assert alarm.detail.startswith("mid moved 1.00 bps (twice the mid 9901 to 9902)")
+
+
+# ---------------------------------------------------------------- silence and alarms, more exactly
+
+def test_silence_is_told_in_whole_milliseconds_from_the_first_event_when_never_heard():
+    quality = monitor(silent_after_ns=10_000_000_000)
+    assert quality.arm(10_000_000_000) == 25_000_000_000
+    [alarm] = quality.silent(25_000_000_000)[0]
+    assert alarm.detail == "no event for 15000 ms (limit 10000 ms)"
+
+
+def test_an_instrument_last_heard_at_1_ns_is_reported_silent():
+    quality = monitor(silent_after_ns=10)
+    assert quality.arm(1) == 15
+    quality.newest_ts[S] = 1
+    assert [a.detail for a in quality.silent(15)[0]] == ["no event for 0 ms (limit 0 ms)"]
+
+
+def test_a_restarted_book_asks_again_for_a_check_due_exactly_now():
+    quality = monitor(silent_after_ns=10)
+    quality.arm(990)
+    assert quality.rearm(1_005) == 1_010
+
+
+def test_every_alarm_held_back_is_counted():
+    quality = monitor(alarm_every_ns=100)
+    for ts in (1_000, 1_001, 1_002):
+        quality.found(S, SILENT_FEED, ts, "")
+    assert quality.as_dict()["by_instrument"][S]["alarms_held_back"] == 2
+
+
+def test_the_report_echoes_every_limit_in_whole_milliseconds():
+    limits = DataQualityLimits(max_spread_bps=150, jump_sigmas=9, jump_window=50, jump_min_bps=25,
+                               silent_after_ns=20_000_000_000, alarm_every_ns=45_000_000_000)
+    assert json.dumps(DataQualityMonitor([S], limits).as_dict()["limits"]) == (
+        '{"max_spread_bps": 150, "jump_sigmas": 9, "jump_window": 50, "jump_min_bps": 25, '
+        '"silent_after_ms": 20000, "alarm_every_ms": 45000}')

@@ -75,3 +75,42 @@ def test_the_tracker_keeps_the_peak_and_starts_each_utc_day_afresh():
     restarted = EquityTracker()
     restarted.restore(views[-1])
     assert restarted.view(DAY_NS + 2, Decimal("950"), Decimal(0), {}).peak_equity == Decimal(1100)
+
+
+def test_the_first_valuation_starts_the_day_whatever_day_it_falls_on():
+    # a tracker whose first valuation is on day 1 (not day 0) still takes it as the day's start
+    tracker = EquityTracker()
+    first = tracker.view(DAY_NS + 7, Decimal("500"), Decimal("120"), {"USDT": Decimal(380), "BTC": Decimal("0.002")})
+    assert (first.equity, first.peak_equity, first.day_start_equity) == (Decimal(500), Decimal(500), Decimal(500))
+    # the view carries the exposure and the cash, the cash in asset order
+    assert first.gross_exposure == Decimal("120")
+    assert first.cash == (("BTC", Decimal("0.002")), ("USDT", Decimal(380)))
+
+
+def test_a_restored_tracker_keeps_the_day_it_restored_and_its_start():
+    tracker = EquityTracker()
+    tracker.view(DAY_NS + 5, Decimal("1000"), Decimal(0), {})
+    before = tracker.view(DAY_NS + 9, Decimal("1200"), Decimal(0), {})
+    restarted = EquityTracker()
+    restarted.restore(before)
+    # still the same UTC day: the day's start is the restored one, not the first valuation after the restart
+    same_day = restarted.view(DAY_NS + 11, Decimal("900"), Decimal(0), {})
+    assert (same_day.peak_equity, same_day.day_start_equity) == (Decimal(1200), Decimal(1000))
+    next_day = restarted.view(2 * DAY_NS, Decimal("950"), Decimal(0), {})
+    assert next_day.day_start_equity == Decimal(950)
+
+
+def test_of_two_equally_deep_drawdowns_the_first_is_reported():
+    tracker = EquityTracker()
+    views = [tracker.view(ts, Decimal(equity), Decimal(0), {})
+             for ts, equity in ((1, "1000"), (2, "900"), (3, "1100"), (4, "1000"))]
+    # 100 below the peak of 1000 at ts 2, then 100 below the peak of 1100 at ts 4: the first one stands
+    deepest = max_drawdown(views)
+    assert (deepest.amount, deepest.peak, deepest.ts_ns) == (Decimal(100), Decimal(1000), 2)
+    assert deepest.fraction == Decimal("0.1")
+
+
+def test_no_valuation_is_no_drawdown():
+    deepest = max_drawdown([])
+    assert (deepest.amount, deepest.peak, deepest.ts_ns) == (Decimal(0), Decimal(0), 0)
+    assert deepest.fraction == Decimal(0)

@@ -125,3 +125,72 @@ def test_a_restarted_switch_takes_back_its_mode():
     again = KillSwitch(KillSwitchLimits())
     again.restore(changes)
     assert again.mode is HALTED and again.trips == changes
+
+
+def test_each_trip_carries_the_market_time_of_what_tripped_it():
+    limits = KillSwitchLimits(max_drawdown=Decimal(100), max_daily_loss=Decimal(50), venue_errors=1,
+                              reconcile_findings=frozenset({"missed_fill"}), data_quality=frozenset({"crossed_book"}))
+    trips = []
+    for trip in (lambda s: s.on_portfolio(view(11, "850")),                       # drawdown 150
+                 lambda s: s.on_portfolio(view(12, "940", peak="940")),           # daily loss 60
+                 lambda s: s.on_request_failed(failed(13), 13),
+                 lambda s: s.on_finding(ReconcileFinding("BTC/USDT", "c1", 14, "missed_fill")),
+                 lambda s: s.on_alarm(DataQualityAlarm("BTC/USDT", 15, "crossed_book", "")),
+                 lambda s: s.on_command(command("halt", 16)),
+                 lambda s: s.on_command(command("reduce", 17))):
+        trips.append(trip(KillSwitch(limits)).state)
+    assert [t.ts_ns for t in trips] == [11, 12, 13, 14, 15, 16, 17]
+    assert [t.cause for t in trips[-2:]] == ["operator:halt", "operator:reduce"]
+    switch = KillSwitch(limits)
+    switch.on_command(command("halt"))
+    assert switch.on_command(command("resume", 18)).state.ts_ns == 18
+
+
+def test_an_operator_s_reason_is_part_of_the_cause():
+    switch = KillSwitch(KillSwitchLimits())
+    outcome = switch.on_command(OperatorCommand(OperatorAction.HALT, 3, "http", "runaway fills"))
+    assert outcome.state.cause == "operator:halt (runaway fills)"
+
+
+def test_venue_errors_name_the_window_in_milliseconds_and_the_last_failure():
+    switch = KillSwitch(KillSwitchLimits(venue_errors=2))          # the default window: 60 s
+    switch.on_request_failed(failed(1), 1)
+    outcome = switch.on_request_failed(failed(2), 2)
+    assert outcome.state.cause == "venue_errors: 2 failed requests within 60000 ms (last: new c2 on binance, " \
+                                  "unknown: 503)"
+
+
+def test_a_daily_loss_exactly_at_the_limit_does_not_trip():
+    switch = KillSwitch(KillSwitchLimits(max_daily_loss=Decimal(50)))
+    assert switch.on_portfolio(view(1, "950", peak="2000")).state is None
+    assert switch.on_portfolio(view(2, "949.99", peak="2000")).state.mode is HALTED
+
+
+def test_after_a_resume_the_daily_loss_counts_from_the_resume_until_the_next_day_starts():
+    switch = KillSwitch(KillSwitchLimits(max_daily_loss=Decimal(50)))
+    switch.on_portfolio(view(1, "940", peak="2000"))                  # 60 lost today: halted
+    switch.on_command(command("resume", 2))
+    # the same day: 10 below the equity at the resume (940), though 70 below the day's start (1000)
+    assert switch.on_portfolio(view(3, "930", peak="2000")).state is None
+    assert switch.mode is ACTIVE
+    # the next day starts at 1200: its loss counts from there, no longer from the resume
+    outcome = switch.on_portfolio(view(4, "1140", peak="2000", day_start="1200"))
+    assert outcome.state.mode is HALTED and outcome.state.cause.startswith("max_daily_loss: 60.00000000 since 1200")
+
+
+def test_a_resume_before_any_valuation_leaves_the_limits_on_the_portfolio_s_own_figures():
+    switch = KillSwitch(KillSwitchLimits(max_drawdown=Decimal(100)))
+    switch.on_command(command("halt"))
+    switch.on_command(command("resume"))
+    assert switch.on_portfolio(view(2, "850")).state.mode is HALTED   # 150 below the portfolio's peak of 1000
+
+
+def test_refusals_say_why():
+    switch = KillSwitch(KillSwitchLimits())
+    switch.on_command(command("reduce"))
+    assert switch.on_command(command("reduce")).refused == "already reducing"
+    flatten = switch.on_command(command("flatten"))
+    assert flatten.flatten and flatten.refused == "" and flatten.state is None
+    switch.on_command(command("halt"))
+    assert switch.on_command(command("halt")).refused == "already halted"
+    assert switch.on_command(command("flatten")).refused == "halted: only resume leaves a halt"

@@ -360,3 +360,27 @@ def test_a_fill_of_an_instrument_the_run_does_not_list_is_passed_over():
     other = Instrument("SOL/USDT", "binance", "SOLUSDT", "SOL", "USDT", 2, 5)
     checks.on_fill(fill(Side.BUY, 1_000, 10_000, inst=other), 1)
     assert checks.balances.cash == {"USDT": Decimal("1000")}
+
+
+EVERY_CHECK = dict(max_data_age_ns=1_000, max_signal_age_ns=1_000, max_spread_bps=10, max_volatility_bps=10_000,
+                   loss_streak=3, loss_cooldown_ns=1_000, max_displayed_share_pct=100,
+                   max_gross_exposure=Decimal("100000"), max_correlated_exposure=Decimal("100000"),
+                   max_leverage=Decimal("10"), balance_check=True, cash={"USDT": Decimal("100000")},
+                   max_orders_total=5)
+
+
+def test_every_check_enabled_stands_in_the_fixed_order_and_passes_an_order_within_every_limit():
+    g = gate(**EVERY_CHECK)
+    assert [type(c).__name__ for c in g.checks.checks] == [
+        "StaleData", "SignalAge", "SpreadLimit", "VolatilityHalt", "LossCooldown", "InstrumentFilters",
+        "DisplayedLiquidity", "GrossExposure", "CorrelatedExposure", "Leverage", "AvailableBalance", "OrderRate"]
+    # a buy of 0.01 BTC (600 USDT) on a fresh book: within every limit, so every check is asked and passes it
+    assert isinstance(g.decide(signal(1_000, ts=0)), ParentOrder)
+
+
+@pytest.mark.parametrize("limits, names", [
+    (dict(max_volatility_bps=100), ["VolatilityHalt", "InstrumentFilters"]),
+    (dict(max_correlated_exposure=Decimal("1")), ["InstrumentFilters", "CorrelatedExposure"]),
+])
+def test_the_sampled_checks_stand_alone_though_they_share_the_sampler(limits, names):
+    assert [type(c).__name__ for c in gate(**limits).checks.checks] == names

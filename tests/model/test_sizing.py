@@ -98,3 +98,82 @@ def test_sizing_by_strategy_refuses_a_strategy_it_does_not_know():
 def test_an_unknown_method_is_refused():
     with pytest.raises(ValueError, match="sizing method"):
         SizingRule("kelly")
+
+
+def test_every_refusal_says_why_in_its_detail_and_its_message():
+    fraction = SizingRule("fixed_fraction", risk_fraction=Decimal("0.01"))
+    cases = [(fraction, signal(), "sizing_no_stop", "fixed_fraction sizing needs the signal's stop price"),
+             (fraction, signal(stop=6_010_000), "sizing_stop_side",
+              "the stop 6010000 is not on the losing side of the mid"),
+             (SizingRule("volatility", target_risk=Decimal("50"), window=20), signal(), "sizing_no_volatility",
+              "no realized volatility measured yet")]
+    for rule, sig, name, detail in cases:
+        with pytest.raises(SizingRefused) as refused:
+            size(rule, sig)
+        assert (refused.value.rule, refused.value.detail, str(refused.value)) == (name, detail, detail)
+    other = Signal("other", "BTC/USDT", 1, Side.BUY, Decimal(1), Urgency.AGGRESSIVE, MID_X2)
+    with pytest.raises(SizingRefused) as refused:
+        Sizing({}).target(other, BTC, EQUITY, 0)
+    assert refused.value.detail == "strategy 'other' has no sizing"
+    with pytest.raises(ValueError, match="^sizing method must be one of fixed, fixed_fraction, volatility, "
+                                         "got 'kelly'$"):
+        SizingRule("kelly")
+
+
+def test_sizes_are_whole_units_never_floats():
+    # quantities are fixed-point integers: every method and every path through the cap answers an int
+    capped = SizingRule("fixed", quantity=5_000, liquidity_fraction=Decimal("0.5"))
+    sizes = [size(SizingRule("fixed", quantity=5_000), signal(Side.SELL, strength="0.333")),
+             size(SizingRule("fixed_fraction", risk_fraction=Decimal("0.01")), signal(Side.SELL, stop=6_030_000)),
+             size(SizingRule("volatility", target_risk=Decimal("50"), window=20), signal(vol_x2=6_000)),
+             size(capped, signal(Side.SELL, bid_qty=2_000)), size(capped, signal(ask_qty=9_990))]
+    assert sizes == [-1_660, -333_330, 166_660, -1_000, 4_990]
+    assert [type(s) for s in sizes] == [int] * 5
+
+
+def test_the_smallest_stop_distance_and_volatility_still_size():
+    # a mid of 60000.005 (mid_x2 odd) and a stop at 60000.00: half a cent of distance;
+    # 1000 USDT / 0.005 = 200000 BTC
+    half_cent = Signal("s", "BTC/USDT", 1, Side.BUY, Decimal(1), Urgency.AGGRESSIVE, MID_X2 + 1,
+                       protection=Protection(stop_price=6_000_000))
+    assert size(SizingRule("fixed_fraction", risk_fraction=Decimal("0.01")), half_cent) == 20_000_000_000
+    # volatility_x2 1: a volatility of half a cent; 50 / 0.005 = 10000 BTC
+    assert size(SizingRule("volatility", target_risk=Decimal("50"), window=20), signal(vol_x2=1)) == 1_000_000_000
+
+
+def test_a_strength_above_one_is_the_full_position():
+    assert size(SizingRule("fixed", quantity=5_000), signal(strength="1.5")) == 5_000
+
+
+def test_a_signal_of_no_strength_is_flat_before_any_rule_or_cap_is_asked():
+    # no stop needed to go flat, and the liquidity cap does not hold back getting out
+    assert size(SizingRule("fixed_fraction", risk_fraction=Decimal("0.01")), signal(strength="0")) == 0
+    capped = SizingRule("fixed", quantity=5_000, liquidity_fraction=Decimal("0.5"))
+    assert size(capped, signal(strength="0", bid_qty=10), current=5_000) == 0
+    # nor is a sizing rule needed at all (the kill switch's flatten comes from no strategy with one)
+    flatten = Signal("kill_switch", "BTC/USDT", 1, Side.SELL, Decimal(0), Urgency.AGGRESSIVE, MID_X2)
+    assert Sizing({}).target(flatten, BTC, EQUITY, 5_000) == 0
+
+
+def test_a_buy_of_a_single_unit_is_capped_by_the_ask_not_the_bid():
+    rule = SizingRule("fixed", quantity=5_000, liquidity_fraction=Decimal("0.5"))
+    # one unit short of the target, nothing shown at the ask (plenty at the bid): nothing more is bought
+    assert size(rule, signal(ask_qty=0, bid_qty=100_000), current=4_999) == 4_999
+
+
+def test_sizing_by_strategy_sizes_on_the_equity_and_the_position_it_is_given():
+    sizing = Sizing({"s": SizingRule("fixed_fraction", risk_fraction=Decimal("0.01"),
+                                     liquidity_fraction=Decimal("0.5"))})
+    # 1% of 50000 = 500 USDT over 600.00: 0.8333 BTC; the cap (half of 1 BTC at the ask) leaves room for 0.5 BTC
+    # beyond the 0.4 BTC held
+    assert sizing.target(signal(stop=5_940_000, ask_qty=100_000), BTC, Decimal(50_000), 40_000) == 83_330
+    assert sizing.target(signal(stop=5_940_000, ask_qty=60_000), BTC, Decimal(50_000), 40_000) == 70_000
+
+
+def test_a_volatility_window_of_one_look_is_allowed_and_none_is_refused():
+    measure = RealizedVolatility(1)
+    measure.look(100)
+    measure.look(103)
+    assert measure.volatility_x2 == 3
+    with pytest.raises(ValueError, match="^a volatility window needs at least one look, got 0$"):
+        RealizedVolatility(0)
