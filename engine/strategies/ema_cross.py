@@ -18,7 +18,7 @@ from engine.messages import BookView, Protection, Side, Signal, Urgency
 from engine.model.numbers import Instrument
 from engine.model.sizing import SizingRule
 from engine.strategies.api import Strategy
-from engine.strategies.registry import ParamError, StrategyKind, StrategySetup
+from engine.strategies.kind import ParamError, StrategyKind, StrategySetup
 
 _SCALE_BITS = 16
 _BPS = 10_000

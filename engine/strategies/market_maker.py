@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from engine.messages import BookView, Exposure, QuoteIntent
 from engine.strategies.api import Strategy
-from engine.strategies.registry import ParamError, StrategyKind, StrategySetup
+from engine.strategies.kind import ParamError, StrategyKind, StrategySetup
 
 
 class MarketMaker(Strategy):

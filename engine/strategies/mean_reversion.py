@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from engine.messages import BookView, Side, Signal, Urgency
 from engine.strategies.api import Strategy
-from engine.strategies.registry import ParamError, StrategyKind, StrategySetup
+from engine.strategies.kind import ParamError, StrategyKind, StrategySetup
 
 _BPS = 10_000
 
