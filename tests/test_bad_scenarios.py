@@ -19,6 +19,7 @@ EXPECTED = {
     "bad_cadence.toml": "strategy[0].cadence: expected one of",
     "bogus_table.toml": "bogus: unknown table",
     "book_is_a_number.toml": "book: expected a table, found 5",
+    "ema_cross_without_a_size.toml": "strategy[0].position: required where the table names no sizing",
     "duration_of_three_years.toml": "feed.duration_s: expected less than or equal to 604800, found 100000000",
     "fast_as_text.toml": "strategy[0].fast: expected a valid integer, found '8'",
     "fast_not_faster.toml": "strategy[0].fast: must be shorter than slow (40), got 400",
@@ -37,6 +38,7 @@ EXPECTED = {
     "price_decimals_40.toml": "instruments[0].price_decimals: expected less than or equal to 12, found 40",
     "portfolio_currency_unpriced.toml": "portfolio.currency: equity is valued in EUR, and no instrument of the run "
                                         "pairs BTC, USDT with it",
+    "quote_size_below_the_lot.toml": "strategy[0].quote_size: '0.000001' is not a whole number of lots of 0.00001000",
     "quoting_with_sizing.toml": "strategy[0].sizing: market_maker states its quotes' sizes itself",
     "qty_decimals_1000.toml": "instruments[0].qty_decimals: expected less than or equal to 12, found 1000",
     "queue_modle_venue.toml": "venue.queue_modle: unknown key (did you mean queue_model?)",

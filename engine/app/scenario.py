@@ -36,7 +36,7 @@ from engine.app.schema import ScenarioError
 from engine.messages import OperatorAction
 from engine.model.kill_switch import KillSwitchLimits
 from engine.model.data_quality import DataQualityLimits
-from engine.model.numbers import Instrument, NumberFormatError, parse_fixed
+from engine.model.numbers import Instrument, NumberFormatError, format_fixed, parse_fixed
 from engine.model.risk_checks import CheckLimits, InstrumentRules
 from engine.replay.synthetic import Crash
 from engine.model.sizing import SizingRule
@@ -606,9 +606,12 @@ def _strategy(path: Path, where: str, table: schema.StrategyCommon, instruments:
     for spec in dataclasses.fields(kind.params):
         value = getattr(table, spec.name)
         unit = spec.metadata.get("unit")
-        if unit:
+        if unit and isinstance(value, str):   # written in the file (a default is already in fixed-point units)
             decimals = traded.qty_decimals if unit == "quantity" else traded.price_decimals
-            value = _fixed(path, f"{where}.{spec.name}", value, decimals)
+            written, value = value, _fixed(path, f"{where}.{spec.name}", value, decimals)
+            if spec.metadata.get("lots") and value % traded.lot_size:   # an order's size: sent as it is written
+                raise _refuse(path, f"{where}.{spec.name}", f"{written!r} is not a whole number of lots of "
+                                                            f"{format_fixed(traded.lot_size, decimals)}")
         elif isinstance(value, str) and spec.type in (Decimal, "Decimal"):
             value = Decimal(value)
         values[spec.name] = value
@@ -619,8 +622,11 @@ def _strategy(path: Path, where: str, table: schema.StrategyCommon, instruments:
     if table.sizing and kind.quotes:
         raise _refuse(path, f"{where}.sizing", f"{kind.name} states its quotes' sizes itself and signals nothing to "
                                                "size: remove sizing")
-    sizing = _sizing(path, f"{where}.sizing", table.sizing, traded) if table.sizing else (
-        kind.sizing(params, traded) if kind.sizing else None)
+    try:
+        sizing = _sizing(path, f"{where}.sizing", table.sizing, traded) if table.sizing else (
+            kind.sizing(params, traded) if kind.sizing else None)
+    except ParamError as exc:
+        raise _refuse(path, f"{where}.{exc.key}", exc.message) from None
     if sizing is None and not kind.quotes:
         raise _refuse(path, f"{where}.sizing", f"required: {kind.name} names no sizing of its own")
     return StrategySpec(table.name or table.kind, table.kind, symbols, table.urgency,   # type: ignore[attr-defined]
@@ -638,8 +644,11 @@ def _sizing(path: Path, where: str, table: schema.SizingTable, inst: Instrument)
         raise _refuse(path, f"{where}.{needs}", f"required by method {table.method!r}, and missing")
     fraction = _fraction(path, f"{where}.liquidity_fraction", table.liquidity_fraction)
     if table.method == "fixed":
-        return SizingRule("fixed", quantity=_fixed(path, f"{where}.quantity", table.quantity, inst.qty_decimals),
-                          liquidity_fraction=fraction)
+        quantity = _fixed(path, f"{where}.quantity", table.quantity, inst.qty_decimals)
+        if quantity <= 0 or quantity % inst.lot_size:
+            raise _refuse(path, f"{where}.quantity", f"{table.quantity!r} is not a positive whole number of lots of "
+                                                     f"{format_fixed(inst.lot_size, inst.qty_decimals)}")
+        return SizingRule("fixed", quantity=quantity, liquidity_fraction=fraction)
     if table.method == "fixed_fraction":
         return SizingRule("fixed_fraction", risk_fraction=_fraction(path, f"{where}.risk_fraction",
                                                                     table.risk_fraction),

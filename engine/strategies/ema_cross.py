@@ -88,8 +88,9 @@ class EmaCross(Strategy):
 class EmaCrossParams:
     fast: int = field(metadata={"doc": "the fast EMA's length, in looks at the market", "ge": 1, "le": 1_000_000})
     slow: int = field(metadata={"doc": "the slow EMA's length, longer than fast", "ge": 2, "le": 1_000_000})
-    position: int = field(metadata={"doc": "the absolute position it holds, in the base asset (its fixed sizing, "
-                                           "where no sizing is named)", "unit": "quantity"})
+    position: int = field(default=0, metadata={"doc": "the absolute position it holds, in the base asset (its fixed "
+                                                      "sizing, needed where the table names no sizing)",
+                                               "unit": "quantity", "lots": True})
     long_only: bool = field(default=False, metadata={"doc": "never hold a short position"})
     stop_bps: int = field(default=0, metadata={"doc": "a stop this far from the mid against each position it opens, "
                                                       "in bps (0: none)", "ge": 0, "le": 10_000})
@@ -103,7 +104,7 @@ class EmaCrossParams:
     def __post_init__(self) -> None:
         if self.fast >= self.slow:
             raise ParamError("fast", f"must be shorter than slow ({self.slow}), got {self.fast}")
-        if self.position <= 0:
+        if self.position < 0:
             raise ParamError("position", "must be positive")
         if self.trailing_bps and self.stop_bps:
             raise ParamError("stop_bps", f"give stop_bps or trailing_bps, not both: the trailing stop replaces the "
@@ -118,6 +119,8 @@ def _build(setup: StrategySetup, params: EmaCrossParams) -> EmaCross:
 
 
 def _sizing(params: EmaCrossParams, _inst: Instrument) -> SizingRule:
+    if not params.position:
+        raise ParamError("position", "required where the table names no sizing: the absolute position it holds")
     return SizingRule("fixed", quantity=params.position)
 
 

@@ -48,7 +48,8 @@ class MarketMaker(Strategy):
 
 @dataclass(frozen=True)
 class MarketMakerParams:
-    quote_size: int = field(metadata={"doc": "the size of each quote, in the base asset", "unit": "quantity"})
+    quote_size: int = field(metadata={"doc": "the size of each quote, in the base asset (whole lots)",
+                                      "unit": "quantity", "lots": True})
     max_inventory: int = field(metadata={"doc": "the largest position it may hold either way, in the base asset",
                                          "unit": "quantity"})
     half_spread_ticks: int = field(default=2, metadata={
