@@ -457,6 +457,7 @@ def test_an_emulated_trailing_stop_journals_a_move_only_when_its_level_moves_a_t
     assert protector.on_view(bid_view(1_005), 50) == []
     assert protector.on_view(bid_view(1_010), 51) == []
     assert protector.on_view(bid_view(1_011), 52) == [ProtectionTrail("e", "stop", 52, 1_011)]
+    assert protector.on_view(bid_view(1_019), 53) == []                # 1008.81: the level stays 1000
     assert protector.on_view(bid_view(1_001), 53) == []
     [trig] = protector.on_view(bid_view(1_000), 54)
     assert trig == ProtectionTrigger("e", "stop", 54, 1_000, 2_010)
@@ -494,6 +495,10 @@ def test_a_journaled_trail_sets_the_best_price_of_a_rebuilt_trailing_stop_and_ne
     assert short.on_view(bid_view(970, 985), 2) == []
     for unknown in (ProtectionTrail("x", "stop", 1, 1), ProtectionTrail("e", "take_profit", 1, 1)):
         short.trail(unknown)                                           # another group, a leg it does not have
+    tickless, _ = armed(Protection(trailing_bps=100), ticks={})
+    tickless.trail(ProtectionTrail("e", "stop", 1, 1_020))             # on a grid of one: 1009
+    assert tickless.on_view(bid_view(1_010), 2) == []
+    assert [type(m) for m in tickless.on_view(bid_view(1_009), 3)] == [ProtectionTrigger]
     fixed, _ = armed(Protection(stop_price=950))
     fixed.trail(ProtectionTrail("e", "stop", 1, 2_000))                # a fixed stop does not trail
     assert fixed.groups["e"].legs["stop"].level(P_TICK) == 950
@@ -575,3 +580,10 @@ def test_ending_all_forgets_the_protection_wanted_and_cancels_only_the_legs_stil
         ("e", "take_profit", "cancelled", 111, "halt"), ("eth", "stop_market", "cancelled", 111, "halt")]
     assert protector.groups == {}
     assert protector.entry_ended("later", SYMBOL, "binance", "P", Side.BUY, 5, 1_000, 5, 112, False) == Effects()
+
+
+def test_a_missing_exit_touch_never_triggers_and_a_trigger_on_a_one_sided_book_carries_no_mid():
+    protector, _ = armed(Protection(stop_price=950))
+    assert protector.on_view(BookView(SYMBOL, 1, 1, (), ((900, 1),)), 120) == []     # no bid to sell at
+    assert protector.on_view(BookView(SYMBOL, 1, 1, ((940, 1),), ()), 121) == [
+        ProtectionTrigger("e", "stop", 121, 940, 0)]
