@@ -17,11 +17,12 @@ import pytest
 from adapters.binance.market_data import BinanceMarketDataCodec, binance_spot_instrument
 from adapters.simulated.matching import NATIVE_TYPES, MatchingEngine
 from engine.messages import (BookView, ChildOrder, ExecType, ExecutionReport, NewOrderRequest, OrderType,
-                             Protection, ProtectionEvent, ProtectionTrigger, Side, TimeInForce, TopOfBook)
+                             Protection, ProtectionEvent, ProtectionTrail, ProtectionTrigger, Side, TimeInForce,
+                             TopOfBook)
 from engine.model.order_manager import Decisions, ExecutionSettings, OrderManager
 from engine.model.orders import OrderTable
-from engine.model.protection import (LegKind, ProtectionPolicy, Protector, post_only_crosses, reduce_only_qty,
-                                     trailing_level)
+from engine.model.protection import (Effects, LegKind, ProtectionPolicy, Protector, post_only_crosses,
+                                     reduce_only_qty, trailing_level)
 
 CAPTURE = (Path(__file__).resolve().parents[2].parent / "shared" / "recorded" / "nkaz001+hftbacktest" / "examples"
            / "spot" / "btcusdt_20240808.gz")
@@ -320,3 +321,269 @@ def test_a_reduce_only_child_is_shrunk_to_the_position_or_refused():
     om.handle(ChildOrder("P2", "binance", SYMBOL, Side.BUY, 10 * LOT, 0, OrderType.MARKET, TimeInForce.IOC, 1, 0,
                          child_id="P2.1", reduce_only=True), 1, out)
     assert out.venue == [] and "rejected" in om.table.states()
+
+
+# ------------------------------------------------------------------ the protector alone: exact effects, by hand
+
+P_TICK = 10
+EMULATED = ProtectionPolicy("emulated")
+NATIVE = ProtectionPolicy("native", frozenset({OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT,
+                                               OrderType.TAKE_PROFIT_LIMIT}), native_oco=True)
+
+
+def armed(protection: Protection, policy: ProtectionPolicy = EMULATED, side: Side = Side.BUY, filled: int = 5,
+          avg: int = 1_000, position: int = 5, ticks: dict | None = None, cid: str = "e", symbol: str = SYMBOL,
+          protector: Protector | None = None):
+    """An entry `cid` on `side` asking for `protection`, ended having filled `filled` at `avg` (at ts 7)."""
+    protector = protector or Protector(policy, {SYMBOL: P_TICK} if ticks is None else ticks)
+    protector.expect(cid, protection)
+    return protector, protector.entry_ended(cid, symbol, "binance", "P", side, filled, avg, position, 7, halted=False)
+
+
+def ev(event: str, kind: str, detail: str, ts: int = 7, mode: str = "emulated", cid: str = "",
+       group: str = "e") -> ProtectionEvent:
+    return ProtectionEvent(group, SYMBOL, ts, kind, event, mode, cid, detail)
+
+
+def bid_view(bid: int, ask: int | None = None, symbol: str = SYMBOL) -> BookView:
+    return BookView(symbol, 1, 1, ((bid, 1),), ((bid + 10 if ask is None else ask, 1),))
+
+
+def test_native_bracket_legs_round_away_from_the_market_and_go_out_as_one_reduce_only_list():
+    """Exit a sell: stop 955 and limit 947 round down (950, 940), the take-profit 1043 up (1050); sized to the
+    position (3) though the entry filled 5."""
+    protector, fx = armed(Protection(stop_price=955, stop_limit_price=947, take_profit_price=1_043), NATIVE,
+                          position=3)
+    assert fx.events == [ev("armed", "stop_limit", "3 at 950", mode="native"),
+                         ev("armed", "take_profit", "3 at 1050", mode="native")]
+    assert [child for _, _, child in fx.place] == [
+        ChildOrder("P", "binance", SYMBOL, Side.SELL, 3, 940, OrderType.STOP_LOSS_LIMIT, TimeInForce.GTC, 7, 0,
+                   child_id="e.stop", limit_price=940, stop_price=950, list_id="e", reduce_only=True),
+        ChildOrder("P", "binance", SYMBOL, Side.SELL, 3, 1_050, OrderType.TAKE_PROFIT_LIMIT, TimeInForce.GTC, 7, 0,
+                   child_id="e.take_profit", limit_price=1_050, stop_price=1_050, list_id="e", reduce_only=True)]
+    assert [(g.group_id, g.venue, g.parent_id, g.qty, leg.name) for g, leg, _ in fx.place] == [
+        ("e", "binance", "P", 3, "stop"), ("e", "binance", "P", 3, "take_profit")]
+    assert list(protector.groups["e"].legs) == ["stop", "take_profit"] and not protector.watching()
+
+
+def test_a_short_s_legs_round_the_other_way_and_without_native_oco_are_separate_orders():
+    ocoless = ProtectionPolicy("native", NATIVE.native_types, native_oco=False)
+    _, fx = armed(Protection(stop_price=1_043, stop_limit_price=1_051, take_profit_price=955), ocoless,
+                  side=Side.SELL, position=-5)
+    assert [(c.side, c.price, c.stop_price, c.list_id) for _, _, c in fx.place] == [
+        (Side.BUY, 1_060, 1_050, ""), (Side.BUY, 950, 950, "")]
+    assert [e.detail for e in fx.events] == ["5 at 1050", "5 at 950"]
+
+
+def test_a_lone_native_stop_or_trailing_stop_is_no_list_and_carries_only_its_own_fields():
+    _, fx = armed(Protection(stop_price=955), NATIVE)
+    assert [c for _, _, c in fx.place] == [ChildOrder("P", "binance", SYMBOL, Side.SELL, 5, 0, OrderType.STOP_LOSS,
+                                                      TimeInForce.GTC, 7, 0, child_id="e.stop", limit_price=0,
+                                                      stop_price=950, reduce_only=True)]
+    _, fx = armed(Protection(trailing_bps=50), NATIVE)     # 1000 less 0.5 %: 995, the tick below 990
+    assert fx.events == [ev("armed", "trailing_stop", "5 at 990", mode="native")]
+    assert [c for _, _, c in fx.place] == [ChildOrder("P", "binance", SYMBOL, Side.SELL, 5, 0, OrderType.STOP_LOSS,
+                                                      TimeInForce.GTC, 7, 0, child_id="e.stop", trailing_bps=50,
+                                                      reduce_only=True)]
+
+
+def test_an_entry_arms_nothing_when_halted_flat_or_never_protected_and_arms_a_single_unit():
+    protector = Protector(EMULATED, {SYMBOL: P_TICK})
+    protector.expect("h", Protection(stop_price=950))
+    assert protector.entry_ended("h", SYMBOL, "binance", "P", Side.BUY, 5, 1_000, 5, 7, halted=True) == Effects()
+    assert protector.entry_ended("h", SYMBOL, "binance", "P", Side.BUY, 5, 1_000, 5, 7, halted=False) == Effects()
+    assert protector.entry_ended("never", SYMBOL, "binance", "P", Side.BUY, 5, 1_000, 5, 7, halted=False) == Effects()
+    _, fx = armed(Protection(stop_price=950), position=0)
+    assert fx == Effects()
+    _, fx = armed(Protection(stop_price=950), filled=1, position=1)
+    assert fx.events == [ev("armed", "stop_market", "1 at 950")]
+
+
+def test_with_no_tick_known_prices_stay_as_asked():
+    _, fx = armed(Protection(stop_price=955, take_profit_price=1_043), ticks={})
+    assert [e.detail for e in fx.events] == ["5 at 955", "5 at 1043"]
+
+
+def test_an_emulated_stop_limit_triggers_at_its_level_becomes_a_limit_for_the_position_left_and_ends_its_pair():
+    protector, _ = armed(Protection(stop_price=950, stop_limit_price=940, take_profit_price=1_050))
+    assert protector.watching()
+    assert protector.on_view(bid_view(960), 20) == []
+    [trig] = protector.on_view(bid_view(950, 970), 20)
+    assert trig == ProtectionTrigger("e", "stop", 20, 950, 1_920)
+    fx = protector.trigger(trig, position=3, now=21)
+    assert fx.events == [ev("triggered", "stop_limit", "touch 950 at level 950", ts=21),
+                         ev("cancelled", "take_profit", "oco", ts=21)]
+    assert fx.cancel == []       # neither emulated leg had an order yet
+    assert [c for _, _, c in fx.place] == [ChildOrder("P", "binance", SYMBOL, Side.SELL, 3, 940, OrderType.LIMIT,
+                                                      TimeInForce.GTC, 21, 1_920, child_id="e.stop", limit_price=940,
+                                                      reduce_only=True)]
+    assert not protector.watching() and protector.on_view(bid_view(900), 22) == []
+    assert protector.trigger(trig, position=3, now=23) == Effects()   # replayed after it triggered
+    [(group, leg, _)] = fx.place
+    protector.bind("c-9", group, leg)
+    assert protector.is_leg("c-9") and not protector.is_leg("c-8")
+    done = protector.leg_order_changed("c-9", "filled", 3, 24)
+    assert done.events == [ev("filled", "stop_limit", "3 filled", ts=24, cid="c-9")] and protector.groups == {}
+
+
+def test_a_short_s_emulated_take_profit_triggers_on_the_ask_and_trades_what_is_left_down_to_one_unit():
+    protector, _ = armed(Protection(take_profit_price=955), side=Side.SELL, position=-5)
+    assert protector.on_view(bid_view(940, 960), 30) == []
+    [trig] = protector.on_view(bid_view(940, 950), 30)
+    assert trig == ProtectionTrigger("e", "take_profit", 30, 950, 1_890)
+    [(_, _, child)] = protector.trigger(trig, position=-1, now=31).place
+    assert (child.side, child.qty, child.price, child.order_type, child.tif) == (Side.BUY, 1, 950, OrderType.LIMIT,
+                                                                                 TimeInForce.GTC)
+
+
+def test_a_trigger_with_nothing_left_is_refused_with_its_reason_and_unknown_or_native_legs_are_ignored():
+    protector, _ = armed(Protection(stop_price=950))
+    fx = protector.trigger(ProtectionTrigger("e", "stop", 40, 950, 1_900), position=0, now=41)
+    assert fx.events == [ev("triggered", "stop_market", "touch 950 at level 950", ts=41),
+                         ev("refused", "stop_market", "no position left to reduce", ts=41)]
+    assert protector.groups == {}
+    protector, _ = armed(Protection(stop_price=950))
+    assert protector.trigger(ProtectionTrigger("x", "stop", 40, 950, 0), 5, 41) == Effects()
+    assert protector.trigger(ProtectionTrigger("e", "take_profit", 40, 950, 0), 5, 41) == Effects()
+    protector, _ = armed(Protection(stop_price=950), NATIVE)
+    assert protector.trigger(ProtectionTrigger("e", "stop", 40, 950, 0), 5, 41) == Effects()
+
+
+def test_an_emulated_trailing_stop_journals_a_move_only_when_its_level_moves_a_tick_and_triggers_there():
+    """1 % behind the best bid on a 10 grid: from 1000 the level is 990; a best of 1010 still gives 990 (999.9),
+    1011 gives 1000 (1000.89)."""
+    protector, fx = armed(Protection(trailing_bps=100))
+    assert fx.events == [ev("armed", "trailing_stop", "5 at 990")]
+    assert protector.on_view(bid_view(1_005), 50) == []
+    assert protector.on_view(bid_view(1_010), 51) == []
+    assert protector.on_view(bid_view(1_011), 52) == [ProtectionTrail("e", "stop", 52, 1_011)]
+    assert protector.on_view(bid_view(1_019), 53) == []                # 1008.81: the level stays 1000
+    assert protector.on_view(bid_view(1_001), 53) == []
+    [trig] = protector.on_view(bid_view(1_000), 54)
+    assert trig == ProtectionTrigger("e", "stop", 54, 1_000, 2_010)
+    fx = protector.trigger(trig, position=5, now=55)
+    assert fx.events[0].detail == "touch 1000 at level 1000"
+    assert [(c.order_type, c.tif, c.price) for _, _, c in fx.place] == [(OrderType.MARKET, TimeInForce.IOC, 0)]
+
+
+def test_a_trailing_stop_with_no_tick_known_trails_on_a_grid_of_one():
+    protector, _ = armed(Protection(trailing_bps=100), ticks={})
+    assert protector.on_view(bid_view(1_001), 1) == []                         # 990.99: still 990
+    assert protector.on_view(bid_view(1_002), 2) == [ProtectionTrail("e", "stop", 2, 1_002)]   # 991
+    assert protector.on_view(bid_view(1_020), 3) == [ProtectionTrail("e", "stop", 3, 1_020)]   # 1009
+    [trig] = protector.on_view(bid_view(1_009), 4)
+    assert protector.trigger(trig, 5, 5).events[0].detail == "touch 1009 at level 1009"
+
+
+def test_a_short_s_trailing_stop_trails_the_lowest_ask_and_rounds_its_level_up():
+    protector, fx = armed(Protection(trailing_bps=100), side=Side.SELL, position=-5)
+    assert fx.events[0].detail == "5 at 1010"
+    assert protector.on_view(bid_view(970, 981), 1) == [ProtectionTrail("e", "stop", 1, 981)]   # 990.81: 1000
+    assert protector.on_view(bid_view(990, 1_000), 2) == [ProtectionTrigger("e", "stop", 2, 1_000, 1_990)]
+
+
+def test_a_journaled_trail_sets_the_best_price_of_a_rebuilt_trailing_stop_and_never_backs_it_off():
+    protector, _ = armed(Protection(trailing_bps=100))
+    protector.trail(ProtectionTrail("e", "stop", 1, 1_020))            # 1009.8: level 1000
+    protector.trail(ProtectionTrail("e", "stop", 2, 1_015))            # a worse best: ignored
+    assert protector.groups["e"].legs["stop"].level(P_TICK) == 1_000
+    assert protector.on_view(bid_view(1_010), 3) == []                 # no move to journal again
+    assert [type(m) for m in protector.on_view(bid_view(1_000), 4)] == [ProtectionTrigger]
+    short, _ = armed(Protection(trailing_bps=100), side=Side.SELL, position=-5)
+    short.trail(ProtectionTrail("e", "stop", 1, 980))                  # 989.8: the tick above 990
+    assert short.groups["e"].legs["stop"].level(P_TICK) == 990
+    assert short.on_view(bid_view(970, 985), 2) == []
+    for unknown in (ProtectionTrail("x", "stop", 1, 1), ProtectionTrail("e", "take_profit", 1, 1)):
+        short.trail(unknown)                                           # another group, a leg it does not have
+    tickless, _ = armed(Protection(trailing_bps=100), ticks={})
+    tickless.trail(ProtectionTrail("e", "stop", 1, 1_020))             # on a grid of one: 1009
+    assert tickless.on_view(bid_view(1_010), 2) == []
+    assert [type(m) for m in tickless.on_view(bid_view(1_009), 3)] == [ProtectionTrigger]
+    fixed, _ = armed(Protection(stop_price=950))
+    fixed.trail(ProtectionTrail("e", "stop", 1, 2_000))                # a fixed stop does not trail
+    assert fixed.groups["e"].legs["stop"].level(P_TICK) == 950
+
+
+def test_views_reach_every_group_of_their_instrument_and_only_the_emulated_armed_legs():
+    mixed = ProtectionPolicy("native", frozenset({OrderType.STOP_LOSS}))   # a stop native, a take-profit not
+    protector, _ = armed(Protection(take_profit_price=950), mixed, symbol="ETH/USDT", cid="o")
+    armed(Protection(stop_price=950, take_profit_price=1_050), mixed, protector=protector)
+    assert protector.on_view(bid_view(950), 60) == []                 # the native stop is the venue's business
+    assert protector.on_view(bid_view(1_050), 61) == [ProtectionTrigger("e", "take_profit", 61, 1_050, 2_110)]
+
+
+def test_a_native_list_leg_that_trades_ends_its_pair_as_the_venue_expires_it_and_ends_filled():
+    protector, fx = armed(Protection(stop_price=950, take_profit_price=1_050), NATIVE)
+    (group, stop, _), (_, take, _) = fx.place
+    protector.bind("c-s", group, stop)
+    protector.bind("c-t", group, take)
+    assert protector.leg_order_changed("c-t", "new", 0, 70) == Effects()
+    part = protector.leg_order_changed("c-t", "partially_filled", 1, 71)
+    assert part == Effects(events=[ev("cancelled", "stop_market", "oco: the venue expires it", ts=71,
+                                      mode="native", cid="c-s")])
+    done = protector.leg_order_changed("c-t", "cancelled", 2, 72)      # cancelled after a fill: it filled
+    assert done.events == [ev("filled", "take_profit", "2 filled", ts=72, mode="native", cid="c-t")]
+    assert protector.groups == {} and protector.leg_order_changed("c-t", "filled", 5, 73) == Effects()
+    assert protector.leg_order_changed("c-unknown", "filled", 5, 73) == Effects()
+
+
+def bound_pair(native_oco: bool = False):
+    protector, fx = armed(Protection(stop_price=950, take_profit_price=1_050),
+                          ProtectionPolicy("native", NATIVE.native_types, native_oco=native_oco))
+    (group, stop, _), (_, take, _) = fx.place
+    protector.bind("c-s", group, stop)
+    protector.bind("c-t", group, take)
+    return protector
+
+
+def test_separate_leg_orders_cancel_their_pair_on_the_first_unit_traded():
+    protector = bound_pair()
+    fx = protector.leg_order_changed("c-s", "partially_filled", 1, 80)
+    assert fx == Effects(cancel=["c-t"], events=[ev("cancelled", "take_profit", "oco", ts=80, mode="native",
+                                                    cid="c-t")])
+    assert protector.leg_order_changed("c-s", "expired", 1, 81).events == [
+        ev("filled", "stop_market", "1 filled", ts=81, mode="native", cid="c-s")]
+
+
+@pytest.mark.parametrize("state, event, detail", [
+    ("cancelled", "cancelled", "the venue cancelled it"),
+    ("expired", "cancelled", "the venue expired it"),
+    ("rejected", "rejected", "the venue refused it"),
+])
+def test_a_leg_order_ended_with_nothing_traded_ends_only_that_leg(state, event, detail):
+    protector = bound_pair()
+    fx = protector.leg_order_changed("c-s", state, 0, 90)
+    assert fx == Effects(events=[ev(event, "stop_market", detail, ts=90, mode="native", cid="c-s")])
+    assert list(protector.groups) == ["e"] and not protector.groups["e"].legs["take_profit"].state.ended
+    assert protector.leg_order_changed("c-s", "filled", 1, 91) == Effects()   # it ended: nothing more
+
+
+def test_a_new_order_supersedes_only_the_groups_exiting_its_side_of_its_instrument():
+    protector = bound_pair()
+    armed(Protection(stop_price=1_050), side=Side.SELL, position=-5, cid="short", protector=protector)
+    armed(Protection(stop_price=950), cid="eth", symbol="ETH/USDT", protector=protector)
+    fx = protector.supersede(SYMBOL, Side.SELL, 100)
+    assert fx == Effects(cancel=["c-s", "c-t"], events=[
+        ev("cancelled", "stop_market", "superseded", ts=100, mode="native", cid="c-s"),
+        ev("cancelled", "take_profit", "superseded", ts=100, mode="native", cid="c-t")])
+    assert list(protector.groups) == ["short", "eth"]
+
+
+def test_ending_all_forgets_the_protection_wanted_and_cancels_only_the_legs_still_open():
+    protector = bound_pair()
+    protector.leg_order_changed("c-s", "rejected", 0, 110)
+    armed(Protection(stop_price=950), cid="eth", symbol="ETH/USDT", protector=protector)
+    protector.expect("later", Protection(stop_price=950))
+    fx = protector.end_all(111, "halt")
+    assert fx.cancel == ["c-t"]
+    assert [(e.group_id, e.kind, e.event, e.ts_ns, e.detail) for e in fx.events] == [
+        ("e", "take_profit", "cancelled", 111, "halt"), ("eth", "stop_market", "cancelled", 111, "halt")]
+    assert protector.groups == {}
+    assert protector.entry_ended("later", SYMBOL, "binance", "P", Side.BUY, 5, 1_000, 5, 112, False) == Effects()
+
+
+def test_a_missing_exit_touch_never_triggers_and_a_trigger_on_a_one_sided_book_carries_no_mid():
+    protector, _ = armed(Protection(stop_price=950))
+    assert protector.on_view(BookView(SYMBOL, 1, 1, (), ((900, 1),)), 120) == []     # no bid to sell at
+    assert protector.on_view(BookView(SYMBOL, 1, 1, ((940, 1),), ()), 121) == [
+        ProtectionTrigger("e", "stop", 121, 940, 0)]

@@ -1,7 +1,7 @@
 """The risk gate's checks, each allowed exactly at its limit and refused one unit beyond, and their composition."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 
 import pytest
 
@@ -384,3 +384,234 @@ def test_every_check_enabled_stands_in_the_fixed_order_and_passes_an_order_withi
 ])
 def test_the_sampled_checks_stand_alone_though_they_share_the_sampler(limits, names):
     assert [type(c).__name__ for c in gate(**limits).checks.checks] == names
+
+
+# ---------------------------------------------------------------- sharper edges: what the tests above left open
+
+ETH_BTC = Instrument("ETH/BTC", "binance", "ETHBTC", "ETH", "BTC", 5, 4, tick_size=1, lot_size=1)
+
+
+def test_stale_data_measures_from_the_view_s_own_time_and_says_how_old_it_is():
+    m = market()
+    m.views["BTC/USDT"] = BookView("BTC/USDT", 50 * MS, 1, ((5_999_000, 1),), ((6_001_000, 1),))
+    check = StaleData(100 * MS, m)
+    m.newest_ns = 150 * MS
+    assert check(cand(ts=150 * MS)) is None
+    m.newest_ns = 150 * MS + 1
+    assert check(cand(ts=150 * MS)) == ("stale_data", "newest book view is 100000001 ns old, limit 100000000 ns")
+
+
+def test_spread_with_a_one_sided_touch_on_the_signal_falls_back_to_the_book_and_says_what_is_missing():
+    m = market()
+    check = SpreadLimit(10, m)
+    assert check(cand(bid=5_997_000)) == ("spread", "the book shows no two-sided market")     # and no view either
+    m.views["BTC/USDT"] = BookView("BTC/USDT", 0, 1, (), ((6_003_000, 1),))
+    assert check(cand(bid=5_997_000)) == ("spread", "the book shows no two-sided market")
+    m.views["BTC/USDT"] = BookView("BTC/USDT", 0, 1, ((5_997_000, 1),), ((6_003_000, 1),))
+    assert check(cand(bid=5_997_000)) is None
+    assert check(cand(bid=5_997_000, ask=6_003_001)) == ("spread", "spread 6001 is more than 10 bps of the mid")
+
+
+def test_displayed_liquidity_with_no_view_shows_nothing_to_take():
+    assert rule(DisplayedLiquidity(100, market())(cand(1))) == "displayed_liquidity"
+
+
+def test_balances_start_every_asset_not_yet_held_at_zero():
+    m = market()
+    balances = Balances({"BTC": Decimal("0.02")}, INSTRUMENTS, m)      # no USDT, no BNB listed
+    f = Fill("c", "P", "binance", "BTC/USDT", Side.BUY, 1_000, 6_000_000, Decimal("0.001"), "BNB", Liquidity.TAKER,
+             0, 0)
+    balances.on_fill(f)
+    assert balances.cash == {"BTC": Decimal("0.03000"), "USDT": Decimal("-600.00000"), "BNB": Decimal("-0.001")}
+    assert balances.available("ETH") == 0 and balances.available("ETH") is not None
+    balances.portfolio = PortfolioView(5, Decimal("950"), Decimal("1000"), Decimal("1000"), Decimal("600"),
+                                       (("USDT", Decimal("350")),))
+    assert balances.available("BTC") == 0 and balances.available("BTC") is not None
+
+
+def test_equity_counts_a_shared_quote_once_values_each_base_at_its_mid_and_skips_a_base_without_one():
+    m = market()
+    both = Balances({"USDT": Decimal("1000"), "BTC": Decimal("0.01"), "ETH": Decimal("0.1")}, INSTRUMENTS, m)
+    assert both.equity() == Decimal("1900")                           # 1000 + 600 + 300
+    no_quote = Balances({"BTC": Decimal("0.01")}, INSTRUMENTS, m)
+    assert no_quote.equity() == Decimal("600")
+    del m.mids_x2["ETH/USDT"]
+    assert both.equity() == Decimal("1600")                           # ETH has no mid yet: not valued
+
+
+def test_the_gate_s_equity_follows_the_portfolio_once_published():
+    checks = PreTradeChecks(CheckLimits(max_leverage=Decimal("1"), cash={"USDT": Decimal("1000")}), market())
+    checks.on_portfolio(PortfolioView(5, Decimal("300"), Decimal("1000"), Decimal("1000"), Decimal("0"), ()))
+    assert checks.balances.equity() == Decimal("300")
+    assert checks.refuse(cand(500)) is None                           # 300 USDT of BTC over 300 of equity
+    assert rule(checks.refuse(cand(501))) == "leverage"
+
+
+def test_leverage_refuses_zero_equity_as_not_positive_but_holds_an_equity_of_one_to_the_ratio():
+    m = market()
+    refusal = Leverage(Decimal("2"), Balances({"USDT": Decimal(0)}, INSTRUMENTS, m), m)(cand(1))
+    assert rule(refusal) == "leverage" and refusal[1].endswith("is not positive")
+    one = Balances({"USDT": Decimal("1")}, INSTRUMENTS, m)
+    assert Leverage(Decimal("2"), one, m)(cand(3)) is None            # 1.80 over 1
+    assert rule(Leverage(Decimal("2"), one, m)(cand(4))) == "leverage"   # 2.40
+
+
+def test_what_working_orders_hold_adds_up_across_instruments_spending_the_same_asset():
+    instruments = {**INSTRUMENTS, "ETH/BTC": ETH_BTC}
+    m = Market(instruments, {"BTC/USDT": MID_X2, "ETH/USDT": ETH_MID_X2, "ETH/BTC": 10_000}, {})
+    check = AvailableBalance(Balances({"USDT": Decimal("1000"), "BTC": Decimal("0.02")}, instruments, m), m)
+    for symbol, price in (("BTC/USDT", 6_000_000), ("ETH/USDT", 300_000), ("ETH/BTC", 5_000)):
+        check.on_approved(ParentOrder("P", symbol, Side.BUY, 1, price, Urgency.AGGRESSIVE, 0, 0))
+    m.exposures["ETH/BTC"] = Exposure("ETH/BTC", 0, 0, 1_000, 0)       # buying 0.1 ETH at 0.05: 0.005 BTC
+    m.exposures["BTC/USDT"] = Exposure("BTC/USDT", 0, 0, 1_000, 1_000)  # 600 USDT and 0.01 BTC
+    m.exposures["ETH/USDT"] = Exposure("ETH/USDT", 0, 0, 10_000, 0)    # 300 USDT
+    assert (check.held("USDT"), check.held("BTC"), check.held("ETH")) == (Decimal("900"), Decimal("0.015"), 0)
+    assert check(cand(500, Side.SELL)) is None                          # 0.005 BTC of the 0.005 free
+    assert rule(check(cand(501, Side.SELL))) == "balance"
+    m.exposures["ETH/USDT"] = Exposure("ETH/USDT", 0, 0, 0, 50_000)     # selling ETH holds no BTC nor USDT
+    assert (check.held("USDT"), check.held("BTC")) == (Decimal("600"), Decimal("0.015"))
+
+
+def test_a_working_buy_whose_price_the_gate_never_approved_holds_nothing_until_one_is():
+    m = market(BTC=(0, 1_000, 0))                                      # working since before a restart
+    check = AvailableBalance(Balances({"USDT": Decimal("1000")}, INSTRUMENTS, m), m)
+    assert check.held("USDT") == 0
+    check.on_approved(ParentOrder("P1", "BTC/USDT", Side.BUY, 1_000, 7_000_000, Urgency.AGGRESSIVE, 0, MID_X2))
+    check.on_approved(ParentOrder("P2", "BTC/USDT", Side.BUY, 1_000, 6_000_000, Urgency.AGGRESSIVE, 0, MID_X2))
+    assert check.hold_price == {"BTC/USDT": 7_000_000}                 # still working: the higher price holds
+    assert check.held("USDT") == Decimal("700")
+
+
+def test_an_order_toward_flat_leaves_the_worst_case_at_the_position_not_a_unit_beyond():
+    m = market()                                                        # it may never fill: 3000 USDT either way
+    assert m.exposures_quote(cand(1_000, position=-5_000)) == {"BTC/USDT": Decimal("-3000")}
+    assert m.exposures_quote(cand(1_000, Side.SELL, position=5_000)) == {"BTC/USDT": Decimal("3000")}
+
+
+def pearson_half() -> MidSampler:
+    """BTC returns +1/4, -1/5, 0 and ETH 0, +1/4, -1/5: by hand (deviations from the mean 1/60: 14, -13, -1 and
+    -1, 14, -13 sixtieths) rho = (-14 - 182 + 13) / (196 + 169 + 1) = -1/2."""
+    sampler = MidSampler(["BTC/USDT", "ETH/USDT"], 1_000 * MS, keep=4)
+    sampled(sampler, [{"BTC/USDT": 10_000, "ETH/USDT": 1_000}, {"BTC/USDT": 12_500, "ETH/USDT": 1_000},
+                      {"BTC/USDT": 10_000, "ETH/USDT": 1_250}, {"BTC/USDT": 10_000, "ETH/USDT": 1_000}])
+    return sampler
+
+
+def test_correlation_is_centred_on_the_means_and_weights_the_pair_by_it():
+    m = market(ETH=(20_000, 0, 0))                                     # long 600 USDT of ETH
+    check = CorrelatedExposure(Decimal("1039.24"), 3, pearson_half(), m)
+    assert abs(check.correlation("BTC/USDT", "ETH/USDT") + Decimal("0.5")) < Decimal("1e-20")
+    # buying 1200 USDT of BTC: 1200² + 600² - 1200·600 = 1080000, its root 1039.2305
+    assert check(cand(2_000)) is None
+    assert CorrelatedExposure(Decimal("1039.23"), 3, pearson_half(), m)(cand(2_000)) == (
+        "correlated_exposure", "correlation-weighted exposure 1039.23 beyond 1039.23")
+
+
+def test_a_pair_one_side_of_which_never_moved_is_unmeasured_and_a_measure_follows_new_samples():
+    sampler = MidSampler(["BTC/USDT", "ETH/USDT"], 1_000 * MS, keep=3)
+    check = CorrelatedExposure(Decimal("1"), 2, sampler, market())
+    assert check.correlation("BTC/USDT", "ETH/USDT") is None           # nothing sampled yet
+    sampled(sampler, [{"BTC/USDT": 10_000, "ETH/USDT": 3_000}, {"BTC/USDT": 10_010, "ETH/USDT": 3_000},
+                      {"BTC/USDT": 10_010, "ETH/USDT": 3_000}])
+    assert check.correlation("BTC/USDT", "ETH/USDT") is None           # ETH never moved
+    sampled(sampler, [{"BTC/USDT": 10_020, "ETH/USDT": 3_003}], start=3)
+    assert check.correlation("BTC/USDT", "ETH/USDT") == 1
+
+
+def test_an_order_leaving_the_correlated_exposure_exactly_where_it_was_passes_beyond_the_limit():
+    m = market(BTC=(0, 0, 3_000))                                      # could be short 1800 USDT
+    sampler = MidSampler(["BTC/USDT", "ETH/USDT"], 1_000 * MS, keep=3)
+    check = CorrelatedExposure(Decimal("100"), 2, sampler, m)
+    assert check(cand(1_000, open_sell=3_000)) is None                 # worst case still the short 1800
+    assert rule(check(cand(3_001, open_sell=3_000))) == "correlated_exposure"
+
+
+def lossy(cooldown: LossCooldown, price_out: int, ts: int, fee: str = "0", fee_asset: str = "USDT") -> None:
+    """A long round trip of 1 BTC-unit lot (100000) bought at 10000 and sold at `price_out`."""
+    cooldown.on_fill(fill(Side.BUY, 100_000, 10_000, ts=ts))
+    cooldown.on_fill(Fill("c", "P", "binance", "BTC/USDT", Side.SELL, 100_000, price_out, Decimal(fee), fee_asset,
+                          Liquidity.TAKER, ts, 0))
+
+
+def test_a_round_trip_counts_as_a_loss_only_below_even_net_of_quote_fees():
+    cooldown = LossCooldown(1, 1_000, INSTRUMENTS)
+    lossy(cooldown, 10_000, 1)                                         # even: no loss
+    lossy(cooldown, 10_001, 2)                                         # won 0.01: no loss
+    lossy(cooldown, 10_000, 3, fee="0.5", fee_asset="BNB")             # a fee not in the quote is not counted
+    assert cooldown.losses == 0 and cooldown.until_ns == 0
+    lossy(cooldown, 9_999, 4)
+    assert cooldown.until_ns == 1_004
+
+
+def test_the_count_starts_again_after_a_cooldown_and_a_win_resets_it():
+    cooldown = LossCooldown(2, 1_000, INSTRUMENTS)
+    lossy(cooldown, 9_999, 1)
+    lossy(cooldown, 9_999, 2)
+    assert (cooldown.until_ns, cooldown.losses) == (1_002, 0)
+    lossy(cooldown, 9_999, 3)
+    assert (cooldown.until_ns, cooldown.losses) == (1_002, 1)          # one loss: no new cooldown yet
+    lossy(cooldown, 10_002, 4)
+    assert cooldown.losses == 0
+
+
+def test_adding_to_a_position_closes_nothing_and_a_one_unit_flip_closes_the_trip():
+    cooldown = LossCooldown(1, 1_000, INSTRUMENTS)
+    cooldown.on_fill(fill(Side.BUY, 100_000, 10_000, ts=1))
+    cooldown.on_fill(fill(Side.BUY, 100_000, 10_001, ts=2))            # adds: no round trip yet
+    assert cooldown.until_ns == 0 and cooldown.losses == 0
+    cooldown.on_fill(fill(Side.SELL, 200_001, 9_000, ts=3))            # to short 1: closes at a loss
+    assert cooldown.until_ns == 1_003
+    flip = LossCooldown(1, 1_000, INSTRUMENTS)
+    flip.on_fill(fill(Side.SELL, 1, 10_000, ts=1))
+    flip.on_fill(fill(Side.BUY, 2, 20_000, ts=2))                      # short 1 to long 1: a losing trip closed
+    assert flip.until_ns == 1_002
+    flip = LossCooldown(1, 1_000, INSTRUMENTS)
+    flip.on_fill(fill(Side.BUY, 1, 20_000, ts=1))
+    flip.on_fill(fill(Side.SELL, 2, 10_000, ts=2))                     # long 1 to short 1
+    assert flip.until_ns == 1_002
+
+
+def test_the_gate_s_cooldown_follows_the_fills_it_is_sent_from_the_first_seq():
+    checks = PreTradeChecks(CheckLimits(loss_streak=1, loss_cooldown_ns=1_000), market())
+    checks.on_fill(fill(Side.BUY, 100_000, 10_000, ts=1), 1)
+    checks.on_fill(fill(Side.SELL, 100_000, 9_999, ts=2), 2)
+    assert rule(checks.refuse(cand(ts=1_001))) == "loss_cooldown"
+    assert checks.refuse(cand(ts=1_002)) is None
+
+
+def test_the_gate_samples_mids_from_its_views_keeping_enough_rows_for_the_longer_window():
+    """Window 2 of one-second samples: a 1 % move, then a quiet spell across two boundaries (two rows of it)."""
+    checks = PreTradeChecks(CheckLimits(max_volatility_bps=99, volatility_window=2, correlation_window=1), market())
+    assert checks.watches_views
+    for ts, bid in ((0, 10_000), (SECOND, 10_100), (3 * SECOND + SECOND // 2, 10_100)):
+        checks.on_view(BookView("BTC/USDT", ts, 1, ((bid - 1, 1),), ((bid + 1, 1),)))
+    assert rule(checks.refuse(cand())) == "volatility_halt"            # returns 1 %, 0: 100 bps
+
+
+def test_the_gate_holds_both_rate_limits_when_both_are_set():
+    checks = PreTradeChecks(CheckLimits(max_orders_per_venue=5, max_orders_total=1), market())
+    checks.on_approved(ParentOrder("P1", "BTC/USDT", Side.BUY, 1, 1, Urgency.AGGRESSIVE, 10, 0), "binance")
+    assert rule(checks.refuse(cand(ts=20, inst=ETH))) == "order_rate_total"
+
+
+def test_the_gate_s_correlated_exposure_measures_over_its_own_window():
+    checks = PreTradeChecks(CheckLimits(max_correlated_exposure=Decimal("1039.24"), correlation_window=3,
+                                        sample_ns=SECOND), market(ETH=(20_000, 0, 0)))
+    mids = [(10_000, 1_000), (12_500, 1_000), (10_000, 1_250), (10_000, 1_000), (10_000, 1_000)]
+    for k, (btc, eth) in enumerate(mids):
+        for symbol, mid in (("BTC/USDT", btc), ("ETH/USDT", eth)):
+            checks.on_view(BookView(symbol, k * SECOND, 1, ((mid - 1, 1),), ((mid + 1, 1),)))
+    assert checks.refuse(cand(2_000)) is None
+    assert rule(checks.refuse(cand(2_001))) == "correlated_exposure"
+
+
+def test_the_figures_do_not_depend_on_the_caller_s_decimal_context():
+    """A return of 100.00001 bps squares to 10000.0020000001 bps², beyond 100²; six digits would round it to the
+    limit exactly. The correlation likewise comes out the same to the last digit."""
+    sampler = MidSampler(["BTC/USDT", "ETH/USDT"], 1_000 * MS, keep=2)
+    sampled(sampler, [{"BTC/USDT": 1_000_000_000}, {"BTC/USDT": 1_010_000_001}])
+    order = cand()
+    rho = CorrelatedExposure(Decimal(1), 3, pearson_half(), market()).correlation("BTC/USDT", "ETH/USDT")
+    with localcontext(Context(prec=6)):
+        assert rule(VolatilityHalt(100, 1, sampler)(order)) == "volatility_halt"
+        assert CorrelatedExposure(Decimal(1), 3, pearson_half(), market()).correlation("BTC/USDT", "ETH/USDT") == rho
