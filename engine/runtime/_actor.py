@@ -66,9 +66,7 @@ class ActorContext:
         if edges is None:
             raise self._undeclared(output, type(msg).__name__)
         await trio.lowlevel.checkpoint_if_cancelled()
-        for edge in edges:
-            if not edge.send_nowait(msg):
-                await edge.send(msg)
+        await _send_all(edges, (msg,))
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     def emit_on_return(self, output: str, msgs: Sequence[Any]) -> None:
@@ -91,10 +89,7 @@ class ActorContext:
         closing, self._closing = self._closing, []
         await trio.lowlevel.checkpoint_if_cancelled()
         for edges, msgs in closing:
-            for msg in msgs:
-                for edge in edges:
-                    if not edge.send_nowait(msg):
-                        await edge.send(msg)
+            await _send_all(edges, msgs)
 
     async def emit_and_settle(self, output: str, msg: Any, quiescence: Quiescence,
                               on_sent: Callable[[], None] | None = None) -> None:
@@ -106,9 +101,7 @@ class ActorContext:
         if edges is None:
             raise self._undeclared(output, type(msg).__name__)
         await trio.lowlevel.checkpoint_if_cancelled()
-        for edge in edges:
-            if not edge.send_nowait(msg):
-                await edge.send(msg)
+        await _send_all(edges, (msg,))
         if on_sent is not None:
             on_sent()
         if quiescence.pending:
@@ -130,11 +123,18 @@ class ActorContext:
         if edges is None:
             raise self._undeclared(output, f"{len(msgs)} message(s)")
         await trio.lowlevel.checkpoint_if_cancelled()
-        for msg in msgs:
-            for edge in edges:
-                if not edge.send_nowait(msg):
-                    await edge.send(msg)
+        await _send_all(edges, msgs)
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+
+async def _send_all(edges: Sequence[Edge], msgs: Sequence[Any]) -> None:
+    """Each of `msgs`, in order, on every edge: at once where the edge takes it, else as its when-full policy says
+    (a full blocking edge waits). Every send of an `ActorContext` goes through here; its checkpoints are the
+    caller's."""
+    for msg in msgs:
+        for edge in edges:
+            if not edge.send_nowait(msg):
+                await edge.send(msg)
 
 
 class Batch:
