@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from trio_websocket import WebSocketConnection
@@ -41,6 +40,7 @@ from adapters.simulated.matching import MatchingEngine
 from adapters.simulated.venue import SimulatedVenueActor
 from adapters.ws import StreamPlan
 from engine.contracts import BookSync, BookSyncFactory, GatewaySettings, MarketDataCodec, OrderGateway
+from engine.contracts.plugins import registered
 from engine.messages import MarketEvent, ResyncRequest
 from engine.model.numbers import Instrument
 from engine.runtime import Actor
@@ -149,17 +149,7 @@ def venues() -> dict[str, VenueParts]:
     """Every venue by name: the built-in ones, then those other packages register under `engine.venues`.
 
     `ValueError` for a registered object that is not a `VenueParts`, or that takes a name already taken."""
-    found = dict(BUILT_IN)
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        parts = point.load()
-        if not isinstance(parts, VenueParts):
-            raise ValueError(f"entry point {point.name!r} of group {ENTRY_POINT_GROUP!r} ({point.value}) is a "
-                             f"{type(parts).__name__}, not a VenueParts")
-        if parts.name in found:
-            raise ValueError(f"entry point {point.name!r} of group {ENTRY_POINT_GROUP!r} ({point.value}) registers "
-                             f"venue {parts.name!r}, which is already registered")
-        found[parts.name] = parts
-    return found
+    return registered(ENTRY_POINT_GROUP, BUILT_IN, VenueParts, "venue")
 
 
 def venue(name: str) -> VenueParts:

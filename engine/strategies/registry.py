@@ -12,8 +12,7 @@ A strategy kind can also come from another package: a distribution that declares
 """
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
+from engine.contracts.plugins import registered
 from engine.strategies import ema_cross, market_maker, mean_reversion
 from engine.strategies.kind import ParamError, StrategyKind, StrategySetup
 
@@ -29,14 +28,4 @@ def _built_in() -> dict[str, StrategyKind]:
 def strategy_kinds() -> dict[str, StrategyKind]:
     """Every strategy kind by name: the built-in ones, then those other packages register under
     `engine.strategies`. `ValueError` for a registered object that is not a `StrategyKind`, or whose name is taken."""
-    found = _built_in()
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        kind = point.load()
-        if not isinstance(kind, StrategyKind):
-            raise ValueError(f"entry point {point.name!r} of group {ENTRY_POINT_GROUP!r} ({point.value}) is a "
-                             f"{type(kind).__name__}, not a StrategyKind")
-        if kind.name in found:
-            raise ValueError(f"entry point {point.name!r} of group {ENTRY_POINT_GROUP!r} ({point.value}) registers "
-                             f"strategy kind {kind.name!r}, which is already registered")
-        found[kind.name] = kind
-    return found
+    return registered(ENTRY_POINT_GROUP, _built_in(), StrategyKind, "strategy kind")
