@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
 import orjson
 import trio
@@ -33,14 +32,11 @@ from adapters.simulated.exchange import SimulatedBinance, too_much_weight
 from adapters.simulated.faults import NO_FAULTS, FaultKind, FaultPlan, Stall
 from adapters.simulated.latency import NO_LATENCY, Latency
 from adapters.simulated.requests import HttpRequest, HttpResponse
+from adapters.asgi import Receive, Scope, Send, lifespan
 from adapters.simulated.streams import StreamHub, serve_market_streams, serve_ws_api
 from engine.messages import BookView
 
 log = logging.getLogger("adapters.simulated.server")
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_BODY_BYTES = 64 * 1024
 """Binance's requests are a few hundred bytes of form fields; a larger body is refused with 413."""
@@ -104,7 +100,7 @@ def exchange_app(exchange: SimulatedBinance, hub: StreamHub, *, faults: FaultPla
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] == "websocket":
             if scope["path"] == "/ws-api/v3":
@@ -174,16 +170,6 @@ class _BoundPort:
     def started(self, binds: list[str]) -> None:
         log.info("simulated exchange serving on %s", binds[0])
         self._task_status.started(int(binds[0].rsplit(":", 1)[1]))
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _until_disconnected(receive: Receive) -> None:

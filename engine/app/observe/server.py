@@ -16,6 +16,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from adapters.asgi import lifespan
 from engine.app.observe import health
 from engine.app.observe.activity import WATCHED, Activity
 from engine.app.observe.control import Control, ControlRefused
@@ -46,7 +47,7 @@ class Endpoint:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -116,16 +117,6 @@ async def _fold(inbox: Mailbox, activity: Activity) -> None:
     """What the journal made durable, folded a batch at a time."""
     while True:
         activity.take(await inbox.receive_batch())
-
-
-async def _lifespan(receive: Any, send: Any) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _body(receive: Any) -> bytes:
