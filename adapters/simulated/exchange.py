@@ -48,15 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import (
-    Context,
-    Decimal,
-    DivisionByZero,
-    Inexact,
-    InvalidOperation,
-    Overflow,
-    localcontext,
-)
+from decimal import Decimal, localcontext
 from typing import Any
 
 import orjson
@@ -136,7 +128,7 @@ from engine.messages import (
     Side,
     TimeInForce,
 )
-from engine.model.numbers import Instrument, format_fixed
+from engine.model.numbers import EXACT, Instrument, format_fixed
 from engine.model.orders import CLIENT_ORDER_ID
 
 USER = "user"
@@ -152,7 +144,6 @@ AHEAD_OF_SERVER = "Timestamp for this request was 1000ms ahead of the server's t
 _MS = 1_000_000
 _MINUTE_MS = 60_000
 _MAX_RECV_WINDOW_MS = 60_000
-_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
 _ZERO = Decimal(0)
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 _BINANCE_ORDER_TYPES = {"LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT",
@@ -277,7 +268,7 @@ class SimulatedBinance:
             return
         for trade in view.trades:
             self._print(listing, trade.price, trade.qty, trade.aggressor is Side.SELL, now_ms)
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             reports = self._matching.on_book(view)
             for order in self._open.values():   # a triggered stop works from now on (its limit form on the book)
                 if order.waiting and order.listing is listing:
@@ -339,7 +330,7 @@ class SimulatedBinance:
             account = self._authenticate(request, params, now_ms) if route.signed else None
             if route.new_orders:
                 headers += self._count_order(account, now_ms, route.new_orders)
-            with localcontext(_EXACT):
+            with localcontext(EXACT):
                 payload = route.handler(params, account, now_ms)
             return HttpResponse(200, (_JSON, *headers), orjson.dumps(payload))
         except Refusal as refusal:

@@ -31,15 +31,7 @@ duplicated report, a reconciliation restating it) is recognisably the same fill.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import (
-    Context,
-    Decimal,
-    DivisionByZero,
-    Inexact,
-    InvalidOperation,
-    Overflow,
-    localcontext,
-)
+from decimal import Decimal, localcontext
 
 from adapters.simulated.queue import ConservativeQueue, QueueModel
 from engine.messages import (
@@ -54,12 +46,10 @@ from engine.messages import (
     TimeInForce,
     Trade,
 )
-from engine.model.numbers import Instrument
+from engine.model.numbers import EXACT, Instrument
 from engine.model.orders import CLIENT_ORDER_ID
 from engine.model.protection import LegKind, follow, touched, trailing_level
 
-_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
-"""Fees must never round: a result that would need rounding raises instead."""
 
 # Binance's wording for the same refusals (venues.md §1.5).
 ILLEGAL_CLIENT_ORDER_ID = ("Illegal characters found in parameter 'newClientOrderId'; "
@@ -468,7 +458,7 @@ class MatchingEngine:
     def _trade(self, order: _SimOrder, price: int, qty: int, liquidity: Liquidity, ts_ns: int) -> ExecutionReport:
         instrument = self.instruments[order.instrument]
         rate = self.maker_fee if liquidity is Liquidity.MAKER else self.taker_fee
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             fee = rate * instrument.notional(price, qty)
         order.cum_qty += qty
         self._last_trade_id += 1

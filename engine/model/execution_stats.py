@@ -17,26 +17,15 @@ figures are the ones to compare across instruments.
 """
 from __future__ import annotations
 
-from decimal import (
-    ROUND_HALF_EVEN,
-    Context,
-    Decimal,
-    DivisionByZero,
-    Inexact,
-    InvalidOperation,
-    Overflow,
-    localcontext,
-)
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from typing import Any
 
 from engine.messages import Fill, OrderUpdate
-from engine.model.numbers import Instrument
+from engine.model.numbers import EXACT, Instrument
 
 BPS_PLACES = 4
 RATIO_PLACES = 6
 
-EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
-"""Sums of quantities and fees must never round: a result that would need rounding raises instead."""
 WORKING = Context(prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 """Ratios cannot be exact; this fixed context makes their rounding the same in every run."""
 

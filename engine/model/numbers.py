@@ -8,9 +8,13 @@ P&L) is `Decimal`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 
 _POW10: tuple[int, ...] = tuple(10 ** k for k in range(40))
+
+EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
+"""The context of money that must never round (sums of fees, cash, positions' values): a result that would need
+rounding, an invalid operation, a division by zero or an overflow raises instead."""
 
 
 class NumberFormatError(ValueError):

@@ -27,7 +27,7 @@ import enum
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import ParamSpec, TypeVar
 
@@ -46,13 +46,11 @@ from engine.messages import (
     VenueOrderState,
     VenueOrderStatus,
 )
-from engine.model.numbers import Instrument, to_decimal
+from engine.model.numbers import EXACT, Instrument, to_decimal
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
-"""Money sums here must never round: a result that would need rounding raises instead."""
 
 CLIENT_ORDER_ID = re.compile(r"[a-zA-Z0-9_-]{1,36}")
 """Binance's `newClientOrderId` rule `^[a-zA-Z0-9-_]{1,36}$`; use it with `fullmatch`."""
@@ -322,7 +320,7 @@ class Order:
         self.filled_value += price * qty
         self.updated_ts_ns = max(self.updated_ts_ns, ts_ns)
         if fee_asset:
-            with localcontext(_EXACT):
+            with localcontext(EXACT):
                 self.fees[fee_asset] = self.fees.get(fee_asset, Decimal(0)) + fee
         if self.cum_qty == self.qty:
             self._final(self.qty)

@@ -21,14 +21,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from fractions import Fraction
 
 from engine.messages import Fill, Side
-from engine.model.numbers import Instrument, to_decimal
+from engine.model.numbers import EXACT, Instrument, to_decimal
 
-_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
-"""Money here must never round: a result that would need rounding raises instead."""
 _ZERO = Decimal(0)
 _HALF = Decimal("0.5")
 _EXACT_DIV = Context(prec=40, traps=[InvalidOperation, DivisionByZero, Overflow])
@@ -79,9 +77,9 @@ class _Holding:
         """Book one fill's realized P&L and its fee (in the quote asset) to the net figures and the round trip; a
         trip closes when the position, `before` the fill, is flat after it or on the other side (the flipping fill's
         whole fee is the closing trip's)."""
-        self.fees_quote = _EXACT.add(self.fees_quote, fee_quote)
+        self.fees_quote = EXACT.add(self.fees_quote, fee_quote)
         self.trip_value += realized
-        self.trip_fees = _EXACT.add(self.trip_fees, fee_quote)
+        self.trip_fees = EXACT.add(self.trip_fees, fee_quote)
         after = self.position
         if before and (after == 0 or (before > 0) != (after > 0)):
             self.trips += 1
@@ -125,15 +123,15 @@ class Portfolio:
                 book = self._books[key] = _Holding(instrument)
             before = book.position
             book.account(before, book.trade(fill.side, fill.price, fill.qty), fee_quote)
-        sign, add, cash = fill.side.sign, _EXACT.add, self.cash
+        sign, add, cash = fill.side.sign, EXACT.add, self.cash
         base, quote = instrument.base, instrument.quote   # context methods: exact, and cheaper than a `with`
-        scaled = _EXACT.scaleb
+        scaled = EXACT.scaleb
         cash[base] = add(cash.get(base, _ZERO), scaled(sign * fill.qty, -instrument.qty_decimals))
         cash[quote] = add(cash.get(quote, _ZERO), scaled(-sign * fill.price * fill.qty,
                                                           -(instrument.price_decimals + instrument.qty_decimals)))
         if fill.fee_asset:
             asset, fee = fill.fee_asset, fill.fee
-            cash[asset] = _EXACT.subtract(cash.get(asset, _ZERO), fee)
+            cash[asset] = EXACT.subtract(cash.get(asset, _ZERO), fee)
             self.fees[asset] = add(self.fees.get(asset, _ZERO), fee)
         return _money(realized, instrument)
 
@@ -142,8 +140,8 @@ class Portfolio:
         if not fill.fee_asset or fill.fee_asset == instrument.quote:
             return fill.fee
         if fill.fee_asset == instrument.base:
-            return _EXACT.multiply(fill.fee, to_decimal(fill.price, instrument.price_decimals))
-        self.unconverted_fees[fill.fee_asset] = _EXACT.add(self.unconverted_fees.get(fill.fee_asset, _ZERO), fill.fee)
+            return EXACT.multiply(fill.fee, to_decimal(fill.price, instrument.price_decimals))
+        self.unconverted_fees[fill.fee_asset] = EXACT.add(self.unconverted_fees.get(fill.fee_asset, _ZERO), fill.fee)
         return _ZERO
 
     def symbols(self) -> list[str]:
@@ -168,12 +166,12 @@ class Portfolio:
         total = _ZERO
         for asset, amount in self.cash.items():
             if asset == currency:
-                total = _EXACT.add(total, amount)
+                total = EXACT.add(total, amount)
             elif amount:
                 price = _price_in(asset, currency, marks_x2, instruments)
                 if price is None:
                     return None
-                total = _EXACT.add(total, _EXACT.multiply(amount, price))
+                total = EXACT.add(total, EXACT.multiply(amount, price))
         return total
 
     def gross_exposure(self, marks_x2: Mapping[str, int], instruments: Mapping[str, Instrument]) -> Decimal:
@@ -183,7 +181,7 @@ class Portfolio:
         for symbol, holding in self._holdings.items():
             mid_x2 = marks_x2.get(symbol)
             if holding.position and mid_x2 is not None:
-                total = _EXACT.add(total, _EXACT.multiply(to_decimal(abs(holding.position), holding.instrument.qty_decimals),
+                total = EXACT.add(total, EXACT.multiply(to_decimal(abs(holding.position), holding.instrument.qty_decimals),
                                                           _mid(mid_x2, instruments[symbol])))
         return total
 
@@ -230,8 +228,8 @@ class Figures:
         """The open position's P&L if closed at the mid (0 without one)."""
         if mid_x2 is None or not self.position:
             return _ZERO
-        value = _EXACT.multiply(to_decimal(self.position, self.instrument.qty_decimals), _mid(mid_x2, self.instrument))
-        return _EXACT.subtract(value, _money(self.entry_value * (1 if self.position > 0 else -1), self.instrument))
+        value = EXACT.multiply(to_decimal(self.position, self.instrument.qty_decimals), _mid(mid_x2, self.instrument))
+        return EXACT.subtract(value, _money(self.entry_value * (1 if self.position > 0 else -1), self.instrument))
 
 
 def _figures(holding: _Holding) -> Figures:
@@ -241,7 +239,7 @@ def _figures(holding: _Holding) -> Figures:
 
 def _mid(mid_x2: int, instrument: Instrument) -> Decimal:
     """Half of twice the mid, exactly, as a price."""
-    return _EXACT.multiply(to_decimal(mid_x2, instrument.price_decimals), _HALF)
+    return EXACT.multiply(to_decimal(mid_x2, instrument.price_decimals), _HALF)
 
 
 def _price_in(asset: str, currency: str, marks_x2: Mapping[str, int],
@@ -260,5 +258,5 @@ def _price_in(asset: str, currency: str, marks_x2: Mapping[str, int],
 
 def _money(value: int, instrument: Instrument) -> Decimal:
     """A count of price×qty units as the quote-asset amount it stands for."""
-    return _EXACT.scaleb(value, -(instrument.price_decimals + instrument.qty_decimals))
+    return EXACT.scaleb(value, -(instrument.price_decimals + instrument.qty_decimals))
 

@@ -28,8 +28,8 @@ from decimal import Decimal, localcontext
 from typing import Any, Iterable, Mapping
 
 from engine.messages import ChildOrder, ExecType, ExecutionReport, Fill, JournalEntry, OrderUpdate, ParentOrder
-from engine.model.numbers import Instrument, format_fixed
-from engine.model.execution_stats import BPS_PLACES, EXACT, RATIO_PLACES, WORKING, fixed, slippage_bps
+from engine.model.numbers import EXACT, Instrument, format_fixed
+from engine.model.execution_stats import BPS_PLACES, RATIO_PLACES, WORKING, fixed, slippage_bps
 
 QUALITY_KINDS = (ParentOrder, ChildOrder, ExecutionReport, Fill, OrderUpdate)
 """The journal entries this module reads."""
