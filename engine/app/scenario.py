@@ -608,10 +608,10 @@ def _strategy(path: Path, where: str, table: schema.StrategyCommon, instruments:
         unit = spec.metadata.get("unit")
         if unit and isinstance(value, str):   # written in the file (a default is already in fixed-point units)
             decimals = traded.qty_decimals if unit == "quantity" else traded.price_decimals
-            written, value = value, _fixed(path, f"{where}.{spec.name}", value, decimals)
-            if spec.metadata.get("lots") and value % traded.lot_size:   # an order's size: sent as it is written
-                raise _refuse(path, f"{where}.{spec.name}", f"{written!r} is not a whole number of lots of "
-                                                            f"{format_fixed(traded.lot_size, decimals)}")
+            if spec.metadata.get("lots"):   # an order's size: sent as it is written
+                value = _lots(path, f"{where}.{spec.name}", value, traded)
+            else:
+                value = _fixed(path, f"{where}.{spec.name}", value, decimals)
         elif isinstance(value, str) and spec.type in (Decimal, "Decimal"):
             value = Decimal(value)
         values[spec.name] = value
@@ -644,10 +644,7 @@ def _sizing(path: Path, where: str, table: schema.SizingTable, inst: Instrument)
         raise _refuse(path, f"{where}.{needs}", f"required by method {table.method!r}, and missing")
     fraction = _fraction(path, f"{where}.liquidity_fraction", table.liquidity_fraction)
     if table.method == "fixed":
-        quantity = _fixed(path, f"{where}.quantity", table.quantity, inst.qty_decimals)
-        if quantity <= 0 or quantity % inst.lot_size:
-            raise _refuse(path, f"{where}.quantity", f"{table.quantity!r} is not a positive whole number of lots of "
-                                                     f"{format_fixed(inst.lot_size, inst.qty_decimals)}")
+        quantity = _lots(path, f"{where}.quantity", table.quantity, inst, positive=True)
         return SizingRule("fixed", quantity=quantity, liquidity_fraction=fraction)
     if table.method == "fixed_fraction":
         return SizingRule("fixed_fraction", risk_fraction=_fraction(path, f"{where}.risk_fraction",
@@ -655,6 +652,17 @@ def _sizing(path: Path, where: str, table: schema.SizingTable, inst: Instrument)
                           liquidity_fraction=fraction)
     return SizingRule("volatility", target_risk=Decimal(table.target_risk), window=table.window,
                       liquidity_fraction=fraction)
+
+
+def _lots(path: Path, where: str, text: str, inst: Instrument, *, positive: bool = False) -> int:
+    """An order size written in base-asset units, in fixed-point units; refused unless it is a whole number
+    (`positive`: and above zero) of the instrument's lots: an order of it would go out as written."""
+    quantity = _fixed(path, where, text, inst.qty_decimals)
+    if quantity % inst.lot_size or (positive and quantity <= 0):
+        what = "a positive whole number" if positive else "a whole number"
+        lot = format_fixed(inst.lot_size, inst.qty_decimals)
+        raise _refuse(path, where, f"{text!r} is not {what} of lots of {lot}")
+    return quantity
 
 
 def _fraction(path: Path, where: str, text: str | None) -> Decimal | None:
