@@ -25,8 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine.app.chaos_kill import KEY, SECRET, engine_command, venue_account, venue_process
 from engine.app.scenario import load
-from engine.journal import Journal
-from engine.report.run import REPORTED, journal_section
+from tests.test_stopping import reopened
 
 ROOT = Path(__file__).resolve().parents[1]
 PATIENCE_S = 30    # a bound on waiting for the engine to reach a state, not a figure under test
@@ -81,16 +80,6 @@ def _journal_rows(path: Path, kind: str) -> int:
             return db.execute("SELECT count(*) FROM events WHERE kind = ?", (kind,)).fetchone()[0]
     except sqlite3.OperationalError:
         return 0
-
-
-def _reopened(journal: Path, scenario) -> dict:
-    with sqlite3.connect(journal) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    reopened = Journal.open(journal, sync="normal", scenario="check", started_ns=0)
-    try:
-        return journal_section(list(reopened.entries(kinds=REPORTED)), scenario.instruments, {})
-    finally:
-        reopened.close()
 
 
 def _post(base: str, action: str, token: str | None) -> httpx.Response:
@@ -159,7 +148,7 @@ def test_a_paper_run_is_watched_controlled_and_stopped_over_http(tmp_path):
     report = orjson.loads((out / "report.json").read_bytes())
     assert report["partial"] is True and report["open_orders"] == []
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
-    folded = _reopened(journal, scenario)
+    folded = reopened(journal, scenario)
     assert folded["open_orders"] == [] and folded["orders"] == report["orders"]
     commands = _journal_rows(journal, "OperatorCommand")
     assert commands >= 2   # halt and cancel-all, each journaled
@@ -189,7 +178,7 @@ def test_the_quickstart_paced_in_real_time_serves_metrics_and_health_and_stops_o
     report = orjson.loads((out / "report.json").read_bytes())
     assert report["partial"] is True and report["open_orders"] == []
     assert (out / "report.html").exists() and (out / "fills.csv").exists()
-    folded = _reopened(out / "journal.sqlite", load(ROOT / "scenarios" / "quickstart.toml"))
+    folded = reopened(out / "journal.sqlite", load(ROOT / "scenarios" / "quickstart.toml"))
     assert folded["open_orders"] == [] and folded["orders"] == report["orders"]
 
 

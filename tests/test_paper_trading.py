@@ -43,22 +43,28 @@ def paper_scenario(tmp_path: Path, port: int) -> Path:
     return path
 
 
-@pytest.mark.trio
-async def test_the_engine_paper_trades_against_the_simulated_venue(tmp_path, monkeypatch):
+async def paper_run(tmp_path: Path, monkeypatch, edit=lambda text: text) -> tuple[session.RunOutcome, dict]:
+    """`paper_scenario` with `edit` applied to its text, run against the simulated venue served in-process at ten
+    seconds of market a second; the run's outcome and the venue's balances of the demo account after it."""
     monkeypatch.setenv("PAPER_KEY", "demo-key")
     monkeypatch.setenv("PAPER_SECRET", "demo-secret")
-    venue = load_venue(ROOT / "scenarios" / "sim_binance.toml")
-    venue = dataclasses.replace(venue, speed=10)  # ten seconds of market each second
+    venue = dataclasses.replace(load_venue(ROOT / "scenarios" / "sim_binance.toml"), speed=10)
     async with trio.open_nursery() as nursery:
         port = await nursery.start(partial(serve_venue, venue))
-        scenario = load(paper_scenario(tmp_path, port))
+        path = paper_scenario(tmp_path, port)
+        path.write_text(edit(path.read_text()))
+        scenario = load(path)
         outcome = await session.run(scenario, tmp_path / "out")
         codec = BinanceOrderCodec(Credentials("demo-key", "demo-secret"), scenario.instruments.values())
-        async with BinanceClient(codec, base_url=f"http://127.0.0.1:{port}",
-                                 now_ns=time.time_ns) as client:
+        async with BinanceClient(codec, base_url=f"http://127.0.0.1:{port}", now_ns=time.time_ns) as client:
             balances = await client.balances()
         nursery.cancel_scope.cancel()
+    return outcome, balances
 
+
+@pytest.mark.trio
+async def test_the_engine_paper_trades_against_the_simulated_venue(tmp_path, monkeypatch):
+    outcome, balances = await paper_run(tmp_path, monkeypatch)
     report = outcome.report
     assert report["events"] > 100 and report["live"]["connects"] == 1
     assert report["orders"] > 0 and report["fills"] > 0
@@ -73,21 +79,8 @@ async def test_the_engine_paper_trades_against_the_simulated_venue(tmp_path, mon
 
 @pytest.mark.trio
 async def test_resting_orders_are_followed_on_the_user_data_stream(tmp_path, monkeypatch):
-    monkeypatch.setenv("PAPER_KEY", "demo-key")
-    monkeypatch.setenv("PAPER_SECRET", "demo-secret")
-    venue = dataclasses.replace(load_venue(ROOT / "scenarios" / "sim_binance.toml"), speed=10)
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(partial(serve_venue, venue))
-        path = paper_scenario(tmp_path, port)
-        path.write_text(path.read_text().replace('urgency = "aggressive"', 'urgency = "passive"')
-                        .replace('cadence = "500ms"', 'cadence = "book"'))   # 8 s of market: look often
-        scenario = load(path)
-        outcome = await session.run(scenario, tmp_path / "out")
-        codec = BinanceOrderCodec(Credentials("demo-key", "demo-secret"), scenario.instruments.values())
-        async with BinanceClient(codec, base_url=f"http://127.0.0.1:{port}", now_ns=time.time_ns) as client:
-            balances = await client.balances()
-        nursery.cancel_scope.cancel()
-
+    outcome, balances = await paper_run(tmp_path, monkeypatch, lambda text: text.replace(   # 8 s of market:
+        'urgency = "aggressive"', 'urgency = "passive"').replace('cadence = "500ms"', 'cadence = "book"'))  # look often
     report = outcome.report
     # GTC orders at our touch rest, and fill later as the market trades through them: only the user data
     # stream can say so, and the engine books those fills
@@ -101,17 +94,9 @@ async def test_resting_orders_are_followed_on_the_user_data_stream(tmp_path, mon
 async def test_a_bracket_paper_trades_as_native_stops_and_oco_lists_at_the_simulated_venue(tmp_path, monkeypatch):
     """The ema_bracket settings over HTTP: each position's stop and take-profit go to the venue as one OCO list of
     its own order types, which the venue triggers on its book; the venue's account and the engine's agree."""
-    monkeypatch.setenv("PAPER_KEY", "demo-key")
-    monkeypatch.setenv("PAPER_SECRET", "demo-secret")
-    venue = dataclasses.replace(load_venue(ROOT / "scenarios" / "sim_binance.toml"), speed=10)
-    async with trio.open_nursery() as nursery:
-        port = await nursery.start(partial(serve_venue, venue))
-        path = paper_scenario(tmp_path, port)
-        path.write_text(path.read_text().replace("fast = 2\nslow = 5", "fast = 2\nslow = 5\nstop_bps = 2\n"
-                                                 "take_profit_bps = 3")
-                        + '\n[execution]\nprotection = "native"\n')
-        outcome = await session.run(load(path), tmp_path / "out")
-        nursery.cancel_scope.cancel()
+    outcome, _ = await paper_run(tmp_path, monkeypatch, lambda text: text.replace(
+        "fast = 2\nslow = 5", "fast = 2\nslow = 5\nstop_bps = 2\ntake_profit_bps = 3")
+        + '\n[execution]\nprotection = "native"\n')
 
     report = outcome.report
     protective = report["protective_orders"]

@@ -52,16 +52,16 @@ def _wait_until_trading(engine: subprocess.Popen, journal: Path) -> None:
         time.sleep(0.05)
 
 
-def _reopened(journal: Path, scenario) -> dict:
+def reopened(journal: Path, scenario) -> dict:
     """The journal opened again as the engine opens it (its lock free, its schema read), and the trading folded
     from it; SQLite checks the file on the way."""
     with sqlite3.connect(journal) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    reopened = Journal.open(journal, sync="normal", scenario="check", started_ns=0)
+    again = Journal.open(journal, sync="normal", scenario="check", started_ns=0)
     try:
-        return journal_section(list(reopened.entries(kinds=REPORTED)), scenario.instruments, {})
+        return journal_section(list(again.entries(kinds=REPORTED)), scenario.instruments, {})
     finally:
-        reopened.close()
+        again.close()
 
 
 @pytest.mark.parametrize("stop_with", ["SIGTERM", "SIGINT", "--duration"])
@@ -88,7 +88,7 @@ def test_a_stopped_run_ends_cleanly_with_a_partial_report(tmp_path, stop_with):
     assert report["orders"] > 0 or stop_with == "--duration"   # a signal came once it traded
     assert [order.client_order_id for order in orders if order.status.is_open] == []
     assert report["open_orders"] == [] == report["venue_truth"]["BTC/USDT"]["open_orders"]
-    folded = _reopened(journal, scenario)
+    folded = reopened(journal, scenario)
     assert folded["open_orders"] == [] and folded["orders"] == report["orders"]
     # every fill the venue made for us is in the journal, once
     assert Counter(journal_fills(journal)) == Counter(item.trade.trade_id for item in trades)
@@ -115,7 +115,7 @@ def test_a_second_sigterm_ends_the_stop_at_once_and_the_journal_reopens(tmp_path
     assert engine.returncode == 128 + signal.SIGTERM, stderr[-2000:]
     assert "Traceback" not in stderr and "stopped at once by a second SIGTERM" in stderr
     assert not (out / "report.json").exists()
-    folded = _reopened(journal, scenario)
+    folded = reopened(journal, scenario)
     assert folded["orders"] > 0
 
 
