@@ -18,6 +18,7 @@ log.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 from engine.contracts import BookSync, BookSyncFactory, SyncResult
@@ -104,6 +105,17 @@ class BookStats:
             path.append(touch)
             return touch
         return None
+
+    def mids_before(self, ts_ns: int) -> dict[str, int]:
+        """Twice each instrument's mid as its live book last stood before `ts_ns` (from the touch path; an
+        instrument whose book was never live by then has none): what a valuation at `ts_ns` marks to."""
+        mids = {}
+        for symbol, path in self.tops.items():
+            at = bisect_left(path, (ts_ns,))
+            if at:
+                _, bid, ask = path[at - 1]
+                mids[symbol] = bid + ask
+        return mids
 
     def mid_x2(self, symbol: str) -> int | None:
         """Twice the mid of the book as it stands (None unless live with both sides)."""

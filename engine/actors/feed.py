@@ -70,7 +70,7 @@ class ReplayFeed:
         decides, horizon_ns, stopped = self.decides, self.horizon_ns, self.stopped
         crashes = ctx.crashes if ctx.crashes is not None and ctx.crashes.watches(ctx.name) else None
         pending: list[MarketEvent] = []
-        window_end = last_ts = 0
+        window_end = first_ts = last_ts = 0
         cut_at = 0  # the batch ends before this time: its window's end, a message due on the clock, or the horizon
         undecided = True   # no event of the batch may be decided on yet
         for ts, event in reading:
@@ -78,7 +78,7 @@ class ReplayFeed:
                 position += 1
                 continue
             if pending and ts >= cut_at:
-                await self._deliver(ctx, last_ts, pending, position)
+                await self._deliver(ctx, first_ts, last_ts, pending, position)
                 pending = []
             if not pending:
                 if stopped():
@@ -87,6 +87,7 @@ class ReplayFeed:
                 if due is not None and due < ts:
                     await clock.advance_to(ts - 1)   # what falls due before the batch's first event, first
                     due = clock.next_due_ns()
+                first_ts = ts
                 window_end = (ts // batch_ns + 1) * batch_ns
                 cut_at = window_end if due is None or due > window_end else max(due, ts + 1)
                 undecided = True
@@ -104,16 +105,21 @@ class ReplayFeed:
             last_ts = ts
             position += 1
         if pending:
-            await self._deliver(ctx, last_ts, pending, position)
+            await self._deliver(ctx, first_ts, last_ts, pending, position)
         await clock.advance_to(last_ts)
         await self._serve_requests(ctx)
 
-    async def _deliver(self, ctx: ActorContext, ts: int, events: list[MarketEvent], position: int) -> None:
+    async def _deliver(self, ctx: ActorContext, first_ts: int, ts: int, events: list[MarketEvent],
+                       position: int) -> None:
+        """Hand the batch of `events` (from `first_ts` to `ts`) to the book and wait until it is handled. What the
+        clock has due by its first event goes first; an observer's delivery due inside it (which cuts no window)
+        follows it, once the market up to its time has been handled."""
         if self.pace is not None:
             await self.pace.reach(ts)   # the batch is delivered at its last event's time, paced or not
-        await self.clock.advance_to(ts)
+        await self.clock.advance_to(ts, delivered_upto_ns=first_ts)
         await ctx.emit_and_settle("market", MarketBatch(ts, tuple(events)), self.clock.quiescence,
                                   lambda: self._handed_over(position))
+        await self.clock.advance_to(ts)
         await self._serve_requests(ctx)
         if self.progress is not None:
             self.progress(ts, position)

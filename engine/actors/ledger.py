@@ -5,16 +5,17 @@ It receives journal entries (the journal hands them over once they are durable),
 so nothing between the order manager's journal and its sends can make it miss one. A fresh incarnation folds
 the journal from the start, then skips what its mailbox hands it again (`Ledger` counts each entry once).
 
-On each mark tick (`[portfolio] mark_ms` of market time, from the clock) it values what it holds at the newest book
-mids and publishes a `PortfolioView` (equity, peak, day start, gross exposure, cash), journaled first so that the
-report's equity curve is the one the kill switch saw, and so that a restarted ledger keeps its peak and day start.
-A tick whose portfolio holds an asset no mid can value yet publishes nothing.
+On each mark tick (`[portfolio] mark_ms` of market time, from the clock) it values what it holds at the book mids as
+they stood just before the tick (`mids_before`: the book's touch path, read, never written, so the ticks are an
+observer's that cut no replay window) and publishes a `PortfolioView` (equity, peak, day start, gross exposure,
+cash), journaled first so that the report's equity curve is the one the kill switch saw, and so that a restarted
+ledger keeps its peak and day start. A tick whose portfolio holds an asset no mid can value yet publishes nothing.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from engine.messages import BookView, Exposure, JournalEntry, PortfolioView, TimerFired
+from engine.messages import Exposure, JournalEntry, PortfolioView, TimerFired
 from engine.model.equity import EquityTracker
 from engine.model.ledger import FOLDED, Ledger
 from engine.model.numbers import Instrument
@@ -25,15 +26,16 @@ MARK_KEY = "mark"
 
 
 class LedgerActor(Actor):
-    ports = Ports(accepts=(JournalEntry, BookView), outputs={"exposure": Exposure, "portfolio": PortfolioView})
+    ports = Ports(accepts=(JournalEntry,), outputs={"exposure": Exposure, "portfolio": PortfolioView})
 
-    def __init__(self, journal: Any, instruments: Mapping[str, Instrument], cash: Mapping[str, Any] | None = None,
+    def __init__(self, journal: Any, instruments: Mapping[str, Instrument],
+                 mids_before: Callable[[int], Mapping[str, int]], cash: Mapping[str, Any] | None = None,
                  currency: str = ""):
         self.journal = journal
         self.instruments = instruments
+        self.mids_before = mids_before   # ts → twice each instrument's mid just before it
         self.ledger = Ledger(instruments, stats=False, cash=cash)   # exposure is its job; the report folds its own
         self.currency = currency or next(iter(instruments.values())).quote
-        self.marks_x2: dict[str, int] = {}
         self.equity = EquityTracker()
 
     async def start(self, ctx: ActorContext) -> None:
@@ -51,11 +53,7 @@ class LedgerActor(Actor):
     async def handle(self, batch, ctx: ActorContext) -> None:
         entries, ticks = [], []
         for msg in batch:
-            kind = type(msg)
-            if kind is BookView:
-                if msg.mid_x2 is not None:
-                    self.marks_x2[msg.instrument] = msg.mid_x2
-            elif kind is TimerFired:
+            if type(msg) is TimerFired:
                 if msg.key == MARK_KEY:
                     ticks.append(msg.due_ns)
             else:
@@ -69,10 +67,10 @@ class LedgerActor(Actor):
 
     async def _value(self, ts_ns: int, ctx: ActorContext) -> None:
         portfolio = self.ledger.portfolio
-        equity = portfolio.equity(self.marks_x2, self.instruments, self.currency)
+        marks = self.mids_before(ts_ns)
+        equity = portfolio.equity(marks, self.instruments, self.currency)
         if equity is None:
             return
-        view = self.equity.view(ts_ns, equity, portfolio.gross_exposure(self.marks_x2, self.instruments),
-                                portfolio.cash)
+        view = self.equity.view(ts_ns, equity, portfolio.gross_exposure(marks, self.instruments), portfolio.cash)
         await self.journal.write(ctx.name, [(ts_ns, view)])
-        await ctx.emit("portfolio", view)
+        ctx.emit_on_return("portfolio", [view])

@@ -20,8 +20,8 @@ and the edges between them, each with its policy when the receiver is behind:
                   orders ─journal─▶ ledger (fills, order updates, once durable) ─latest─▶ risk, control (exposure)
                   orders ─journal─▶ control (failed requests, reconciliation findings);  book ─latest─▶ control (views)
                   book ─block─▶ control (data-quality alarms, rate-limited)
-                  ledger ─latest─▶ risk, ─conflate─▶ control (portfolio valuations, each mark tick; control only
-                  where a loss limit is set)
+                  ledger ─latest─▶ risk, ─conflate─▶ control (portfolio valuations, each mark tick, at the book's
+                  touch path as it stood: the ticks cut no replay window; control only where a loss limit is set)
                   control ─latest─▶ risk (trading mode);  control ─block─▶ orders (cancel all), risk (flatten signals)
                   clock ─▶ control (the scenario's [[operator]] commands, at their market times)
 
@@ -446,7 +446,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
     # a cadence that follows events gets every view, in order; a timer's the newest, read on its tick
     views = [_for(BlockingEdge(box[name]) if strat.cadence.follows_events else latest(name), strat.instruments,
                   everything) for name, strat in strategies.items()]
-    views += [latest("risk"), latest("router"), latest("venue"), latest(CONTROL), latest("ledger")]
+    views += [latest("risk"), latest("router"), latest("venue"), latest(CONTROL)]
     if settings.chase_ticks or any(strat.protected for strat in scenario.strategies):
         views.append(latest("orders"))   # chasing, and emulated protective legs, decide on the book
     connections = scenario.feed.connections if live else [scenario.feed]   # a replay has one driver
@@ -481,7 +481,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         return ChildSpec(name, run, restart=restart, inbox=box.get(name), outputs=outputs[name], ports=ports)
 
     runners = {
-        "ledger": actor_runner(LedgerActor, lambda: LedgerActor(journal, instruments, dict(scenario.portfolio.cash),
+        "ledger": actor_runner(LedgerActor, lambda: LedgerActor(journal, instruments, book_stats.mids_before,
+                                                                dict(scenario.portfolio.cash),
                                                                 scenario.portfolio.currency)),
         "venue": (_gateway_runner(gateway) if gateway
                   else actor_runner(SIMULATED.actor, lambda: SIMULATED.actor(simulated))),
@@ -529,7 +530,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
              for name, strat in strategies.items() if not strat.cadence.follows_events]
     mark_ns = scenario.portfolio.mark_ns   # the portfolio valued at the mids, on the period's grid of market time
     ticks.append(clock.deliver_every((market.first_ts_ns // mark_ns + 1) * mark_ns, mark_ns, box["ledger"],
-                                     lambda due: TimerFired(MARK_KEY, due)))   # (as the replay's windows and cadences are)
+                                     lambda due: TimerFired(MARK_KEY, due),   # (as the replay's windows and cadences are)
+                                     cuts=False))   # valued at the touch path as it stood: no window is cut for it
 
     ending = _Ending(scenario, clock, live, control)
     contact = None

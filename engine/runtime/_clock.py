@@ -8,6 +8,11 @@ clocks keep that promise:
 - `VirtualClock`: time moves only when the replay driver calls `advance_to`; messages due by then are
   delivered one at a time, in due order, each handled to the end by the whole pipeline before the next.
 
+A delivery normally cuts a replay window: the driver ends a batch of market events before it, so that its
+receiver acts on the market as it stood. An observer's delivery (`cuts=False`: the ledger's valuation ticks, which
+read the book's touch path as it stood at their time and decide nothing the market sees) does not: the driver
+hands it over once the batch that spans its time has been handled, in due order with everything else.
+
 A periodic delivery (`deliver_every`: a strategy's cadence) is one entry that re-arms itself each time it is
 delivered, so it outlives any crash of its receiver (which loses at most the one tick in hand) and, like any
 due message, cuts a replay window.
@@ -29,6 +34,7 @@ class Clock:
 
     def __init__(self) -> None:
         self._heap: list[tuple[int, int, Any, Any]] = []
+        self._observed: list[tuple[int, int, Any, Any]] = []   # deliveries that cut no replay window
         self._seq = 0
 
     def now_ns(self) -> int:
@@ -38,46 +44,49 @@ class Clock:
         """A time that never steps back, for measuring spans (restart intensity); live, not the wall clock."""
         raise NotImplementedError
 
-    def deliver_at(self, due_ns: int, mailbox: Any, msg: Any) -> None:
-        """Put `msg` into `mailbox` at time `due_ns` (at once if that is not in the future)."""
+    def deliver_at(self, due_ns: int, mailbox: Any, msg: Any, *, cuts: bool = True) -> None:
+        """Put `msg` into `mailbox` at time `due_ns` (at once if that is not in the future); with `cuts=False`, an
+        observer's delivery that cuts no replay window."""
         self._seq += 1
-        heapq.heappush(self._heap, (due_ns, self._seq, mailbox, msg))
+        heapq.heappush(self._heap if cuts else self._observed, (due_ns, self._seq, mailbox, msg))
 
-    def deliver_every(self, first_ns: int, period_ns: int, mailbox: Any, make: Callable[[int], Any]) -> "Periodic":
+    def deliver_every(self, first_ns: int, period_ns: int, mailbox: Any, make: Callable[[int], Any], *,
+                      cuts: bool = True) -> "Periodic":
         """Deliver `make(due)` to `mailbox` at `first_ns` and every `period_ns` after, until cancelled."""
         if period_ns <= 0:
             raise ValueError(f"periodic delivery to {mailbox.name!r}: the period must be positive, got {period_ns} ns")
-        periodic = Periodic(self, make, period_ns)
-        self.deliver_at(first_ns, mailbox, periodic)
+        periodic = Periodic(self, make, period_ns, cuts)
+        self.deliver_at(first_ns, mailbox, periodic, cuts=cuts)
         return periodic
 
     def _deliver(self, due_ns: int, mailbox: Any, msg: Any) -> None:
         """Hand a due entry to its mailbox; a periodic one becomes its tick and is armed again."""
         if type(msg) is Periodic:
-            self.deliver_at(due_ns + msg.period_ns, mailbox, msg)
+            self.deliver_at(due_ns + msg.period_ns, mailbox, msg, cuts=msg.cuts)
             msg = msg.make(due_ns)
         mailbox.deliver(msg)
 
     def next_due_ns(self) -> int | None:
+        """When the next delivery that cuts a replay window is due (None: none is scheduled)."""
         return self._heap[0][0] if self._heap else None
 
     @property
     def scheduled(self) -> int:
-        return len(self._heap)
+        return len(self._heap) + len(self._observed)
 
 
 class Periodic:
     """A periodic delivery on a clock; `cancel` ends it (the end of a run's market data)."""
 
-    __slots__ = ("clock", "make", "period_ns")
+    __slots__ = ("clock", "make", "period_ns", "cuts")
 
-    def __init__(self, clock: Clock, make: Callable[[int], Any], period_ns: int):
-        self.clock, self.make, self.period_ns = clock, make, period_ns
+    def __init__(self, clock: Clock, make: Callable[[int], Any], period_ns: int, cuts: bool = True):
+        self.clock, self.make, self.period_ns, self.cuts = clock, make, period_ns, cuts
 
     def cancel(self) -> None:
-        heap = self.clock._heap
-        heap[:] = [entry for entry in heap if entry[3] is not self]
-        heapq.heapify(heap)
+        for heap in (self.clock._heap, self.clock._observed):
+            heap[:] = [entry for entry in heap if entry[3] is not self]
+            heapq.heapify(heap)
 
 
 class VirtualClock(Clock):
@@ -94,15 +103,25 @@ class VirtualClock(Clock):
     def monotonic_ns(self) -> int:
         return self._now
 
-    async def advance_to(self, t_ns: int) -> None:
+    async def advance_to(self, t_ns: int, delivered_upto_ns: int | None = None) -> None:
         """Move time to `t_ns`, delivering every message due by then in (due, scheduling) order.
 
         After each delivery the pipeline is left to handle it completely, so that what it causes (even a
         message due at the same instant) is ordered by the data and the clock, not by the scheduler.
+        With `delivered_upto_ns`, only what is due by then is delivered now: the replay driver moves time to a
+        batch's last event having delivered what falls due by its first, and hands over the observers'
+        deliveries inside it once the batch is handled (nothing that cuts a window is due inside a batch).
         """
-        heap = self._heap
-        while heap and heap[0][0] <= t_ns:
-            due, _, mailbox, msg = heapq.heappop(heap)
+        upto = t_ns if delivered_upto_ns is None else delivered_upto_ns
+        heap, observed = self._heap, self._observed
+        while True:   # the two kinds of delivery, merged in (due, scheduling) order
+            if heap and heap[0][0] <= upto:
+                source = observed if observed and observed[0] < heap[0] else heap
+            elif observed and observed[0][0] <= upto:
+                source = observed
+            else:
+                break
+            due, _, mailbox, msg = heapq.heappop(source)
             if due > self._now:
                 self._now = due
             self._deliver(due, mailbox, msg)
@@ -124,7 +143,8 @@ class LiveClock(Clock):
     def monotonic_ns(self) -> int:
         return time.monotonic_ns()
 
-    def deliver_at(self, due_ns: int, mailbox: Any, msg: Any) -> None:
+    def deliver_at(self, due_ns: int, mailbox: Any, msg: Any, *, cuts: bool = True) -> None:
+        """Live, nothing is cut: every delivery waits on the one timer heap."""
         earliest = self.next_due_ns()
         super().deliver_at(due_ns, mailbox, msg)
         if earliest is None or due_ns < earliest:

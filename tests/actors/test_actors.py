@@ -75,6 +75,17 @@ async def test_book_publishes_one_view_per_batch_with_its_trades_and_announces_s
     assert [s.state for s in out["status"].sent] == [BookState.LIVE]
 
 
+async def test_the_mids_a_valuation_marks_to_are_the_live_book_s_just_before_its_time():
+    stats = BookStats()
+    actor = BookActor(["BTC/USDT"], depth=5, stats=stats, sync_factory=BinanceBookSync)
+    ctx, _ = context("book", "views", "status", "resync", "alarms")
+    moved = replace(diff(11, 12, bids=[(9_950, 1)]), ts_ns=5)
+    await actor.step([MarketBatch(5, (snapshot(), moved))], ctx)
+    assert stats.mids_before(1) == {}                               # before the book was live: nothing to mark to
+    assert stats.mids_before(2) == {"BTC/USDT": 9_900 + 10_100}     # the snapshot's touch, from its time on
+    assert stats.mids_before(5) == {"BTC/USDT": 9_900 + 10_100}     # an event at the tick's own time comes after it
+    assert stats.mids_before(6) == {"BTC/USDT": 9_950 + 10_100}
+
 @pytest.mark.parametrize("trade_views", [True, False])
 async def test_book_on_every_change_publishes_a_view_per_change_in_order_and_per_trade_only_if_asked(trade_views):
     actor = BookActor(["BTC/USDT"], depth=5, stats=BookStats(), sync_factory=BinanceBookSync, every_change=True,
@@ -255,5 +266,5 @@ async def test_a_restarted_ledger_tells_the_risk_gate_the_exposure_the_journal_h
     update = OrderUpdate("t-1-1", "P1", "BTC/USDT", Side.BUY, "partially_filled", 5, 3, 5)
     await journal.write("orders", [(5, fill), (5, update)])
     ctx, out = context("ledger", "exposure", clock=VirtualClock(start_ns=77))
-    await LedgerActor(journal, {"BTC/USDT": BTC}).start(ctx)
+    await LedgerActor(journal, {"BTC/USDT": BTC}, lambda ts_ns: {}).start(ctx)
     assert out["exposure"].sent == [Exposure("BTC/USDT", 77, 3, 2, 0)]

@@ -231,6 +231,51 @@ async def test_a_periodic_tick_cuts_the_replay_window_so_it_sees_exactly_the_eve
                      ("batch", [1_000_400])]
 
 
+async def test_an_observer_s_tick_cuts_no_window_and_comes_after_the_batch_that_spans_its_time(nursery):
+    clock = VirtualClock(start_ns=0)
+    book, ledger, feed_box = (Mailbox(name, quiescence=clock.quiescence) for name in ("book", "ledger", "feed"))
+    order = []
+
+    async def drain(box):
+        while True:
+            for msg in await box.receive_batch():
+                order.append(("tick", msg.due_ns, clock.now_ns()) if type(msg) is TimerFired
+                             else ("batch", [ts for _, ts in msg.events]))
+
+    nursery.start_soon(drain, book)
+    nursery.start_soon(drain, ledger)
+    marks = clock.deliver_every(1_000_250, 100, ledger, lambda due: TimerFired("mark", due), cuts=False)
+    assert clock.next_due_ns() is None and clock.scheduled == 1   # scheduled, but it cuts nothing
+    finished = trio.Event()
+    feed = ReplayFeed(_Events([1_000_100, 1_000_200, 1_000_300, 1_000_400]), clock, 1_000_000_000, finished)
+    await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
+    # one window, uncut; the ticks inside it follow the batch (the clock already at its last event), in due order
+    assert order == [("batch", [1_000_100, 1_000_200, 1_000_300, 1_000_400]),
+                     ("tick", 1_000_250, 1_000_400), ("tick", 1_000_350, 1_000_400)]
+    marks.cancel()
+    assert clock.scheduled == 0
+
+
+async def test_the_clock_merges_observers_and_cutting_deliveries_in_due_order(nursery):
+    clock = VirtualClock(start_ns=0)
+    box = Mailbox("box", quiescence=clock.quiescence)
+    got = []
+
+    async def drain():
+        while True:
+            got.extend(await box.receive_batch())
+
+    nursery.start_soon(drain)
+    clock.deliver_at(30, box, "cut 30")
+    clock.deliver_at(20, box, "observed 20", cuts=False)
+    clock.deliver_at(30, box, "observed 30", cuts=False)
+    clock.deliver_at(10, box, "cut 10")
+    assert clock.next_due_ns() == 10
+    await clock.advance_to(25, delivered_upto_ns=20)   # time moves on; what is due after 20 waits
+    assert got == ["cut 10", "observed 20"] and clock.now_ns() == 25
+    await clock.advance_to(30)
+    assert got[2:] == ["cut 30", "observed 30"]   # at one instant, in the order they were scheduled
+
 class _Kinds:
     """A recording of (ts, kind) events; `decided` are the kinds something decides on inside a batch."""
 
