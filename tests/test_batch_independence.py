@@ -17,6 +17,7 @@ import trio
 
 from engine.app import scenario as scenario_file
 from engine.app import session
+from engine.runtime import VirtualClock
 from engine.strategies.cadence import parse_cadence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,3 +90,51 @@ def test_two_recorded_instruments_give_the_same_report_at_every_replay_window(tm
     reports = reports_at_each_window(scenario_file.load(ROOT / "scenarios" / "two_instruments.toml"), tmp_path)
     assert_same_outside_runtime(reports)
     assert all(reports[0]["instruments"][symbol]["fills"] for symbol in ("BTC/USDT", "ETH/USDT"))
+
+
+class _Passes(trio.abc.Instrument):
+    """Counts trio's scheduler passes."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    def before_io_wait(self, timeout: float) -> None:
+        self.passes += 1
+
+
+def _with_and_without_riders(base: scenario_file.Scenario, tmp_path: Path, monkeypatch) -> list[dict]:
+    """The reports of `base` with its ticks riding with the batches before them, then with each tick delivered on its
+    own (the driver takes no riders); each also asserts that riding saved trips through the scheduler."""
+    riding, alone = _Passes(), _Passes()
+    reports = [trio.run(session.run, base, tmp_path / "riding", instruments=[riding]).report]
+    with monkeypatch.context() as patched:
+        patched.setattr(VirtualClock, "take_riders", lambda self, before_ns: [])
+        reports.append(trio.run(session.run, base, tmp_path / "alone", instruments=[alone]).report)
+    assert riding.passes < alone.passes, (riding.passes, alone.passes)
+    return reports
+
+
+@pytest.mark.parametrize("scenario", ["quickstart", "crash_kill_switch"])
+def test_ticks_riding_with_a_batch_change_no_result(scenario, tmp_path, monkeypatch):
+    """A strategy's cadence ticks, and the ledger's valuations unless the kill switch acts on them, ride with the
+    batch before them (no trip of their own through the pipeline): a performance matter only."""
+    reports = _with_and_without_riders(shortened(ROOT / "scenarios" / f"{scenario}.toml", 120), tmp_path, monkeypatch)
+    assert reports[0]["orders"] > 0 and reports[0]["equity"]["marks"] > 100
+    assert_same_outside_runtime_pair(reports)
+
+
+def test_two_strategies_looking_at_one_instant_still_decide_one_after_the_other(tmp_path, monkeypatch):
+    """Two strategies with the same signals at the same instants: one tick rides with the batch, the other follows
+    once the first has been handled, as if neither rode; so the first to signal (the one the position goes to) is the
+    same in every run, and the report with it."""
+    base = shortened(ROOT / "scenarios" / "quickstart.toml", 120)
+    [ema] = base.strategies
+    second = dataclasses.replace(ema, name="ema_quick")   # the same signals at the same instants
+    reports = _with_and_without_riders(dataclasses.replace(base, strategies=(ema, second)), tmp_path, monkeypatch)
+    assert_same_outside_runtime_pair(reports)
+    assert reports[0]["orders"] > 0
+
+
+def assert_same_outside_runtime_pair(reports: list[dict]) -> None:
+    results = [orjson.dumps({key: value for key, value in r.items() if key != "runtime"}) for r in reports]
+    assert results[0] == results[1], "riding ticks changed the report"

@@ -78,7 +78,7 @@ class ReplayFeed:
                 position += 1
                 continue
             if pending and ts >= cut_at:
-                await self._deliver(ctx, first_ts, last_ts, pending, position)
+                await self._deliver(ctx, first_ts, last_ts, pending, position, ts)
                 pending = []
             if not pending:
                 if stopped():
@@ -105,20 +105,22 @@ class ReplayFeed:
             last_ts = ts
             position += 1
         if pending:
-            await self._deliver(ctx, first_ts, last_ts, pending, position)
+            await self._deliver(ctx, first_ts, last_ts, pending, position, last_ts + 1)
         await clock.advance_to(last_ts)
         await self._serve_requests(ctx)
 
     async def _deliver(self, ctx: ActorContext, first_ts: int, ts: int, events: list[MarketEvent],
-                       position: int) -> None:
-        """Hand the batch of `events` (from `first_ts` to `ts`) to the book and wait until it is handled. What the
-        clock has due by its first event goes first; an observer's delivery due inside it (which cuts no window)
-        follows it, once the market up to its time has been handled."""
+                       position: int, next_ts: int) -> None:
+        """Hand the batch of `events` (from `first_ts` to `ts`; the next event is at `next_ts`) to the book and wait
+        until it is handled. What the clock has due by its first event goes first; the ticks that ride, due before
+        the next event, go with it (delivered once the book has handled it); an observer's delivery due inside it
+        (which cuts no window) follows it, once the market up to its time has been handled."""
         if self.pace is not None:
             await self.pace.reach(ts)   # the batch is delivered at its last event's time, paced or not
-        await self.clock.advance_to(ts, delivered_upto_ns=first_ts)
-        await ctx.emit_and_settle("market", MarketBatch(ts, tuple(events)), self.clock.quiescence,
-                                  lambda: self._handed_over(position))
+        clock = self.clock
+        await clock.advance_to(ts, delivered_upto_ns=first_ts)
+        await ctx.emit_and_settle("market", MarketBatch(ts, tuple(events)), clock.quiescence,
+                                  lambda: self._handed_over(position), clock.take_riders(next_ts))
         await self.clock.advance_to(ts)
         await self._serve_requests(ctx)
         if self.progress is not None:

@@ -10,6 +10,9 @@ they stood just before the tick (`mids_before`: the book's touch path, read, nev
 observer's that cut no replay window) and publishes a `PortfolioView` (equity, peak, day start, gross exposure,
 cash), journaled first so that the report's equity curve is the one the kill switch saw, and so that a restarted
 ledger keeps its peak and day start. A tick whose portfolio holds an asset no mid can value yet publishes nothing.
+In a replay the valuation is journaled and sent within the one step that takes its tick: a tick may ride with a
+batch (`engine.runtime.VirtualClock.take_riders`), its step beside a strategy's, and what it sends must not race
+with what the strategy's signal wakes.
 """
 from __future__ import annotations
 
@@ -72,5 +75,8 @@ class LedgerActor(Actor):
         if equity is None:
             return
         view = self.equity.view(ts_ns, equity, portfolio.gross_exposure(marks, self.instruments), portfolio.cash)
-        await self.journal.write(ctx.name, [(ts_ns, view)])
+        if self.journal.inline:   # committed now: journaled and sent in one step (a tick that rode with a batch)
+            self.journal.write_nowait(ctx.name, [(ts_ns, view)])
+        else:
+            await self.journal.write(ctx.name, [(ts_ns, view)])
         ctx.emit_on_return("portfolio", [view])

@@ -38,6 +38,7 @@ clock, until every order has settled; a run whose orders do not settle, or that 
 """
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -526,12 +527,15 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         due = market.first_ts_ns + command.at_ns
         clock.deliver_at(due, box[CONTROL], OperatorCommand(command.action, due, "scenario", command.reason))
     ticks = [clock.deliver_every(strat.cadence.first_tick_ns(market.first_ts_ns), strat.cadence.period_ns, box[name],
-                                 lambda due: TimerFired(TIMER_KEY, due))
+                                 lambda due: TimerFired(TIMER_KEY, due), rides=True)   # with the batch before them
              for name, strat in strategies.items() if not strat.cadence.follows_events]
     mark_ns = scenario.portfolio.mark_ns   # the portfolio valued at the mids, on the period's grid of market time
     ticks.append(clock.deliver_every((market.first_ts_ns // mark_ns + 1) * mark_ns, mark_ns, box["ledger"],
                                      lambda due: TimerFired(MARK_KEY, due),   # (as the replay's windows and cadences are)
-                                     cuts=False))   # valued at the touch path as it stood: no window is cut for it
+                                     cuts=False,   # valued at the touch path as it stood: no window is cut for it
+                                     # with the batch before it, beside a strategy's look, unless the kill switch acts
+                                     # on the valuation (its halt must reach the risk gate before the look's signal)
+                                     rides=journal.inline and not _loss_limited(scenario)))
 
     ending = _Ending(scenario, clock, live, control)
     contact = None
@@ -540,6 +544,10 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
                                instruments)
         journal.subscribe(CONTACT_WATCHED, contact.take)
     started = time.perf_counter()
+    # What exists before the run (modules, the scenario, the recording's lines) lives as long as it does: out of the
+    # collector's passes while it runs, a full pass looks only at what the run made. Handed back after, so that a
+    # process that runs again (the tests, a benchmark) can collect it.
+    gc.freeze()
     try:
         async with trio.open_nursery() as services:
             await services.start(journal.run)
@@ -571,6 +579,7 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
             truth = simulated.truth() if simulated else await gateway.truth(since_ns)
             services.cancel_scope.cancel()
     finally:
+        gc.unfreeze()
         with trio.CancelScope(shield=True):
             for client in (*rests, gateway):
                 if client is not None:

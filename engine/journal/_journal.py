@@ -261,21 +261,15 @@ class Journal:
         Raises JournalError if the commit failed (or an earlier one did), TypeError for an item the journal
         cannot hold (then nothing of the call is appended).
         """
-        self._check_usable()
-        if self._stopped:
-            raise JournalError(f"{self.path}: the journal's writer service has stopped; nothing can be written")
-        first, run_id = self._next_seq, self.run_id
-        rows = [(seq, ts_ns, run_id, SCHEMA_VERSION, actor, *encode(msg))
-                for seq, (ts_ns, msg) in enumerate(items, first)]
+        first = self._next_seq
+        rows, msgs = self._rows(actor, items)
         if not rows:
             await trio.lowlevel.checkpoint()
             return []
-        for row in rows:
-            if type(row[1]) is not int:
-                raise TypeError(f"ts_ns must be an int of nanoseconds, got {row[1]!r}")
-        msgs = [msg for _, msg in items]
         if self._inline:
-            return await self._write_inline(rows, msgs, first)
+            self._commit_inline(rows, msgs, first)
+            await trio.lowlevel.checkpoint()
+            return list(range(first, first + len(rows)))
         with self._work:
             batch = self._gathering
             if not batch.rows:
@@ -288,8 +282,39 @@ class Journal:
         _raise_failure(batch)
         return list(range(first, first + len(rows)))
 
-    async def _write_inline(self, rows: list[Row], msgs: list[Any], first: int) -> list[int]:
-        """Commit `rows` now, in the trio thread, and hand them to the subscribers; then checkpoint."""
+    @property
+    def inline(self) -> bool:
+        """Whether a write commits at once in the trio thread (`write_nowait` can be used)."""
+        return self._inline
+
+    def write_nowait(self, actor: str, items: Sequence[tuple[int, Any]]) -> list[int]:
+        """`write` without its checkpoint, for an inline journal only: committed (and handed to the subscribers) when
+        it returns. For a writer that must send what it wrote within the same step of the scheduler (the ledger's
+        valuation riding with a batch, see `engine.runtime.VirtualClock.take_riders`); its next receive is its
+        schedule point."""
+        if not self._inline:
+            raise JournalError(f"{self.path}: write_nowait needs an inline journal; this one commits in a thread")
+        first = self._next_seq
+        rows, msgs = self._rows(actor, items)
+        if rows:
+            self._commit_inline(rows, msgs, first)
+        return list(range(first, first + len(rows)))
+
+    def _rows(self, actor: str, items: Sequence[tuple[int, Any]]) -> tuple[list[Row], list[Any]]:
+        """The rows of a write (seqs from the next one on), checked; nothing is taken yet."""
+        self._check_usable()
+        if self._stopped:
+            raise JournalError(f"{self.path}: the journal's writer service has stopped; nothing can be written")
+        first, run_id = self._next_seq, self.run_id
+        rows = [(seq, ts_ns, run_id, SCHEMA_VERSION, actor, *encode(msg))
+                for seq, (ts_ns, msg) in enumerate(items, first)]
+        for row in rows:
+            if type(row[1]) is not int:
+                raise TypeError(f"ts_ns must be an int of nanoseconds, got {row[1]!r}")
+        return rows, [msg for _, msg in items]
+
+    def _commit_inline(self, rows: list[Row], msgs: list[Any], first: int) -> None:
+        """Commit `rows` now, in the trio thread, and hand them to the subscribers."""
         if not self._running:
             raise JournalError(f"{self.path}: the journal's writer service is not running; nothing can be written")
         batch = _Batch()
@@ -303,8 +328,6 @@ class Journal:
         else:
             self._committed(batch)
         _raise_failure(batch)
-        await trio.lowlevel.checkpoint()
-        return list(range(first, first + len(rows)))
 
     def subscribe(self, kinds: Iterable[type], deliver: Callable[[JournalEntry], None]) -> None:
         """After each commit, in the trio thread and before that commit's writers wake, call `deliver` with

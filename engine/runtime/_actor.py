@@ -92,16 +92,23 @@ class ActorContext:
             await _send_all(edges, msgs)
 
     async def emit_and_settle(self, output: str, msg: Any, quiescence: Quiescence,
-                              on_sent: Callable[[], None] | None = None) -> None:
+                              on_sent: Callable[[], None] | None = None,
+                              then: Sequence[Callable[[], None]] = ()) -> None:
         """Send `msg` on the named output, call `on_sent`, then wait until `quiescence` has nothing pending: that
         wait is the send's schedule point (a plain checkpoint when nothing is pending). The replay feed hands the
         pipeline a batch and waits for it to be handled, in one trip through the scheduler; `on_sent` records
-        the handover before the wait, which a restart may cut short."""
+        the handover before the wait, which a restart may cut short. `then` are deliveries made once the receiver
+        has handled `msg` (`Mailbox.after_handled`): an output with one edge only."""
         edges = self.outputs.get(output)
         if edges is None:
             raise self._undeclared(output, type(msg).__name__)
         await trio.lowlevel.checkpoint_if_cancelled()
         await _send_all(edges, (msg,))
+        if then:
+            if len(edges) != 1:
+                raise ValueError(f"actor {self.name!r}: deliveries after output {output!r} is handled need one "
+                                 f"receiver, it has {len(edges)}")
+            edges[0].mailbox.after_handled(list(then))
         if on_sent is not None:
             on_sent()
         if quiescence.pending:

@@ -13,6 +13,12 @@ receiver acts on the market as it stood. An observer's delivery (`cuts=False`: t
 read the book's touch path as it stood at their time and decide nothing the market sees) does not: the driver
 hands it over once the batch that spans its time has been handled, in due order with everything else.
 
+A periodic delivery may also ride (`rides=True`: a strategy's cadence ticks): when it falls due after a batch and
+before the next event, the replay driver hands it over with the batch (`take_riders`) and it is delivered as soon as
+the batch's receiver (the book) has handled the batch and sent what it made of it, with no trip of its own through
+the pipeline. At most one delivery that cuts a window rides with a batch, and nothing after it, so that two
+decisions at one instant still come one after the other.
+
 A periodic delivery (`deliver_every`: a strategy's cadence) is one entry that re-arms itself each time it is
 delivered, so it outlives any crash of its receiver (which loses at most the one tick in hand) and, like any
 due message, cuts a replay window.
@@ -22,6 +28,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+from functools import partial
 from typing import Any, Callable
 
 import trio
@@ -51,11 +58,12 @@ class Clock:
         heapq.heappush(self._heap if cuts else self._observed, (due_ns, self._seq, mailbox, msg))
 
     def deliver_every(self, first_ns: int, period_ns: int, mailbox: Any, make: Callable[[int], Any], *,
-                      cuts: bool = True) -> "Periodic":
-        """Deliver `make(due)` to `mailbox` at `first_ns` and every `period_ns` after, until cancelled."""
+                      cuts: bool = True, rides: bool = False) -> "Periodic":
+        """Deliver `make(due)` to `mailbox` at `first_ns` and every `period_ns` after, until cancelled; with `rides`, a
+        replay may hand a tick over with the batch before it (see the module's docstring)."""
         if period_ns <= 0:
             raise ValueError(f"periodic delivery to {mailbox.name!r}: the period must be positive, got {period_ns} ns")
-        periodic = Periodic(self, make, period_ns, cuts)
+        periodic = Periodic(self, make, period_ns, cuts, rides)
         self.deliver_at(first_ns, mailbox, periodic, cuts=cuts)
         return periodic
 
@@ -78,10 +86,11 @@ class Clock:
 class Periodic:
     """A periodic delivery on a clock; `cancel` ends it (the end of a run's market data)."""
 
-    __slots__ = ("clock", "make", "period_ns", "cuts")
+    __slots__ = ("clock", "make", "period_ns", "cuts", "rides")
 
-    def __init__(self, clock: Clock, make: Callable[[int], Any], period_ns: int, cuts: bool = True):
-        self.clock, self.make, self.period_ns, self.cuts = clock, make, period_ns, cuts
+    def __init__(self, clock: Clock, make: Callable[[int], Any], period_ns: int, cuts: bool = True,
+                 rides: bool = False):
+        self.clock, self.make, self.period_ns, self.cuts, self.rides = clock, make, period_ns, cuts, rides
 
     def cancel(self) -> None:
         for heap in (self.clock._heap, self.clock._observed):
@@ -128,6 +137,30 @@ class VirtualClock(Clock):
             await self.quiescence.wait_idle()
         if t_ns > self._now:
             self._now = t_ns
+
+    def take_riders(self, before_ns: int) -> list[Callable[[], None]]:
+        """Take the ticks due before `before_ns` that may ride with the batch being handed over: the longest run, in
+        due order, of periodic deliveries that ride, holding at most one that cuts windows, and ending there. Each is
+        a call that delivers its tick, time moved to its due, once the batch has been handled."""
+        heap, observed = self._heap, self._observed
+        riders: list[Callable[[], None]] = []
+        while True:
+            source = heap if heap and (not observed or heap[0] < observed[0]) else observed
+            if not source or source[0][0] >= before_ns:
+                break
+            periodic = source[0][3]
+            if type(periodic) is not Periodic or not periodic.rides:
+                break
+            due, _, mailbox, _ = heapq.heappop(source)
+            riders.append(partial(self._ride, due, mailbox, periodic))
+            if source is heap:
+                break   # a decision: whatever is due after it waits until it has been handled
+        return riders
+
+    def _ride(self, due_ns: int, mailbox: Any, periodic: "Periodic") -> None:
+        if due_ns > self._now:
+            self._now = due_ns
+        self._deliver(due_ns, mailbox, periodic)
 
 
 class LiveClock(Clock):

@@ -90,6 +90,7 @@ class Mailbox:
         self._taken = 0
         self._receiver: trio.lowlevel.Task | None = None   # the reader, while it waits for a message
         self._senders = trio.lowlevel.ParkingLot()
+        self._after: list[Callable[[], None]] = []   # deliveries made once the reader has handled its batch
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -248,10 +249,20 @@ class Mailbox:
                 self._senders.unpark_all()
         return count
 
+    def after_handled(self, deliveries: list[Callable[[], None]]) -> None:
+        """Make `deliveries`, in order, once the reader has handled what it takes next and sent what it made of it
+        (it comes back for more, or crashed): ticks riding with the batch just put here. They count as pending work
+        before that batch stops counting, so the pipeline is never idle in between."""
+        self._after.extend(deliveries)
+
     def release_taken(self) -> None:
         """Count the last batch as handled (its actor came back for more, or crashed)."""
         if self._taken:
             taken, self._taken = self._taken, 0
+            if self._after:
+                after, self._after = self._after, []
+                for deliver in after:
+                    deliver()
             self.quiescence.done(taken)
 
 

@@ -310,6 +310,27 @@ async def test_an_inline_journal_commits_each_write_at_once_and_serves_subscribe
         assert journal.commits == 2
 
 
+async def test_write_nowait_commits_and_serves_subscribers_before_it_returns_on_an_inline_journal_only(path, tmp_path):
+    """For a writer that sends what it wrote within one step of the scheduler (the ledger's valuation riding with a
+    batch): no checkpoint, the same seqs, subscribers and durability as `write`."""
+    with open_journal(path, sync="normal", inline=True) as journal:
+        fills: list[JournalEntry] = []
+        journal.subscribe([Fill], fills.append)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(journal.run)
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                assert journal.write_nowait("ledger", [(1, report(1)), (1, fill(1))]) == [1, 2]   # no checkpoint
+            assert not scope.cancelled_caught
+            assert [e.seq for e in fills] == [2] and [e.seq for e in journal.entries()] == [1, 2]
+            assert await journal.write("orders", [(2, fill(2))]) == [3]   # seqs go on in the order of the calls
+            assert journal.write_nowait("ledger", []) == []
+            nursery.cancel_scope.cancel()
+    with open_journal(tmp_path / "threaded.sqlite", sync="normal") as threaded:
+        with pytest.raises(JournalError, match="needs an inline journal"):
+            threaded.write_nowait("ledger", [(1, fill(1))])
+
+
 def _committed_seqs(path: Path) -> list[int]:
     """What another process would find in the file: the committed rows only."""
     reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)

@@ -256,6 +256,41 @@ async def test_an_observer_s_tick_cuts_no_window_and_comes_after_the_batch_that_
     assert clock.scheduled == 0
 
 
+async def test_deliveries_after_a_batch_come_once_its_reader_is_back_and_keep_the_pipeline_busy(nursery):
+    quiescence = Quiescence()
+    book, strategy = Mailbox("book", quiescence=quiescence), Mailbox("strategy", quiescence=quiescence)
+    seen = []
+
+    async def reader():
+        while True:
+            for msg in await book.receive_batch():
+                seen.append(("book", msg, list(strategy.take_waiting())))
+
+    nursery.start_soon(reader)
+    await trio.testing.wait_all_tasks_blocked()
+    book.put_nowait("batch")
+    book.after_handled([lambda: strategy.deliver("tick")])
+    await trio.testing.wait_all_tasks_blocked()
+    assert seen == [("book", "batch", [])]      # nothing delivered while the book had the batch in hand
+    assert quiescence.pending == 1 and strategy.take_waiting() == ["tick"]   # then the tick, before it went idle
+    assert quiescence.pending == 0
+
+async def test_ticks_ride_with_a_batch_in_due_order_up_to_one_decision_and_none_past_what_may_not_ride():
+    clock = VirtualClock(start_ns=0)
+    box = Mailbox("box", quiescence=clock.quiescence)
+    clock.deliver_every(100, 1_000, box, lambda due: ("mark", due), cuts=False, rides=True)
+    clock.deliver_every(100, 1_000, box, lambda due: ("tick a", due), rides=True)
+    clock.deliver_every(100, 1_000, box, lambda due: ("tick b", due), rides=True)
+    assert clock.take_riders(before_ns=100) == []          # due at the next event's time: it comes before it instead
+    riders = clock.take_riders(before_ns=101)
+    assert len(riders) == 2 and clock.next_due_ns() == 100  # the mark and one decision; the second waits its turn
+    for ride in riders:
+        ride()
+    assert box.take_waiting() == [("mark", 100), ("tick a", 100)] and clock.now_ns() == 100
+    assert clock.next_due_ns() == 100 and len(clock.take_riders(before_ns=101)) == 1   # tick b rides on its own
+    clock.deliver_at(150, box, "not periodic", cuts=False)
+    assert len(clock.take_riders(before_ns=2_000)) == 0     # what may not ride stops the run: order is kept
+
 async def test_the_clock_merges_observers_and_cutting_deliveries_in_due_order(nursery):
     clock = VirtualClock(start_ns=0)
     box = Mailbox("box", quiescence=clock.quiescence)
