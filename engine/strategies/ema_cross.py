@@ -21,6 +21,8 @@ from engine.strategies.api import Strategy
 from engine.strategies.kind import ParamError, StrategyKind, StrategySetup
 
 _SCALE_BITS = 16
+_LONG, _SHORT, _FLAT = (Side.BUY, Decimal(1)), (Side.SELL, Decimal(1)), (Side.SELL, Decimal(0))
+"""What the strategy can want: a side, and how much of its position (1 all of it, 0 none)."""
 _BPS = 10_000
 
 
@@ -56,12 +58,12 @@ class EmaCross(Strategy):
         if self._seen < self.slow:
             return None
         if self._fast_ema > self._slow_ema:
-            wanted = (Side.BUY, Decimal(1))
+            wanted = _LONG
         elif self._fast_ema < self._slow_ema:
-            wanted = (Side.SELL, Decimal(0) if self.long_only else Decimal(1))
+            wanted = _FLAT if self.long_only else _SHORT
         else:
             return None
-        if wanted == self._wanted:
+        if wanted is self._wanted:   # (one of the three wants above: compared by identity, as often as it looks)
             return None
         self._wanted = wanted
         direction = "above" if wanted[0] is Side.BUY else "below"
