@@ -116,7 +116,9 @@ class VirtualClock(Clock):
         """Move time to `t_ns`, delivering every message due by then in (due, scheduling) order.
 
         After each delivery the pipeline is left to handle it completely, so that what it causes (even a
-        message due at the same instant) is ordered by the data and the clock, not by the scheduler.
+        message due at the same instant) is ordered by the data and the clock, not by the scheduler. Messages that
+        follow one another in that order, due at one instant into one mailbox (a venue's fills of one order), are
+        one delivery: their receiver takes them together, in order.
         With `delivered_upto_ns`, only what is due by then is delivered now: the replay driver moves time to a
         batch's last event having delivered what falls due by its first, and hands over the observers'
         deliveries inside it once the batch is handled (nothing that cuts a window is due inside a batch).
@@ -134,6 +136,8 @@ class VirtualClock(Clock):
             if due > self._now:
                 self._now = due
             self._deliver(due, mailbox, msg)
+            while heap and heap[0][0] == due and heap[0][2] is mailbox and not (observed and observed[0] < heap[0]):
+                self._deliver(due, mailbox, heapq.heappop(heap)[3])   # (a venue's fills of one order, at one instant)
             await self.quiescence.wait_idle()
         if t_ns > self._now:
             self._now = t_ns

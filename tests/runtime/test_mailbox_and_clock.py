@@ -275,6 +275,26 @@ async def test_deliveries_after_a_batch_come_once_its_reader_is_back_and_keep_th
     assert quiescence.pending == 1 and strategy.take_waiting() == ["tick"]   # then the tick, before it went idle
     assert quiescence.pending == 0
 
+async def test_messages_due_at_one_instant_into_one_mailbox_are_one_delivery(nursery):
+    clock = VirtualClock(start_ns=0)
+    venue, orders = Mailbox("venue", quiescence=clock.quiescence), Mailbox("orders", quiescence=clock.quiescence)
+    batches = []
+
+    async def drain(box):
+        while True:
+            batches.append((box.name, await box.receive_batch()))
+
+    nursery.start_soon(drain, venue)
+    nursery.start_soon(drain, orders)
+    for msg in ("fill 1", "fill 2"):
+        clock.deliver_at(10, orders, msg)
+    clock.deliver_at(10, venue, "order")
+    clock.deliver_at(10, orders, "fill 3")   # after the venue's message: a delivery of its own
+    clock.deliver_at(11, orders, "fill 4")
+    await clock.advance_to(20)
+    assert batches == [("orders", ["fill 1", "fill 2"]), ("venue", ["order"]), ("orders", ["fill 3"]),
+                       ("orders", ["fill 4"])]
+
 async def test_ticks_ride_with_a_batch_in_due_order_up_to_one_decision_and_none_past_what_may_not_ride():
     clock = VirtualClock(start_ns=0)
     box = Mailbox("box", quiescence=clock.quiescence)
