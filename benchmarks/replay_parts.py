@@ -10,7 +10,8 @@ Over the quickstart's synthetic feed (generated once), in alternating rounds, th
 - the whole engine: at the quickstart's cadence, with a strategy on every book change, and the same with a strategy
   that never signals (no orders: the market's part of that run).
 Each line gives µs per feed message and the share of the bare loop's rate it reaches (1 / that ratio is how many
-bare loops the part costs).
+bare loops the part costs). The last line, `ratio=R`, is the share the feed actor and the book (a view per batch)
+reach together: the most a replay at the quickstart's cadence could reach if everything else cost nothing.
 
 Run: python benchmarks/replay_parts.py [--rounds N]
 """
@@ -145,6 +146,7 @@ def main() -> None:
           f"best of {args.rounds} rounds")
     for name, seconds in best.items():
         print(f"  {name:34} {seconds / len(frames) * 1e6:6.2f} us/msg   {best['bare'] / seconds:5.3f} of the bare rate")
+    print(f"ratio={best['bare'] / (best['feed actor'] + best['book, a view per batch']):.3f}")
 
 
 if __name__ == "__main__":

@@ -209,31 +209,10 @@ class _Events:
         return ((ts, ("event", ts)) for ts in self.times[skip:])
 
 
-async def test_a_periodic_tick_cuts_the_replay_window_so_it_sees_exactly_the_events_before_it(nursery):
-    clock = VirtualClock(start_ns=0)
-    book, strategy, feed_box = (Mailbox(name, quiescence=clock.quiescence) for name in ("book", "strategy", "feed"))
-    order = []
-
-    async def drain(box):
-        while True:
-            for msg in await box.receive_batch():
-                order.append(("tick", msg.due_ns) if isinstance(msg, TimerFired) else
-                             ("batch", [ts for _, ts in msg.events]))
-
-    nursery.start_soon(drain, book)
-    nursery.start_soon(drain, strategy)
-    clock.deliver_every(1_000_300, 1_000_000_000, strategy, lambda due: TimerFired("cadence", due))
-    finished = trio.Event()
-    feed = ReplayFeed(_Events([1_000_100, 1_000_200, 1_000_300, 1_000_400]), clock, 1_000_000_000, finished)
-    await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
-    # one 1 s window, cut by the tick at 1_000_300 (and just after it): the tick comes before the event at its time
-    assert order == [("batch", [1_000_100, 1_000_200]), ("tick", 1_000_300), ("batch", [1_000_300]),
-                     ("batch", [1_000_400])]
-
-
-async def test_an_observer_s_tick_cuts_no_window_and_comes_after_the_batch_that_spans_its_time(nursery):
-    clock = VirtualClock(start_ns=0)
-    book, ledger, feed_box = (Mailbox(name, quiescence=clock.quiescence) for name in ("book", "ledger", "feed"))
+async def _replayed(nursery, clock, ticks):
+    """What a book and a tick receiver are handed, in order, as a replay feed (1 s windows) reads four events; `ticks`
+    schedules the ticks on the clock, into the mailbox it is given. A tick is noted with the clock's time then."""
+    book, ticked, feed_box = (Mailbox(name, quiescence=clock.quiescence) for name in ("book", "ticked", "feed"))
     order = []
 
     async def drain(box):
@@ -243,12 +222,26 @@ async def test_an_observer_s_tick_cuts_no_window_and_comes_after_the_batch_that_
                              else ("batch", [ts for _, ts in msg.events]))
 
     nursery.start_soon(drain, book)
-    nursery.start_soon(drain, ledger)
-    marks = clock.deliver_every(1_000_250, 100, ledger, lambda due: TimerFired("mark", due), cuts=False)
-    assert clock.next_due_ns() is None and clock.scheduled == 1   # scheduled, but it cuts nothing
-    finished = trio.Event()
-    feed = ReplayFeed(_Events([1_000_100, 1_000_200, 1_000_300, 1_000_400]), clock, 1_000_000_000, finished)
+    nursery.start_soon(drain, ticked)
+    periodic = ticks(ticked)
+    feed = ReplayFeed(_Events([1_000_100, 1_000_200, 1_000_300, 1_000_400]), clock, 1_000_000_000, trio.Event())
     await feed.run(ActorContext("feed", clock, feed_box, {"market": [BlockingEdge(book)]}))
+    return order, periodic
+
+
+async def test_a_periodic_tick_cuts_the_replay_window_so_it_sees_exactly_the_events_before_it(nursery):
+    clock = VirtualClock(start_ns=0)
+    order, _ = await _replayed(nursery, clock, lambda box: clock.deliver_every(
+        1_000_300, 1_000_000_000, box, lambda due: TimerFired("cadence", due)))
+    # one 1 s window, cut by the tick at 1_000_300 (and just after it): the tick comes before the event at its time
+    assert order == [("batch", [1_000_100, 1_000_200]), ("tick", 1_000_300, 1_000_300), ("batch", [1_000_300]),
+                     ("batch", [1_000_400])]
+
+
+async def test_an_observer_s_tick_cuts_no_window_and_comes_after_the_batch_that_spans_its_time(nursery):
+    clock = VirtualClock(start_ns=0)
+    order, marks = await _replayed(nursery, clock, lambda box: clock.deliver_every(
+        1_000_250, 100, box, lambda due: TimerFired("mark", due), cuts=False))
     # one window, uncut; the ticks inside it follow the batch (the clock already at its last event), in due order
     assert order == [("batch", [1_000_100, 1_000_200, 1_000_300, 1_000_400]),
                      ("tick", 1_000_250, 1_000_400), ("tick", 1_000_350, 1_000_400)]
@@ -310,6 +303,7 @@ async def test_ticks_ride_with_a_batch_in_due_order_up_to_one_decision_and_none_
     assert clock.next_due_ns() == 100 and len(clock.take_riders(before_ns=101)) == 1   # tick b rides on its own
     clock.deliver_at(150, box, "not periodic", cuts=False)
     assert len(clock.take_riders(before_ns=2_000)) == 0     # what may not ride stops the run: order is kept
+
 
 async def test_the_clock_merges_observers_and_cutting_deliveries_in_due_order(nursery):
     clock = VirtualClock(start_ns=0)
