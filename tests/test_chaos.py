@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.app.chaos import violations
+from engine.app.chaos_checks import violations
 from engine.app.session import Evidence
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -58,7 +58,6 @@ from adapters.binance.signing import (
     signature_payload,
     split_signature,
 )
-from adapters.simulated.accounts import Account, RateLimits, Window
 from adapters.simulated.matching import (
     DUPLICATE_ORDER,
     ILLEGAL_CLIENT_ORDER_ID,
@@ -82,7 +81,8 @@ from adapters.simulated.contingent import (
     time_in_force,
 )
 from adapters.simulated.queue import QueueModel
-from adapters.simulated.exchange_records import Listing, Order, OrderList, Prevented, Trade
+from adapters.simulated.exchange_records import Account, Listing, Order, OrderList, Prevented, Trade
+from adapters.simulated.rate_limits import RateLimits, Window
 from adapters.simulated.requests import (
     HttpRequest,
     HttpResponse,

@@ -1,19 +1,24 @@
-"""What the simulated exchange keeps about the symbols it lists and the orders placed on them.
+"""What the simulated exchange keeps about the symbols it lists, its accounts (balances, the orders they own and
+the fills of those orders, their order-rate windows) and the orders placed on them.
 
-These are the exchange's own records, kept apart from `adapters.simulated.exchange` (which changes them)
-and `adapters.simulated.responses` (which shows them in Binance's shapes), so that each of the three
-reads on its own.
+These are the exchange's own records, kept apart from `adapters.simulated.exchange` (which changes them) and
+`adapters.simulated.responses` (which shows them in Binance's shapes), so that each of the three reads on its own.
+An account and its orders point at each other, so they are kept in one module. An account's repr shows none of its
+secret, balances or orders.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from adapters.simulated.accounts import Account
+from adapters.simulated.rate_limits import Window
 from engine.messages import OrderType, Side, TimeInForce
 from engine.model.numbers import Instrument
 
 _ZERO = Decimal(0)
+_TEN_SECONDS_MS, _DAY_MS = 10_000, 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,38 @@ class Prevented:
     """Why self-trade prevention expires an order: the prevented match, and the order on the other side."""
     match_id: int
     counter_order_id: int
+
+
+class Balance:
+    __slots__ = ("free", "locked")
+
+    def __init__(self, free: Decimal):
+        self.free, self.locked = free, _ZERO
+
+
+class Account:
+    """One API key's secret, balances and orders. Its default repr shows none of them."""
+
+    __slots__ = ("uid", "api_key", "secret", "balances", "orders_10s", "orders_1d", "by_client_id", "orders",
+                 "trades", "order_lists", "updated_ms")
+
+    def __init__(self, uid: int, api_key: str, secret: str, balances: Mapping[str, Decimal]):
+        self.uid = uid
+        self.api_key = api_key
+        self.secret = secret
+        self.balances = {asset: Balance(Decimal(amount)) for asset, amount in balances.items()}
+        self.orders_10s, self.orders_1d = Window(_TEN_SECONDS_MS), Window(_DAY_MS)
+        self.by_client_id: dict[tuple[str, str], Any] = {}  # (venue symbol, client order id) → the exchange's latest order
+        self.orders: dict[str, list[Order]] = {}  # venue symbol → every order placed, oldest first (allOrders)
+        self.trades: dict[str, list[Trade]] = {}  # venue symbol → every fill, oldest first (myTrades)
+        self.order_lists: list[Any] = []          # every OCO list placed, oldest first
+        self.updated_ms = 0
+
+    def balance(self, asset: str) -> Balance:
+        balance = self.balances.get(asset)
+        if balance is None:
+            balance = self.balances[asset] = Balance(_ZERO)
+        return balance
 
 
 class Order:

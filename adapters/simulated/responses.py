@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-from adapters.simulated.accounts import Account
 from adapters.simulated.contingent import TRAILING_DELTA_RANGE
-from adapters.simulated.exchange_records import Listing, Order, OrderList, Trade
+from adapters.simulated.exchange_records import Account, Listing, Order, OrderList, Trade
 from engine.messages import ExecType, ExecutionReport, Liquidity, OrderType, Side, TimeInForce
 from engine.model.numbers import format_fixed
 

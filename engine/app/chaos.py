@@ -25,7 +25,7 @@ import dataclasses
 import random
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ import trio
 
 from adapters.simulated.faults import FaultKind
 from engine.app import session
+from engine.app.chaos_checks import RunResult, violations
 from engine.app.scenario import FaultSpec, Scenario, SimFaultSpec
 
 CRASHABLE = ("feed", "book", "strategy", "risk", "router", "orders", "venue", "ledger")
@@ -54,18 +55,6 @@ class Baseline:
     received: dict[str, int]
     events: int
     span_ns: int
-
-
-@dataclass
-class RunResult:
-    index: int
-    seed: int
-    kind: str
-    faults: Counter[str] = field(default_factory=Counter)
-    kills: int = 0
-    reconciliations: int = 0
-    dead_letters: int = 0
-    violations: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- the schedule
@@ -95,39 +84,6 @@ def draw_in_process(scenario: Scenario, baseline: Baseline, seed: int) -> tuple[
             said.append(f"venue {kind.value}{' (executed)' if executed else ''} at rate {rate}")
     venue = dataclasses.replace(scenario.venue, faults=tuple(venue_faults), seed=seed)
     return dataclasses.replace(scenario, faults=tuple(crashes), venue=venue), said
-
-
-# ---------------------------------------------------------------- the checks
-
-def violations(report: dict[str, Any], evidence: session.Evidence, resync_within_ns: int) -> list[str]:
-    """Every invariant the run broke, each in a sentence."""
-    found = []
-    for symbol, truth in report["venue_truth"].items():
-        engine = report["position"].get(symbol)
-        if engine != truth["position"]:
-            found.append(f"{symbol}: the engine holds {engine}, the venue's trades net {truth['position']}")
-        if truth["reused_client_order_ids"]:
-            found.append(f"{symbol}: client order ids sent twice as new orders: {truth['reused_client_order_ids']}")
-        if sorted(truth["open_orders"]) != sorted(o for o in report["open_orders"]):
-            found.append(f"{symbol}: open at the venue {truth['open_orders']}, open in the engine "
-                         f"{report['open_orders']}")
-    ours = Counter(evidence.fill_trade_ids)
-    twice = sorted(trade for trade, n in ours.items() if n > 1)
-    if twice:
-        found.append(f"fills counted more than once: {twice[:10]}")
-    venue_ids = {trade for trades in evidence.venue_trades.values() for trade in trades}
-    missing, extra = sorted(venue_ids - set(ours)), sorted(set(ours) - venue_ids)
-    if missing:
-        found.append(f"venue fills the engine never counted: {missing[:10]}")
-    if extra:
-        found.append(f"fills the engine counted that the venue does not have: {extra[:10]}")
-    limit_ms = resync_within_ns // 1_000_000
-    for symbol, longest in report["book"]["longest_outage_ms"].items():   # an outage still open at the end too
-        if longest > limit_ms:
-            found.append(f"{symbol}: the book was not live for {longest} ms, more than {limit_ms} ms")
-    if report.get("failure"):
-        found.append(f"the run failed: {report['failure']}")
-    return found
 
 
 # ---------------------------------------------------------------- the runs

@@ -26,7 +26,7 @@ import trio
 from adapters.binance.client import BinanceClient, read_patiently
 from adapters.binance.orders import BinanceOrderCodec, OrderTrade, VenueError, VenueOrder
 from adapters.binance.signing import Credentials
-from engine.app.chaos import RunResult, violations
+from engine.app.chaos_checks import RunResult, violations
 from engine.journal import decode
 from engine.app.scenario import Scenario
 from engine.strategies.cadence import Cadence

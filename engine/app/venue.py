@@ -26,7 +26,7 @@ from adapters.binance.feed import BinanceMarketFeed, stream_plan
 from adapters.binance.market_data import BinanceMarketDataCodec
 from adapters.http import RestClient
 from adapters.registry import venue
-from adapters.simulated.accounts import RateLimits
+from adapters.simulated.rate_limits import RateLimits
 from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.faults import FaultKind, FaultPlan, FaultRule
 from adapters.simulated.latency import ConstantLatency, Latency, LognormalLatency

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.binance.orders import parse_exchange_info
 from adapters.binance.signing import sign
-from adapters.simulated.accounts import RateLimits
+from adapters.simulated.rate_limits import RateLimits
 from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.requests import HttpRequest, HttpResponse
 from engine.messages import BookView, Side, Trade

@@ -24,7 +24,7 @@ from adapters.binance.orders import (
     venue_order_states,
 )
 from adapters.binance.signing import Credentials
-from adapters.simulated.accounts import RateLimits
+from adapters.simulated.rate_limits import RateLimits
 from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.requests import HttpRequest, HttpResponse
 from adapters.simulated.server import feed_views, serve_exchange

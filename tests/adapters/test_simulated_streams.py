@@ -22,7 +22,7 @@ from engine.contracts import SyncResult
 from adapters.binance.book_sync import BinanceBookSync
 from adapters.binance.market_data import BinanceMarketDataCodec, binance_spot_instrument
 from adapters.binance.signing import sign
-from adapters.simulated.accounts import RateLimits
+from adapters.simulated.rate_limits import RateLimits
 from adapters.simulated.exchange import Listing, SimulatedBinance
 from adapters.simulated.server import serve_exchange
 from engine.messages import (
