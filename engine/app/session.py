@@ -474,7 +474,8 @@ async def _run(scenario: Scenario, journal: Journal, clock: Any, quiescence: Qui
         "user_stream": {"reports": [BlockingEdge(box["orders"])], "control": [BlockingEdge(control)]},
     }
     book_stats = BookStats()
-    data_quality = DataQualityMonitor(scenario.feed.instruments, scenario.data_quality)
+    data_quality = DataQualityMonitor(scenario.feed.instruments, scenario.data_quality,
+                                      {symbol: inst.price_decimals for symbol, inst in scenario.instruments.items()})
     run_id = journal.run_id
     since_ns = journal.runs[0].started_ns if live else 0
 

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from engine.messages import DataQualityAlarm
+from engine.model.numbers import format_fixed
 
 DUPLICATE = "duplicate"
 TIME_BACKWARDS = "time_backwards"
@@ -94,8 +95,10 @@ class DataQualityMonitor:
     the alarms to raise, already rate-limited.
     """
 
-    def __init__(self, instruments: list[str] | tuple[str, ...], limits: DataQualityLimits = DataQualityLimits()):
+    def __init__(self, instruments: list[str] | tuple[str, ...], limits: DataQualityLimits = DataQualityLimits(),
+                 price_decimals: Mapping[str, int] | None = None):
         self.limits = limits
+        self._decimals = dict(price_decimals or {})      # instrument → its prices' decimals, for the alarms' text
         self._spread_limit = limits.max_spread_bps    # the limits the touch checks read, as plain attributes
         self._window = limits.jump_window
         self._jump_floor = limits.jump_min_bps
@@ -129,7 +132,8 @@ class DataQualityMonitor:
 
     def crossed_top(self, symbol: str, ts_ns: int, bid: int, ask: int) -> DataQualityAlarm | None:
         """The venue's own top of book (a ticker) is crossed."""
-        return self.found(symbol, CROSSED_BOOK, ts_ns, f"the venue's top of book is crossed: bid {bid} >= ask {ask}")
+        return self.found(symbol, CROSSED_BOOK, ts_ns, f"the venue's top of book is crossed: bid {self._price(symbol, bid)}"
+                                                       f" >= ask {self._price(symbol, ask)}")
 
     # ------------------------------------------------------------ per touch change
 
@@ -142,12 +146,15 @@ class DataQualityMonitor:
         quality = self._of[symbol]
         if bid >= ask:
             quality.mid_x2 = 0   # a crossed touch is no mid to measure a move from
-            return self._found_all(symbol, ((CROSSED_BOOK, ts_ns, f"bid {bid} >= ask {ask}"),))
+            return self._found_all(symbol, ((CROSSED_BOOK, ts_ns, f"bid {self._price(symbol, bid)} >= ask "
+                                                                  f"{self._price(symbol, ask)}"),))
         findings = []
         mid_x2 = bid + ask
         if (ask - bid) * 20_000 > self._spread_limit * mid_x2:
-            findings.append((ABNORMAL_SPREAD, ts_ns, f"spread {ask - bid} is "
-                             f"{_hundredths((ask - bid) * 2_000_000 // mid_x2)} bps of the mid (bid {bid}, ask {ask})"))
+            price = self._price
+            findings.append((ABNORMAL_SPREAD, ts_ns, f"spread {price(symbol, ask - bid)} is "
+                             f"{_hundredths((ask - bid) * 2_000_000 // mid_x2)} bps of the mid (bid {price(symbol, bid)}, "
+                             f"ask {price(symbol, ask)})"))
         previous = quality.mid_x2
         quality.mid_x2 = mid_x2
         if previous:
@@ -157,8 +164,8 @@ class DataQualityMonitor:
             if full and (move if move > 0 else -move) * 10_000 > self._jump_floor * previous and \
                     self._beyond_sigmas(quality, move):
                 findings.append((PRICE_JUMP, ts_ns, f"mid moved {_hundredths(move * 1_000_000 // previous)} bps "
-                                 f"(twice the mid {previous} to {mid_x2}), beyond {self.limits.jump_sigmas} standard "
-                                 f"deviations of the last {self._window} moves"))
+                                 f"(from {self._mid(symbol, previous)} to {self._mid(symbol, mid_x2)}), beyond "
+                                 f"{self.limits.jump_sigmas} standard deviations of the last {self._window} moves"))
             if full:   # the window slides: the oldest move leaves it
                 old = moves.popleft()
                 quality.moves_sum += move - old
@@ -250,6 +257,15 @@ class DataQualityMonitor:
         return alarms, self.timer_due
 
     # ------------------------------------------------------------ findings
+
+    def _price(self, symbol: str, price: int) -> str:
+        """A price of `symbol` as the venue writes it (its fixed-point units where its decimals are not known)."""
+        return format_fixed(price, self._decimals.get(symbol, 0))
+
+    def _mid(self, symbol: str, mid_x2: int) -> str:
+        """The mid of twice the mid `mid_x2`, exactly: half a tick shows as one more decimal."""
+        decimals = self._decimals.get(symbol, 0)
+        return format_fixed(mid_x2 // 2, decimals) if mid_x2 % 2 == 0 else format_fixed(mid_x2 * 5, decimals + 1)
 
     def found(self, symbol: str, kind: str, ts_ns: int, detail: str) -> DataQualityAlarm | None:
         """Count a finding, keep it if among the first, and return its alarm unless one of its instrument and

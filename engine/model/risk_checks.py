@@ -38,7 +38,7 @@ from decimal import Context, Decimal, localcontext
 from typing import Callable, Mapping, Protocol
 
 from engine.messages import BookView, Exposure, Fill, ParentOrder, PortfolioView, Side, Signal, Urgency
-from engine.model.numbers import Instrument
+from engine.model.numbers import Instrument, format_fixed
 
 _BPS = 10_000
 _ZERO = Decimal(0)
@@ -208,7 +208,8 @@ class SpreadLimit:
         if not (bid and ask):
             return "spread", "the book shows no two-sided market"
         if (ask - bid) * 2 * _BPS > self.max_bps * (ask + bid):
-            return "spread", f"spread {ask - bid} is more than {self.max_bps} bps of the mid"
+            return "spread", (f"spread {format_fixed(ask - bid, c.instrument.price_decimals)} is more than "
+                              f"{self.max_bps} bps of the mid")
         return None
 
 
@@ -231,7 +232,9 @@ class DisplayedLiquidity:
         else:
             shown = sum(qty for price, qty in view.bids if price >= limit)
         if c.qty * 100 > self.max_share_pct * shown:
-            return "displayed_liquidity", f"qty {c.qty} is more than {self.max_share_pct}% of the {shown} displayed"
+            qty = c.instrument.qty_decimals
+            return "displayed_liquidity", (f"qty {format_fixed(c.qty, qty)} is more than {self.max_share_pct}% of the "
+                                           f"{format_fixed(shown, qty)} displayed")
         return None
 
 
@@ -490,10 +493,14 @@ class InstrumentFilters:
     def __call__(self, c: Candidate) -> Refusal | None:
         inst = c.instrument
         rules = self.rules.get(inst.symbol, _NO_RULES)
+        price, qty = inst.price_decimals, inst.qty_decimals
         if c.limit_price % inst.tick_size:
-            return "tick_size", f"price {c.limit_price} is not a multiple of the tick {inst.tick_size}"
+            return "tick_size", (f"price {format_fixed(c.limit_price, price)} is not a multiple of the tick "
+                                 f"{format_fixed(inst.tick_size, price)}")
         if c.qty % inst.lot_size or c.qty < rules.min_qty or (rules.max_qty and c.qty > rules.max_qty):
-            return "lot_size", f"qty {c.qty} is off the lot {inst.lot_size} or outside {rules.min_qty}..{rules.max_qty}"
+            return "lot_size", (f"qty {format_fixed(c.qty, qty)} is off the lot {format_fixed(inst.lot_size, qty)} or "
+                                f"outside {format_fixed(rules.min_qty, qty)}.."
+                                f"{format_fixed(rules.max_qty, qty) if rules.max_qty else 'no maximum'}")
         if c.notional < rules.min_notional:
             return "min_notional", f"notional {c.notional} is below {rules.min_notional}"
         if rules.max_notional and c.notional > rules.max_notional:

@@ -32,6 +32,16 @@ def test_a_spread_exactly_at_the_limit_is_normal_and_one_tick_wider_is_abnormal(
     assert counts(quality) == {ABNORMAL_SPREAD: 1}
 
 
+
+def test_the_alarms_write_prices_in_the_instrument_s_decimals_and_a_half_tick_mid_exactly():
+    quality = DataQualityMonitor([S], DataQualityLimits(max_spread_bps=200, alarm_every_ns=1), {S: 2})
+    [wide] = quality.touch(S, 1, 9_900, 10_101)
+    assert wide.detail == "spread 2.01 is 200.98 bps of the mid (bid 99.00, ask 101.01)"
+    [crossed] = quality.touch(S, 2, 10_001, 10_000)
+    assert crossed.detail == "bid 100.01 >= ask 100.00"
+    assert quality.crossed_top(S, 3, 10_000, 9_999).detail == "the venue's top of book is crossed: bid 100.00 >= ask 99.99"
+
+
 # ---------------------------------------------------------------- crossed
 
 def test_a_touch_one_tick_apart_is_not_crossed_and_a_locked_or_crossed_one_is():
@@ -70,7 +80,7 @@ def test_a_move_exactly_at_the_sigmas_is_no_jump_and_one_beyond_is():
     beyond = warmed(jump_sigmas=2, jump_min_bps=0)
     [alarm] = beyond.touch(S, 10, 5_001, 5_004)              # +5
     assert alarm.kind == PRICE_JUMP and alarm.ts_ns == 10
-    assert alarm.detail.startswith("mid moved 5.00 bps (twice the mid 10000 to 10005)")
+    assert alarm.detail.startswith("mid moved 5.00 bps (from 5000 to 5002.5)")
 
 
 def test_a_move_beyond_the_sigmas_is_no_jump_unless_it_also_passes_the_floor():
@@ -234,7 +244,7 @@ def jumps(moves: tuple[int, ...], move: int, **limits) -> bool:
 def test_a_fall_is_judged_like_a_rise():
     assert not jumps((), -4, jump_sigmas=2, jump_min_bps=0)          # exactly 2 standard deviations down
     [alarm] = moved(jump_sigmas=2, jump_min_bps=0).touch(S, 10, *to(9_995))
-    assert alarm.detail.startswith("mid moved -5.00 bps (twice the mid 10000 to 9995)")
+    assert alarm.detail.startswith("mid moved -5.00 bps (from 5000 to 4997.5)")
     assert not jumps((), -5, jump_sigmas=2, jump_min_bps=5)          # -5 of 10 000: at the floor of 5 bps
     assert jumps((), -5, jump_sigmas=2, jump_min_bps=4)
 
@@ -272,7 +282,7 @@ def test_a_move_of_one_tick_on_a_still_market_is_a_jump_in_truncated_hundredths_
         assert not quality.touch(S, ts, bid, ask)        # twice the mid 9 901 throughout: four moves of 0
     [alarm] = quality.touch(S, 10, 4_950, 4_952)
     # 1 of 9 901 is 1.00999.. bps: truncated, 1.00
-    assert alarm.detail.startswith("mid moved 1.00 bps (twice the mid 9901 to 9902)")
+    assert alarm.detail.startswith("mid moved 1.00 bps (from 4950.5 to 4951)")
 
 
 # ---------------------------------------------------------------- silence and alarms, more exactly

@@ -110,7 +110,8 @@ def test_displayed_liquidity_counts_the_other_side_within_the_limit_price():
     assert check(cand(1_000, limit=6_002_000)) is None        # 2000 shown up to the limit: half of it
     assert rule(check(cand(1_001, limit=6_002_000))) == "displayed_liquidity"
     assert check(cand(400, Side.SELL, limit=5_999_000)) is None
-    assert rule(check(cand(401, Side.SELL, limit=5_999_000))) == "displayed_liquidity"
+    assert check(cand(401, Side.SELL, limit=5_999_000)) == (
+        "displayed_liquidity", "qty 0.00401 is more than 50% of the 0.00800 displayed")
     assert check(cand(10_000, limit=6_002_000, urgency=Urgency.PASSIVE)) is None   # it rests, it takes nothing
 
 
@@ -282,6 +283,12 @@ def test_instrument_filters_at_each_bound_and_one_unit_past():
     assert rule(check(cand(100, limit=5_999_995, inst=lot))) == "min_notional"
     assert rule(check(cand(1_000, limit=6_000_005, inst=lot))) == "max_notional"
     assert InstrumentFilters({})(cand(1, limit=1)) is None                   # no filters: tick and lot only
+    # the reasons write prices and quantities as the venue does, in the instrument's decimals
+    assert check(cand(100, limit=6_000_001, inst=lot)) == ("tick_size", "price 60000.01 is not a multiple of the tick 0.05")
+    assert check(cand(90, limit=6_000_000, inst=lot)) == (
+        "lot_size", "qty 0.00090 is off the lot 0.00010 or outside 0.00100..0.01000")
+    assert InstrumentFilters({})(cand(5, limit=6_000_000, inst=lot)) == (
+        "lot_size", "qty 0.00005 is off the lot 0.00010 or outside 0.00000..no maximum")
 
 
 def test_order_rate_per_venue_and_in_total_over_a_window_ending_at_the_signal():
@@ -409,7 +416,7 @@ def test_spread_with_a_one_sided_touch_on_the_signal_falls_back_to_the_book_and_
     assert check(cand(bid=5_997_000)) == ("spread", "the book shows no two-sided market")
     m.views["BTC/USDT"] = BookView("BTC/USDT", 0, 1, ((5_997_000, 1),), ((6_003_000, 1),))
     assert check(cand(bid=5_997_000)) is None
-    assert check(cand(bid=5_997_000, ask=6_003_001)) == ("spread", "spread 6001 is more than 10 bps of the mid")
+    assert check(cand(bid=5_997_000, ask=6_003_001)) == ("spread", "spread 60.01 is more than 10 bps of the mid")
 
 
 def test_displayed_liquidity_with_no_view_shows_nothing_to_take():
