@@ -305,16 +305,17 @@ async def test_ticks_ride_with_a_batch_in_due_order_up_to_one_decision_and_none_
     assert len(clock.take_riders(before_ns=2_000)) == 0     # what may not ride stops the run: order is kept
 
 
+async def _taking_into(box, got):
+    """A reader that takes everything `box` is handed into `got`, in order."""
+    while True:
+        got.extend(await box.receive_batch())
+
+
 async def test_the_clock_merges_observers_and_cutting_deliveries_in_due_order(nursery):
     clock = VirtualClock(start_ns=0)
     box = Mailbox("box", quiescence=clock.quiescence)
     got = []
-
-    async def drain():
-        while True:
-            got.extend(await box.receive_batch())
-
-    nursery.start_soon(drain)
+    nursery.start_soon(_taking_into, box, got)
     clock.deliver_at(30, box, "cut 30")
     clock.deliver_at(20, box, "observed 20", cuts=False)
     clock.deliver_at(30, box, "observed 30", cuts=False)
