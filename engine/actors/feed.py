@@ -121,7 +121,7 @@ class ReplayFeed:
         await clock.advance_to(ts, delivered_upto_ns=first_ts)
         await ctx.emit_and_settle("market", MarketBatch(ts, tuple(events)), clock.quiescence,
                                   lambda: self._handed_over(position), clock.take_riders(next_ts))
-        await self.clock.advance_to(ts)
+        await clock.advance_to(ts)
         await self._serve_requests(ctx)
         if self.progress is not None:
             self.progress(ts, position)

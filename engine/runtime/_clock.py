@@ -20,8 +20,8 @@ the pipeline. At most one delivery that cuts a window rides with a batch, and no
 decisions at one instant still come one after the other.
 
 A periodic delivery (`deliver_every`: a strategy's cadence) is one entry that re-arms itself each time it is
-delivered, so it outlives any crash of its receiver (which loses at most the one tick in hand) and, like any
-due message, cuts a replay window.
+delivered, so it outlives any crash of its receiver (which loses at most the one tick in hand) and, unless it is
+an observer's, cuts a replay window like any due message.
 """
 from __future__ import annotations
 
