@@ -17,10 +17,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
-from engine.messages import BookView, Exposure, Fill, JournalEntry, QuoteIntent, Signal, TimerFired
+from engine.messages import BookView, Exposure, Fill, JournalEntry, QuoteIntent, Signal, TimerFired, fast_constructor
 from engine.model.sizing import RealizedVolatility
 from engine.runtime import Actor, ActorContext, Ports
 from engine.strategies.cadence import TIMER_KEY, Cadence
+
+
+_make_view = fast_constructor(BookView)   # a view restamped for each tick: the cheaper constructor of the same object
 
 
 class StrategyActor(Actor):
@@ -45,7 +48,9 @@ class StrategyActor(Actor):
             elif kind is TimerFired:
                 if msg.key == TIMER_KEY:
                     for symbol in sorted(self.latest) if not cadence.follows_events else ():
-                        await self._look(replace(self.latest[symbol], ts_ns=msg.due_ns), ctx)
+                        view = self.latest[symbol]   # as of the tick: the book has not changed since this view
+                        await self._look(_make_view(view.instrument, msg.due_ns, view.update_id, view.bids, view.asks,
+                                                    view.trades), ctx)
                 else:
                     await self._send(strategy.on_timer(msg.key, msg.due_ns), ctx)
             elif kind is Exposure:
@@ -60,9 +65,13 @@ class StrategyActor(Actor):
             if measure is None:
                 measure = self.volatility[view.instrument] = RealizedVolatility(self.volatility_window)
             measure.look(view.mid_x2)
-        await self._send(self.strategy.on_view(view), ctx, view)
+        decided = self.strategy.on_view(view)
+        if decided is not None:   # (most looks decide nothing: no send to make)
+            await self._send(decided, ctx, view)
         for trade in view.trades:
-            await self._send(self.strategy.on_trade(trade), ctx, view)
+            decided = self.strategy.on_trade(trade)
+            if decided is not None:
+                await self._send(decided, ctx, view)
 
     async def _send(self, decided: Any, ctx: ActorContext, view: BookView | None = None) -> None:
         """Send on what the strategy decided: signals stamped with the book they were decided on (`view`, else the
