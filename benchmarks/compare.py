@@ -46,6 +46,10 @@ def main() -> None:
     parser.add_argument("--against", required=True, help="the revision to compare this tree with")
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
+    known = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{args.against}^{{commit}}"],
+                           capture_output=True, text=True)
+    if known.returncode:
+        parser.exit(2, f"compare.py: --against {args.against!r} is no commit of this repository\n")
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         other = Path(tmp) / "other"
