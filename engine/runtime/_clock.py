@@ -124,20 +124,13 @@ class VirtualClock(Clock):
         deliveries inside it once the batch is handled (nothing that cuts a window is due inside a batch).
         """
         upto = t_ns if delivered_upto_ns is None else delivered_upto_ns
-        heap, observed = self._heap, self._observed
-        while True:   # the two kinds of delivery, merged in (due, scheduling) order
-            if heap and heap[0][0] <= upto:
-                source = observed if observed and observed[0] < heap[0] else heap
-            elif observed and observed[0][0] <= upto:
-                source = observed
-            else:
-                break
+        while (source := self._next()) is not None and source[0][0] <= upto:
             due, _, mailbox, msg = heapq.heappop(source)
             if due > self._now:
                 self._now = due
             self._deliver(due, mailbox, msg)
-            while heap and heap[0][0] == due and heap[0][2] is mailbox and not (observed and observed[0] < heap[0]):
-                self._deliver(due, mailbox, heapq.heappop(heap)[3])   # (a venue's fills of one order, at one instant)
+            while (source := self._next()) is not None and source[0][0] == due and source[0][2] is mailbox:
+                self._deliver(due, mailbox, heapq.heappop(source)[3])   # (a venue's fills of one order, at one instant)
             await self.quiescence.wait_idle()
         if t_ns > self._now:
             self._now = t_ns
@@ -146,20 +139,23 @@ class VirtualClock(Clock):
         """Take the ticks due before `before_ns` that may ride with the batch being handed over: the longest run, in
         due order, of periodic deliveries that ride, holding at most one that cuts windows, and ending there. Each is
         a call that delivers its tick, time moved to its due, once the batch has been handled."""
-        heap, observed = self._heap, self._observed
         riders: list[Callable[[], None]] = []
-        while True:
-            source = heap if heap and (not observed or heap[0] < observed[0]) else observed
-            if not source or source[0][0] >= before_ns:
-                break
+        while (source := self._next()) is not None and source[0][0] < before_ns:
             periodic = source[0][3]
             if type(periodic) is not Periodic or not periodic.rides:
                 break
             due, _, mailbox, _ = heapq.heappop(source)
             riders.append(partial(self._ride, due, mailbox, periodic))
-            if source is heap:
+            if source is self._heap:
                 break   # a decision: whatever is due after it waits until it has been handled
         return riders
+
+    def _next(self) -> list[tuple[int, int, Any, Any]] | None:
+        """The heap whose first entry is the next delivery in (due, scheduling) order, cutting or not (None: none)."""
+        heap, observed = self._heap, self._observed
+        if heap and (not observed or heap[0] < observed[0]):
+            return heap
+        return observed or None
 
     def _ride(self, due_ns: int, mailbox: Any, periodic: "Periodic") -> None:
         if due_ns > self._now:
