@@ -261,26 +261,25 @@ class Journal:
         Raises JournalError if the commit failed (or an earlier one did), TypeError for an item the journal
         cannot hold (then nothing of the call is appended).
         """
-        first = self._next_seq
         rows, msgs = self._rows(actor, items)
         if not rows:
             await trio.lowlevel.checkpoint()
             return []
         if self._inline:
-            self._commit_inline(rows, msgs, first)
+            self._commit_inline(rows, msgs)
             await trio.lowlevel.checkpoint()
-            return list(range(first, first + len(rows)))
+            return [row[0] for row in rows]
         with self._work:
             batch = self._gathering
             if not batch.rows:
                 self._work.notify()  # the writer thread waits only for an empty batch to fill
             batch.rows += rows
             batch.msgs += msgs
-        self._next_seq = first + len(rows)
+        self._next_seq = rows[-1][0] + 1
         self._last_queued = batch
         await batch.done.wait()
         _raise_failure(batch)
-        return list(range(first, first + len(rows)))
+        return [row[0] for row in rows]
 
     @property
     def inline(self) -> bool:
@@ -294,32 +293,31 @@ class Journal:
         schedule point."""
         if not self._inline:
             raise JournalError(f"{self.path}: write_nowait needs an inline journal; this one commits in a thread")
-        first = self._next_seq
         rows, msgs = self._rows(actor, items)
         if rows:
-            self._commit_inline(rows, msgs, first)
-        return list(range(first, first + len(rows)))
+            self._commit_inline(rows, msgs)
+        return [row[0] for row in rows]
 
     def _rows(self, actor: str, items: Sequence[tuple[int, Any]]) -> tuple[list[Row], list[Any]]:
         """The rows of a write (seqs from the next one on), checked; nothing is taken yet."""
         self._check_usable()
         if self._stopped:
             raise JournalError(f"{self.path}: the journal's writer service has stopped; nothing can be written")
-        first, run_id = self._next_seq, self.run_id
+        run_id = self.run_id
         rows = [(seq, ts_ns, run_id, SCHEMA_VERSION, actor, *encode(msg))
-                for seq, (ts_ns, msg) in enumerate(items, first)]
+                for seq, (ts_ns, msg) in enumerate(items, self._next_seq)]
         for row in rows:
             if type(row[1]) is not int:
                 raise TypeError(f"ts_ns must be an int of nanoseconds, got {row[1]!r}")
         return rows, [msg for _, msg in items]
 
-    def _commit_inline(self, rows: list[Row], msgs: list[Any], first: int) -> None:
+    def _commit_inline(self, rows: list[Row], msgs: list[Any]) -> None:
         """Commit `rows` now, in the trio thread, and hand them to the subscribers."""
         if not self._running:
             raise JournalError(f"{self.path}: the journal's writer service is not running; nothing can be written")
         batch = _Batch()
         batch.rows, batch.msgs = rows, msgs
-        self._next_seq = first + len(rows)
+        self._next_seq = rows[-1][0] + 1
         self._last_queued = batch
         try:
             self._append(batch)
