@@ -232,9 +232,9 @@ class DisplayedLiquidity:
         else:
             shown = sum(qty for price, qty in view.bids if price >= limit)
         if c.qty * 100 > self.max_share_pct * shown:
-            qty = c.instrument.qty_decimals
-            return "displayed_liquidity", (f"qty {format_fixed(c.qty, qty)} is more than {self.max_share_pct}% of the "
-                                           f"{format_fixed(shown, qty)} displayed")
+            qty_dp = c.instrument.qty_decimals
+            return "displayed_liquidity", (f"qty {format_fixed(c.qty, qty_dp)} is more than {self.max_share_pct}% of "
+                                           f"the {format_fixed(shown, qty_dp)} displayed")
         return None
 
 
@@ -493,14 +493,14 @@ class InstrumentFilters:
     def __call__(self, c: Candidate) -> Refusal | None:
         inst = c.instrument
         rules = self.rules.get(inst.symbol, _NO_RULES)
-        price, qty = inst.price_decimals, inst.qty_decimals
+        price_dp, qty_dp = inst.price_decimals, inst.qty_decimals
         if c.limit_price % inst.tick_size:
-            return "tick_size", (f"price {format_fixed(c.limit_price, price)} is not a multiple of the tick "
-                                 f"{format_fixed(inst.tick_size, price)}")
+            return "tick_size", (f"price {format_fixed(c.limit_price, price_dp)} is not a multiple of the tick "
+                                 f"{format_fixed(inst.tick_size, price_dp)}")
         if c.qty % inst.lot_size or c.qty < rules.min_qty or (rules.max_qty and c.qty > rules.max_qty):
-            return "lot_size", (f"qty {format_fixed(c.qty, qty)} is off the lot {format_fixed(inst.lot_size, qty)} or "
-                                f"outside {format_fixed(rules.min_qty, qty)}.."
-                                f"{format_fixed(rules.max_qty, qty) if rules.max_qty else 'no maximum'}")
+            return "lot_size", (f"qty {format_fixed(c.qty, qty_dp)} is off the lot {format_fixed(inst.lot_size, qty_dp)}"
+                                f" or outside {format_fixed(rules.min_qty, qty_dp)}.."
+                                f"{format_fixed(rules.max_qty, qty_dp) if rules.max_qty else 'no maximum'}")
         if c.notional < rules.min_notional:
             return "min_notional", f"notional {c.notional} is below {rules.min_notional}"
         if rules.max_notional and c.notional > rules.max_notional:
