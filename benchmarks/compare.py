@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Self-contained rather than `replay.recorded`: it runs against the other revision's code, which may lack it.
 CHILD = """
 import dataclasses, sys, tempfile, trio
 from pathlib import Path

@@ -46,6 +46,16 @@ def every_book_change(scenario: scenario_file.Scenario) -> scenario_file.Scenari
                                                           for spec in scenario.strategies))
 
 
+def recorded(base: scenario_file.Scenario, out_dir: Path) -> tuple[scenario_file.Scenario, list[list[Path]]]:
+    """`base` replaying its feed as recorded: the synthetic market written once into `out_dir` (one recording per
+    feed connection), and those files."""
+    files = session.feed_files(base, out_dir)
+    connections = tuple(dataclasses.replace(connection, files=tuple(paths))
+                        for connection, paths in zip(base.feed.connections, files))
+    return dataclasses.replace(base, feed=dataclasses.replace(base.feed, kind="recording",
+                                                              connections=connections)), files
+
+
 def engine_replay(scenario: scenario_file.Scenario, out_dir: Path) -> tuple[float, dict[str, Any]]:
     outcome = trio.run(session.run, scenario, out_dir)
     return outcome.frames / outcome.wall_s, outcome.report
@@ -82,12 +92,8 @@ def main() -> None:
     base = scenario_file.load(args.scenario)
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
-        files = session.feed_files(base, out_dir)   # one recording per feed connection
-        connections = tuple(dataclasses.replace(connection, files=tuple(paths))
-                            for connection, paths in zip(base.feed.connections, files))
-        recorded = dataclasses.replace(base, feed=dataclasses.replace(base.feed, kind="recording",
-                                                                      connections=connections))
-        runs = {"cadence": recorded, "every change": every_book_change(recorded)}
+        replayed, files = recorded(base, out_dir)
+        runs = {"cadence": replayed, "every change": every_book_change(replayed)}
         frames = [raw for paths in files for path in paths for _, raw in read_capture(path)]
         rates: dict[str, list[float]] = {name: [] for name in (*runs, "bare")}
         reports: dict[str, dict[str, Any]] = {}

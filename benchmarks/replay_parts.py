@@ -41,7 +41,7 @@ from engine.messages import MarketBatch  # noqa: E402
 from engine.replay.formats import read_capture  # noqa: E402
 from engine.replay.source import RecordedFeed  # noqa: E402
 from engine.runtime import ActorContext, BlockingEdge, Mailbox, VirtualClock  # noqa: E402
-from replay import every_book_change  # noqa: E402
+from replay import every_book_change, recorded  # noqa: E402
 
 
 class _Sink:
@@ -110,15 +110,13 @@ def main() -> None:
     base = scenario_file.load(ROOT / "scenarios" / "quickstart.toml")
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
-        [files] = session.feed_files(base, out_dir)
+        replayed, [files] = recorded(base, out_dir)
         [connection] = base.feed.connections
-        recorded = dataclasses.replace(base, feed=dataclasses.replace(
-            base.feed, kind="recording", connections=(dataclasses.replace(connection, files=tuple(files)),)))
         carried = [base.instruments[symbol] for symbol in connection.instruments]
         codec, sync_factory = recorded_market_data(carried, carried[0].venue_symbol)
         frames = [raw for path in files for _, raw in read_capture(path)]
         batches = _windows(list(RecordedFeed(files, codec).events()), base.feed.batch_ns)
-        every_change = every_book_change(recorded)
+        every_change = every_book_change(replayed)
         [strategy] = every_change.strategies
         silent = dataclasses.replace(every_change, strategies=(dataclasses.replace(
             strategy, params=dataclasses.replace(strategy.params, slow=10**9)),))   # never warm: never signals
@@ -133,7 +131,7 @@ def main() -> None:
             "feed actor": lambda: _feed_actor(files, codec, base.feed.batch_ns),
             "book, a view per batch": lambda: _book_steps(batches, instruments, base.book_depth, sync_factory, False),
             "book, a view per change": lambda: _book_steps(batches, instruments, base.book_depth, sync_factory, True),
-            "engine, cadence": engine(recorded),
+            "engine, cadence": engine(replayed),
             "engine, every change": engine(every_change),
             "engine, every change, no signals": engine(silent),
         }
