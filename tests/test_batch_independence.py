@@ -39,10 +39,12 @@ def reports_at_each_window(base: scenario_file.Scenario, tmp_path: Path, **strat
     return reports
 
 
-def assert_same_outside_runtime(reports: list[dict]) -> None:
+def assert_same_outside_runtime(reports: list[dict],
+                                 runs: tuple[str, ...] = tuple(f"at batch_ms={ms}" for ms in WINDOWS_MS)) -> None:
+    """The reports (of the `runs` named) are the same bytes outside their `runtime` sections."""
     results = [orjson.dumps({key: value for key, value in r.items() if key != "runtime"}) for r in reports]
-    for batch_ms, result in zip(WINDOWS_MS[1:], results[1:]):
-        assert result == results[0], f"the report at batch_ms={batch_ms} differs from the one at {WINDOWS_MS[0]}"
+    for run, result in zip(runs[1:], results[1:]):
+        assert result == results[0], f"the report {run} differs from the one {runs[0]}"
 
 
 def shortened(path: Path, duration_s: int) -> scenario_file.Scenario:
@@ -102,6 +104,9 @@ class _Passes(trio.abc.Instrument):
         self.passes += 1
 
 
+RIDING = ("with ticks riding", "with each tick on its own")
+
+
 def _with_and_without_riders(base: scenario_file.Scenario, tmp_path: Path, monkeypatch) -> list[dict]:
     """The reports of `base` with its ticks riding with the batches before them, then with each tick delivered on its
     own (the driver takes no riders); each also asserts that riding saved trips through the scheduler."""
@@ -120,7 +125,7 @@ def test_ticks_riding_with_a_batch_change_no_result(scenario, tmp_path, monkeypa
     batch before them (no trip of their own through the pipeline): a performance matter only."""
     reports = _with_and_without_riders(shortened(ROOT / "scenarios" / f"{scenario}.toml", 120), tmp_path, monkeypatch)
     assert reports[0]["orders"] > 0 and reports[0]["equity"]["marks"] > 100
-    assert_same_outside_runtime_pair(reports)
+    assert_same_outside_runtime(reports, RIDING)
 
 
 def test_two_strategies_looking_at_one_instant_still_decide_one_after_the_other(tmp_path, monkeypatch):
@@ -131,10 +136,6 @@ def test_two_strategies_looking_at_one_instant_still_decide_one_after_the_other(
     [ema] = base.strategies
     second = dataclasses.replace(ema, name="ema_quick")   # the same signals at the same instants
     reports = _with_and_without_riders(dataclasses.replace(base, strategies=(ema, second)), tmp_path, monkeypatch)
-    assert_same_outside_runtime_pair(reports)
+    assert_same_outside_runtime(reports, RIDING)
     assert reports[0]["orders"] > 0
 
-
-def assert_same_outside_runtime_pair(reports: list[dict]) -> None:
-    results = [orjson.dumps({key: value for key, value in r.items() if key != "runtime"}) for r in reports]
-    assert results[0] == results[1], "riding ticks changed the report"
