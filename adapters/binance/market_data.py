@@ -7,7 +7,8 @@ without an `e` field) and the REST depth snapshot, which the recorded captures h
 `{"lastUpdateId": ...}` body.
 
 Venue symbols become canonical symbols through the `Instrument` table, never by splitting strings, and
-prices and quantities become exact integers through one cached `FixedParser` per precision.
+prices and quantities become exact integers through one cached `FixedParser` per precision (depth levels
+through `fixed_levels`, compiled where it could be built).
 
 Decoding is the hot path, so the common case runs without checks of its own: a bad frame almost always
 fails there anyway (a missing key, an unparsable number), and only then does a slow path walk the frame
@@ -36,7 +37,7 @@ from engine.messages import (
     make_top_of_book,
     make_trade,
 )
-from engine.model.numbers import FixedParser, Instrument
+from engine.model.numbers import FixedParser, Instrument, fixed_levels
 
 _BUY = Side.BUY
 _SELL = Side.SELL
@@ -144,8 +145,7 @@ class BinanceMarketDataCodec:
                     or type(bids) is not list or type(asks) is not list):
                 raise TypeError
             return make_depth_diff(market.symbol, ts_ns, first_id, last_id, prev_last_id,
-                             tuple([(price[p], qty[q]) for p, q in bids]),
-                             tuple([(price[p], qty[q]) for p, q in asks]))
+                                   fixed_levels(bids, price, qty), fixed_levels(asks, price, qty))
         except _FAST_PATH_ERRORS as exc:
             raise self._diagnose("depthUpdate", data, _DEPTH_FIELDS, exc) from None
 
@@ -201,9 +201,8 @@ class BinanceMarketDataCodec:
             last_update_id, bids, asks = data["lastUpdateId"], data["bids"], data["asks"]
             if type(last_update_id) is not int or type(bids) is not list or type(asks) is not list:
                 raise TypeError
-            return BookSnapshot(market.symbol, ts_ns, last_update_id,
-                                tuple([(price[p], qty[q]) for p, q in bids]),
-                                tuple([(price[p], qty[q]) for p, q in asks]))
+            return BookSnapshot(market.symbol, ts_ns, last_update_id, fixed_levels(bids, price, qty),
+                                fixed_levels(asks, price, qty))
         except _FAST_PATH_ERRORS as exc:
             raise self._diagnose("depth snapshot", data, _SNAPSHOT_FIELDS, exc, market) from None
 

@@ -27,7 +27,7 @@ from typing import Any
 from adapters.base import InstrumentCodec, json_type, level_problem
 from engine.contracts import MalformedFrame, UnknownSymbol
 from engine.messages import BookSnapshot, MarketEvent, make_depth_diff
-from engine.model.numbers import Instrument, increment_precision
+from engine.model.numbers import Instrument, fixed_levels, increment_precision
 
 _LIST_ONLY = {list}
 _FAST_PATH_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
@@ -97,8 +97,7 @@ class BybitMarketDataCodec(InstrumentCodec):
                     or type(bids) is not list or type(asks) is not list
                     or not set(map(type, bids)) <= _LIST_ONLY or not set(map(type, asks)) <= _LIST_ONLY):
                 raise TypeError
-            bid_levels = tuple([(price[p], qty[q]) for p, q in bids])
-            ask_levels = tuple([(price[p], qty[q]) for p, q in asks])
+            bid_levels, ask_levels = fixed_levels(bids, price, qty), fixed_levels(asks, price, qty)
             if kind == "delta" and update_id != _RESTART_ID:
                 return (make_depth_diff(market.symbol, ts_ns, update_id, update_id, -1, bid_levels, ask_levels),)
             if (kind != "snapshot" and kind != "delta") or not (bids or asks):

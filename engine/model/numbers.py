@@ -7,8 +7,14 @@ P&L) is `Decimal`.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
+from pathlib import Path
+from typing import Any, Callable
 
 _POW10: tuple[int, ...] = tuple(10 ** k for k in range(40))
 
@@ -113,6 +119,41 @@ class FixedParser(dict[str, int]):
             self.clear()
         self[text] = value
         return value
+
+
+def _fixed_levels(levels: Iterable[Sequence[str]], price: FixedParser, qty: FixedParser) -> tuple[tuple[int, int], ...]:
+    return tuple([(price[p], qty[q]) for p, q in levels])
+
+
+_SOURCE = Path(__file__).with_name("_fixed_levels.pyx")
+
+
+def _compiled_fixed_levels(source: Path = _SOURCE) -> Callable[[Any, FixedParser, FixedParser],
+                                                               tuple[tuple[int, int], ...]] | None:
+    """The compiled `fixed_levels`, if it was built from `source`; None if it was not built (no C compiler at
+    install), if `ENGINE_PURE_PYTHON` is set, or if `source` changed since (a build older than its source)."""
+    if os.environ.get("ENGINE_PURE_PYTHON"):
+        return None
+    try:
+        from engine.model import _fixed_levels as compiled  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    if source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != compiled.SOURCE:
+        logging.getLogger("engine").warning("%s changed since it was compiled: using the Python form (run `pip "
+                                            "install -e .` again to rebuild it)", source)
+        return None
+    compiled.bind(FixedParser, _fixed_levels)
+    return compiled.fixed_levels  # type: ignore[no-any-return]
+
+
+fixed_levels = _compiled_fixed_levels() or _fixed_levels
+"""The exact levels of a venue's `[[price, qty], ...]` list: `tuple([(price[p], qty[q]) for p, q in levels])`.
+
+A depth diff's levels are most of a replay's decoding, so where a C compiler was at hand when the engine was
+installed this is the compiled form of the same function (same results and errors, several times faster); the
+Python form otherwise. `FIXED_LEVELS_COMPILED` says which one runs."""
+
+FIXED_LEVELS_COMPILED = fixed_levels is not _fixed_levels
 
 
 @dataclass(frozen=True, slots=True)
