@@ -5,13 +5,16 @@ minute; only runs that alternate, each in a fresh process, can tell the two apar
 (this one, then a temporary git worktree of `--against`), a child process replays the quickstart's synthetic
 feed as `benchmarks/replay.py` does (at its 500 ms cadence, then with a strategy on every book change) and times
 the bare loop over the same messages. It prints, per run and tree, the wall time of one replay in ms (the best
-round and the median), and the change of the medians.
+round and the median), and the change of the medians. The other revision's compiled part (setup.py) is built in its
+worktree first, as `pip install` builds this tree's. With `--against python`, the other tree is this one with the
+Python forms instead of the compiled ones (`ENGINE_PURE_PYTHON`).
 
-Run: python benchmarks/compare.py --against REV [--rounds N]
+Run: python benchmarks/compare.py --against REV|python [--rounds N]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -44,36 +47,52 @@ with tempfile.TemporaryDirectory() as tmp:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--against", required=True, help="the revision to compare this tree with")
+    parser.add_argument("--against", required=True, help="the revision to compare this tree with, or `python`")
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
+    if args.against == "python":
+        python = {**os.environ, "ENGINE_PURE_PYTHON": "1"}
+        report(args.against, alternate({"this tree": (ROOT, None), "python": (ROOT, python)}, args.rounds))
+        return
     known = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{args.against}^{{commit}}"],
                            capture_output=True, text=True)
     if known.returncode:
         parser.exit(2, f"compare.py: --against {args.against!r} is no commit of this repository\n")
-    times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         other = Path(tmp) / "other"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(other), args.against],
                        check=True)
         try:
-            trees = {"this tree": ROOT, args.against: other}
-            for _ in range(args.rounds):
-                for label, tree in trees.items():
-                    printed = subprocess.run([sys.executable, "-c", CHILD], cwd=tree, check=True, capture_output=True,
-                                             text=True).stdout
-                    for line in printed.splitlines():
-                        name, ms = line.split()
-                        times.setdefault((name, label), []).append(float(ms))
+            if (other / "setup.py").exists():
+                subprocess.run([sys.executable, "setup.py", "--quiet", "build_ext", "--inplace"], cwd=other, check=True,
+                               capture_output=True)
+            times = alternate({"this tree": (ROOT, None), args.against: (other, None)}, args.rounds)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=True)
+    report(args.against, times)
+
+
+def alternate(trees: dict[str, tuple[Path, dict[str, str] | None]], rounds: int) -> dict[tuple[str, str], list[float]]:
+    """The child's times in each tree (its directory and environment), the trees taking turns, `rounds` times."""
+    times: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for label, (tree, env) in trees.items():
+            printed = subprocess.run([sys.executable, "-c", CHILD], cwd=tree, env=env, check=True, capture_output=True,
+                                     text=True).stdout
+            for line in printed.splitlines():
+                name, ms = line.split()
+                times.setdefault((name, label), []).append(float(ms))
+    return times
+
+
+def report(against: str, times: dict[tuple[str, str], list[float]]) -> None:
     for name in ("cadence", "every_change", "bare"):
         medians = {}
-        for label in (args.against, "this tree"):
+        for label in (against, "this tree"):
             values = times[(name, label)]
             medians[label] = statistics.median(values)
             print(f"{name:13} {label:12} best {min(values):7.1f} ms, median {medians[label]:7.1f} ms of {len(values)}")
-        change = medians["this tree"] / medians[args.against] - 1
+        change = medians["this tree"] / medians[against] - 1
         print(f"{name:13} median change {change:+.1%}")
 
 

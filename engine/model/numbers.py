@@ -121,39 +121,47 @@ class FixedParser(dict[str, int]):
         return value
 
 
-def _fixed_levels(levels: Iterable[Sequence[str]], price: FixedParser, qty: FixedParser) -> tuple[tuple[int, int], ...]:
+def _fixed_levels(levels: Iterable[Sequence[str]], price: FixedParser,
+                  qty: FixedParser) -> tuple[tuple[int, int], ...]:
     return tuple([(price[p], qty[q]) for p, q in levels])
 
 
-_SOURCE = Path(__file__).with_name("_fixed_levels.pyx")
+_SOURCE = Path(__file__).with_name("_numbers_compiled.pyx")
 
 
-def _compiled_fixed_levels(source: Path = _SOURCE) -> Callable[[Any, FixedParser, FixedParser],
-                                                               tuple[tuple[int, int], ...]] | None:
-    """The compiled `fixed_levels`, if it was built from `source`; None if it was not built (no C compiler at
-    install), if `ENGINE_PURE_PYTHON` is set, or if `source` changed since (a build older than its source)."""
+def _compiled_kernel(source: Path = _SOURCE) -> Any:
+    """The compiled forms (`_numbers_compiled.pyx`), if they were built from `source`; None if they were not built
+    (no C compiler at install), if `ENGINE_PURE_PYTHON` is set, or if `source` changed since (a build older than
+    its source)."""
     if os.environ.get("ENGINE_PURE_PYTHON"):
         return None
     try:
-        from engine.model import _fixed_levels as compiled  # type: ignore[attr-defined]
+        from engine.model import _numbers_compiled as compiled  # type: ignore[attr-defined]
     except ImportError:
         return None
     if source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != compiled.SOURCE:
         logging.getLogger("engine").warning("%s changed since it was compiled: using the Python form (run `pip "
                                             "install -e .` again to rebuild it)", source)
         return None
-    compiled.bind(FixedParser, _fixed_levels)
-    return compiled.fixed_levels  # type: ignore[no-any-return]
+    compiled.bind(FixedParser, _fixed_levels, _python_missing)
+    return compiled
 
 
-fixed_levels = _compiled_fixed_levels() or _fixed_levels
+_python_missing = FixedParser.__missing__
+_kernel = _compiled_kernel()
+if _kernel is not None:   # the same method, compiled: every venue's parsers read their misses in C
+    FixedParser.__missing__ = _kernel.missing  # type: ignore[method-assign]
+
+fixed_levels: Callable[[Any, FixedParser, FixedParser], tuple[tuple[int, int], ...]] = (
+    _kernel.fixed_levels if _kernel is not None else _fixed_levels)
 """The exact levels of a venue's `[[price, qty], ...]` list: `tuple([(price[p], qty[q]) for p, q in levels])`.
 
 A depth diff's levels are most of a replay's decoding, so where a C compiler was at hand when the engine was
-installed this is the compiled form of the same function (same results and errors, several times faster); the
-Python form otherwise. `FIXED_LEVELS_COMPILED` says which one runs."""
+installed this is the compiled form of the same function (same results and errors, several times faster), and
+`FixedParser`'s misses are read by the compiled form of its `__missing__`; the Python forms otherwise.
+`COMPILED` says which run."""
 
-FIXED_LEVELS_COMPILED = fixed_levels is not _fixed_levels
+COMPILED = _kernel is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
-"""The compiled `fixed_levels` gives what its Python form gives, value for value and error for error.
+"""The compiled `fixed_levels` and `FixedParser.__missing__` give what their Python forms give, value for value and
+error for error.
 
-The compiled form reads canonical decimal strings in C and hands everything else to the parser or to the Python
-form; these tests hold the two to the same answers on every depth level of the recorded Binance captures, on
-generated strings near the edges of the canonical form, and on every shape a level list can be given in.
+The compiled forms read canonical decimal strings in C and hand everything else to the Python forms; these tests hold
+the two to the same answers on every depth level of the recorded Binance captures, on generated strings near the
+edges of the canonical form, and on every shape a level list can be given in.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from engine.replay.formats import read_capture
 RECORDED = Path(__file__).resolve().parents[2] / ".." / "shared" / "recorded"
 SPOT = RECORDED / "nkaz001+hftbacktest" / "examples" / "spot"
 
-compiled = numbers._compiled_fixed_levels()
+kernel = numbers._compiled_kernel()
+compiled = kernel.fixed_levels if kernel is not None else None
 needs_compiled = pytest.mark.skipif(compiled is None, reason="the compiled form was not built here (no C compiler "
                                                              "at install, or ENGINE_PURE_PYTHON is set)")
 
@@ -40,9 +42,26 @@ def both(levels: Any, price_decimals: int = 8, qty_decimals: int = 8) -> tuple[A
             answer(_fixed_levels, levels, FixedParser(price_decimals), FixedParser(qty_decimals)))
 
 
-def test_the_engine_uses_the_compiled_form_where_it_was_built():
-    assert numbers.FIXED_LEVELS_COMPILED is (compiled is not None)
-    assert (numbers.fixed_levels is compiled) if compiled is not None else numbers.fixed_levels is _fixed_levels
+def test_the_engine_uses_the_compiled_forms_where_they_were_built():
+    assert numbers.COMPILED is (kernel is not None)
+    if kernel is not None:
+        assert numbers.fixed_levels is compiled and FixedParser.__missing__ is kernel.missing
+    else:
+        assert numbers.fixed_levels is _fixed_levels and FixedParser.__missing__ is numbers._python_missing
+
+
+def python_parser(decimals: int) -> FixedParser:
+    """A parser whose misses go to the Python form of `__missing__`."""
+    class Python(FixedParser):
+        __missing__ = numbers._python_missing
+    return Python(decimals)
+
+
+def looked_up(parser: FixedParser, text: Any) -> tuple[str, Any]:
+    try:
+        return "value", parser[text]
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
 
 
 @needs_compiled
@@ -74,6 +93,16 @@ def test_generated_strings_decode_alike_or_fail_alike(pairs, price_decimals, qty
 
 
 @needs_compiled
+@given(st.lists(NUMBER, max_size=8), st.integers(0, 12))
+def test_a_parser_reads_and_keeps_its_misses_alike(texts, decimals):
+    fast, python = FixedParser(decimals, max_entries=3), python_parser(decimals)
+    python._max = 3
+    for text in texts:
+        assert looked_up(fast, text) == looked_up(python, text)
+        assert dict(fast) == dict(python)   # the same kept, the cache cleared at the same size
+
+
+@needs_compiled
 @pytest.mark.parametrize("text", [
     "61737.63000000", "0.00000001", "0.00000000", "999999999.99999999", "9999999999.99999999",   # 18 and 19 digits
     "1.5", ".50000000", "1.000000000", "1.000000001", "-1.00000000", "+1.00000000", "1_0.00000000", "1..00000000",
@@ -82,6 +111,7 @@ def test_generated_strings_decode_alike_or_fail_alike(pairs, price_decimals, qty
 def test_canonical_and_near_canonical_strings_decode_alike(text):
     compiled_answer, python_answer = both([[text, text]])
     assert compiled_answer == python_answer
+    assert looked_up(FixedParser(8), text) == looked_up(python_parser(8), text)
 
 
 @needs_compiled
@@ -106,17 +136,17 @@ def test_a_parser_with_rules_of_its_own_is_asked_for_every_string():
 
 @needs_compiled
 def test_a_build_older_than_its_source_is_not_used(tmp_path, caplog):
-    edited = tmp_path / "_fixed_levels.pyx"
+    edited = tmp_path / "_numbers_compiled.pyx"
     edited.write_bytes(numbers._SOURCE.read_bytes() + b"# edited\n")
     with caplog.at_level(logging.WARNING, logger="engine"):
-        assert numbers._compiled_fixed_levels(edited) is None
+        assert numbers._compiled_kernel(edited) is None
     assert "changed since it was compiled" in caplog.text
-    assert numbers._compiled_fixed_levels(numbers._SOURCE) is compiled
+    assert numbers._compiled_kernel(numbers._SOURCE) is kernel
 
 
 def test_the_python_form_is_chosen_when_asked(monkeypatch):
     monkeypatch.setenv("ENGINE_PURE_PYTHON", "1")
-    assert numbers._compiled_fixed_levels() is None
+    assert numbers._compiled_kernel() is None
 
 
 def test_negative_and_malformed_numbers_are_refused_by_the_engine_form():

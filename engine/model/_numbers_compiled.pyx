@@ -1,12 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""The compiled form of `engine.model.numbers.fixed_levels`: the same results, got faster.
+"""The compiled forms of `engine.model.numbers.fixed_levels` and `FixedParser.__missing__`: the same results, got
+faster.
 
 Decoding depth levels is most of what a replay's feed costs: every level of every diff is two strings to turn
 into exact integers, and a quantity is seldom in the parser's cache (a miss is a Python call, ~0.7 us). Here the
 canonical strings (ASCII digits, one dot, exactly the parser's number of decimals, at most 18 digits) are read in
-C, with no cache. Anything else, or a parser that is not a plain `FixedParser` (a venue's own, with rules of its
-own), goes to the parser's `[]`, and a level list of any other shape to the Python form itself: what they return or
-raise is the answer, so the two forms cannot disagree. `tests/model/test_fixed_levels.py` holds them to that.
+C: a level list's with no cache at all, a parser's misses before they are kept. Anything else, or a parser that is
+not a plain `FixedParser` (a venue's own, with rules of its own), goes to the Python forms, and a level list of any
+other shape to the Python `fixed_levels` itself: what they return or raise is the answer, so the two forms cannot
+disagree. `tests/model/test_fixed_levels.py` holds them to that.
 
 Built by `pip install` (setup.py) where a C compiler is at hand; `engine.model.numbers` falls back to the Python
 form where it is not, or where it was built from another version of this file.
@@ -30,18 +32,22 @@ cdef extern from *:
 SOURCE = SOURCE_SHA256.decode()
 """The sha256 of the .pyx this module was built from (set by setup.py): a build older than its source is not used."""
 
-cdef type _plain = None           # FixedParser and the Python form, handed over by engine.model.numbers (which
-cdef object _python_form = None   # imports this module)
+cdef type _plain = None             # FixedParser and the Python forms, handed over by engine.model.numbers (which
+cdef object _python_form = None     # imports this module)
+cdef object _python_missing = None
 
 
-def bind(parser_type, python_form):
-    """Name the plain parser class, whose canonical strings may be read here, and the Python form, which answers
-    for every other shape of level list."""
-    global _plain, _python_form
-    _plain, _python_form = parser_type, python_form
+def bind(parser_type, python_form, python_missing):
+    """Name the plain parser class, whose canonical strings may be read here, and the Python forms, which answer
+    for everything else: `fixed_levels` for every other shape of level list, `FixedParser.__missing__` for every
+    other string."""
+    global _plain, _python_form, _python_missing
+    _plain, _python_form, _python_missing = parser_type, python_form, python_missing
 
 
-cdef inline object _value(object text, object parser, Py_ssize_t decimals):
+cdef inline object _canonical(object text, Py_ssize_t decimals):
+    """The value of `text` if it is canonical for `decimals` (ASCII digits, one dot, exactly `decimals` digits after
+    it, at most 18 digits), else None."""
     cdef Py_ssize_t n, i, dot = -1
     cdef const unsigned char* s
     cdef long long value = 0
@@ -57,10 +63,26 @@ cdef inline object _value(object text, object parser, Py_ssize_t decimals):
                 elif c == 46 and dot < 0:
                     dot = i
                 else:
-                    return parser[text]
+                    return None
             if dot > 0 and n - 1 - dot == decimals:
                 return value
-    return parser[text]
+    return None
+
+
+cdef inline object _value(object text, object parser, Py_ssize_t decimals):
+    value = _canonical(text, decimals)
+    return parser[text] if value is None else value
+
+
+def missing(parser, text):
+    """`FixedParser.__missing__`: a canonical string read here and kept in the cache, any other by the Python form."""
+    value = _canonical(text, parser.decimals)
+    if value is None:
+        return _python_missing(parser, text)
+    if len(parser) >= parser._max:
+        parser.clear()
+    parser[text] = value
+    return value
 
 
 def fixed_levels(levels, price, qty):
