@@ -1,17 +1,25 @@
-"""The engine's one compiled part, `engine/model/_numbers_compiled.pyx` (the metadata is in pyproject.toml).
+"""The engine's compiled parts (the metadata is in pyproject.toml): the C forms of two hot paths, each beside the
+Python form it must agree with: `engine/model/_numbers_compiled.pyx` (exact numbers of depth levels and parser
+misses) and `adapters/binance/_frames_compiled.pyx` (a Binance frame's bytes straight to its event).
 
-Optional: where no C compiler is at hand the build goes on without it, and `engine.model.numbers` uses the Python
-form of the same function. The build stamps the module with its source's sha256, so that a build older than its
-source is never used.
+Optional: where no C compiler is at hand (or, built without isolation, no Cython) the build goes on without them,
+and the Python forms run. The build stamps each module with its source's sha256, so that a build older than its
+source is never used (`engine.model.compiled`).
 """
 import hashlib
 from pathlib import Path
 
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-SOURCE = Path("engine/model/_numbers_compiled.pyx")
-digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()
-extension = Extension("engine.model._numbers_compiled", [str(SOURCE)], optional=True,
-                      define_macros=[("SOURCE_SHA256", f'"{digest}"')])
-setup(ext_modules=cythonize([extension], compiler_directives={"language_level": 3}, quiet=True))
+SOURCES = {"engine.model._numbers_compiled": Path("engine/model/_numbers_compiled.pyx"),
+           "adapters.binance._frames_compiled": Path("adapters/binance/_frames_compiled.pyx")}
+
+try:
+    from Cython.Build import cythonize
+except ImportError:   # pyproject.toml's build requirements bring it; a build without them gets the Python forms
+    setup()
+else:
+    extensions = [Extension(name, [str(source)], optional=True,
+                            define_macros=[("SOURCE_SHA256", f'"{hashlib.sha256(source.read_bytes()).hexdigest()}"')])
+                  for name, source in SOURCES.items()]
+    setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}, quiet=True))

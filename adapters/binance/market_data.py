@@ -19,6 +19,7 @@ list) are checked with one cheap type test each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,10 +38,18 @@ from engine.messages import (
     make_top_of_book,
     make_trade,
 )
+from engine.model import compiled
 from engine.model.numbers import FixedParser, Instrument, fixed_levels
 
 _BUY = Side.BUY
 _SELL = Side.SELL
+
+_frames = compiled.load("adapters.binance._frames_compiled", Path(__file__).with_name("_frames_compiled.pyx"))
+if _frames is not None:
+    _frames.bind(make_depth_diff, make_trade, make_top_of_book, _BUY, _SELL)
+_scan = _frames.scan if _frames is not None else None
+"""The compiled fast path of `decode_raw` (`_frames_compiled.pyx`): a plain frame's event, or None to take the Python
+path; None itself where it was not built."""
 
 
 def binance_spot_instrument(venue_symbol: str, base: str, quote: str, *, price_decimals: int = 8,
@@ -77,6 +86,7 @@ class BinanceMarketDataCodec:
     def __init__(self, instruments: Iterable[Instrument], snapshot_symbol: str | None = None):
         self._parsers: dict[int, FixedParser] = {}
         self._markets: dict[str, MarketParsers] = {}
+        self._scanned: dict[str, tuple[str, int, int]] = {}   # what the compiled path needs of each venue symbol
         self._canonical: dict[str, MarketParsers] = {}
         for instrument in instruments:
             self.add_instrument(instrument)
@@ -88,6 +98,8 @@ class BinanceMarketDataCodec:
         """Decode frames of `instrument` too (instruments can be learned while a recording is read)."""
         market = MarketParsers(instrument, self._parsers)
         self._markets[instrument.venue_symbol] = market
+        self._scanned[instrument.venue_symbol] = (instrument.symbol, instrument.price_decimals,
+                                                  instrument.qty_decimals)
         self._canonical[instrument.symbol] = market
 
     def knows(self, venue_symbol: str) -> bool:
@@ -100,7 +112,14 @@ class BinanceMarketDataCodec:
         return market
 
     def decode_raw(self, frame: bytes | str, ts_ns: int) -> MarketEvent | None:
-        """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too."""
+        """`decode` of a frame as received or recorded (raw JSON text); bad JSON is a `MalformedFrame` too.
+
+        A plain frame is read by the compiled path where it was built, straight from its bytes; any other, and every
+        frame where it was not, is parsed with orjson and decoded here."""
+        if _scan is not None:
+            event = _scan(frame, ts_ns, self._scanned)
+            if event is not None:
+                return event  # type: ignore[no-any-return]
         try:
             obj = orjson.loads(frame)
         except orjson.JSONDecodeError as exc:

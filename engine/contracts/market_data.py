@@ -46,6 +46,11 @@ class SingleEventCodec(InstrumentDecoder, Protocol):
         answer); `MalformedFrame` (or `UnknownSymbol`) for one the venue would not send."""
         ...
 
+    def decode_raw(self, frame: bytes | str, ts_ns: int) -> MarketEvent | None:
+        """`decode` of a frame as received or recorded (its raw JSON text; text that is not JSON is a
+        `MalformedFrame` too): what a replay reads, so a codec may read it faster than parsed JSON."""
+        ...
+
     def decode_rest(self, url: str, obj: Any, ts_ns: int) -> BookSnapshot | None:
         """The depth snapshot of a parsed REST answer from `url`, None for a REST answer that is not one."""
         ...

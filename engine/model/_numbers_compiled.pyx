@@ -4,11 +4,11 @@ faster.
 
 Decoding depth levels is most of what a replay's feed costs: every level of every diff is two strings to turn
 into exact integers, and a quantity is seldom in the parser's cache (a miss is a Python call, ~0.7 us). Here the
-canonical strings (ASCII digits, one dot, exactly the parser's number of decimals, at most 18 digits) are read in
-C: a level list's with no cache at all, a parser's misses before they are kept. Anything else, or a parser that is
-not a plain `FixedParser` (a venue's own, with rules of its own), goes to the Python forms, and a level list of any
-other shape to the Python `fixed_levels` itself: what they return or raise is the answer, so the two forms cannot
-disagree. `tests/model/test_fixed_levels.py` holds them to that.
+canonical strings (ASCII digits, one dot and exactly the parser's number of decimals, or digits alone for none; at
+most 18 digits) are read in C: a level list's with no cache at all, a parser's misses before they are kept. Anything
+else, or a parser that is not a plain `FixedParser` (a venue's own, with rules of its own), goes to the Python forms,
+and a level list of any other shape to the Python `fixed_levels` itself: what they return or raise is the answer, so
+the two forms cannot disagree. `tests/model/test_fixed_levels.py` holds them to that.
 
 Built by `pip install` (setup.py) where a C compiler is at hand; `engine.model.numbers` falls back to the Python
 form where it is not, or where it was built from another version of this file.
@@ -46,8 +46,8 @@ def bind(parser_type, python_form, python_missing):
 
 
 cdef inline object _canonical(object text, Py_ssize_t decimals):
-    """The value of `text` if it is canonical for `decimals` (ASCII digits, one dot, exactly `decimals` digits after
-    it, at most 18 digits), else None."""
+    """The value of `text` if it is canonical for `decimals` (ASCII digits, one dot and exactly `decimals` digits
+    after it, or digits alone for none; at most 18 digits), else None."""
     cdef Py_ssize_t n, i, dot = -1
     cdef const unsigned char* s
     cdef long long value = 0
@@ -64,7 +64,7 @@ cdef inline object _canonical(object text, Py_ssize_t decimals):
                     dot = i
                 else:
                     return None
-            if dot > 0 and n - 1 - dot == decimals:
+            if (dot > 0 and n - 1 - dot == decimals) or (dot < 0 and decimals == 0 and n > 0):
                 return value
     return None
 

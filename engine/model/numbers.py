@@ -7,14 +7,13 @@ P&L) is `Decimal`.
 """
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from pathlib import Path
 from typing import Any, Callable
+
+from engine.model import compiled
 
 _POW10: tuple[int, ...] = tuple(10 ** k for k in range(40))
 
@@ -130,21 +129,12 @@ _SOURCE = Path(__file__).with_name("_numbers_compiled.pyx")
 
 
 def _compiled_kernel(source: Path = _SOURCE) -> Any:
-    """The compiled forms (`_numbers_compiled.pyx`), if they were built from `source`; None if they were not built
-    (no C compiler at install), if `ENGINE_PURE_PYTHON` is set, or if `source` changed since (a build older than
-    its source)."""
-    if os.environ.get("ENGINE_PURE_PYTHON"):
-        return None
-    try:
-        from engine.model import _numbers_compiled as compiled  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    if source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != compiled.SOURCE:
-        logging.getLogger("engine").warning("%s changed since it was compiled: using the Python form (run `pip "
-                                            "install -e .` again to rebuild it)", source)
-        return None
-    compiled.bind(FixedParser, _fixed_levels, _python_missing)
-    return compiled
+    """The compiled forms (`_numbers_compiled.pyx`), if they were built from `source` (see `engine.model.compiled`),
+    bound to this module's Python forms; None otherwise."""
+    kernel = compiled.load("engine.model._numbers_compiled", source)
+    if kernel is not None:
+        kernel.bind(FixedParser, _fixed_levels, _python_missing)
+    return kernel
 
 
 _python_missing = FixedParser.__missing__

@@ -89,7 +89,7 @@ class RecordedFeed:
     def _decode(self, codec: SingleEventCodec, skip: int) -> Iterator[tuple[int, MarketEvent]]:
         records, index, drop = self._open(skip)
         counted = self.frames
-        loads, decode, decode_rest = orjson.loads, codec.decode, codec.decode_rest
+        loads, decode_raw, decode_rest = orjson.loads, codec.decode_raw, codec.decode_rest
         ts = 0
         try:
             for index, (ts, source, payload) in enumerate(records, index + 1):
@@ -97,7 +97,7 @@ class RecordedFeed:
                     self.first_ts_ns = ts
                 try:
                     if source == WEBSOCKET:
-                        event = decode(loads(payload), ts)
+                        event = decode_raw(payload, ts)
                     elif source == OPEN:
                         event = None
                     elif source == MALFORMED:

@@ -138,7 +138,7 @@ def test_a_parser_with_rules_of_its_own_is_asked_for_every_string():
 def test_a_build_older_than_its_source_is_not_used(tmp_path, caplog):
     edited = tmp_path / "_numbers_compiled.pyx"
     edited.write_bytes(numbers._SOURCE.read_bytes() + b"# edited\n")
-    with caplog.at_level(logging.WARNING, logger="engine"):
+    with caplog.at_level(logging.WARNING, logger="engine"):   # (engine.model.compiled's check)
         assert numbers._compiled_kernel(edited) is None
     assert "changed since it was compiled" in caplog.text
     assert numbers._compiled_kernel(numbers._SOURCE) is kernel
