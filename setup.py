@@ -1,6 +1,7 @@
-"""The engine's compiled parts (the metadata is in pyproject.toml): the C forms of two hot paths, each beside the
+"""The engine's compiled parts (the metadata is in pyproject.toml): the C forms of three hot paths, each beside the
 Python form it must agree with: `engine/model/_numbers_compiled.pyx` (exact numbers of depth levels and parser
-misses) and `adapters/binance/_frames_compiled.pyx` (a Binance frame's bytes straight to its event).
+misses), `engine/replay/_capture_compiled.pyx` (a capture's lines into records) and
+`adapters/binance/_frames_compiled.pyx` (a Binance frame's bytes straight to its event).
 
 Optional: where no C compiler is at hand (or, built without isolation, no Cython) the build goes on without them,
 and the Python forms run. The build stamps each module with its source's sha256, so that a build older than its
@@ -12,6 +13,7 @@ from pathlib import Path
 from setuptools import Extension, setup
 
 SOURCES = {"engine.model._numbers_compiled": Path("engine/model/_numbers_compiled.pyx"),
+           "engine.replay._capture_compiled": Path("engine/replay/_capture_compiled.pyx"),
            "adapters.binance._frames_compiled": Path("adapters/binance/_frames_compiled.pyx")}
 
 try:

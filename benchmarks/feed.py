@@ -2,14 +2,15 @@
 
 Over the hftbacktest Binance USD-M capture (`../shared/recorded/nkaz001+hftbacktest/examples/usdm/
 btcusdt_20240808.gz`), read into memory once, alternating rounds so that the machine's drift hits both:
-- the engine's path with every integrity check on: orjson parse, the Binance codec (exact integers),
-  the sync state machine (pu chain, snapshot bracketing), the bookTicker top-of-book oracle at every
+- the engine's path with every integrity check on: the Binance codec as a replay calls it (`decode_raw`: the
+  frame's bytes read in C where the compiled part was built, orjson and the Python decode otherwise; exact
+  integers of the capture's precision, 2 price and 3 quantity decimals), the sync state machine (pu chain, snapshot bracketing), the bookTicker top-of-book oracle at every
   shared update id, and a crossed-book check after every applied diff;
 - a bare loop: orjson parse, levels applied to two sortedcontainers `SortedDict`s keyed by float price.
 It prints messages and level updates per second (the best round of each, and the median) and, as its
 last line, `ratio=R` = best engine rate / best bare rate.
 
-Run: python benchmarks/feed.py [--rounds N] [FILE --venue binance-usdm]
+Run: python benchmarks/feed.py [--rounds N] [FILE --symbol S --price-decimals P --qty-decimals Q]
 """
 from __future__ import annotations
 
@@ -37,15 +38,17 @@ CAPTURE = ROOT.parent / "shared" / "recorded" / "nkaz001+hftbacktest" / "example
 
 
 
-def engine_loop(frames: list[tuple[int, bytes]], symbol: str) -> tuple[float, BinanceBookSync]:
-    codec = BinanceMarketDataCodec([Instrument(symbol, "binance", symbol, "", "", 8, 8)], snapshot_symbol=symbol)
+def engine_loop(frames: list[tuple[int, bytes]], symbol: str, price_decimals: int,
+                qty_decimals: int) -> tuple[float, BinanceBookSync]:
+    codec = BinanceMarketDataCodec([Instrument(symbol, "binance", symbol, "", "", price_decimals, qty_decimals)],
+                                   snapshot_symbol=symbol)
     sync = BinanceBookSync(symbol)
-    loads, decode, applied = orjson.loads, codec.decode, SyncResult.APPLIED
+    decode_raw, applied = codec.decode_raw, SyncResult.APPLIED
     on_diff, on_snapshot, check_top, book = sync.on_diff, sync.on_snapshot, sync.check_top, sync.book
     crossed = 0
     t0 = time.perf_counter()
     for ts, raw in frames:
-        event = decode(loads(raw), ts)
+        event = decode_raw(raw, ts)
         kind = type(event)
         if kind is DepthDiff:
             if on_diff(event) is applied and book.is_crossed():
@@ -65,6 +68,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("file", nargs="?", default=str(CAPTURE))
     parser.add_argument("--symbol", default="BTCUSDT")
+    parser.add_argument("--price-decimals", type=int, default=2, help="the instrument's (the default capture's: 2)")
+    parser.add_argument("--qty-decimals", type=int, default=3, help="the instrument's (the default capture's: 3)")
     args = parser.parse_args()
     path = Path(args.file)
     if not path.is_file():
@@ -82,7 +87,7 @@ def main() -> None:
     engine_rates, bare_rates = [], []
     sync = None
     for _ in range(args.rounds):
-        rate, sync = engine_loop(frames, args.symbol)
+        rate, sync = engine_loop(frames, args.symbol, args.price_decimals, args.qty_decimals)
         engine_rates.append(rate)
         bare_rates.append(bare_loop(raw))
     per_msg = levels / len(raw)

@@ -19,6 +19,8 @@ from cpython.unicode cimport PyUnicode_DecodeASCII
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcmp
 
+import dataclasses
+
 cdef extern from *:
     """
     #ifndef SOURCE_SHA256
@@ -30,14 +32,44 @@ cdef extern from *:
 SOURCE = SOURCE_SHA256.decode()
 """The sha256 of the .pyx this module was built from (set by setup.py): a build older than its source is not used."""
 
-cdef object _make_depth_diff = None, _make_trade = None, _make_top_of_book = None, _buy = None, _sell = None
+cdef extern from *:
+    """
+    static PyObject* new_instance(PyObject* cls) {
+        return ((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, 0);
+    }
+    static int set_slot(PyObject* descr, PyObject* obj, PyObject* value) {
+        return Py_TYPE(descr)->tp_descr_set(descr, obj, value);
+    }
+    """
+    object new_instance(object cls)
+    int set_slot(object descr, object obj, object value) except -1
+
+cdef object _depth = None, _trade = None, _top = None, _buy = None, _sell = None
+cdef tuple _depth_slots = (), _trade_slots = (), _top_slots = ()
 
 
-def bind(make_depth_diff, make_trade, make_top_of_book, buy, sell):
-    """The constructors of the events and the two sides, handed over by the codec's module."""
-    global _make_depth_diff, _make_trade, _make_top_of_book, _buy, _sell
-    _make_depth_diff, _make_trade, _make_top_of_book, _buy, _sell = (make_depth_diff, make_trade, make_top_of_book,
-                                                                    buy, sell)
+def bind(depth_diff, trade, top_of_book, buy, sell):
+    """The event classes (frozen, slotted dataclasses) and the two sides, handed over by the codec's module. An event
+    is built as `engine.messages.fast_constructor` builds it: each field stored through its slot's descriptor."""
+    global _depth, _trade, _top, _buy, _sell, _depth_slots, _trade_slots, _top_slots
+    _depth, _trade, _top, _buy, _sell = depth_diff, trade, top_of_book, buy, sell
+    _depth_slots, _trade_slots, _top_slots = _slots(depth_diff), _slots(trade), _slots(top_of_book)
+
+
+cdef tuple _slots(cls):
+    """The slot descriptors of `cls`'s fields, in order."""
+    slots = tuple([cls.__dict__.get(field.name) for field in dataclasses.fields(cls)])
+    if not all(type(slot).__name__ == "member_descriptor" for slot in slots):
+        raise TypeError(f"{cls.__name__} is not a slotted dataclass: its events cannot be built here")
+    return slots
+
+
+cdef object _event(object cls, tuple slots, tuple values):
+    cdef Py_ssize_t i
+    event = new_instance(cls)
+    for i in range(len(slots)):
+        set_slot(slots[i], event, values[i])
+    return event
 
 
 cdef struct Reader:
@@ -98,6 +130,14 @@ cdef inline bint _literal(Reader* r, const char* word, Py_ssize_t size):
     return False
 
 
+cdef inline Py_ssize_t _digits(Reader* r, Py_ssize_t* i):
+    """How many ASCII digits stand from `i` on; `i` is moved past them."""
+    cdef Py_ssize_t start = i[0]
+    while i[0] < r.n and 48 <= r.s[i[0]] <= 57:
+        i[0] += 1
+    return i[0] - start
+
+
 cdef bint _skip_scalar(Reader* r):
     """Pass a string, number, true, false or null that nobody reads, checked as JSON; False to decline (a
     container, or anything that is not plain JSON)."""
@@ -118,29 +158,18 @@ cdef bint _skip_scalar(Reader* r):
     i = r.pos
     if r.s[i] == 45:
         i += 1
-    digits = 0
-    while i < r.n and 48 <= r.s[i] <= 57:
-        digits += 1
-        i += 1
+    digits = _digits(r, &i)
     if digits == 0 or (digits > 1 and r.s[i - digits] == 48):
         return False
     if i < r.n and r.s[i] == 46:
         i += 1
-        digits = 0
-        while i < r.n and 48 <= r.s[i] <= 57:
-            digits += 1
-            i += 1
-        if digits == 0:
+        if _digits(r, &i) == 0:
             return False
     if i < r.n and (r.s[i] == 101 or r.s[i] == 69):
         i += 1
         if i < r.n and (r.s[i] == 43 or r.s[i] == 45):
             i += 1
-        digits = 0
-        while i < r.n and 48 <= r.s[i] <= 57:
-            digits += 1
-            i += 1
-        if digits == 0:
+        if _digits(r, &i) == 0:
             return False
     if i - r.pos > 32:
         return False
@@ -369,14 +398,14 @@ def scan(frame, long long ts_ns, dict markets):
     if kind_depth:
         if (seen & (K_S | K_FIRST | K_LAST)) != (K_S | K_FIRST | K_LAST) or not bid_levels or not ask_levels:
             return None
-        return _make_depth_diff(symbol, ts_ns, first_id, last_id, prev_id, bid, ask)
+        return _event(_depth, _depth_slots, (symbol, ts_ns, first_id, last_id, prev_id, bid, ask, None))
     if kind_trade:
         if (seen & (K_S | K_TRADE_ID | K_PRICE | K_QTY | K_MAKER)) != (K_S | K_TRADE_ID | K_PRICE | K_QTY | K_MAKER):
             return None
-        return _make_trade(symbol, ts_ns, trade_id, price, qty, _sell if maker else _buy)
+        return _event(_trade, _trade_slots, (symbol, ts_ns, trade_id, price, qty, _sell if maker else _buy))
     if kind_ticker or not (seen & K_E):
         if (seen & (K_S | K_LAST | K_BID_QTY | K_ASK_QTY)) != (K_S | K_LAST | K_BID_QTY | K_ASK_QTY) \
                 or bid_levels or ask_levels or type(bid) is not int or type(ask) is not int:
             return None
-        return _make_top_of_book(symbol, ts_ns, last_id, bid, bid_qty, ask, ask_qty)
+        return _event(_top, _top_slots, (symbol, ts_ns, last_id, bid, bid_qty, ask, ask_qty))
     return None

@@ -46,7 +46,7 @@ _SELL = Side.SELL
 
 _frames = compiled.load("adapters.binance._frames_compiled", Path(__file__).with_name("_frames_compiled.pyx"))
 if _frames is not None:
-    _frames.bind(make_depth_diff, make_trade, make_top_of_book, _BUY, _SELL)
+    _frames.bind(DepthDiff, Trade, TopOfBook, _BUY, _SELL)
 _scan = _frames.scan if _frames is not None else None
 """The compiled fast path of `decode_raw` (`_frames_compiled.pyx`): a plain frame's event, or None to take the Python
 path; None itself where it was not built."""

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import orjson
 
+from engine.model import compiled
 from engine.replay.bybit_dump import read_bybit_dump
 from engine.replay.ccxt_excerpt import read_ccxt_excerpt
 from engine.replay.cryptofeed import LineKind, read_cryptofeed
@@ -132,17 +133,26 @@ def read_recording(paths: list[Path]) -> Iterator[Record]:
 
 
 def _capture_records(path: Path, lines: list[bytes], skip: int) -> Iterator[Record]:
-    """read_capture's loop, fused with the REST and connection lines' tests: the replay's hot path.
+    """The records of a capture's `lines`, without the first `skip`: the replay's hot path, compiled where it could be
+    built (`_capture_compiled.pyx`, the same records as `_capture_line_records`)."""
+    start = _line_after(lines, skip)
+    ts = _time_before(lines, start)
+    if _compiled is not None:
+        return _compiled.capture_records(path, lines, start, ts)  # type: ignore[no-any-return]
+    return _capture_line_records(path, lines, start, ts)
+
+
+def _capture_line_records(path: Path, lines: list[bytes], start: int, ts: int) -> Iterator[Record]:
+    """read_capture's loop, fused with the REST and connection lines' tests, from line index `start` (`ts`: the
+    receive time of the last record before it).
 
     Every line but an empty one is a record; one that is not `<local_ns> <json>` is a MALFORMED one.
     """
-    start = _line_after(lines, skip)
-    ts = _time_before(lines, start)
     for line_number, line in enumerate(islice(lines, start, None), start + 1):
         stamp, _, frame = line.partition(b" ")
         if not (stamp.isdigit() and frame[:1] in JSON_START):
             if line:
-                yield ts, MALFORMED, str(line_error(path, line_number, line)).encode()
+                yield _malformed_record(path, line_number, line, ts)
         elif frame.startswith(_REST_PREFIX):
             ts = int(stamp)
             yield _rest_record(path, line_number, ts, frame)
@@ -152,6 +162,11 @@ def _capture_records(path: Path, lines: list[bytes], skip: int) -> Iterator[Reco
         else:
             ts = int(stamp)
             yield ts, WEBSOCKET, frame
+
+
+def _malformed_record(path: Path, line_number: int, line: bytes, ts: int) -> Record:
+    """The record of a capture line that is not `<local_ns> <json>`, at the time of the record before it."""
+    return ts, MALFORMED, str(line_error(path, line_number, line)).encode()
 
 
 def _line_after(lines: list[bytes], records: int) -> int:
@@ -227,3 +242,8 @@ def _rest_record(path: Path, line_number: int, ts: int, frame: bytes) -> Record:
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         return _unreadable(ts, RecordingFormatError(f"{path}:{line_number}: REST line is not "
                                                     f"{{'rest', 'body'}}: {exc}"))
+
+
+_compiled = compiled.load("engine.replay._capture_compiled", Path(__file__).with_name("_capture_compiled.pyx"))
+if _compiled is not None:
+    _compiled.bind(_rest_record, _malformed_record, WEBSOCKET, OPEN)

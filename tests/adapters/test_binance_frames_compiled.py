@@ -124,13 +124,14 @@ def frames(draw: st.DrawFn) -> bytes:
     wrapped, space, after = True, "", ""
     for mutation in draw(st.lists(st.sampled_from(MUTATIONS), max_size=2)):
         at = draw(st.integers(0, max(len(pairs) - 1, 0)))
-        if mutation == "edge value" and pairs:
+        if mutation == "edge value" and pairs and pairs[at][2] in EDGE:
             pairs[at][1] = draw(EDGE[pairs[at][2]])
         elif mutation == "left out" and pairs:
             del pairs[at]
         elif mutation == "given twice" and pairs:
-            pairs.insert(draw(st.integers(0, len(pairs))), [pairs[at][0], draw(PLAIN[pairs[at][2]]) if pairs[at][2]
-                                                           != "kind" else kind, pairs[at][2]])
+            key, value, of = pairs[at]
+            pairs.insert(draw(st.integers(0, len(pairs))), [key, value if of in ("kind", "extra") else draw(PLAIN[of]),
+                                                           of])
         elif mutation == "shuffled":
             pairs = list(draw(st.permutations(pairs)))
         elif mutation == "extra":
