@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from engine.app import scenario as scenario_file  # noqa: E402
-from engine.model import numbers  # noqa: E402
+from engine.model import compiled  # noqa: E402
 from engine.app import session  # noqa: E402
 from baseline import bare_loop  # noqa: E402
 from engine.replay.formats import read_capture  # noqa: E402
@@ -106,8 +106,8 @@ def main() -> None:
         passes = {name: scheduler_passes(scenario, out_dir / "passes") for name, scenario in runs.items()}
     best = {name: max(values) for name, values in rates.items()}
     median = {name: statistics.median(values) for name, values in rates.items()}
-    print(f"scenario {base.name}: {len(frames)} feed messages; exact numbers read by the "
-          f"{'compiled' if numbers.COMPILED else 'Python'} forms")
+    print(f"scenario {base.name}: {len(frames)} feed messages; compiled parts in use: "
+          f"{', '.join(compiled.LOADED) or 'none (the Python forms)'}")
     for name, report in reports.items():
         runtime = report["runtime"]
         print(f"  {name}: {runtime['window_ms']} ms replay window, {runtime['batches']} batches, "

@@ -38,7 +38,7 @@ from engine.actors.feed import ReplayFeed  # noqa: E402
 from engine.app import scenario as scenario_file  # noqa: E402
 from engine.app import session  # noqa: E402
 from engine.messages import MarketBatch  # noqa: E402
-from engine.model import numbers  # noqa: E402
+from engine.model import compiled  # noqa: E402
 from engine.replay.formats import read_capture  # noqa: E402
 from engine.replay.source import RecordedFeed  # noqa: E402
 from engine.runtime import ActorContext, BlockingEdge, Mailbox, VirtualClock  # noqa: E402
@@ -142,8 +142,7 @@ def main() -> None:
                 seconds = part()
                 best[name] = min(best.get(name, seconds), seconds)
     print(f"quickstart feed: {len(frames)} messages, {len(batches)} windows of {base.feed.batch_ns // 1_000_000} ms; "
-          f"best of {args.rounds} rounds; exact numbers read by the {'compiled' if numbers.COMPILED else 'Python'} "
-          "forms")
+          f"best of {args.rounds} rounds; compiled parts in use: {', '.join(compiled.LOADED) or 'none'}")
     for name, seconds in best.items():
         print(f"  {name:34} {seconds / len(frames) * 1e6:6.2f} us/msg   {best['bare'] / seconds:5.3f} of the bare rate")
     print(f"ratio={best['bare'] / (best['feed actor'] + best['book, a view per batch']):.3f}")

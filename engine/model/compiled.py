@@ -16,6 +16,9 @@ from types import ModuleType
 
 log = logging.getLogger("engine")
 
+LOADED: list[str] = []
+"""The compiled modules in use in this process, in the order they were loaded (for the benchmarks to say)."""
+
 
 def load(module: str, source: Path) -> ModuleType | None:
     """The compiled module `module`, built from `source`; None where it was not built, is older than `source`, or
@@ -30,4 +33,5 @@ def load(module: str, source: Path) -> ModuleType | None:
         log.warning("%s changed since it was compiled: using the Python form (run `pip install -e .` again to "
                     "rebuild it)", source)
         return None
+    LOADED.append(module)
     return compiled
