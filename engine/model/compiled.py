@@ -33,5 +33,6 @@ def load(module: str, source: Path) -> ModuleType | None:
         log.warning("%s changed since it was compiled: using the Python form (run `pip install -e .` again to "
                     "rebuild it)", source)
         return None
-    LOADED.append(module)
+    if module not in LOADED:
+        LOADED.append(module)
     return compiled

@@ -3,7 +3,8 @@
 The book, the orders and the matching engine work in integers: a price is a count of `10**-price_decimals`
 of the quote asset, a quantity a count of `10**-qty_decimals` of the base asset. Venue strings are turned
 into those integers exactly (never through a binary float), and money that mixes the two (notional, fees,
-P&L) is `Decimal`.
+P&L) is `Decimal`. Reading venue strings is a replay's hottest path, so its two functions have compiled forms
+(`_numbers_compiled.pyx`), used where they were built.
 """
 from __future__ import annotations
 
@@ -148,10 +149,7 @@ fixed_levels: Callable[[Any, FixedParser, FixedParser], tuple[tuple[int, int], .
 
 A depth diff's levels are most of a replay's decoding, so where a C compiler was at hand when the engine was
 installed this is the compiled form of the same function (same results and errors, several times faster), and
-`FixedParser`'s misses are read by the compiled form of its `__missing__`; the Python forms otherwise.
-`COMPILED` says which run."""
-
-COMPILED = _kernel is not None
+`FixedParser`'s misses are read by the compiled form of its `__missing__`; the Python forms otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

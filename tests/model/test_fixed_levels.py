@@ -15,6 +15,7 @@ import orjson
 import pytest
 from hypothesis import given, strategies as st
 
+from engine.model import compiled as compiled_parts
 from engine.model import numbers
 from engine.model.numbers import FixedParser, NumberFormatError, _fixed_levels
 from engine.replay.formats import read_capture
@@ -43,7 +44,7 @@ def both(levels: Any, price_decimals: int = 8, qty_decimals: int = 8) -> tuple[A
 
 
 def test_the_engine_uses_the_compiled_forms_where_they_were_built():
-    assert numbers.COMPILED is (kernel is not None)
+    assert numbers._kernel is kernel
     if kernel is not None:
         assert numbers.fixed_levels is compiled and FixedParser.__missing__ is kernel.missing
     else:
@@ -144,7 +145,8 @@ def test_a_build_older_than_its_source_is_not_used(tmp_path, caplog):
     assert numbers._compiled_kernel(numbers._SOURCE) is kernel
 
 
-def test_the_python_form_is_chosen_when_asked(monkeypatch):
+def test_the_python_form_is_chosen_when_asked_or_when_nothing_was_built(monkeypatch):
+    assert compiled_parts.load("engine.model._never_built", numbers._SOURCE) is None
     monkeypatch.setenv("ENGINE_PURE_PYTHON", "1")
     assert numbers._compiled_kernel() is None
 
