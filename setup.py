@@ -4,13 +4,16 @@ misses), `engine/replay/_capture_compiled.pyx` (a capture's lines into records) 
 `adapters/binance/_frames_compiled.pyx` (a Binance frame's bytes straight to its event).
 
 Optional: where no C compiler is at hand (or, built without isolation, no Cython) the build goes on without them,
-and the Python forms run. The build stamps each module with its source's sha256, so that a build older than its
-source is never used (`engine.model.compiled`).
+and the Python forms run. The build stamps each module with its source's sha256 (with the C they share,
+`engine/model/_canonical.pxd`), so that a build older than its source is never used (`engine.model.compiled`).
 """
-import hashlib
+import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # (a build backend may not put the project on the path)
+from engine.model.compiled import source_digest  # noqa: E402  (standard library only)
 
 SOURCES = {"engine.model._numbers_compiled": Path("engine/model/_numbers_compiled.pyx"),
            "engine.replay._capture_compiled": Path("engine/replay/_capture_compiled.pyx"),
@@ -22,6 +25,7 @@ except ImportError:   # pyproject.toml's build requirements bring it; a build wi
     setup()
 else:
     extensions = [Extension(name, [str(source)], optional=True,
-                            define_macros=[("SOURCE_SHA256", f'"{hashlib.sha256(source.read_bytes()).hexdigest()}"')])
+                            define_macros=[("SOURCE_SHA256", f'"{source_digest(source)}"')])
                   for name, source in SOURCES.items()]
-    setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}, quiet=True))
+    setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}, include_path=["."],
+                                quiet=True))

@@ -19,6 +19,8 @@ from cpython.unicode cimport PyUnicode_DecodeASCII
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport memcmp
 
+from engine.model._canonical cimport canonical_fixed
+
 import dataclasses
 
 cdef extern from *:
@@ -178,24 +180,14 @@ cdef bint _skip_scalar(Reader* r):
 
 
 cdef inline object _fixed(Reader* r, Py_ssize_t decimals):
-    """The string at the reader as an exact integer of `decimals` places, if it is canonical (ASCII digits, one dot,
-    exactly `decimals` digits after it, or digits alone for none; at most 18 digits); None to decline."""
-    cdef Py_ssize_t start, end, i, dot = -1
-    cdef long long v = 0
-    cdef unsigned char c
-    if not _string(r, &start, &end) or end - start > 19:
+    """The string at the reader as an exact integer of `decimals` places, if it is canonical (`_canonical.pxd`); None
+    to decline."""
+    cdef Py_ssize_t start, end
+    cdef long long value
+    if not _string(r, &start, &end):
         return None
-    for i in range(start, end):
-        c = r.s[i]
-        if 48 <= c <= 57:
-            v = v * 10 + (c - 48)
-        elif c == 46 and dot < 0:
-            dot = i
-        else:
-            return None
-    if (dot > start and end - 1 - dot == decimals) or (dot < 0 and decimals == 0 and end > start):
-        return v
-    return None
+    value = canonical_fixed(r.s + start, end - start, decimals)
+    return None if value < 0 else value
 
 
 cdef object _levels(Reader* r, Py_ssize_t price_decimals, Py_ssize_t qty_decimals):

@@ -4,16 +4,18 @@ faster.
 
 Decoding depth levels is most of what a replay's feed costs: every level of every diff is two strings to turn
 into exact integers, and a quantity is seldom in the parser's cache (a miss is a Python call, ~0.7 us). Here the
-canonical strings (ASCII digits, one dot and exactly the parser's number of decimals, or digits alone for none; at
-most 18 digits) are read in C: a level list's with no cache at all, a parser's misses before they are kept. Anything
-else, or a parser that is not a plain `FixedParser` (a venue's own, with rules of its own), goes to the Python forms,
-and a level list of any other shape to the Python `fixed_levels` itself: what they return or raise is the answer, so
-the two forms cannot disagree. `tests/model/test_fixed_levels.py` holds them to that.
+canonical strings (`_canonical.pxd`: ASCII digits, one dot and exactly the parser's number of decimals, or digits
+alone for none; at most 18 digits) are read in C: a level list's with no cache at all, a parser's misses before they
+are kept. Anything else, or a parser that is not a plain `FixedParser` (a venue's own, with rules of its own), goes
+to the Python forms, and a level list of any other shape to the Python `fixed_levels` itself: what they return or
+raise is the answer, so the two forms cannot disagree. `tests/model/test_fixed_levels.py` holds them to that.
 
 Built by `pip install` (setup.py) where a C compiler is at hand; `engine.model.numbers` falls back to the Python
-form where it is not, or where it was built from another version of this file.
+form where it is not, or where it was built from another version of this file or of `_canonical.pxd`.
 """
 from cpython.ref cimport Py_INCREF
+
+from engine.model._canonical cimport canonical_fixed
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 cdef extern from "Python.h":
@@ -46,26 +48,12 @@ def bind(parser_type, python_form, python_missing):
 
 
 cdef inline object _canonical(object text, Py_ssize_t decimals):
-    """The value of `text` if it is canonical for `decimals` (ASCII digits, one dot and exactly `decimals` digits
-    after it, or digits alone for none; at most 18 digits), else None."""
-    cdef Py_ssize_t n, i, dot = -1
-    cdef const unsigned char* s
-    cdef long long value = 0
-    cdef unsigned char c
+    """The value of `text` if it is canonical for `decimals` (`_canonical.pxd`), else None."""
+    cdef long long value
     if type(text) is str and PyUnicode_IS_COMPACT_ASCII(text):
-        n = PyUnicode_GET_LENGTH(text)
-        if n <= 19:   # a dot and at most 18 digits: no overflow
-            s = <const unsigned char*>PyUnicode_DATA(text)
-            for i in range(n):
-                c = s[i]
-                if 48 <= c <= 57:
-                    value = value * 10 + (c - 48)
-                elif c == 46 and dot < 0:
-                    dot = i
-                else:
-                    return None
-            if (dot > 0 and n - 1 - dot == decimals) or (dot < 0 and decimals == 0 and n > 0):
-                return value
+        value = canonical_fixed(<const unsigned char*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), decimals)
+        if value >= 0:
+            return value
     return None
 
 

@@ -184,3 +184,12 @@ def test_plain_frames_are_read_fast_and_the_others_by_the_python_path(frame, rea
     assert (market_data._scan(frame, 5, codec._scanned) is not None) is read_fast
     assert (answer(codec, frame, 5, compiled=True, monkeypatch=monkeypatch)
             == answer(codec, frame, 5, compiled=False, monkeypatch=monkeypatch))
+
+
+@needs_compiled
+@pytest.mark.parametrize("qty", ["1001", "999999999999999999", "9999999999999999999", "01", "1.0"])
+def test_whole_number_quantities_read_alike_where_there_are_no_decimals(qty, monkeypatch):
+    codec = BinanceMarketDataCodec(INSTRUMENTS["cm"])
+    frame = f'{{"e":"trade","s":"BTCUSD_PERP","t":3,"p":"61773.6","q":"{qty}","m":true}}'.encode()
+    assert (answer(codec, frame, 5, compiled=True, monkeypatch=monkeypatch)
+            == answer(codec, frame, 5, compiled=False, monkeypatch=monkeypatch))

@@ -116,6 +116,15 @@ def test_canonical_and_near_canonical_strings_decode_alike(text):
 
 
 @needs_compiled
+@pytest.mark.parametrize("text", ["0", "1", "01", "999999999999999999", "9999999999999999999", "18446744073709551617",
+                                  "1.", "1.0"])
+def test_whole_numbers_decode_alike_where_there_are_no_decimals(text):
+    compiled_answer, python_answer = both([[text, text]], 0, 0)
+    assert compiled_answer == python_answer
+    assert looked_up(FixedParser(0), text) == looked_up(python_parser(0), text)
+
+
+@needs_compiled
 @pytest.mark.parametrize("levels", [
     [], (("1.00000000", "2.00000000"),), [("1.00000000", "2.00000000")], [["1.00000000"]],
     [["1.00000000", "2.00000000", "3"]], [[1, "2.00000000"]], [["1.00000000", None]], ["12"], [None], 5, None,
@@ -143,6 +152,15 @@ def test_a_build_older_than_its_source_is_not_used(tmp_path, caplog):
         assert numbers._compiled_kernel(edited) is None
     assert "changed since it was compiled" in caplog.text
     assert numbers._compiled_kernel(numbers._SOURCE) is kernel
+
+
+@needs_compiled
+def test_a_build_older_than_the_c_it_shares_is_not_used(tmp_path, monkeypatch):
+    [shared] = compiled_parts.SHARED
+    edited = tmp_path / shared.name
+    edited.write_bytes(shared.read_bytes() + b"# edited\n")
+    monkeypatch.setattr(compiled_parts, "SHARED", (edited,))
+    assert numbers._compiled_kernel() is None
 
 
 def test_the_python_form_is_chosen_when_asked_or_when_nothing_was_built(monkeypatch):
