@@ -126,9 +126,7 @@ class VirtualClock(Clock):
         upto = t_ns if delivered_upto_ns is None else delivered_upto_ns
         while (source := self._next()) is not None and source[0][0] <= upto:
             due, _, mailbox, msg = heapq.heappop(source)
-            if due > self._now:
-                self._now = due
-            self._deliver(due, mailbox, msg)
+            self._deliver_due(due, mailbox, msg)
             while (source := self._next()) is not None and source[0][0] == due and source[0][2] is mailbox:
                 self._deliver(due, mailbox, heapq.heappop(source)[3])   # (a venue's fills of one order, at one instant)
             await self.quiescence.wait_idle()
@@ -145,7 +143,7 @@ class VirtualClock(Clock):
             if type(periodic) is not Periodic or not periodic.rides:
                 break
             due, _, mailbox, _ = heapq.heappop(source)
-            riders.append(partial(self._ride, due, mailbox, periodic))
+            riders.append(partial(self._deliver_due, due, mailbox, periodic))
             if source is self._heap:
                 break   # a decision: whatever is due after it waits until it has been handled
         return riders
@@ -157,10 +155,11 @@ class VirtualClock(Clock):
             return heap
         return observed or None
 
-    def _ride(self, due_ns: int, mailbox: Any, periodic: "Periodic") -> None:
+    def _deliver_due(self, due_ns: int, mailbox: Any, msg: Any) -> None:
+        """Move time to `due_ns` (never back) and hand the entry due then to its mailbox."""
         if due_ns > self._now:
             self._now = due_ns
-        self._deliver(due_ns, mailbox, periodic)
+        self._deliver(due_ns, mailbox, msg)
 
 
 class LiveClock(Clock):
