@@ -224,7 +224,8 @@ cdef object _levels(Reader* r, Py_ssize_t price_decimals, Py_ssize_t qty_decimal
             return None
 
 
-cdef inline bint _key(Reader* r, Py_ssize_t start, Py_ssize_t end, const char* name, Py_ssize_t size):
+cdef inline bint _spans(Reader* r, Py_ssize_t start, Py_ssize_t end, const char* name, Py_ssize_t size):
+    """Whether the string read at [start, end) is `name` (of `size` bytes): a key, or a value such as a kind."""
     return end - start == size and memcmp(r.s + start, name, size) == 0
 
 
@@ -249,10 +250,10 @@ def scan(frame, long long ts_ns, dict markets):
     answers). `markets` maps a venue symbol to (canonical symbol, price decimals, quantity decimals)."""
     cdef Reader r
     cdef Py_ssize_t start, end, price_decimals = 0, qty_decimals = 0
-    cdef long long first_id = 0, last_id = 0, prev_id = -1, trade_id = 0, number
+    cdef long long first_id = 0, last_id = 0, prev_id = -1, trade_id = 0
     cdef int seen = 0, bit
     cdef unsigned char c
-    cdef bint wrapped = False, maker = False, bid_levels = False, ask_levels = False, in_data = False
+    cdef bint wrapped = False, maker = False, bid_levels = False, ask_levels = False
     cdef bint kind_depth = False, kind_trade = False, kind_ticker = False
     cdef object symbol = None, market, value, bid = None, ask = None, price = None, qty = None
     cdef object bid_qty = None, ask_qty = None
@@ -271,7 +272,6 @@ def scan(frame, long long ts_ns, dict markets):
         if not _string(&r, &start, &end) or r.pos + 9 > r.n or memcmp(r.s + r.pos, b',"data":{', 9) != 0:
             return None
         r.pos += 9
-        in_data = True
     if r.pos < r.n and r.s[r.pos] == 125:   # an empty object
         return None
     while True:
@@ -283,17 +283,16 @@ def scan(frame, long long ts_ns, dict markets):
             c = r.s[start]
             if c == 101:    # e
                 bit = K_E
-                if _key(&r, start, end, b"e", 1) and _string(&r, &start, &end):
-                    if end - start == 11 and memcmp(r.s + start, b"depthUpdate", 11) == 0:
-                        kind_depth = True
-                    elif end - start == 5 and memcmp(r.s + start, b"trade", 5) == 0:
-                        kind_trade = True
-                    elif end - start == 10 and memcmp(r.s + start, b"bookTicker", 10) == 0:
-                        kind_ticker = True
-                    else:
-                        return None   # another kind of event: the Python path says what it is
-                else:
+                if not _string(&r, &start, &end):
                     return None
+                if _spans(&r, start, end, b"depthUpdate", 11):
+                    kind_depth = True
+                elif _spans(&r, start, end, b"trade", 5):
+                    kind_trade = True
+                elif _spans(&r, start, end, b"bookTicker", 10):
+                    kind_ticker = True
+                else:
+                    return None   # another kind of event: the Python path says what it is
             elif c == 115:  # s
                 bit = K_S
                 if not _string(&r, &start, &end):
@@ -359,13 +358,13 @@ def scan(frame, long long ts_ns, dict markets):
                     ask = value
             elif not _skip_scalar(&r):
                 return None
-        elif _key(&r, start, end, b"pu", 2):
+        elif _spans(&r, start, end, b"pu", 2):
             bit = K_PREV
             if not _integer(&r, &prev_id):
                 return None
-        elif (_key(&r, start, end, b"stream", 6) or _key(&r, start, end, b"data", 4)
-              or _key(&r, start, end, b"lastUpdateId", 12) or _key(&r, start, end, b"bids", 4)
-              or _key(&r, start, end, b"asks", 4)):
+        elif (_spans(&r, start, end, b"stream", 6) or _spans(&r, start, end, b"data", 4)
+              or _spans(&r, start, end, b"lastUpdateId", 12) or _spans(&r, start, end, b"bids", 4)
+              or _spans(&r, start, end, b"asks", 4)):
             return None   # a wrapper's key inside it, or a snapshot: the Python path's
         elif not _skip_scalar(&r):
             return None
