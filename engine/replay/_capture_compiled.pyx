@@ -23,13 +23,21 @@ SOURCE = SOURCE_SHA256.decode()
 """The sha256 of the .pyx this module was built from (set by setup.py): a build older than its source is not used."""
 
 cdef object _rest_record = None, _malformed = None, _websocket = None, _open = None
+cdef bytes _rest_prefix = b"", _open_prefix = b""
 
 
-def bind(rest_record, malformed, websocket, open_):
-    """The Python form's helpers and record kinds: `rest_record(path, line_number, ts, frame)` makes a REST line's
-    record, `malformed(path, line_number, line, ts)` a bad line's."""
-    global _rest_record, _malformed, _websocket, _open
+def bind(rest_record, malformed, websocket, open_, bytes rest_prefix, bytes open_prefix):
+    """The Python form's helpers, record kinds and line prefixes: `rest_record(path, line_number, ts, frame)` makes a
+    REST line's record, `malformed(path, line_number, line, ts)` a bad line's; a frame that starts with `rest_prefix`
+    is a REST line, one that starts with `open_prefix` a connection's opening."""
+    global _rest_record, _malformed, _websocket, _open, _rest_prefix, _open_prefix
     _rest_record, _malformed, _websocket, _open = rest_record, malformed, websocket, open_
+    _rest_prefix, _open_prefix = rest_prefix, open_prefix
+
+
+cdef inline bint _starts(const unsigned char* s, Py_ssize_t n, bytes prefix):
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(prefix)
+    return n >= size and memcmp(s, PyBytes_AS_STRING(prefix), size) == 0
 
 
 def capture_records(path, list lines, Py_ssize_t start, ts):
@@ -59,11 +67,10 @@ def capture_records(path, list lines, Py_ssize_t start, ts):
                 yield _malformed(path, index + 1, line, ts)
             continue
         ts = stamp if space <= 19 else int(line[:space])   # 20 digits and more: Python's exact int
-        if n - space - 1 >= 8 and s[space + 1] == 123 and s[space + 2] == 34:   # '{"': maybe a REST or open line
-            if memcmp(s + space + 1, b'{"rest":', 8) == 0:
-                yield _rest_record(path, index + 1, ts, line[space + 1:])
-                continue
-            if memcmp(s + space + 1, b'{"open":', 8) == 0:
-                yield ts, _open, b""
-                continue
+        if _starts(s + space + 1, n - space - 1, _rest_prefix):
+            yield _rest_record(path, index + 1, ts, line[space + 1:])
+            continue
+        if _starts(s + space + 1, n - space - 1, _open_prefix):
+            yield ts, _open, b""
+            continue
         yield ts, _websocket, PyBytes_FromStringAndSize(<const char*>s + space + 1, n - space - 1)

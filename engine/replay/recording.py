@@ -246,4 +246,4 @@ def _rest_record(path: Path, line_number: int, ts: int, frame: bytes) -> Record:
 
 _compiled = compiled.load("engine.replay._capture_compiled", Path(__file__).with_name("_capture_compiled.pyx"))
 if _compiled is not None:
-    _compiled.bind(_rest_record, _malformed_record, WEBSOCKET, OPEN)
+    _compiled.bind(_rest_record, _malformed_record, WEBSOCKET, OPEN, _REST_PREFIX, _OPEN_PREFIX)
