@@ -5,8 +5,8 @@ minute; only runs that alternate, each in a fresh process, can tell the two apar
 (this one, then a temporary git worktree of `--against`), a child process replays the quickstart's synthetic
 feed as `benchmarks/replay.py` does (at its 500 ms cadence, then with a strategy on every book change) and times
 the bare loop over the same messages. It prints, per run and tree, the wall time of one replay in ms (the best
-round and the median), and the change of the medians. The other revision's compiled part (setup.py) is built in its
-worktree first, as `pip install` builds this tree's. With `--against python`, the other tree is this one with the
+round and the median), and the change of the medians. The other revision's compiled parts (setup.py) are built in
+its worktree first, as `pip install` builds this tree's. With `--against python`, the other tree is this one with the
 Python forms instead of the compiled ones (`ENGINE_PURE_PYTHON`).
 
 Run: python benchmarks/compare.py --against REV|python [--rounds N]
@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+AS_BUILT = {key: value for key, value in os.environ.items() if key != "ENGINE_PURE_PYTHON"}
+"""The environment of a tree timed as built: its compiled parts in use, whatever this shell asks for."""
 
 # Self-contained rather than `replay.recorded`: it runs against the other revision's code, which may lack it.
 CHILD = """
@@ -52,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.against == "python":
         python = {**os.environ, "ENGINE_PURE_PYTHON": "1"}
-        report(args.against, alternate({"this tree": (ROOT, None), "python": (ROOT, python)}, args.rounds))
+        report(args.against, alternate({"this tree": (ROOT, AS_BUILT), "python": (ROOT, python)}, args.rounds))
         return
     known = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{args.against}^{{commit}}"],
                            capture_output=True, text=True)
@@ -66,13 +68,13 @@ def main() -> None:
             if (other / "setup.py").exists():
                 subprocess.run([sys.executable, "setup.py", "--quiet", "build_ext", "--inplace"], cwd=other, check=True,
                                capture_output=True)
-            times = alternate({"this tree": (ROOT, None), args.against: (other, None)}, args.rounds)
+            times = alternate({"this tree": (ROOT, AS_BUILT), args.against: (other, AS_BUILT)}, args.rounds)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=True)
     report(args.against, times)
 
 
-def alternate(trees: dict[str, tuple[Path, dict[str, str] | None]], rounds: int) -> dict[tuple[str, str], list[float]]:
+def alternate(trees: dict[str, tuple[Path, dict[str, str]]], rounds: int) -> dict[tuple[str, str], list[float]]:
     """The child's times in each tree (its directory and environment), the trees taking turns, `rounds` times."""
     times: dict[tuple[str, str], list[float]] = {}
     for _ in range(rounds):

@@ -4,8 +4,9 @@ Over the hftbacktest Binance USD-M capture (`../shared/recorded/nkaz001+hftbackt
 btcusdt_20240808.gz`), read into memory once, alternating rounds so that the machine's drift hits both:
 - the engine's path with every integrity check on: the Binance codec as a replay calls it (`decode_raw`: the
   frame's bytes read in C where the compiled part was built, orjson and the Python decode otherwise; exact
-  integers of the capture's precision, 2 price and 3 quantity decimals), the sync state machine (pu chain, snapshot bracketing), the bookTicker top-of-book oracle at every
-  shared update id, and a crossed-book check after every applied diff;
+  integers of the capture's precision, 2 price and 3 quantity decimals), the sync state machine (pu chain,
+  snapshot bracketing), the bookTicker top-of-book oracle at every shared update id, and a crossed-book check
+  after every applied diff;
 - a bare loop: orjson parse, levels applied to two sortedcontainers `SortedDict`s keyed by float price.
 It prints messages and level updates per second (the best round of each, and the median) and, as its
 last line, `ratio=R` = best engine rate / best bare rate.

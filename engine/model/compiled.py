@@ -1,8 +1,9 @@
 """Loading the engine's compiled parts: each the C form (Cython) of a hot path whose Python form is the reference.
 
 A compiled module is used only where it was built from the source beside it: `pip install` builds it where a C
-compiler is at hand, stamping it with its source's sha256 (its .pyx and the C it shares with the others), and a module older than its source (the source edited,
-the build not run again) would run code nobody reads, so it is refused with a warning and the Python form runs.
+compiler is at hand, stamping it with its source's sha256 (its .pyx and the C it shares with the others), and a
+module older than its source (the source edited, the build not run again) would run code nobody reads, so it is
+refused with a warning and the Python form runs.
 `ENGINE_PURE_PYTHON=1` asks for the Python forms everywhere (to compare, or to rule the compiled parts out).
 """
 from __future__ import annotations
